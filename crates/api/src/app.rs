@@ -1,0 +1,216 @@
+//! Wiring: state, the two listeners, background workers.
+
+use crate::config::Config;
+use crate::cors::{self, CorsPolicy};
+use crate::error::{bad_request, not_found};
+use crate::request_id;
+use crate::routes;
+use crate::state::AppState;
+use actix_web::dev::Server;
+use actix_web::middleware::{from_fn, Logger};
+use actix_web::{web, App, HttpServer};
+use chrono::Utc;
+use jwks::KeyManager;
+use persistence::Database;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("migrating the database: {0}")]
+    Migrate(#[from] persistence::MigrationError),
+    #[error("binding {0}: {1}")]
+    Bind(String, std::io::Error),
+    #[error("loading signing keys: {0}")]
+    Keys(#[from] jwks::KeyError),
+    #[error("{0}")]
+    Blocking(#[from] actix_web::error::BlockingError),
+}
+
+/// Start-up choices that are not configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Apply pending migrations before serving.
+    pub migrate: bool,
+    /// HTTP worker threads per listener (`None`: one per core).
+    pub workers: Option<usize>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            migrate: true,
+            workers: None,
+        }
+    }
+}
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    public_port: u16,
+    admin_port: u16,
+    public: Server,
+    admin: Server,
+    state: AppState,
+}
+
+const LOG_FORMAT: &str = "%a \"%r\" %s %b %Dms %{X-Request-Id}o";
+
+impl Application {
+    /// Migrates (unless told not to), loads or creates the signing key, binds both listeners.
+    pub async fn build(config: Config, options: Options) -> Result<Self, StartupError> {
+        let config = Arc::new(config);
+        let db = Database::connect(&config.database);
+        if options.migrate {
+            let migrator = db.clone();
+            let applied = web::block(move || migrator.migrate_up()).await??;
+            if !applied.is_empty() {
+                log::info!("applied migrations: {}", applied.join(", "));
+            }
+        }
+        let keys = Arc::new(KeyManager::new(
+            Arc::new(db.clone()),
+            &config.secrets,
+            config.session.token_policy(),
+        ));
+        let loader = keys.clone();
+        if let Err(e) = web::block(move || loader.ensure_signing_key(Utc::now())).await? {
+            if options.migrate {
+                return Err(e.into());
+            }
+            // Without migrations the database may simply not be up yet: start not-ready,
+            // the key worker retries.
+            log::error!("signing keys not loaded yet: {e}");
+        }
+        let state = AppState {
+            db,
+            keys,
+            config: config.clone(),
+        };
+
+        let public_workers = options.workers.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+        });
+        let public_listener = bind(config.server.public.address)?;
+        let admin_listener = bind(config.server.admin.address)?;
+        let public_port = port_of(&public_listener)?;
+        let admin_port = port_of(&admin_listener)?;
+
+        let public = {
+            let state = state.clone();
+            let cors = web::Data::new(CorsPolicy::new(&config.server.public.cors));
+            let allow_deletion = config.account.allow_deletion;
+            let server = HttpServer::new(move || {
+                App::new()
+                    .app_data(web::Data::new(state.clone()))
+                    .app_data(web::Data::from(state.keys.clone()))
+                    .app_data(cors.clone())
+                    .app_data(extractor_errors())
+                    .app_data(path_errors())
+                    .app_data(query_errors())
+                    .configure(|cfg| routes::public::configure(cfg, allow_deletion))
+                    .configure(routes::health::configure)
+                    .default_service(web::to(not_found))
+                    .wrap(from_fn(cors::middleware))
+                    .wrap(from_fn(request_id::middleware))
+                    .wrap(Logger::new(LOG_FORMAT))
+            })
+            .listen(public_listener)
+            .map_err(|e| StartupError::Bind("public listener".into(), e))?;
+            server.workers(public_workers).shutdown_timeout(30).run()
+        };
+        let admin = {
+            let state = state.clone();
+            let server = HttpServer::new(move || {
+                App::new()
+                    .app_data(web::Data::new(state.clone()))
+                    .app_data(extractor_errors())
+                    .app_data(path_errors())
+                    .app_data(query_errors())
+                    .configure(routes::admin::configure)
+                    .configure(routes::health::configure)
+                    .default_service(web::to(not_found))
+                    .wrap(from_fn(routes::admin::guard))
+                    .wrap(from_fn(request_id::middleware))
+                    .wrap(Logger::new(LOG_FORMAT))
+            })
+            .listen(admin_listener)
+            .map_err(|e| StartupError::Bind("admin listener".into(), e))?;
+            server.workers(1).shutdown_timeout(30).run()
+        };
+        Ok(Self {
+            public_port,
+            admin_port,
+            public,
+            admin,
+            state,
+        })
+    }
+
+    /// The port the public API listens on.
+    pub fn public_port(&self) -> u16 {
+        self.public_port
+    }
+
+    /// The port the admin API listens on.
+    pub fn admin_port(&self) -> u16 {
+        self.admin_port
+    }
+
+    /// Serves until SIGTERM/SIGINT, then drains in-flight requests (up to 30 s).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let refresher = actix_web::rt::spawn(refresh_keys(self.state.clone()));
+        let result = futures_util::future::try_join(self.public, self.admin).await;
+        refresher.abort();
+        result.map(|_| ())
+    }
+}
+
+fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, StartupError> {
+    TcpListener::bind(addr).map_err(|e| StartupError::Bind(addr.to_string(), e))
+}
+
+fn port_of(listener: &TcpListener) -> Result<u16, StartupError> {
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| StartupError::Bind("listener".into(), e))
+}
+
+fn extractor_errors() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(64 * 1024)
+        .error_handler(bad_request)
+}
+
+fn path_errors() -> web::PathConfig {
+    web::PathConfig::default().error_handler(bad_request)
+}
+
+fn query_errors() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(bad_request)
+}
+
+/// Every `secrets.refresh_interval`, reload the key set so rotations on other instances are
+/// seen (and generate a key if the database had none when we started).
+async fn refresh_keys(state: AppState) {
+    let every = state.config.secrets.refresh_interval.std().max(std::time::Duration::from_secs(1));
+    loop {
+        actix_web::rt::time::sleep(every).await;
+        let keys = state.keys.clone();
+        let result = web::block(move || {
+            if keys.has_signing_key(Utc::now()) {
+                keys.reload()
+            } else {
+                keys.ensure_signing_key(Utc::now())
+            }
+        })
+        .await;
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => log::warn!("key refresh failed: {e}"),
+            Err(e) => log::warn!("key refresh failed: {e}"),
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! Authentication (SPEC §6): the [`Authenticated`] extractor. A handler that takes it cannot
+//! forget to authenticate.
+
+use crate::error::{blocking, ApiError};
+use crate::state::AppState;
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+use chrono::Utc;
+use domain::ids::UserId;
+use domain::model::Session;
+use domain::ports::SessionStore;
+use futures_util::future::LocalBoxFuture;
+use jwks::{TokenError, VerifiedToken};
+
+/// At most this many candidate tokens are tried per request (one header, a few cookies), so
+/// a request stuffed with cookies cannot buy many signature checks.
+const MAX_CANDIDATES: usize = 4;
+
+/// `last_used` is written at most this often per session.
+const TOUCH_INTERVAL_SECS: i64 = 60;
+
+/// A request whose token verified and whose session is live and belongs to the token's user.
+#[derive(Clone, Debug)]
+pub struct Authenticated {
+    pub user_id: UserId,
+    pub session: Session,
+}
+
+/// The tokens to try, in order: the `Authorization: Bearer` token, then every cookie with
+/// the session cookie's name.
+fn candidates(req: &HttpRequest, cookie_name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for value in req.headers().get_all(header::AUTHORIZATION) {
+        let Ok(value) = value.to_str() else { continue };
+        if let Some((scheme, token)) = value.trim().split_once(' ') {
+            if scheme.eq_ignore_ascii_case("bearer") {
+                out.push(token.trim().to_owned());
+            }
+        }
+    }
+    for value in req.headers().get_all(header::COOKIE) {
+        let Ok(value) = value.to_str() else { continue };
+        for pair in value.split(';') {
+            if let Some((name, token)) = pair.trim().split_once('=') {
+                if name.trim() == cookie_name {
+                    out.push(token.trim().trim_matches('"').to_owned());
+                }
+            }
+        }
+    }
+    out.truncate(MAX_CANDIDATES);
+    out
+}
+
+/// The first candidate that verifies, reloading the keys once if a `kid` is unknown.
+async fn verify_any(state: &AppState, tokens: &[String]) -> Result<Option<VerifiedToken>, ApiError> {
+    let mut reloaded = false;
+    for token in tokens {
+        let now = Utc::now();
+        match state.keys.verify(token, now) {
+            Ok(verified) => return Ok(Some(verified)),
+            Err(TokenError::UnknownKid) if !reloaded => {
+                reloaded = true;
+                let keys = state.keys.clone();
+                let did_reload = web::block(move || keys.reload_for_unknown_kid())
+                    .await
+                    .map_err(ApiError::blocking)?
+                    .unwrap_or_else(|e| {
+                        log::warn!("key reload failed: {e}");
+                        false
+                    });
+                if did_reload {
+                    match state.keys.verify(token, Utc::now()) {
+                        Ok(verified) => return Ok(Some(verified)),
+                        Err(e) => log::debug!("token refused after reload: {}", e.reason()),
+                    }
+                }
+            }
+            Err(e) => log::debug!("token refused: {}", e.reason()),
+        }
+    }
+    Ok(None)
+}
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let tokens = state
+            .as_ref()
+            .map(|s| candidates(req, &s.config.session.cookie.name))
+            .unwrap_or_default();
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::internal("auth", "AppState missing"))?;
+            // Signature and claims first: a forged token costs no query.
+            let Some(token) = verify_any(&state, &tokens).await? else {
+                return Err(ApiError::unauthorized());
+            };
+            let db = state.db.clone();
+            let session = blocking("session lookup", move || db.find_session(token.session_id))
+                .await?;
+            let now = Utc::now();
+            let Some(session) = session.filter(|s| s.user_id == token.user_id && s.is_live_at(now))
+            else {
+                return Err(ApiError::unauthorized());
+            };
+            if (now - session.last_used).num_seconds() >= TOUCH_INTERVAL_SECS {
+                // Off the request's path: a failed refresh must not fail the request.
+                let db = state.db.clone();
+                let id = session.id;
+                actix_web::rt::spawn(async move {
+                    let touched = web::block(move || {
+                        db.touch_session(id, now, chrono::Duration::seconds(TOUCH_INTERVAL_SECS))
+                    })
+                    .await;
+                    if let Ok(Err(e)) = touched {
+                        log::warn!("refreshing last_used of session {id}: {e}");
+                    }
+                });
+            }
+            Ok(Authenticated {
+                user_id: token.user_id,
+                session,
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn candidate_order_and_schemes() {
+        let req = TestRequest::default()
+            .insert_header((header::AUTHORIZATION, "bEaReR  abc "))
+            .insert_header((header::COOKIE, "other=x; hanko=def; hanko=\"ghi\""))
+            .to_http_request();
+        assert_eq!(candidates(&req, "hanko"), vec!["abc", "def", "ghi"]);
+
+        let basic = TestRequest::default()
+            .insert_header((header::AUTHORIZATION, "Basic abc"))
+            .to_http_request();
+        assert!(candidates(&basic, "hanko").is_empty());
+    }
+}

@@ -1,0 +1,328 @@
+//! The command line (SPEC §10). No subcommand means `serve`.
+
+use crate::app::{Application, Options};
+use crate::config::{Config, ConfigSource};
+use crate::issue::issue_session;
+use chrono::Utc;
+use clap::{Parser, Subcommand};
+use domain::config::Duration;
+use domain::ids::UserId;
+use domain::model::NewEmail;
+use domain::ports::AccountStore;
+use jwks::KeyManager;
+use persistence::Database;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser, Debug)]
+#[command(name = "api", version, about = "Hanko-compatible account service")]
+pub struct Cli {
+    /// Configuration file (default: config/config.yaml if present).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the public and admin APIs (the default).
+    Serve {
+        /// Do not apply pending migrations first.
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Database migrations.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+    /// Configuration.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Users.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// Session tokens.
+    Jwt {
+        #[command(subcommand)]
+        action: JwtAction,
+    },
+    /// Signing keys.
+    Jwk {
+        #[command(subcommand)]
+        action: JwkAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MigrateAction {
+    /// Apply every pending migration.
+    Up,
+    /// Revert the last applied migration.
+    Down,
+    /// List migrations and whether each is applied.
+    Status,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigAction {
+    /// Print the effective configuration (secrets as ***), or the error (exit 2).
+    Check,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserAction {
+    /// Create a user with one primary address; prints the id.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        verified: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum JwtAction {
+    /// Create a session for the user and print its token.
+    Create { user_id: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum JwkAction {
+    /// Add a new key that signs from now, or from now + --stage.
+    Rotate {
+        #[arg(long, value_name = "DURATION")]
+        stage: Option<Duration>,
+    },
+    /// List keys: kid, created_at, activates_at, signing.
+    List,
+    /// Remove keys created longer ago than --older-than.
+    Prune {
+        #[arg(long, value_name = "DURATION")]
+        older_than: Duration,
+        /// Also remove keys that may have signed still-live tokens.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// Exit code for an invalid configuration.
+const CONFIG_ERROR: u8 = 2;
+
+fn load_config(path: Option<&PathBuf>) -> Result<Config, ExitCode> {
+    let source = match path {
+        Some(p) => ConfigSource::File(p),
+        None => ConfigSource::Default,
+    };
+    Config::load(source).map_err(|e| {
+        eprintln!("{e}");
+        ExitCode::from(CONFIG_ERROR)
+    })
+}
+
+fn init_logging(config: &Config) {
+    let env = env_logger::Env::default().default_filter_or(config.log.level.clone());
+    let _ = env_logger::Builder::from_env(env).try_init();
+}
+
+fn fail(context: &str, e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("{context}: {e}");
+    ExitCode::FAILURE
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    let config = match load_config(cli.config.as_ref()) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if let Some(Command::Config {
+        action: ConfigAction::Check,
+    }) = &cli.command
+    {
+        print!("{}", config.to_redacted_yaml());
+        return ExitCode::SUCCESS;
+    }
+    init_logging(&config);
+    match cli.command.unwrap_or(Command::Serve { no_migrate: false }) {
+        Command::Serve { no_migrate } => serve(config, !no_migrate),
+        Command::Migrate { action } => migrate(&config, action),
+        Command::Config { .. } => ExitCode::SUCCESS,
+        Command::User {
+            action: UserAction::Create { email, verified },
+        } => create_user(&config, email, verified),
+        Command::Jwt {
+            action: JwtAction::Create { user_id },
+        } => create_jwt(&config, &user_id),
+        Command::Jwk { action } => jwk(&config, action),
+    }
+}
+
+fn serve(config: Config, migrate: bool) -> ExitCode {
+    if config.uses_dev_secret() {
+        log::warn!(
+            "secrets.keys holds the development secret from config/config.yaml: \
+             set HANKO_SECRETS__KEYS before running this anywhere but your machine"
+        );
+    }
+    log::info!(
+        "database {}, public API on {}, admin API on {}",
+        config.database.url.redacted(),
+        config.server.public.address,
+        config.server.admin.address
+    );
+    let system = actix_web::rt::System::new();
+    system.block_on(async move {
+        let app = match Application::build(
+            config,
+            Options {
+                migrate,
+                workers: None,
+            },
+        )
+        .await
+        {
+            Ok(app) => app,
+            Err(e) => return fail("cannot start", e),
+        };
+        match app.run_until_stopped().await {
+            Ok(()) => {
+                log::info!("stopped");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail("server failed", e),
+        }
+    })
+}
+
+fn migrate(config: &Config, action: MigrateAction) -> ExitCode {
+    let db = Database::connect(&config.database);
+    match action {
+        MigrateAction::Up => match db.migrate_up() {
+            Ok(applied) if applied.is_empty() => {
+                println!("nothing to apply");
+                ExitCode::SUCCESS
+            }
+            Ok(applied) => {
+                for v in applied {
+                    println!("applied {v}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail("migrate up", e),
+        },
+        MigrateAction::Down => match db.migrate_down() {
+            Ok(v) => {
+                println!("reverted {v}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail("migrate down", e),
+        },
+        MigrateAction::Status => match db.migration_status() {
+            Ok(list) => {
+                for m in list {
+                    println!("{} {}", if m.applied { "applied" } else { "pending" }, m.version);
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail("migrate status", e),
+        },
+    }
+}
+
+fn create_user(config: &Config, email: String, verified: bool) -> ExitCode {
+    let emails = [NewEmail {
+        address: email,
+        is_primary: true,
+        is_verified: verified,
+    }];
+    if !crate::routes::admin::is_email(&emails[0].address) {
+        return fail("user create", "not an e-mail address");
+    }
+    let db = Database::connect(&config.database);
+    match db.create_user(&emails, Utc::now()) {
+        Ok(user) => {
+            println!("{}", user.id);
+            ExitCode::SUCCESS
+        }
+        Err(domain::ports::StoreError::Conflict(_)) => {
+            fail("user create", "that address is already taken")
+        }
+        Err(e) => fail("user create", e),
+    }
+}
+
+fn key_manager(config: &Config, db: &Database) -> KeyManager {
+    KeyManager::new(
+        Arc::new(db.clone()),
+        &config.secrets,
+        config.session.token_policy(),
+    )
+}
+
+fn create_jwt(config: &Config, user_id: &str) -> ExitCode {
+    let Ok(user_id) = user_id.parse::<UserId>() else {
+        return fail("jwt create", "not a user id (UUID)");
+    };
+    let db = Database::connect(&config.database);
+    let keys = key_manager(config, &db);
+    if let Err(e) = keys.ensure_signing_key(Utc::now()) {
+        return fail("jwt create", e);
+    }
+    match issue_session(&db, &keys, user_id, Some("api jwt create".into()), None) {
+        Ok(issued) => {
+            println!("{}", issued.session_token);
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail("jwt create", e),
+    }
+}
+
+fn jwk(config: &Config, action: JwkAction) -> ExitCode {
+    let db = Database::connect(&config.database);
+    let keys = key_manager(config, &db);
+    let now = Utc::now();
+    match action {
+        JwkAction::Rotate { stage } => match keys.rotate(stage, now) {
+            Ok(kid) => {
+                println!("{kid}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail("jwk rotate", e),
+        },
+        JwkAction::List => match keys.list(now) {
+            Ok(list) => {
+                println!("{:<24} {:<32} {:<32} signing", "kid", "created_at", "activates_at");
+                for k in list {
+                    println!(
+                        "{:<24} {:<32} {:<32} {}",
+                        k.kid,
+                        k.created_at.to_rfc3339(),
+                        k.activates_at.to_rfc3339(),
+                        if k.signing { "yes" } else { "no" }
+                    );
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail("jwk list", e),
+        },
+        JwkAction::Prune { older_than, force } => match keys.prune(older_than, force, now) {
+            Ok(removed) => {
+                for kid in &removed {
+                    println!("removed {kid}");
+                }
+                if removed.is_empty() {
+                    println!("nothing to prune");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail("jwk prune", e),
+        },
+    }
+}

@@ -1,0 +1,140 @@
+//! CORS for the public API (SPEC §7.2): exact origin matching, credentials only with an echoed
+//! origin, preflights answered without authentication, error responses included.
+
+use crate::config::CorsConfig;
+use actix_web::body::{BoxBody, EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{web, Error, HttpResponse};
+
+/// The CORS policy, built once from config.
+#[derive(Clone, Debug)]
+pub struct CorsPolicy {
+    origins: Vec<String>,
+    any_origin: bool,
+}
+
+const ALLOW_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
+const EXPOSE_HEADERS: &str = "X-Auth-Token, X-Session-Lifetime, X-Request-Id";
+const MAX_AGE: &str = "7200";
+
+enum Allowed {
+    /// Echo this origin, with credentials.
+    Origin(HeaderValue),
+    /// `*`, never with credentials.
+    Any,
+}
+
+impl CorsPolicy {
+    pub fn new(config: &CorsConfig) -> Self {
+        Self {
+            origins: config
+                .allow_origins
+                .iter()
+                .filter(|o| o.as_str() != "*")
+                .cloned()
+                .collect(),
+            any_origin: config.unsafe_wildcard_origin_allowed
+                && config.allow_origins.iter().any(|o| o == "*"),
+        }
+    }
+
+    fn check(&self, origin: &HeaderValue) -> Option<Allowed> {
+        let origin_str = origin.to_str().ok()?;
+        // Byte-for-byte: `https://app.example.evil.com`, another port or scheme, and `null`
+        // are different origins.
+        if self.origins.iter().any(|o| o == origin_str) {
+            Some(Allowed::Origin(origin.clone()))
+        } else if self.any_origin {
+            Some(Allowed::Any)
+        } else {
+            None
+        }
+    }
+}
+
+fn add_vary(headers: &mut HeaderMap, value: &'static str) {
+    headers.append(header::VARY, HeaderValue::from_static(value));
+}
+
+fn set_allow_origin(headers: &mut HeaderMap, allowed: Allowed) {
+    match allowed {
+        Allowed::Origin(origin) => {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            );
+        }
+        Allowed::Any => {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+        }
+    }
+}
+
+/// Request headers a preflight may reflect: header-name tokens separated by commas.
+fn sane_header_list(v: &HeaderValue) -> Option<HeaderValue> {
+    let s = v.to_str().ok()?;
+    let ok = s.len() <= 1024
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || b"-_, ".contains(&b)
+        });
+    ok.then(|| v.clone())
+}
+
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody, BoxBody>>, Error> {
+    let Some(origin) = req.headers().get(header::ORIGIN).cloned() else {
+        return next.call(req).await.map(ServiceResponse::map_into_left_body);
+    };
+    let allowed = req
+        .app_data::<web::Data<CorsPolicy>>()
+        .and_then(|policy| policy.check(&origin));
+
+    let is_preflight = req.method() == Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    if is_preflight {
+        let mut res = HttpResponse::build(StatusCode::NO_CONTENT).finish();
+        let headers = res.headers_mut();
+        add_vary(headers, "Origin");
+        add_vary(headers, "Access-Control-Request-Method");
+        add_vary(headers, "Access-Control-Request-Headers");
+        if let Some(allowed) = allowed {
+            set_allow_origin(headers, allowed);
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static(ALLOW_METHODS),
+            );
+            if let Some(requested) = req
+                .headers()
+                .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+                .and_then(sane_header_list)
+            {
+                headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, requested);
+            }
+            headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static(MAX_AGE));
+        }
+        return Ok(req.into_response(res).map_into_right_body());
+    }
+
+    let mut res = next.call(req).await?;
+    let headers = res.headers_mut();
+    add_vary(headers, "Origin");
+    // A handler that set its own policy (the public JWKS: `*`) keeps it.
+    if !headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
+        if let Some(allowed) = allowed {
+            set_allow_origin(headers, allowed);
+            headers.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static(EXPOSE_HEADERS),
+            );
+        }
+    }
+    Ok(res.map_into_left_body())
+}

@@ -1,0 +1,183 @@
+//! The public API: `DELETE /user` (the seed), `/me`, `/users/{id}`, `/logout`,
+//! `/.well-known/*`.
+
+use crate::auth::Authenticated;
+use crate::error::{blocking, ApiError};
+use crate::request_id::RequestId;
+use crate::session_cookie;
+use crate::state::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use domain::account::DeletionRefused;
+use domain::ids::UserId;
+use domain::model::{RequestContext, User};
+use domain::ports::{AccountStore, DeletedBy, Deletion, SessionStore};
+use serde::Serialize;
+use serde_json::json;
+
+/// Where the request came from, for the audit log. The peer address is used as is: trusting
+/// `X-Forwarded-For` would let any client write the log's IP.
+pub fn request_context(req: &HttpRequest) -> RequestContext {
+    RequestContext {
+        request_id: req
+            .extensions()
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default(),
+        source_ip: req.peer_addr().map(|a| a.ip().to_string()),
+        user_agent: req
+            .headers()
+            .get(actix_web::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(512).collect()),
+    }
+}
+
+/// `DELETE /user`: deletes the authenticated user (SPEC §7.1).
+pub async fn delete_user(
+    auth: Authenticated,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let now = Utc::now();
+    match state
+        .config
+        .account
+        .may_delete_own_account(auth.session.created_at, now)
+    {
+        Ok(()) => {}
+        Err(DeletionRefused::Disabled) => return Err(ApiError::status(StatusCode::NOT_FOUND)),
+        Err(DeletionRefused::ReauthenticationRequired { max_age }) => {
+            return Err(ApiError::challenge(format!(
+                "Bearer error=\"insufficient_user_authentication\", \
+                 error_description=\"A more recent authentication is required\", \
+                 max_age=\"{}\"",
+                max_age.as_secs()
+            )));
+        }
+    }
+    let deletion = Deletion {
+        user_id: auth.user_id,
+        by: DeletedBy::User {
+            session: auth.session.id,
+        },
+        context: request_context(&req),
+        audit: state.config.audit_log.clone(),
+        at: now,
+    };
+    let db = state.db.clone();
+    match blocking("deleting user", move || db.delete_user(&deletion)).await? {
+        Some(deleted) => {
+            log::info!("user {} deleted", deleted.id);
+            Ok(HttpResponse::NoContent()
+                .cookie(session_cookie::removal(&state.config.session.cookie))
+                .finish())
+        }
+        // A concurrent deletion (or logout) won: the token no longer stands for anyone.
+        None => Err(ApiError::unauthorized()),
+    }
+}
+
+/// `GET /me`.
+pub async fn me(auth: Authenticated) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "id": auth.user_id }))
+}
+
+#[derive(Serialize)]
+struct EmailView<'a> {
+    id: String,
+    address: &'a str,
+    is_verified: bool,
+    is_primary: bool,
+}
+
+#[derive(Serialize)]
+struct UserView<'a> {
+    id: UserId,
+    email: Option<&'a str>,
+    emails: Vec<EmailView<'a>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// The user as the API shows it (public and admin alike).
+pub fn user_json(user: &User) -> serde_json::Value {
+    let view = UserView {
+        id: user.id,
+        email: user.primary_email().map(|e| e.address.as_str()),
+        emails: user
+            .emails
+            .iter()
+            .map(|e| EmailView {
+                id: e.id.to_string(),
+                address: &e.address,
+                is_verified: e.is_verified,
+                is_primary: e.is_primary,
+            })
+            .collect(),
+        created_at: user.created_at,
+        updated_at: user.updated_at,
+    };
+    serde_json::to_value(view).unwrap_or_default()
+}
+
+/// `GET /users/{id}`: only one's own.
+pub async fn get_user(
+    auth: Authenticated,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let id: UserId = path
+        .parse()
+        .map_err(|_| ApiError::status(StatusCode::BAD_REQUEST))?;
+    if id != auth.user_id {
+        return Err(ApiError::status(StatusCode::FORBIDDEN));
+    }
+    let db = state.db.clone();
+    let user = blocking("loading user", move || db.find_user(id))
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+    Ok(HttpResponse::Ok().json(user_json(&user)))
+}
+
+/// `POST /logout`: ends the current session.
+pub async fn logout(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let db = state.db.clone();
+    blocking("deleting session", move || {
+        db.delete_session(auth.user_id, auth.session.id)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent()
+        .cookie(session_cookie::removal(&state.config.session.cookie))
+        .finish())
+}
+
+/// `GET /.well-known/config`: what frontends need to know.
+pub async fn well_known_config(state: web::Data<AppState>) -> HttpResponse {
+    let c = &state.config;
+    HttpResponse::Ok().json(json!({
+        "account": {
+            "allow_deletion": c.account.allow_deletion,
+            "allow_signup": c.account.allow_signup,
+        },
+        "session": { "lifespan": c.session.lifespan },
+    }))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig, allow_deletion: bool) {
+    use super::resource;
+    if allow_deletion {
+        cfg.service(resource("/user", "DELETE").route(web::delete().to(delete_user)));
+    }
+    cfg.service(resource("/me", "GET").route(web::get().to(me)))
+        .service(resource("/users/{id}", "GET").route(web::get().to(get_user)))
+        .service(resource("/logout", "POST").route(web::post().to(logout)))
+        .service(
+            resource("/.well-known/jwks.json", "GET").route(web::get().to(jwks::handler::jwks_json)),
+        )
+        .service(resource("/.well-known/config", "GET").route(web::get().to(well_known_config)));
+}

@@ -1,0 +1,15 @@
+//! The account service's domain: what it promises, free of HTTP and SQL.
+//!
+//! - [`ids`]: typed identifiers, so a session id can never be passed where a user id belongs.
+//! - [`config`]: value types every config section shares ([`config::Duration`], [`config::Secret`])
+//!   and the sections this crate owns ([`account::AccountConfig`], [`audit::AuditLogConfig`]).
+//! - [`account`]: the deletion policy (`account.allow_deletion`, re-authentication age).
+//! - [`audit`]: audit log entries and e-mail masking.
+//! - [`ports`]: the traits that persistence implements and the API calls.
+
+pub mod account;
+pub mod audit;
+pub mod config;
+pub mod ids;
+pub mod model;
+pub mod ports;

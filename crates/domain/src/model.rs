@@ -1,0 +1,116 @@
+//! The records the service keeps, as the rest of the code sees them.
+
+use crate::ids::{AuditLogId, EmailId, EventId, SessionId, UserId};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A user with their e-mail addresses.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: UserId,
+    pub emails: Vec<Email>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl User {
+    /// The primary address, if the user has one.
+    pub fn primary_email(&self) -> Option<&Email> {
+        self.emails.iter().find(|e| e.is_primary)
+    }
+}
+
+/// One e-mail address of a user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Email {
+    pub id: EmailId,
+    pub address: String,
+    pub is_verified: bool,
+    pub is_primary: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An e-mail address to attach to a new user.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct NewEmail {
+    pub address: String,
+    pub is_primary: bool,
+    pub is_verified: bool,
+}
+
+/// A server-side session. A token is only honoured while its session row lives.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Session {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub user_agent: Option<String>,
+    pub ip_address: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub last_used: DateTime<Utc>,
+}
+
+impl Session {
+    /// Whether the session may still authenticate a request at `now`.
+    pub fn is_live_at(&self, now: DateTime<Utc>) -> bool {
+        now < self.expires_at
+    }
+}
+
+/// Data for a session about to be created.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewSession {
+    pub user_id: UserId,
+    pub user_agent: Option<String>,
+    pub ip_address: Option<String>,
+    pub lifespan: chrono::Duration,
+}
+
+/// Where a request came from, as recorded in audit logs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RequestContext {
+    pub request_id: String,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// An audit log entry as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AuditLog {
+    pub id: AuditLogId,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub actor_user_id: Option<UserId>,
+    pub actor_email: Option<String>,
+    pub meta_http_request_id: Option<String>,
+    pub meta_source_ip: Option<String>,
+    pub meta_user_agent: Option<String>,
+    pub details: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An event waiting in (or delivered from) the webhook outbox.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OutboxEvent {
+    pub id: EventId,
+    pub event: String,
+    pub payload: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub dead: bool,
+}
+
+/// A signing key as stored: the private key is only ever held encrypted here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredKey {
+    pub kid: String,
+    pub alg: String,
+    /// base64url(nonce ‖ AES-256-GCM ciphertext) of the PKCS#8 DER private key.
+    pub encrypted_key: String,
+    pub created_at: DateTime<Utc>,
+    pub activates_at: DateTime<Utc>,
+}

@@ -1,0 +1,168 @@
+//! The ports: what the service needs from storage, as traits. `persistence` implements them;
+//! `api` and `jwks` call them. They are blocking (Diesel is); async callers run them on a
+//! blocking thread pool.
+
+use crate::audit::AuditLogConfig;
+use crate::ids::{SessionId, UserId};
+use crate::model::{
+    AuditLog, Email, NewEmail, NewSession, OutboxEvent, RequestContext, Session, StoredKey, User,
+};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// What can go wrong in storage, sorted by what the caller should do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No connection could be had in time, or it broke: retry later (HTTP 500/503).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A uniqueness rule was broken (e.g. an e-mail address already taken).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A row this operation depends on does not exist.
+    #[error("not found")]
+    NotFound,
+    /// Anything else the database reported.
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+/// Who asked for a deletion.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeletedBy {
+    /// The user themself, through `DELETE /user`, holding this session (which must still be
+    /// live when the transaction runs).
+    User { session: SessionId },
+    /// An operator, through the admin API.
+    Admin,
+}
+
+impl DeletedBy {
+    /// The `by` recorded in the audit log's details.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::User { .. } => "user",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+/// Everything the deletion transaction needs to know.
+#[derive(Clone, Debug)]
+pub struct Deletion {
+    pub user_id: UserId,
+    pub by: DeletedBy,
+    pub context: RequestContext,
+    pub audit: AuditLogConfig,
+    pub at: DateTime<Utc>,
+}
+
+/// The payload of the `user.delete` event: who was deleted, with which addresses, when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DeletedUser {
+    pub id: UserId,
+    pub emails: Vec<Email>,
+    pub deleted_at: DateTime<Utc>,
+}
+
+/// The outbox event name announcing a deletion.
+pub const USER_DELETE_EVENT: &str = "user.delete";
+
+/// Users and their e-mail addresses.
+pub trait AccountStore: Send + Sync {
+    /// Creates a user with the given addresses. `Conflict` if an address is taken
+    /// (compared case-insensitively).
+    fn create_user(&self, emails: &[NewEmail], at: DateTime<Utc>) -> Result<User, StoreError>;
+
+    /// The user with their addresses, if they exist.
+    fn find_user(&self, id: UserId) -> Result<Option<User>, StoreError>;
+
+    /// One page of users (1-based), optionally those holding an address, and the total count.
+    fn list_users(
+        &self,
+        page: u32,
+        per_page: u32,
+        email: Option<&str>,
+    ) -> Result<(Vec<User>, u64), StoreError>;
+
+    /// Deletes the user and, by cascade, every row of theirs, and writes the audit log entry and
+    /// the `user.delete` outbox event, all in one transaction. `Ok(None)` if the user was
+    /// already gone (a concurrent deletion won) or, for [`DeletedBy::User`], the session no
+    /// longer exists; on any error nothing changes.
+    fn delete_user(&self, deletion: &Deletion) -> Result<Option<DeletedUser>, StoreError>;
+}
+
+/// Server-side sessions.
+pub trait SessionStore: Send + Sync {
+    /// Creates a session. `NotFound` if the user does not exist.
+    fn create_session(&self, new: &NewSession, at: DateTime<Utc>) -> Result<Session, StoreError>;
+
+    /// The session, if its row exists (expired or not: the caller decides).
+    fn find_session(&self, id: SessionId) -> Result<Option<Session>, StoreError>;
+
+    /// Sets `last_used = at` unless it was already refreshed within `min_interval`.
+    fn touch_session(
+        &self,
+        id: SessionId,
+        at: DateTime<Utc>,
+        min_interval: chrono::Duration,
+    ) -> Result<(), StoreError>;
+
+    /// The user's sessions, newest first.
+    fn list_sessions(&self, user_id: UserId) -> Result<Vec<Session>, StoreError>;
+
+    /// Deletes one session of the user; `false` if there was none.
+    fn delete_session(&self, user_id: UserId, id: SessionId) -> Result<bool, StoreError>;
+}
+
+/// The stored signing keys (encrypted).
+pub trait KeyStore: Send + Sync {
+    /// Every stored key, oldest first.
+    fn list_keys(&self) -> Result<Vec<StoredKey>, StoreError>;
+
+    /// Stores a new key. `Conflict` if its `kid` exists.
+    fn insert_key(&self, key: &StoredKey) -> Result<(), StoreError>;
+
+    /// Removes the keys with these ids; returns how many were removed.
+    fn delete_keys(&self, kids: &[String]) -> Result<usize, StoreError>;
+}
+
+/// Filters for listing audit logs.
+#[derive(Clone, Debug, Default)]
+pub struct AuditLogFilter {
+    pub kind: Option<String>,
+    pub actor_user_id: Option<UserId>,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+/// Which outbox rows to list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    Pending,
+    Delivered,
+    Dead,
+}
+
+/// Audit logs and the webhook outbox, read side.
+pub trait EventLog: Send + Sync {
+    /// Audit log entries matching the filter, newest first.
+    fn list_audit_logs(&self, filter: &AuditLogFilter) -> Result<Vec<AuditLog>, StoreError>;
+
+    /// Outbox events, optionally by status, oldest first.
+    fn list_outbox(&self, status: Option<DeliveryStatus>) -> Result<Vec<OutboxEvent>, StoreError>;
+}
+
+/// Liveness of the store itself.
+pub trait Health: Send + Sync {
+    /// Succeeds when the database answers a trivial query.
+    fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Keeps a user's audit config next to the user record lookup: the auditable address.
+pub fn auditable_email(user_emails: &[Email], audit: &AuditLogConfig) -> Option<String> {
+    user_emails
+        .iter()
+        .find(|e| e.is_primary)
+        .map(|e| audit.actor_email(&e.address))
+}

@@ -1,0 +1,185 @@
+//! RSA key generation and the encryption of private keys at rest.
+
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+use aws_lc_rs::digest::{digest, SHA256};
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use aws_lc_rs::rsa::{KeyPair, KeySize};
+use aws_lc_rs::signature::KeyPair as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use domain::config::Secret;
+
+/// Why a crypto operation failed. Deliberately vague: details could help an attacker.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CryptoError {
+    #[error("RSA key generation failed")]
+    Generate,
+    #[error("no configured secret decrypts this key")]
+    Decrypt,
+    #[error("encryption failed")]
+    Encrypt,
+    #[error("the stored key is not a valid RSA private key")]
+    BadKey,
+}
+
+/// A freshly generated private key, PKCS#8 DER. Never leaves this process unencrypted.
+pub struct PrivateKey(Vec<u8>);
+
+impl PrivateKey {
+    /// The PKCS#8 DER bytes.
+    pub fn pkcs8(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// Generates an RSA key of `bits` (2048, 3072 or 4096). Slow: call off the async threads.
+pub fn generate_rsa(bits: u32) -> Result<PrivateKey, CryptoError> {
+    let size = match bits {
+        2048 => KeySize::Rsa2048,
+        3072 => KeySize::Rsa3072,
+        _ => KeySize::Rsa4096,
+    };
+    let pair = KeyPair::generate(size).map_err(|_| CryptoError::Generate)?;
+    let der = pair.as_der().map_err(|_| CryptoError::Generate)?;
+    Ok(PrivateKey(der.as_ref().to_vec()))
+}
+
+/// The parts of a stored key that signing and verification need.
+pub struct OpenedKey {
+    /// PKCS#1 `RSAPrivateKey` DER, the form jsonwebtoken signs with.
+    pub pkcs1_der: Vec<u8>,
+    /// Public modulus, big-endian, no leading zero.
+    pub n: Vec<u8>,
+    /// Public exponent, big-endian, no leading zero.
+    pub e: Vec<u8>,
+}
+
+/// Parses a PKCS#8 RSA private key into what signing and the JWKS need.
+pub fn open_rsa(pkcs8: &[u8]) -> Result<OpenedKey, CryptoError> {
+    let pair = KeyPair::from_pkcs8(pkcs8).map_err(|_| CryptoError::BadKey)?;
+    let public = pair.public_key();
+    let pkcs1_der = pkcs8_inner_key(pkcs8).ok_or(CryptoError::BadKey)?.to_vec();
+    Ok(OpenedKey {
+        pkcs1_der,
+        n: public.modulus().big_endian_without_leading_zero().to_vec(),
+        e: public.exponent().big_endian_without_leading_zero().to_vec(),
+    })
+}
+
+/// PKCS#8 `PrivateKeyInfo ::= SEQUENCE { version, algorithm, privateKey OCTET STRING }`:
+/// returns the contents of `privateKey`, which for RSA is the PKCS#1 `RSAPrivateKey`.
+fn pkcs8_inner_key(der: &[u8]) -> Option<&[u8]> {
+    let (tag, body, _) = der_element(der)?;
+    if tag != 0x30 {
+        return None;
+    }
+    let (version_tag, _, rest) = der_element(body)?;
+    let (algorithm_tag, _, rest) = der_element(rest)?;
+    let (key_tag, key, _) = der_element(rest)?;
+    (version_tag == 0x02 && algorithm_tag == 0x30 && key_tag == 0x04).then_some(key)
+}
+
+/// Splits one DER element off `input`: (tag, contents, rest).
+fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n].iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        (len, &rest[n..])
+    };
+    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
+}
+
+fn aead_key(secret: &Secret) -> Result<LessSafeKey, CryptoError> {
+    let key = digest(&SHA256, secret.expose().as_bytes());
+    UnboundKey::new(&AES_256_GCM, key.as_ref())
+        .map(LessSafeKey::new)
+        .map_err(|_| CryptoError::Encrypt)
+}
+
+/// Encrypts with AES-256-GCM under SHA-256(`secret`): base64url(nonce ‖ ciphertext ‖ tag).
+/// `kid` is bound as associated data, so a ciphertext cannot be moved to another key id.
+pub fn encrypt(secret: &Secret, kid: &str, plaintext: &[u8]) -> Result<String, CryptoError> {
+    let key = aead_key(secret)?;
+    let mut nonce = [0u8; NONCE_LEN];
+    SystemRandom::new()
+        .fill(&mut nonce)
+        .map_err(|_| CryptoError::Encrypt)?;
+    let mut sealed = plaintext.to_vec();
+    key.seal_in_place_append_tag(
+        Nonce::assume_unique_for_key(nonce),
+        Aad::from(kid.as_bytes()),
+        &mut sealed,
+    )
+    .map_err(|_| CryptoError::Encrypt)?;
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&sealed);
+    Ok(URL_SAFE_NO_PAD.encode(out))
+}
+
+/// Decrypts what [`encrypt`] produced, trying every secret in turn.
+pub fn decrypt(secrets: &[Secret], kid: &str, encoded: &str) -> Result<Vec<u8>, CryptoError> {
+    let raw = URL_SAFE_NO_PAD
+        .decode(encoded)
+        .map_err(|_| CryptoError::Decrypt)?;
+    if raw.len() < NONCE_LEN {
+        return Err(CryptoError::Decrypt);
+    }
+    let (nonce, sealed) = raw.split_at(NONCE_LEN);
+    for secret in secrets {
+        let key = aead_key(secret)?;
+        let Ok(nonce) = Nonce::try_assume_unique_for_key(nonce) else {
+            return Err(CryptoError::Decrypt);
+        };
+        let mut buf = sealed.to_vec();
+        if let Ok(plain) = key.open_in_place(nonce, Aad::from(kid.as_bytes()), &mut buf) {
+            return Ok(plain.to_vec());
+        }
+    }
+    Err(CryptoError::Decrypt)
+}
+
+/// A random key id: 16 bytes, base64url.
+pub fn random_kid() -> Result<String, CryptoError> {
+    let mut bytes = [0u8; 16];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| CryptoError::Generate)?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encryption_round_trips_and_rotates_secrets() {
+        let old = Secret::new("old-secret-0123456789");
+        let new = Secret::new("new-secret-0123456789");
+        let sealed = encrypt(&old, "kid1", b"private").unwrap_or_default();
+        assert_eq!(decrypt(&[new.clone(), old.clone()], "kid1", &sealed), Ok(b"private".to_vec()));
+        assert_eq!(decrypt(&[new], "kid1", &sealed), Err(CryptoError::Decrypt));
+        assert_eq!(decrypt(&[old.clone()], "kid2", &sealed), Err(CryptoError::Decrypt), "kid is bound");
+        assert_eq!(decrypt(&[old], "kid1", "!!"), Err(CryptoError::Decrypt));
+    }
+
+    #[test]
+    fn generated_key_opens_with_65537() {
+        let key = generate_rsa(2048).map_err(|e| e.to_string());
+        let opened = key.and_then(|k| open_rsa(k.pkcs8()).map_err(|e| e.to_string()));
+        let opened = match opened {
+            Ok(o) => o,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(opened.e, vec![1, 0, 1]);
+        assert_eq!(opened.n.len(), 256);
+        assert!(aws_lc_rs::rsa::KeyPair::from_der(&opened.pkcs1_der).is_ok());
+    }
+}

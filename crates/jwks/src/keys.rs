@@ -1,0 +1,365 @@
+//! The in-memory key set: loaded (and decrypted) once, shared by every request.
+
+use crate::config::{RsaBits, SecretsConfig, TokenPolicy};
+use crate::crypto::{self, CryptoError};
+use crate::token::{self, RequiredClaims, SessionClaims, TokenError, VerifiedToken, ALGORITHM};
+use actix_web::web::Bytes;
+use aws_lc_rs::digest::{digest, SHA256};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use domain::config::{Duration, Secret};
+use domain::ids::{SessionId, UserId};
+use domain::model::StoredKey;
+use domain::ports::{KeyStore, StoreError};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Instant;
+
+/// Why a key operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error("no signing key is active")]
+    NoSigningKey,
+    #[error("signing failed: {0}")]
+    Sign(String),
+}
+
+/// Why `jwk prune` refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PruneError {
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("refusing to prune {0:?}: it signs now or signed tokens that may still be live (use --force)")]
+    StillNeeded(Vec<String>),
+}
+
+/// One key, decrypted and parsed once.
+struct LoadedKey {
+    kid: String,
+    created_at: DateTime<Utc>,
+    activates_at: DateTime<Utc>,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    /// Public JWK members, base64url without padding.
+    n: String,
+    e: String,
+}
+
+/// A published key, as listed by `jwk list` and the admin API.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct KeyInfo {
+    pub kid: String,
+    pub created_at: DateTime<Utc>,
+    pub activates_at: DateTime<Utc>,
+    pub signing: bool,
+}
+
+/// The JWKS document, serialised once per key-set change.
+#[derive(Clone, Debug)]
+pub struct JwksDocument {
+    pub body: Bytes,
+    /// A strong ETag: a hash of the body, quoted.
+    pub etag: String,
+}
+
+/// An immutable snapshot of the key set; requests hold an `Arc` to one.
+struct KeySet {
+    /// Ordered by activation (then creation): the last active one signs.
+    keys: Vec<Arc<LoadedKey>>,
+    by_kid: HashMap<String, Arc<LoadedKey>>,
+    jwks: JwksDocument,
+}
+
+#[derive(Serialize)]
+struct PublicJwk<'a> {
+    kty: &'static str,
+    kid: &'a str,
+    #[serde(rename = "use")]
+    use_: &'static str,
+    alg: &'static str,
+    n: &'a str,
+    e: &'a str,
+}
+
+impl KeySet {
+    fn build(keys: Vec<Arc<LoadedKey>>) -> Self {
+        let mut keys = keys;
+        keys.sort_by(|a, b| {
+            (a.activates_at, a.created_at, &a.kid).cmp(&(b.activates_at, b.created_at, &b.kid))
+        });
+        let by_kid = keys.iter().map(|k| (k.kid.clone(), k.clone())).collect();
+        let public: Vec<PublicJwk<'_>> = keys
+            .iter()
+            .map(|k| PublicJwk {
+                kty: "RSA",
+                kid: &k.kid,
+                use_: "sig",
+                alg: ALGORITHM,
+                n: &k.n,
+                e: &k.e,
+            })
+            .collect();
+        let body = serde_json::to_vec(&serde_json::json!({ "keys": public })).unwrap_or_default();
+        let hash = digest(&SHA256, &body);
+        let etag = format!("\"{}\"", URL_SAFE_NO_PAD.encode(&hash.as_ref()[..18]));
+        Self {
+            keys,
+            by_kid,
+            jwks: JwksDocument {
+                body: Bytes::from(body),
+                etag,
+            },
+        }
+    }
+
+    fn signing_key(&self, now: DateTime<Utc>) -> Option<&Arc<LoadedKey>> {
+        self.keys.iter().rev().find(|k| k.activates_at <= now)
+    }
+}
+
+/// The service's keys: signs session tokens, verifies them, publishes the JWKS.
+pub struct KeyManager {
+    store: Arc<dyn KeyStore>,
+    secrets: Vec<Secret>,
+    rsa_bits: RsaBits,
+    policy: TokenPolicy,
+    validation: Validation,
+    set: RwLock<Arc<KeySet>>,
+    last_kid_reload: Mutex<Option<Instant>>,
+}
+
+/// An unknown `kid` triggers at most one reload per this interval, across all requests.
+const KID_RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl KeyManager {
+    /// A manager with an empty key set; call [`KeyManager::reload`] or
+    /// [`KeyManager::ensure_signing_key`] before serving.
+    pub fn new(store: Arc<dyn KeyStore>, secrets: &SecretsConfig, policy: TokenPolicy) -> Self {
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.leeway = policy.leeway.as_secs();
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.set_audience(&policy.audience);
+        if let Some(iss) = &policy.issuer {
+            validation.set_issuer(&[iss]);
+        }
+        validation.set_required_spec_claims(&["exp", "sub", "aud"]);
+        Self {
+            store,
+            secrets: secrets.keys.all().to_vec(),
+            rsa_bits: secrets.rsa_bits,
+            policy,
+            validation,
+            set: RwLock::new(Arc::new(KeySet::build(Vec::new()))),
+            last_kid_reload: Mutex::new(None),
+        }
+    }
+
+    /// The token policy this manager signs and verifies with.
+    pub fn policy(&self) -> &TokenPolicy {
+        &self.policy
+    }
+
+    fn snapshot(&self) -> Arc<KeySet> {
+        self.set
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Reloads the key set from the store, decrypting only keys not loaded yet. Blocking.
+    pub fn reload(&self) -> Result<(), KeyError> {
+        let stored = self.store.list_keys()?;
+        let current = self.snapshot();
+        let mut loaded = Vec::with_capacity(stored.len());
+        for key in stored {
+            if let Some(existing) = current.by_kid.get(&key.kid) {
+                loaded.push(existing.clone());
+                continue;
+            }
+            match self.open(&key) {
+                Ok(k) => loaded.push(Arc::new(k)),
+                // One unreadable key (its secret was removed) must not take the others down.
+                Err(e) => log::error!("cannot load key {}: {e}", key.kid),
+            }
+        }
+        let next = Arc::new(KeySet::build(loaded));
+        *self.set.write().unwrap_or_else(PoisonError::into_inner) = next;
+        Ok(())
+    }
+
+    fn open(&self, key: &StoredKey) -> Result<LoadedKey, CryptoError> {
+        let pkcs8 = crypto::decrypt(&self.secrets, &key.kid, &key.encrypted_key)?;
+        let opened = crypto::open_rsa(&pkcs8)?;
+        Ok(LoadedKey {
+            kid: key.kid.clone(),
+            created_at: key.created_at,
+            activates_at: key.activates_at,
+            encoding: EncodingKey::from_rsa_der(&opened.pkcs1_der),
+            decoding: DecodingKey::from_rsa_raw_components(&opened.n, &opened.e),
+            n: URL_SAFE_NO_PAD.encode(&opened.n),
+            e: URL_SAFE_NO_PAD.encode(&opened.e),
+        })
+    }
+
+    /// After a token with an unknown `kid`: reloads, unless a reload for this reason ran
+    /// less than a second ago. Returns whether it reloaded. Blocking.
+    pub fn reload_for_unknown_kid(&self) -> Result<bool, KeyError> {
+        {
+            let mut last = self
+                .last_kid_reload
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if last.is_some_and(|t| t.elapsed() < KID_RELOAD_INTERVAL) {
+                return Ok(false);
+            }
+            *last = Some(Instant::now());
+        }
+        self.reload().map(|()| true)
+    }
+
+    /// Loads the keys and generates one if none can sign now. Blocking (key generation).
+    pub fn ensure_signing_key(&self, now: DateTime<Utc>) -> Result<(), KeyError> {
+        self.reload()?;
+        if self.snapshot().signing_key(now).is_none() {
+            log::info!("no active signing key: generating one");
+            self.rotate(None, now)?;
+        }
+        Ok(())
+    }
+
+    /// Generates and stores a new key, signing from `now + stage` (published at once).
+    /// Returns its kid. Blocking.
+    pub fn rotate(&self, stage: Option<Duration>, now: DateTime<Utc>) -> Result<String, KeyError> {
+        let kid = crypto::random_kid()?;
+        let private = crypto::generate_rsa(self.rsa_bits.bits())?;
+        let encrypted_key = crypto::encrypt(&self.secrets[0], &kid, private.pkcs8())?;
+        let key = StoredKey {
+            kid: kid.clone(),
+            alg: ALGORITHM.to_owned(),
+            encrypted_key,
+            created_at: now,
+            activates_at: now + stage.map(Duration::chrono).unwrap_or_default(),
+        };
+        self.store.insert_key(&key)?;
+        self.reload()?;
+        Ok(kid)
+    }
+
+    /// Every stored key with whether it signs at `now` (reloads first). Blocking.
+    pub fn list(&self, now: DateTime<Utc>) -> Result<Vec<KeyInfo>, KeyError> {
+        self.reload()?;
+        let set = self.snapshot();
+        let signer = set.signing_key(now).map(|k| k.kid.clone());
+        Ok(set
+            .keys
+            .iter()
+            .map(|k| KeyInfo {
+                kid: k.kid.clone(),
+                created_at: k.created_at,
+                activates_at: k.activates_at,
+                signing: signer.as_deref() == Some(k.kid.as_str()),
+            })
+            .collect())
+    }
+
+    /// Removes keys created more than `older_than` ago. Without `force`, refuses if any of them
+    /// signs now or stopped signing less than `session.lifespan` ago (tokens it signed may
+    /// still be live). Returns the removed kids. Blocking.
+    pub fn prune(
+        &self,
+        older_than: Duration,
+        force: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, PruneError> {
+        self.reload().map_err(PruneError::Key)?;
+        let set = self.snapshot();
+        let cutoff = now - older_than.chrono();
+        let lifespan = self.policy.lifespan.chrono();
+        let candidates: Vec<&Arc<LoadedKey>> =
+            set.keys.iter().filter(|k| k.created_at < cutoff).collect();
+        let still_needed: Vec<String> = candidates
+            .iter()
+            .filter(|k| {
+                if k.activates_at > now {
+                    return false; // staged: has not signed anything yet
+                }
+                // It signed until the next key (in activation order) took over.
+                let retired_at = set
+                    .keys
+                    .iter()
+                    .filter(|o| o.activates_at > k.activates_at && o.activates_at <= now)
+                    .map(|o| o.activates_at)
+                    .min();
+                retired_at.is_none_or(|t| t + lifespan > now)
+            })
+            .map(|k| k.kid.clone())
+            .collect();
+        if !force && !still_needed.is_empty() {
+            return Err(PruneError::StillNeeded(still_needed));
+        }
+        let kids: Vec<String> = candidates.iter().map(|k| k.kid.clone()).collect();
+        self.store.delete_keys(&kids).map_err(KeyError::from)?;
+        self.reload().map_err(PruneError::Key)?;
+        Ok(kids)
+    }
+
+    /// Whether a key can sign at `now` (readiness).
+    pub fn has_signing_key(&self, now: DateTime<Utc>) -> bool {
+        self.snapshot().signing_key(now).is_some()
+    }
+
+    /// The current JWKS document (cheap: shared bytes).
+    pub fn jwks(&self) -> JwksDocument {
+        self.snapshot().jwks.clone()
+    }
+
+    /// Signs any claims with the current signing key (`alg: RS256`, `typ: JWT`, `kid`).
+    pub fn sign<T: Serialize>(&self, claims: &T, now: DateTime<Utc>) -> Result<String, KeyError> {
+        let set = self.snapshot();
+        let key = set.signing_key(now).ok_or(KeyError::NoSigningKey)?;
+        let mut header = Header::new(Algorithm::RS256);
+        header.typ = Some("JWT".to_owned());
+        header.kid = Some(key.kid.clone());
+        jsonwebtoken::encode(&header, claims, &key.encoding).map_err(|e| KeyError::Sign(e.to_string()))
+    }
+
+    /// Issues a session token for `session` of `user`, valid until `expires_at`.
+    pub fn sign_session(
+        &self,
+        user: UserId,
+        session: SessionId,
+        email: Option<String>,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<String, KeyError> {
+        let claims = SessionClaims {
+            sub: user.to_string(),
+            session_id: session.to_string(),
+            iat: now.timestamp(),
+            exp: expires_at.timestamp(),
+            aud: self.policy.audience.clone(),
+            iss: self.policy.issuer.clone(),
+            email,
+        };
+        self.sign(&claims, now)
+    }
+
+    /// Verifies a session token against the loaded keys (no I/O). See SPEC §5 for the rules.
+    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<VerifiedToken, TokenError> {
+        let kid = token::precheck(token)?;
+        let set = self.snapshot();
+        let key = set.by_kid.get(&kid).ok_or(TokenError::UnknownKid)?;
+        let data = jsonwebtoken::decode::<RequiredClaims>(token, &key.decoding, &self.validation)
+            .map_err(|e| token::classify(&e))?;
+        let leeway = i64::try_from(self.policy.leeway.as_secs()).unwrap_or(i64::MAX);
+        data.claims.into_verified(now.timestamp(), leeway)
+    }
+}

@@ -1,0 +1,216 @@
+//! Session token claims and the verification rules of SPEC §5.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use domain::ids::{SessionId, UserId};
+use serde::{Deserialize, Serialize};
+
+/// Tokens longer than this are refused before any parsing.
+pub const MAX_TOKEN_LEN: usize = 8 * 1024;
+/// Key ids longer than this are refused (ours are 22 characters).
+pub const MAX_KID_LEN: usize = 128;
+/// The only algorithm we sign or accept.
+pub const ALGORITHM: &str = "RS256";
+
+/// The claims of a session token, as issued.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionClaims {
+    pub sub: String,
+    pub session_id: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub aud: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+/// What a verified token proves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VerifiedToken {
+    pub user_id: UserId,
+    pub session_id: SessionId,
+    pub issued_at: Option<i64>,
+    pub expires_at: i64,
+}
+
+/// Why a token was refused. Never shown to clients (they all get the same 401); logged and
+/// counted by [`TokenError::reason`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("token longer than {MAX_TOKEN_LEN} bytes")]
+    TooLarge,
+    #[error("not three base64url segments")]
+    Malformed,
+    #[error("header is not a JSON object")]
+    Header,
+    #[error("algorithm is not RS256")]
+    Algorithm,
+    #[error("kid missing, not a string or too long")]
+    Kid,
+    #[error("no key with this kid")]
+    UnknownKid,
+    #[error("crit lists extensions we do not understand")]
+    Crit,
+    #[error("signature does not verify")]
+    Signature,
+    #[error("expired")]
+    Expired,
+    #[error("not valid yet (nbf)")]
+    NotYetValid,
+    #[error("issued in the future (iat)")]
+    IssuedInFuture,
+    #[error("wrong audience")]
+    Audience,
+    #[error("wrong issuer")]
+    Issuer,
+    #[error("required claim missing or of the wrong type")]
+    Claims,
+}
+
+impl TokenError {
+    /// A short stable label, for logs and metrics.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::TooLarge => "too_large",
+            Self::Malformed => "malformed",
+            Self::Header => "header",
+            Self::Algorithm => "algorithm",
+            Self::Kid => "kid",
+            Self::UnknownKid => "unknown_kid",
+            Self::Crit => "crit",
+            Self::Signature => "signature",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::IssuedInFuture => "issued_in_future",
+            Self::Audience => "audience",
+            Self::Issuer => "issuer",
+            Self::Claims => "claims",
+        }
+    }
+}
+
+/// The header fields we look at before trusting anything. `jku`, `jwk`, `x5u` and `x5c` are
+/// deliberately not read: keys come only from our own store, found by `kid`.
+#[derive(Deserialize)]
+struct RawHeader {
+    alg: Option<serde_json::Value>,
+    kid: Option<serde_json::Value>,
+    crit: Option<serde_json::Value>,
+}
+
+/// Structural checks and the header, before any key is looked up. Returns the `kid`.
+pub(crate) fn precheck(token: &str) -> Result<String, TokenError> {
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(TokenError::TooLarge);
+    }
+    let segments: Vec<&str> = token.split('.').collect();
+    let well_formed = segments.len() == 3
+        && segments.iter().all(|s| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    if !well_formed {
+        return Err(TokenError::Malformed);
+    }
+    let header_json = URL_SAFE_NO_PAD
+        .decode(segments[0])
+        .map_err(|_| TokenError::Malformed)?;
+    let header: RawHeader =
+        serde_json::from_slice(&header_json).map_err(|_| TokenError::Header)?;
+    if header.alg.as_ref().and_then(|a| a.as_str()) != Some(ALGORITHM) {
+        return Err(TokenError::Algorithm);
+    }
+    // We implement no JWS extensions, so any `crit` (even an empty one, which RFC 7515
+    // forbids) is refused.
+    if header.crit.is_some() {
+        return Err(TokenError::Crit);
+    }
+    match header.kid {
+        Some(serde_json::Value::String(kid)) if !kid.is_empty() && kid.len() <= MAX_KID_LEN => {
+            Ok(kid)
+        }
+        _ => Err(TokenError::Kid),
+    }
+}
+
+/// The claims we require, with their types. Extra claims are allowed.
+#[derive(Deserialize)]
+pub(crate) struct RequiredClaims {
+    pub sub: String,
+    pub session_id: String,
+    pub exp: i64,
+    #[serde(default)]
+    pub iat: Option<i64>,
+}
+
+impl RequiredClaims {
+    pub(crate) fn into_verified(self, now: i64, leeway: i64) -> Result<VerifiedToken, TokenError> {
+        if let Some(iat) = self.iat {
+            if iat > now.saturating_add(leeway) {
+                return Err(TokenError::IssuedInFuture);
+            }
+        }
+        let user_id = self.sub.parse().map_err(|_| TokenError::Claims)?;
+        let session_id = self.session_id.parse().map_err(|_| TokenError::Claims)?;
+        Ok(VerifiedToken {
+            user_id,
+            session_id,
+            issued_at: self.iat,
+            expires_at: self.exp,
+        })
+    }
+}
+
+/// Sorts jsonwebtoken's errors into ours.
+pub(crate) fn classify(e: &jsonwebtoken::errors::Error) -> TokenError {
+    use jsonwebtoken::errors::ErrorKind as K;
+    match e.kind() {
+        K::InvalidSignature => TokenError::Signature,
+        K::ExpiredSignature => TokenError::Expired,
+        K::ImmatureSignature => TokenError::NotYetValid,
+        K::InvalidAudience => TokenError::Audience,
+        K::InvalidIssuer => TokenError::Issuer,
+        K::InvalidAlgorithm | K::InvalidAlgorithmName => TokenError::Algorithm,
+        K::MissingRequiredClaim(_) | K::InvalidClaimFormat(_) | K::InvalidSubject => {
+            TokenError::Claims
+        }
+        K::Json(_) => TokenError::Claims,
+        _ => TokenError::Malformed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(s: &str) -> String {
+        URL_SAFE_NO_PAD.encode(s)
+    }
+
+    #[test]
+    fn precheck_reasons() {
+        let good_header = b64(r#"{"alg":"RS256","typ":"JWT","kid":"k1"}"#);
+        let cases: Vec<(&str, String, Result<String, TokenError>)> = vec![
+            ("good", format!("{good_header}.e30.c2ln"), Ok("k1".into())),
+            ("two segments", format!("{good_header}.e30"), Err(TokenError::Malformed)),
+            ("four segments", format!("{good_header}.e30.c2ln.eA"), Err(TokenError::Malformed)),
+            ("padding", format!("{good_header}.e30=.c2ln"), Err(TokenError::Malformed)),
+            ("space", format!(" {good_header}.e30.c2ln"), Err(TokenError::Malformed)),
+            ("empty signature", format!("{good_header}.e30."), Err(TokenError::Malformed)),
+            ("alg none", format!("{}.e30.c2ln", b64(r#"{"alg":"none","kid":"k1"}"#)), Err(TokenError::Algorithm)),
+            ("alg HS256", format!("{}.e30.c2ln", b64(r#"{"alg":"HS256","kid":"k1"}"#)), Err(TokenError::Algorithm)),
+            ("alg number", format!("{}.e30.c2ln", b64(r#"{"alg":1,"kid":"k1"}"#)), Err(TokenError::Algorithm)),
+            ("kid number", format!("{}.e30.c2ln", b64(r#"{"alg":"RS256","kid":1}"#)), Err(TokenError::Kid)),
+            ("no kid", format!("{}.e30.c2ln", b64(r#"{"alg":"RS256"}"#)), Err(TokenError::Kid)),
+            ("crit", format!("{}.e30.c2ln", b64(r#"{"alg":"RS256","kid":"k1","crit":["exp"]}"#)), Err(TokenError::Crit)),
+            ("header array", format!("{}.e30.c2ln", b64("[1]")), Err(TokenError::Header)),
+            ("too large", "a".repeat(MAX_TOKEN_LEN + 1), Err(TokenError::TooLarge)),
+        ];
+        for (name, token, expected) in cases {
+            assert_eq!(precheck(&token), expected, "{name}");
+        }
+    }
+}

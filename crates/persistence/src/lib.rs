@@ -1,0 +1,18 @@
+//! Storage on Postgres (production) or SQLite (embedded default), behind one Diesel schema.
+//!
+//! [`Database`] implements every port of `domain::ports`. The backend is picked from the URL
+//! scheme ([`DatabaseUrl`]); both share [`schema`], with the few types that differ between
+//! backends (UUID, timestamps with time zone, JSON) defined in [`types`].
+
+mod config;
+mod error;
+mod migrations;
+mod pool;
+mod rows;
+pub mod schema;
+mod stores;
+pub mod types;
+
+pub use config::{DatabaseConfig, DatabaseUrl, DatabaseUrlError};
+pub use migrations::{MigrationError, MigrationStatus};
+pub use pool::{Database, DbConnection, PoolState};

@@ -1,0 +1,95 @@
+//! The one schema both backends share (see `migrations/postgres` and `migrations/sqlite`).
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{DbUuid, DbTimestamp};
+
+    users (id) {
+        id -> DbUuid,
+        created_at -> DbTimestamp,
+        updated_at -> DbTimestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{DbUuid, DbTimestamp};
+
+    emails (id) {
+        id -> DbUuid,
+        user_id -> DbUuid,
+        address -> Text,
+        verified -> Bool,
+        is_primary -> Bool,
+        created_at -> DbTimestamp,
+        updated_at -> DbTimestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{DbUuid, DbTimestamp};
+
+    sessions (id) {
+        id -> DbUuid,
+        user_id -> DbUuid,
+        user_agent -> Nullable<Text>,
+        ip_address -> Nullable<Text>,
+        created_at -> DbTimestamp,
+        expires_at -> DbTimestamp,
+        last_used -> DbTimestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{DbUuid, DbTimestamp, DbJsonb};
+
+    audit_logs (id) {
+        id -> DbUuid,
+        #[sql_name = "type"]
+        kind -> Text,
+        actor_user_id -> Nullable<DbUuid>,
+        actor_email -> Nullable<Text>,
+        meta_http_request_id -> Nullable<Text>,
+        meta_source_ip -> Nullable<Text>,
+        meta_user_agent -> Nullable<Text>,
+        details -> DbJsonb,
+        created_at -> DbTimestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{DbUuid, DbTimestamp};
+
+    jwks (id) {
+        id -> DbUuid,
+        kid -> Text,
+        alg -> Text,
+        encrypted_key -> Text,
+        created_at -> DbTimestamp,
+        activates_at -> DbTimestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{DbUuid, DbTimestamp, DbJsonb};
+
+    webhook_outbox (id) {
+        id -> DbUuid,
+        event -> Text,
+        payload -> DbJsonb,
+        created_at -> DbTimestamp,
+        attempts -> Integer,
+        next_attempt_at -> DbTimestamp,
+        delivered_at -> Nullable<DbTimestamp>,
+        last_error -> Nullable<Text>,
+        dead -> Bool,
+    }
+}
+
+diesel::joinable!(emails -> users (user_id));
+diesel::joinable!(sessions -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(users, emails, sessions, audit_logs, jwks, webhook_outbox);

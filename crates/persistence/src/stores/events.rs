@@ -1,0 +1,51 @@
+use crate::pool::Database;
+use crate::rows::{AuditLogRow, OutboxRow};
+use crate::schema::{audit_logs, webhook_outbox};
+use crate::types::Id;
+use diesel::prelude::*;
+use domain::model::{AuditLog, OutboxEvent};
+use domain::ports::{AuditLogFilter, DeliveryStatus, EventLog, StoreError};
+
+impl EventLog for Database {
+    fn list_audit_logs(&self, filter: &AuditLogFilter) -> Result<Vec<AuditLog>, StoreError> {
+        let per_page = i64::from(filter.per_page.clamp(1, 1000));
+        let offset = i64::from(filter.page.max(1) - 1) * per_page;
+        let rows = self.run(|conn| {
+            let mut query = audit_logs::table.into_boxed();
+            if let Some(kind) = &filter.kind {
+                query = query.filter(audit_logs::kind.eq(kind.clone()));
+            }
+            if let Some(actor) = filter.actor_user_id {
+                query = query.filter(audit_logs::actor_user_id.eq(Id(actor.0)));
+            }
+            query
+                .select(AuditLogRow::as_select())
+                .order((audit_logs::created_at.desc(), audit_logs::id.asc()))
+                .limit(per_page)
+                .offset(offset)
+                .load(conn)
+        })?;
+        Ok(rows.into_iter().map(AuditLog::from).collect())
+    }
+
+    fn list_outbox(&self, status: Option<DeliveryStatus>) -> Result<Vec<OutboxEvent>, StoreError> {
+        let rows = self.run(|conn| {
+            let mut query = webhook_outbox::table.into_boxed();
+            query = match status {
+                None => query,
+                Some(DeliveryStatus::Pending) => query
+                    .filter(webhook_outbox::delivered_at.is_null())
+                    .filter(webhook_outbox::dead.eq(false)),
+                Some(DeliveryStatus::Delivered) => {
+                    query.filter(webhook_outbox::delivered_at.is_not_null())
+                }
+                Some(DeliveryStatus::Dead) => query.filter(webhook_outbox::dead.eq(true)),
+            };
+            query
+                .select(OutboxRow::as_select())
+                .order((webhook_outbox::created_at.asc(), webhook_outbox::id.asc()))
+                .load(conn)
+        })?;
+        Ok(rows.into_iter().map(OutboxEvent::from).collect())
+    }
+}

@@ -1,0 +1,36 @@
+use crate::pool::Database;
+use crate::rows::KeyRow;
+use crate::schema::jwks;
+use crate::types::{Id, Timestamp};
+use diesel::prelude::*;
+use domain::model::StoredKey;
+use domain::ports::{KeyStore, StoreError};
+
+impl KeyStore for Database {
+    fn list_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+        let rows = self.run(|conn| {
+            jwks::table
+                .select(KeyRow::as_select())
+                .order((jwks::created_at.asc(), jwks::kid.asc()))
+                .load(conn)
+        })?;
+        Ok(rows.into_iter().map(StoredKey::from).collect())
+    }
+
+    fn insert_key(&self, key: &StoredKey) -> Result<(), StoreError> {
+        let row = KeyRow {
+            id: Id(uuid::Uuid::new_v4()),
+            kid: key.kid.clone(),
+            alg: key.alg.clone(),
+            encrypted_key: key.encrypted_key.clone(),
+            created_at: Timestamp(key.created_at),
+            activates_at: Timestamp(key.activates_at),
+        };
+        self.run(|conn| diesel::insert_into(jwks::table).values(&row).execute(conn))?;
+        Ok(())
+    }
+
+    fn delete_keys(&self, kids: &[String]) -> Result<usize, StoreError> {
+        self.run(|conn| diesel::delete(jwks::table.filter(jwks::kid.eq_any(kids))).execute(conn))
+    }
+}

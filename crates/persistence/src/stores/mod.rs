@@ -1,0 +1,7 @@
+//! The port implementations, one module per port.
+
+mod accounts;
+mod events;
+mod health;
+mod keys;
+mod sessions;

@@ -1,0 +1,82 @@
+use crate::pool::Database;
+use crate::rows::SessionRow;
+use crate::schema::sessions;
+use crate::types::{db_time, Id, Timestamp};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use domain::ids::{SessionId, UserId};
+use domain::model::{NewSession, Session};
+use domain::ports::{SessionStore, StoreError};
+
+impl SessionStore for Database {
+    fn create_session(&self, new: &NewSession, at: DateTime<Utc>) -> Result<Session, StoreError> {
+        let at = db_time(at);
+        let row = SessionRow {
+            id: Id(uuid::Uuid::new_v4()),
+            user_id: Id(new.user_id.0),
+            user_agent: new.user_agent.clone(),
+            ip_address: new.ip_address.clone(),
+            created_at: Timestamp(at),
+            expires_at: Timestamp(at + new.lifespan),
+            last_used: Timestamp(at),
+        };
+        self.run(|conn| {
+            diesel::insert_into(sessions::table)
+                .values(&row)
+                .execute(conn)
+        })?;
+        Ok(row.into())
+    }
+
+    fn find_session(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
+        let row = self.run(|conn| {
+            sessions::table
+                .find(Id(id.0))
+                .select(SessionRow::as_select())
+                .first(conn)
+                .optional()
+        })?;
+        Ok(row.map(Session::from))
+    }
+
+    fn touch_session(
+        &self,
+        id: SessionId,
+        at: DateTime<Utc>,
+        min_interval: chrono::Duration,
+    ) -> Result<(), StoreError> {
+        self.run(|conn| {
+            diesel::update(
+                sessions::table
+                    .find(Id(id.0))
+                    .filter(sessions::last_used.lt(Timestamp(at - min_interval))),
+            )
+            .set(sessions::last_used.eq(Timestamp(at)))
+            .execute(conn)
+        })?;
+        Ok(())
+    }
+
+    fn list_sessions(&self, user_id: UserId) -> Result<Vec<Session>, StoreError> {
+        let rows = self.run(|conn| {
+            sessions::table
+                .filter(sessions::user_id.eq(Id(user_id.0)))
+                .select(SessionRow::as_select())
+                .order(sessions::created_at.desc())
+                .load(conn)
+        })?;
+        Ok(rows.into_iter().map(Session::from).collect())
+    }
+
+    fn delete_session(&self, user_id: UserId, id: SessionId) -> Result<bool, StoreError> {
+        let n = self.run(|conn| {
+            diesel::delete(
+                sessions::table
+                    .find(Id(id.0))
+                    .filter(sessions::user_id.eq(Id(user_id.0))),
+            )
+            .execute(conn)
+        })?;
+        Ok(n > 0)
+    }
+}
