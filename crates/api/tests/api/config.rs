@@ -1,0 +1,115 @@
+//! Configuration: every validation error names its key; layers override in order; secrets
+//! never printed. These run the real binary (`api config check`).
+
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_api");
+
+fn write(dir: &tempfile::TempDir, yaml: &str) -> std::path::PathBuf {
+    let path = dir.path().join("config.yaml");
+    std::fs::write(&path, yaml).unwrap_or_else(|e| panic!("{e}"));
+    path
+}
+
+fn check(file: &std::path::Path, env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--config").arg(file).args(["config", "check"]);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("HANKO_") || k == "DATABASE_URL" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.envs(env.iter().copied());
+    let out = cmd.output().unwrap_or_else(|e| panic!("{e}"));
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const GOOD: &str = "secrets:\n  keys: [\"a-perfectly-long-secret-1\"]\n";
+
+#[test]
+fn each_invalid_value_names_its_key_and_exits_2() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("short secret", "secrets:\n  keys: [\"short\"]\n", "secrets.keys"),
+        ("no secrets", "account:\n  allow_deletion: true\n", "secrets"),
+        ("empty secrets", "secrets:\n  keys: []\n", "secrets.keys"),
+        ("bad duration", "secrets:\n  keys: [\"a-perfectly-long-secret-1\"]\nsession:\n  lifespan: twelve hours\n", "session.lifespan"),
+        ("bad duration unit", "secrets:\n  keys: [\"a-perfectly-long-secret-1\"]\ndatabase:\n  connect_timeout: 5 parsecs\n", "database.connect_timeout"),
+        ("wildcard origin", "secrets:\n  keys: [\"a-perfectly-long-secret-1\"]\nserver:\n  public:\n    cors:\n      allow_origins: [\"*\"]\n", "server.public.cors.allow_origins"),
+        ("origin with path", "secrets:\n  keys: [\"a-perfectly-long-secret-1\"]\nserver:\n  public:\n    cors:\n      allow_origins: [\"https://a.example/x\"]\n", "server.public.cors.allow_origins"),
+        ("unknown scheme", "secrets:\n  keys: [\"a-perfectly-long-secret-1\"]\ndatabase:\n  url: mysql://localhost/db\n", "database.url"),
+        ("bad address", "secrets:\n  keys: [\"a-perfectly-long-secret-1\"]\nserver:\n  public:\n    address: localhost\n", "server.public.address"),
+        ("rsa size", "secrets:\n  keys: [\"a-perfectly-long-secret-1\"]\n  rsa_bits: 1024\n", "secrets.rsa_bits"),
+        ("same_site", "secrets:\n  keys: [\"a-perfectly-long-secret-1\"]\nsession:\n  cookie:\n    same_site: sometimes\n", "session.cookie.same_site"),
+        ("typo", "secrets:\n  keys: [\"a-perfectly-long-secret-1\"]\naccount:\n  allow_deleton: true\n", "account"),
+    ];
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    for (name, yaml, key) in cases {
+        let (code, stdout, stderr) = check(&write(&dir, yaml), &[]);
+        assert_eq!(code, 2, "{name}: exit code; stderr {stderr}");
+        assert!(stdout.is_empty(), "{name}: nothing on stdout");
+        let line = stderr.trim();
+        assert_eq!(line.lines().count(), 1, "{name}: one line: {line}");
+        assert!(line.contains(&format!(" {key}:")) || line.contains(&format!(" {key}.")), "{name}: {line:?} names {key}");
+    }
+}
+
+#[test]
+fn wildcard_origin_is_accepted_only_with_the_unsafe_flag() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let yaml = format!("{GOOD}server:\n  public:\n    cors:\n      allow_origins: [\"*\"]\n      unsafe_wildcard_origin_allowed: true\n");
+    let (code, _, stderr) = check(&write(&dir, &yaml), &[]);
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn environment_overrides_the_file_and_database_url_is_honoured() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let yaml = format!("{GOOD}account:\n  allow_deletion: false\nserver:\n  public:\n    address: 127.0.0.1:8000\n");
+    let file = write(&dir, &yaml);
+    let (code, stdout, stderr) = check(
+        &file,
+        &[
+            ("HANKO_ACCOUNT__ALLOW_DELETION", "true"),
+            ("HANKO_SERVER__PUBLIC__ADDRESS", "0.0.0.0:9000"),
+            ("DATABASE_URL", "postgres://app:pw@db:5432/hanko"),
+            ("HANKO_SECRETS__KEYS", "[\"from-the-environment-123\"]"),
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("allow_deletion: true"), "{stdout}");
+    assert!(stdout.contains("address: 0.0.0.0:9000"), "{stdout}");
+    assert!(stdout.contains("url: postgres://app:***@db:5432/hanko"), "{stdout}");
+
+    // HANKO_DATABASE__URL wins over DATABASE_URL.
+    let (_, stdout, _) = check(
+        &file,
+        &[
+            ("DATABASE_URL", "postgres://a@db/one"),
+            ("HANKO_DATABASE__URL", "postgres://a@db/two"),
+        ],
+    );
+    assert!(stdout.contains("postgres://a@db/two"), "{stdout}");
+}
+
+#[test]
+fn secrets_never_appear_in_config_check() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let yaml = "secrets:\n  keys: [\"first-very-secret-value\", \"second-very-secret-value\"]\nserver:\n  admin:\n    api_key: admin-key-very-secret\ndatabase:\n  url: postgres://u:db-password-secret@h/db\n";
+    let (code, stdout, stderr) = check(&write(&dir, yaml), &[]);
+    assert_eq!(code, 0, "{stderr}");
+    for secret in ["first-very-secret-value", "second-very-secret-value", "admin-key-very-secret", "db-password-secret"] {
+        assert!(!stdout.contains(secret) && !stderr.contains(secret), "{secret} leaked");
+    }
+    assert!(stdout.contains("***"));
+}
+
+#[test]
+fn missing_config_file_named_on_the_command_line_is_an_error() {
+    let (code, _, stderr) = check(std::path::Path::new("/nonexistent/config.yaml"), &[]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--config"), "{stderr}");
+}

@@ -1,0 +1,286 @@
+//! `DELETE /user` (SPEC §7.1): the seed's answers, atomicity, replay, races, policy.
+
+use crate::helpers::{assert_error, spawn_app, spawn_app_with, Backend, TestApp};
+use crate::on_both_backends;
+use serde_json::{json, Value};
+
+async fn audit_logs(app: &TestApp, user_id: &str) -> Vec<Value> {
+    app.client
+        .get(format!("{}/audit_logs?type=user_deleted&actor_user_id={user_id}", app.admin))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default()
+}
+
+async fn outbox(app: &TestApp) -> Vec<Value> {
+    app.client
+        .get(format!("{}/webhooks/deliveries", app.admin))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default()
+}
+
+async fn deletes_the_user_and_everything_of_theirs(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let victim = app.user_with_session("Jane@Example.com").await;
+    let second_session = app.login(&victim.user_id).await;
+    let bystander = app.user_with_session("bob@example.com").await;
+
+    let res = app
+        .client
+        .delete(format!("{}/user", app.public))
+        .bearer_auth(&victim.token)
+        .header("x-request-id", "req-delete-1")
+        .header("user-agent", "integration-test/1.0")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(res.status(), 204);
+    assert_eq!(
+        res.headers().get("set-cookie").and_then(|v| v.to_str().ok()),
+        Some("hanko=; HttpOnly; SameSite=Strict; Secure; Path=/; Max-Age=0")
+    );
+    assert!(res.headers().get("content-type").is_none());
+    assert!(res.bytes().await.unwrap_or_default().is_empty(), "204 has no body");
+
+    assert_eq!(app.rows_of_user(&victim.user_id), 0, "user, emails, sessions gone");
+
+    let logs = audit_logs(&app, &victim.user_id).await;
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    let log = &logs[0];
+    assert_eq!(log["type"], "user_deleted");
+    assert_eq!(log["actor_email"], "jane@example.com");
+    assert_eq!(log["meta_http_request_id"], "req-delete-1");
+    assert_eq!(log["meta_source_ip"], "127.0.0.1");
+    assert_eq!(log["meta_user_agent"], "integration-test/1.0");
+
+    let events = outbox(&app).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["event"], "user.delete");
+    assert_eq!(events[0]["payload"]["id"], victim.user_id.as_str());
+    assert_eq!(events[0]["payload"]["emails"][0]["address"], "jane@example.com");
+    assert!(events[0]["payload"]["deleted_at"].is_string());
+
+    // Replay: the same token and every other token of the user are dead.
+    for token in [&victim.token, &second_session.token] {
+        assert_error(app.get_me(token).await, 401).await;
+        assert_error(app.delete_user(token).await, 401).await;
+    }
+    // The bystander is untouched.
+    assert_eq!(app.get_me(&bystander.token).await.status(), 200);
+    assert_eq!(app.db.count("emails", &format!("user_id = '{}'", bystander.user_id)), 1);
+}
+
+async fn cookie_carrier_and_configured_cookie_attributes(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        json!({"session": {"cookie": {"name": "sid", "domain": "app.example", "same_site": "lax"}}}),
+    )
+    .await;
+    let victim = app.user_with_session("c@example.com").await;
+    let res = app
+        .client
+        .delete(format!("{}/user", app.public))
+        .header("cookie", format!("sid={}", victim.token))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(res.status(), 204);
+    assert_eq!(
+        res.headers().get("set-cookie").and_then(|v| v.to_str().ok()),
+        Some("sid=; HttpOnly; SameSite=Lax; Secure; Path=/; Domain=app.example; Max-Age=0")
+    );
+    assert_eq!(app.rows_of_user(&victim.user_id), 0);
+}
+
+async fn missing_or_bad_tokens_are_401_and_delete_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let victim = app.user_with_session("v@example.com").await;
+    let requests = [
+        app.client.delete(format!("{}/user", app.public)),
+        app.client.delete(format!("{}/user", app.public)).bearer_auth("not-a-jwt"),
+        app.client
+            .delete(format!("{}/user", app.public))
+            .bearer_auth(format!("{}x", victim.token)),
+        app.client
+            .delete(format!("{}/user", app.public))
+            .header("authorization", format!("Basic {}", victim.token)),
+    ];
+    for req in requests {
+        let res = req.send().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            res.headers().get("www-authenticate").and_then(|v| v.to_str().ok()),
+            Some("Bearer")
+        );
+        assert_error(res, 401).await;
+    }
+    assert_eq!(app.rows_of_user(&victim.user_id), 1 + 1 + 1);
+}
+
+async fn a_database_failure_is_500_and_changes_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let victim = app.user_with_session("v@example.com").await;
+    let (install, remove) = if app.db.is_postgres() {
+        (
+            "CREATE FUNCTION refuse_audit() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'audit store down'; END $$ LANGUAGE plpgsql;
+             CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_logs FOR EACH ROW EXECUTE FUNCTION refuse_audit();",
+            "DROP TRIGGER refuse_audit ON audit_logs; DROP FUNCTION refuse_audit();",
+        )
+    } else {
+        (
+            "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_logs BEGIN SELECT RAISE(ABORT, 'audit store down'); END;",
+            "DROP TRIGGER refuse_audit;",
+        )
+    };
+    app.db.exec(install);
+
+    let res = app.delete_user(&victim.token).await;
+    assert_eq!(res.status(), 500);
+    let body = res.text().await.unwrap_or_default();
+    assert_eq!(body, r#"{"code":500,"message":"Internal Server Error"}"#, "no internals leak");
+
+    // Atomic: the user, the email and the session are all still there; the token still works.
+    assert_eq!(app.rows_of_user(&victim.user_id), 3);
+    assert_eq!(app.db.count("webhook_outbox", "1=1"), 0);
+    assert_eq!(app.get_me(&victim.token).await.status(), 200);
+
+    app.db.exec(remove);
+    assert_eq!(app.delete_user(&victim.token).await.status(), 204);
+    assert_eq!(app.rows_of_user(&victim.user_id), 0);
+}
+
+async fn sixteen_parallel_deletes_with_one_token(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let victim = app.user_with_session("race@example.com").await;
+    let attempts = (0..16).map(|_| app.delete_user(&victim.token));
+    let statuses: Vec<u16> = futures_util::future::join_all(attempts)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 204).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 15, "{statuses:?}");
+    assert_eq!(app.db.count("audit_logs", "1=1"), 1);
+    assert_eq!(app.db.count("webhook_outbox", "1=1"), 1);
+}
+
+async fn two_sessions_of_one_user_race(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let a = app.user_with_session("two@example.com").await;
+    let b = app.login(&a.user_id).await;
+    let (ra, rb) =
+        futures_util::future::join(app.delete_user(&a.token), app.delete_user(&b.token)).await;
+    let mut statuses = [ra.status().as_u16(), rb.status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [204, 401]);
+    assert_eq!(app.db.count("webhook_outbox", "1=1"), 1);
+}
+
+async fn disabled_deletion_is_404_and_deletes_nothing(backend: Backend) {
+    let app = spawn_app_with(backend, json!({"account": {"allow_deletion": false}})).await;
+    let victim = app.user_with_session("keep@example.com").await;
+    assert_error(app.delete_user(&victim.token).await, 404).await;
+    assert_eq!(app.rows_of_user(&victim.user_id), 3);
+    let config: Value = app
+        .client
+        .get(format!("{}/.well-known/config", app.public))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    assert_eq!(config, json!({"account": {"allow_deletion": false, "allow_signup": true}, "session": {"lifespan": "12h"}}));
+}
+
+async fn an_old_session_gets_the_step_up_challenge(backend: Backend) {
+    let app = spawn_app_with(backend, json!({"account": {"deletion": {"max_session_age": "5m"}}})).await;
+    let old = app.user_with_session("old@example.com").await;
+    let hour_ago = (chrono::Utc::now() - chrono::Duration::hours(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    app.db.exec(&format!(
+        "UPDATE sessions SET created_at = '{hour_ago}' WHERE id = '{}'",
+        old.session_id
+    ));
+    let res = app.delete_user(&old.token).await;
+    assert_eq!(
+        res.headers().get("www-authenticate").and_then(|v| v.to_str().ok()),
+        Some("Bearer error=\"insufficient_user_authentication\", error_description=\"A more recent authentication is required\", max_age=\"300\"")
+    );
+    assert_error(res, 401).await;
+    assert_eq!(app.rows_of_user(&old.user_id), 3, "nothing deleted");
+
+    // Signing in again (a fresh session) satisfies it.
+    let fresh = app.login(&old.user_id).await;
+    assert_eq!(app.delete_user(&fresh.token).await.status(), 204);
+}
+
+async fn masked_email_in_the_audit_log(backend: Backend) {
+    let app = spawn_app_with(backend, json!({"audit_log": {"mask_email": true}})).await;
+    let victim = app.user_with_session("jane@example.com").await;
+    assert_eq!(app.delete_user(&victim.token).await.status(), 204);
+    let logs = audit_logs(&app, &victim.user_id).await;
+    assert_eq!(logs[0]["actor_email"], "j***@example.com");
+}
+
+async fn me_users_and_logout(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let me = app.user_with_session("me@example.com").await;
+    let other = app.create_user("other@example.com").await;
+
+    let body: Value = app.get_me(&me.token).await.json().await.unwrap_or_default();
+    assert_eq!(body, json!({"id": me.user_id}));
+
+    let own = app
+        .client
+        .get(format!("{}/users/{}", app.public, me.user_id))
+        .bearer_auth(&me.token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(own.status(), 200);
+    let own: Value = own.json().await.unwrap_or_default();
+    assert_eq!(own["id"], me.user_id.as_str());
+    assert_eq!(own["email"], "me@example.com");
+    assert_eq!(own["emails"][0]["is_primary"], true);
+
+    let theirs = app
+        .client
+        .get(format!("{}/users/{other}", app.public))
+        .bearer_auth(&me.token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_error(theirs, 403).await;
+
+    let logout = app
+        .client
+        .post(format!("{}/logout", app.public))
+        .bearer_auth(&me.token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(logout.status(), 204);
+    assert!(logout.headers().get("set-cookie").is_some());
+    assert_error(app.get_me(&me.token).await, 401).await;
+    assert_eq!(app.db.count("users", &format!("id = '{}'", me.user_id)), 1, "logout keeps the user");
+}
+
+on_both_backends!(
+    deletes_the_user_and_everything_of_theirs,
+    cookie_carrier_and_configured_cookie_attributes,
+    missing_or_bad_tokens_are_401_and_delete_nothing,
+    a_database_failure_is_500_and_changes_nothing,
+    sixteen_parallel_deletes_with_one_token,
+    two_sessions_of_one_user_race,
+    disabled_deletion_is_404_and_deletes_nothing,
+    an_old_session_gets_the_step_up_challenge,
+    masked_email_in_the_audit_log,
+    me_users_and_logout,
+);

@@ -1,0 +1,115 @@
+//! Migrations, health, the error shape, request ids.
+
+use crate::helpers::{assert_error, spawn_app, Backend, TestDb};
+use crate::on_both_backends;
+use persistence::{Database, DatabaseConfig};
+
+async fn migrations_go_up_down_and_up_again(backend: Backend) {
+    let db = TestDb::new(backend);
+    let config = DatabaseConfig {
+        url: db.url.parse().unwrap_or_else(|e| panic!("{e:?}")),
+        ..DatabaseConfig::default()
+    };
+    let database = Database::connect(&config);
+    let pending = database.migration_status().unwrap_or_else(|e| panic!("{e}"));
+    assert!(!pending.is_empty() && pending.iter().all(|m| !m.applied));
+
+    let applied = database.migrate_up().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(applied.len(), pending.len());
+    assert_eq!(db.count("users", "1=1"), 0, "tables exist");
+
+    let reverted = database.migrate_down().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(Some(&reverted), applied.last());
+    let status = database.migration_status().unwrap_or_else(|e| panic!("{e}"));
+    assert!(status.iter().any(|m| !m.applied));
+
+    let again = database.migrate_up().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(again, vec![reverted]);
+    assert!(database.migrate_up().unwrap_or_else(|e| panic!("{e}")).is_empty(), "idempotent");
+    assert_eq!(db.count("users", "1=1"), 0);
+}
+
+async fn health_on_both_listeners(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for base in [&app.public, &app.admin] {
+        let alive = app.client.get(format!("{base}/health/alive")).send().await;
+        let alive = alive.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(alive.status(), 200);
+        assert_eq!(alive.json::<serde_json::Value>().await.unwrap_or_default(), serde_json::json!({"alive": true}));
+        let ready = app.client.get(format!("{base}/health/ready")).send().await;
+        let ready = ready.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(ready.status(), 200);
+        assert_eq!(ready.json::<serde_json::Value>().await.unwrap_or_default(), serde_json::json!({"ready": true}));
+    }
+}
+
+async fn unknown_paths_and_methods_answer_json(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for base in [&app.public, &app.admin] {
+        let res = app.client.get(format!("{base}/no/such/path")).send().await;
+        assert_error(res.unwrap_or_else(|e| panic!("{e}")), 404).await;
+    }
+    let res = app
+        .client
+        .post(format!("{}/me", app.public))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(res.headers().get("allow").and_then(|v| v.to_str().ok()), Some("GET"));
+    assert_error(res, 405).await;
+    let res = app
+        .client
+        .get(format!("{}/user", app.public))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(res.headers().get("allow").and_then(|v| v.to_str().ok()), Some("DELETE"));
+    assert_error(res, 405).await;
+}
+
+async fn every_response_has_a_request_id(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let generated = app
+        .client
+        .get(format!("{}/no/such/path", app.public))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let id = generated
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(uuid::Uuid::parse_str(&id).is_ok(), "generated id {id:?}");
+
+    let echoed = app
+        .client
+        .get(format!("{}/health/alive", app.public))
+        .header("x-request-id", "trace-abc.123")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        echoed.headers().get("x-request-id").and_then(|v| v.to_str().ok()),
+        Some("trace-abc.123")
+    );
+
+    // A forged id that could break a log line is replaced, not echoed.
+    let forged = app
+        .client
+        .get(format!("{}/health/alive", app.public))
+        .header("x-request-id", "abc\" injected=1")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let replaced = forged.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    assert!(uuid::Uuid::parse_str(replaced).is_ok(), "{replaced:?}");
+}
+
+on_both_backends!(
+    migrations_go_up_down_and_up_again,
+    health_on_both_listeners,
+    unknown_paths_and_methods_answer_json,
+    every_response_has_a_request_id,
+);

@@ -1,0 +1,6 @@
+//! HTTP tests against the real server, on Postgres and on SQLite.
+
+mod config;
+mod delete_user;
+mod foundation;
+mod helpers;
