@@ -4,3 +4,4 @@ mod config;
 mod delete_user;
 mod foundation;
 mod helpers;
+mod tokens;
