@@ -195,7 +195,12 @@ fn query_errors() -> web::QueryConfig {
 /// Every `secrets.refresh_interval`, reload the key set so rotations on other instances are
 /// seen (and generate a key if the database had none when we started).
 async fn refresh_keys(state: AppState) {
-    let every = state.config.secrets.refresh_interval.std().max(std::time::Duration::from_secs(1));
+    let every = state
+        .config
+        .secrets
+        .refresh_interval
+        .std()
+        .max(std::time::Duration::from_secs(1));
     loop {
         actix_web::rt::time::sleep(every).await;
         let keys = state.keys.clone();

@@ -54,7 +54,10 @@ fn candidates(req: &HttpRequest, cookie_name: &str) -> Vec<String> {
 }
 
 /// The first candidate that verifies, reloading the keys once if a `kid` is unknown.
-async fn verify_any(state: &AppState, tokens: &[String]) -> Result<Option<VerifiedToken>, ApiError> {
+async fn verify_any(
+    state: &AppState,
+    tokens: &[String],
+) -> Result<Option<VerifiedToken>, ApiError> {
     let mut reloaded = false;
     for token in tokens {
         let now = Utc::now();
@@ -100,8 +103,8 @@ impl FromRequest for Authenticated {
                 return Err(ApiError::unauthorized());
             };
             let db = state.db.clone();
-            let session = blocking("session lookup", move || db.find_session(token.session_id))
-                .await?;
+            let session =
+                blocking("session lookup", move || db.find_session(token.session_id)).await?;
             let now = Utc::now();
             let Some(session) = session.filter(|s| s.user_id == token.user_id && s.is_live_at(now))
             else {

@@ -227,7 +227,11 @@ fn migrate(config: &Config, action: MigrateAction) -> ExitCode {
         MigrateAction::Status => match db.migration_status() {
             Ok(list) => {
                 for m in list {
-                    println!("{} {}", if m.applied { "applied" } else { "pending" }, m.version);
+                    println!(
+                        "{} {}",
+                        if m.applied { "applied" } else { "pending" },
+                        m.version
+                    );
                 }
                 ExitCode::SUCCESS
             }
@@ -298,7 +302,10 @@ fn jwk(config: &Config, action: JwkAction) -> ExitCode {
         },
         JwkAction::List => match keys.list(now) {
             Ok(list) => {
-                println!("{:<24} {:<32} {:<32} signing", "kid", "created_at", "activates_at");
+                println!(
+                    "{:<24} {:<32} {:<32} signing",
+                    "kid", "created_at", "activates_at"
+                );
                 for k in list {
                     println!(
                         "{:<24} {:<32} {:<32} {}",

@@ -239,14 +239,21 @@ impl Config {
             ConfigSource::Default => PathBuf::from("config/config.yaml"),
             ConfigSource::File(path) => {
                 if !path.is_file() {
-                    return Err(err("--config", format!("{} does not exist", path.display())));
+                    return Err(err(
+                        "--config",
+                        format!("{} does not exist", path.display()),
+                    ));
                 }
                 path.to_owned()
             }
         };
         let figment = Figment::new()
             .merge(Yaml::file(file))
-            .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database.url".into()))
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "database.url".into()),
+            )
             .merge(Env::prefixed("HANKO_").split("__"));
         Self::from_figment(figment)
     }
@@ -296,7 +303,10 @@ impl Config {
         if self.session.cookie.name.is_empty()
             || !self.session.cookie.name.bytes().all(is_cookie_name_byte)
         {
-            return Err(err("session.cookie.name", "must be a non-empty cookie token"));
+            return Err(err(
+                "session.cookie.name",
+                "must be a non-empty cookie token",
+            ));
         }
         if self.session.cookie.same_site == SameSite::None && !self.session.cookie.secure {
             return Err(err(
@@ -318,12 +328,18 @@ impl Config {
                 ));
             }
             if hook.events.is_empty() {
-                return Err(err(&format!("webhooks.hooks.{i}.events"), "must list at least one event"));
+                return Err(err(
+                    &format!("webhooks.hooks.{i}.events"),
+                    "must list at least one event",
+                ));
             }
         }
         if let Some(key) = &self.server.admin.api_key {
             if key.expose().len() < 16 {
-                return Err(err("server.admin.api_key", "must be at least 16 characters"));
+                return Err(err(
+                    "server.admin.api_key",
+                    "must be at least 16 characters",
+                ));
             }
         }
         Ok(())
@@ -331,7 +347,11 @@ impl Config {
 
     /// Whether the shipped development secret is in use.
     pub fn uses_dev_secret(&self) -> bool {
-        self.secrets.keys.all().iter().any(|s| s.expose() == DEV_SECRET)
+        self.secrets
+            .keys
+            .all()
+            .iter()
+            .any(|s| s.expose() == DEV_SECRET)
     }
 
     /// The effective configuration as YAML, every secret replaced by `***`.
@@ -370,10 +390,20 @@ mod tests {
 
     #[test]
     fn origins() {
-        for good in ["https://app.example", "http://localhost:3000", "https://[::1]:8443"] {
+        for good in [
+            "https://app.example",
+            "http://localhost:3000",
+            "https://[::1]:8443",
+        ] {
             assert!(is_origin(good), "{good}");
         }
-        for bad in ["app.example", "https://app.example/", "https://", "https://a.b/path", "https://a:b"] {
+        for bad in [
+            "app.example",
+            "https://app.example/",
+            "https://",
+            "https://a.b/path",
+            "https://a:b",
+        ] {
             assert!(!is_origin(bad), "{bad}");
         }
     }

@@ -69,7 +69,10 @@ fn set_allow_origin(headers: &mut HeaderMap, allowed: Allowed) {
             );
         }
         Allowed::Any => {
-            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            );
         }
     }
 }
@@ -78,9 +81,8 @@ fn set_allow_origin(headers: &mut HeaderMap, allowed: Allowed) {
 fn sane_header_list(v: &HeaderValue) -> Option<HeaderValue> {
     let s = v.to_str().ok()?;
     let ok = s.len() <= 1024
-        && s.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || b"-_, ".contains(&b)
-        });
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_, ".contains(&b));
     ok.then(|| v.clone())
 }
 
@@ -89,7 +91,10 @@ pub async fn middleware(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody, BoxBody>>, Error> {
     let Some(origin) = req.headers().get(header::ORIGIN).cloned() else {
-        return next.call(req).await.map(ServiceResponse::map_into_left_body);
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body);
     };
     let allowed = req
         .app_data::<web::Data<CorsPolicy>>()
@@ -118,7 +123,10 @@ pub async fn middleware(
             {
                 headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, requested);
             }
-            headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static(MAX_AGE));
+            headers.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static(MAX_AGE),
+            );
         }
         return Ok(req.into_response(res).map_into_right_body());
     }

@@ -96,7 +96,10 @@ mod tests {
 
     #[test]
     fn allowed_without_age_limit_whatever_the_age() {
-        assert_eq!(config(true, None).may_delete_own_account(at(0), at(10_000_000)), Ok(()));
+        assert_eq!(
+            config(true, None).may_delete_own_account(at(0), at(10_000_000)),
+            Ok(())
+        );
     }
 
     #[test]
@@ -113,7 +116,10 @@ mod tests {
 
     #[test]
     fn session_from_the_future_counts_as_fresh() {
-        assert_eq!(config(true, Some(60)).may_delete_own_account(at(100), at(0)), Ok(()));
+        assert_eq!(
+            config(true, Some(60)).may_delete_own_account(at(100), at(0)),
+            Ok(())
+        );
     }
 
     #[test]

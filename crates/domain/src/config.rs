@@ -42,7 +42,9 @@ impl FromStr for Duration {
     type Err = DurationError;
 
     fn from_str(input: &str) -> Result<Self, Self::Err> {
-        let err = || DurationError { input: input.to_owned() };
+        let err = || DurationError {
+            input: input.to_owned(),
+        };
         let s = input.trim();
         if s.is_empty() {
             return Err(err());
@@ -50,13 +52,17 @@ impl FromStr for Duration {
         let mut total_ms: u128 = 0;
         let mut rest = s;
         while !rest.is_empty() {
-            let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+            let digits = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
             if digits == 0 {
                 return Err(err());
             }
             let value: u128 = rest[..digits].parse().map_err(|_| err())?;
             rest = &rest[digits..];
-            let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+            let unit_len = rest
+                .find(|c: char| c.is_ascii_digit())
+                .unwrap_or(rest.len());
             let factor_ms: u128 = match &rest[..unit_len] {
                 "ms" => 1,
                 "s" => 1_000,
@@ -79,7 +85,12 @@ impl FromStr for Duration {
 impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.0.as_millis();
-        let units = [(86_400_000, "d"), (3_600_000, "h"), (60_000, "m"), (1_000, "s")];
+        let units = [
+            (86_400_000, "d"),
+            (3_600_000, "h"),
+            (60_000, "m"),
+            (1_000, "s"),
+        ];
         if ms == 0 {
             return f.write_str("0s");
         }
@@ -167,7 +178,16 @@ mod tests {
 
     #[test]
     fn refuses_bad_durations() {
-        for input in ["", "10", "s", "10x", "-5s", "1.5h", "h10", "99999999999999999999999d"] {
+        for input in [
+            "",
+            "10",
+            "s",
+            "10x",
+            "-5s",
+            "1.5h",
+            "h10",
+            "99999999999999999999999d",
+        ] {
             assert!(input.parse::<Duration>().is_err(), "{input:?} accepted");
         }
     }

@@ -91,7 +91,9 @@ fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
         if n == 0 || n > 4 || rest.len() < n {
             return None;
         }
-        let len = rest[..n].iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
         (len, &rest[n..])
     };
     (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
@@ -164,9 +166,16 @@ mod tests {
         let old = Secret::new("old-secret-0123456789");
         let new = Secret::new("new-secret-0123456789");
         let sealed = encrypt(&old, "kid1", b"private").unwrap_or_default();
-        assert_eq!(decrypt(&[new.clone(), old.clone()], "kid1", &sealed), Ok(b"private".to_vec()));
+        assert_eq!(
+            decrypt(&[new.clone(), old.clone()], "kid1", &sealed),
+            Ok(b"private".to_vec())
+        );
         assert_eq!(decrypt(&[new], "kid1", &sealed), Err(CryptoError::Decrypt));
-        assert_eq!(decrypt(&[old.clone()], "kid2", &sealed), Err(CryptoError::Decrypt), "kid is bound");
+        assert_eq!(
+            decrypt(std::slice::from_ref(&old), "kid2", &sealed),
+            Err(CryptoError::Decrypt),
+            "kid is bound"
+        );
         assert_eq!(decrypt(&[old], "kid1", "!!"), Err(CryptoError::Decrypt));
     }
 

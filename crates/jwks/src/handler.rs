@@ -6,7 +6,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 /// Clients may cache for 10 minutes; a staged key is published at least this long before it
 /// signs.
-pub const CACHE_CONTROL: &str = "public, max-age=600, stale-while-revalidate=60, stale-if-error=86400";
+pub const CACHE_CONTROL: &str =
+    "public, max-age=600, stale-while-revalidate=60, stale-if-error=86400";
 
 /// Serves the public keys. The body is the pre-serialised document: no work per request
 /// beyond comparing the ETag.
@@ -23,7 +24,10 @@ pub async fn jwks_json(req: HttpRequest, keys: web::Data<KeyManager>) -> HttpRes
         HttpResponse::Ok()
     };
     response
-        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL)))
+        .insert_header((
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(CACHE_CONTROL),
+        ))
         .insert_header((header::ETAG, doc.etag.as_str()))
         .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"));
     if not_modified {

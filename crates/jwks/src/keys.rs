@@ -328,7 +328,8 @@ impl KeyManager {
         let mut header = Header::new(Algorithm::RS256);
         header.typ = Some("JWT".to_owned());
         header.kid = Some(key.kid.clone());
-        jsonwebtoken::encode(&header, claims, &key.encoding).map_err(|e| KeyError::Sign(e.to_string()))
+        jsonwebtoken::encode(&header, claims, &key.encoding)
+            .map_err(|e| KeyError::Sign(e.to_string()))
     }
 
     /// Issues a session token for `session` of `user`, valid until `expires_at`.

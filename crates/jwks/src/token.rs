@@ -118,8 +118,7 @@ pub(crate) fn precheck(token: &str) -> Result<String, TokenError> {
     let header_json = URL_SAFE_NO_PAD
         .decode(segments[0])
         .map_err(|_| TokenError::Malformed)?;
-    let header: RawHeader =
-        serde_json::from_slice(&header_json).map_err(|_| TokenError::Header)?;
+    let header: RawHeader = serde_json::from_slice(&header_json).map_err(|_| TokenError::Header)?;
     if header.alg.as_ref().and_then(|a| a.as_str()) != Some(ALGORITHM) {
         return Err(TokenError::Algorithm);
     }
@@ -195,19 +194,74 @@ mod tests {
         let good_header = b64(r#"{"alg":"RS256","typ":"JWT","kid":"k1"}"#);
         let cases: Vec<(&str, String, Result<String, TokenError>)> = vec![
             ("good", format!("{good_header}.e30.c2ln"), Ok("k1".into())),
-            ("two segments", format!("{good_header}.e30"), Err(TokenError::Malformed)),
-            ("four segments", format!("{good_header}.e30.c2ln.eA"), Err(TokenError::Malformed)),
-            ("padding", format!("{good_header}.e30=.c2ln"), Err(TokenError::Malformed)),
-            ("space", format!(" {good_header}.e30.c2ln"), Err(TokenError::Malformed)),
-            ("empty signature", format!("{good_header}.e30."), Err(TokenError::Malformed)),
-            ("alg none", format!("{}.e30.c2ln", b64(r#"{"alg":"none","kid":"k1"}"#)), Err(TokenError::Algorithm)),
-            ("alg HS256", format!("{}.e30.c2ln", b64(r#"{"alg":"HS256","kid":"k1"}"#)), Err(TokenError::Algorithm)),
-            ("alg number", format!("{}.e30.c2ln", b64(r#"{"alg":1,"kid":"k1"}"#)), Err(TokenError::Algorithm)),
-            ("kid number", format!("{}.e30.c2ln", b64(r#"{"alg":"RS256","kid":1}"#)), Err(TokenError::Kid)),
-            ("no kid", format!("{}.e30.c2ln", b64(r#"{"alg":"RS256"}"#)), Err(TokenError::Kid)),
-            ("crit", format!("{}.e30.c2ln", b64(r#"{"alg":"RS256","kid":"k1","crit":["exp"]}"#)), Err(TokenError::Crit)),
-            ("header array", format!("{}.e30.c2ln", b64("[1]")), Err(TokenError::Header)),
-            ("too large", "a".repeat(MAX_TOKEN_LEN + 1), Err(TokenError::TooLarge)),
+            (
+                "two segments",
+                format!("{good_header}.e30"),
+                Err(TokenError::Malformed),
+            ),
+            (
+                "four segments",
+                format!("{good_header}.e30.c2ln.eA"),
+                Err(TokenError::Malformed),
+            ),
+            (
+                "padding",
+                format!("{good_header}.e30=.c2ln"),
+                Err(TokenError::Malformed),
+            ),
+            (
+                "space",
+                format!(" {good_header}.e30.c2ln"),
+                Err(TokenError::Malformed),
+            ),
+            (
+                "empty signature",
+                format!("{good_header}.e30."),
+                Err(TokenError::Malformed),
+            ),
+            (
+                "alg none",
+                format!("{}.e30.c2ln", b64(r#"{"alg":"none","kid":"k1"}"#)),
+                Err(TokenError::Algorithm),
+            ),
+            (
+                "alg HS256",
+                format!("{}.e30.c2ln", b64(r#"{"alg":"HS256","kid":"k1"}"#)),
+                Err(TokenError::Algorithm),
+            ),
+            (
+                "alg number",
+                format!("{}.e30.c2ln", b64(r#"{"alg":1,"kid":"k1"}"#)),
+                Err(TokenError::Algorithm),
+            ),
+            (
+                "kid number",
+                format!("{}.e30.c2ln", b64(r#"{"alg":"RS256","kid":1}"#)),
+                Err(TokenError::Kid),
+            ),
+            (
+                "no kid",
+                format!("{}.e30.c2ln", b64(r#"{"alg":"RS256"}"#)),
+                Err(TokenError::Kid),
+            ),
+            (
+                "crit",
+                format!(
+                    "{}.e30.c2ln",
+                    b64(r#"{"alg":"RS256","kid":"k1","crit":["exp"]}"#)
+                ),
+                Err(TokenError::Crit),
+            ),
+            (
+                "header array",
+                format!("{}.e30.c2ln", b64("[1]")),
+                Err(TokenError::Header),
+            ),
+            (
+                "too large",
+                "a".repeat(MAX_TOKEN_LEN + 1),
+                Err(TokenError::TooLarge),
+            ),
         ];
         for (name, token, expected) in cases {
             assert_eq!(precheck(&token), expected, "{name}");

@@ -139,8 +139,14 @@ mod tests {
 
     #[test]
     fn picks_backend_from_scheme() {
-        assert!(matches!("postgres://h/db".parse(), Ok(DatabaseUrl::Postgres(_))));
-        assert!(matches!("postgresql://h/db".parse(), Ok(DatabaseUrl::Postgres(_))));
+        assert!(matches!(
+            "postgres://h/db".parse(),
+            Ok(DatabaseUrl::Postgres(_))
+        ));
+        assert!(matches!(
+            "postgresql://h/db".parse(),
+            Ok(DatabaseUrl::Postgres(_))
+        ));
         assert_eq!(
             "sqlite://data/x.db".parse(),
             Ok(DatabaseUrl::Sqlite(PathBuf::from("data/x.db")))
@@ -165,7 +171,10 @@ mod tests {
         let cases = [
             ("postgres://u:pw@h:5432/db", "postgres://u:***@h:5432/db"),
             ("postgres://u@h/db", "postgres://u@h/db"),
-            ("postgres://h/db?password=pw&sslmode=require", "postgres://h/db?password=***&sslmode=require"),
+            (
+                "postgres://h/db?password=pw&sslmode=require",
+                "postgres://h/db?password=***&sslmode=require",
+            ),
             ("postgres://u:p@ss@h/db", "postgres://u:***@h/db"),
         ];
         for (input, expected) in cases {

@@ -55,7 +55,9 @@ impl Database {
     /// Reverts the last applied migration; returns its version.
     pub fn migrate_down(&self) -> Result<String, MigrationError> {
         self.with_connection(|conn| -> Result<String, BoxError> {
-            on_backend!(conn, |c, m| c.revert_last_migration(m).map(|v| v.to_string()))
+            on_backend!(conn, |c, m| c
+                .revert_last_migration(m)
+                .map(|v| v.to_string()))
         })?
         .map_err(|e| MigrationError::Migration(e.to_string()))
     }
@@ -73,7 +75,10 @@ fn versions(list: Vec<diesel::migration::MigrationVersion<'_>>) -> Vec<String> {
     list.into_iter().map(|v| v.to_string()).collect()
 }
 
-fn status_of<C, DB>(conn: &mut C, source: &EmbeddedMigrations) -> Result<Vec<MigrationStatus>, BoxError>
+fn status_of<C, DB>(
+    conn: &mut C,
+    source: &EmbeddedMigrations,
+) -> Result<Vec<MigrationStatus>, BoxError>
 where
     DB: diesel::backend::Backend,
     C: MigrationHarness<DB>,

@@ -65,7 +65,10 @@ impl r2d2::ManageConnection for Manager {
                 DbConnection::Sqlite(conn)
             }
         };
-        Ok(PooledConn { conn, broken: false })
+        Ok(PooledConn {
+            conn,
+            broken: false,
+        })
     }
 
     fn is_valid(&self, conn: &mut PooledConn) -> Result<(), ConnectError> {

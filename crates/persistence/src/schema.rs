@@ -92,4 +92,11 @@ diesel::table! {
 
 diesel::joinable!(emails -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(users, emails, sessions, audit_logs, jwks, webhook_outbox);
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    emails,
+    sessions,
+    audit_logs,
+    jwks,
+    webhook_outbox
+);

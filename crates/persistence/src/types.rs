@@ -10,11 +10,11 @@ use diesel::backend::Backend;
 use diesel::deserialize::{self, FromSql, FromSqlRow};
 use diesel::expression::AsExpression;
 use diesel::pg::Pg;
+use diesel::query_builder::QueryId;
 use diesel::serialize::{self, IsNull, Output, ToSql};
+use diesel::sql_types::SqlType;
 use diesel::sql_types::{HasSqlType, Jsonb, Text, Timestamptz};
 use diesel::sqlite::Sqlite;
-use diesel::query_builder::QueryId;
-use diesel::sql_types::SqlType;
 
 /// `uuid` on Postgres, `TEXT` on SQLite.
 #[derive(Clone, Copy, Debug, Default, SqlType, QueryId)]
@@ -119,7 +119,9 @@ impl ToSql<DbTimestamp, Sqlite> for Timestamp {
 impl FromSql<DbTimestamp, Sqlite> for Timestamp {
     fn from_sql(bytes: <Sqlite as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
         let text = sqlite_text(bytes)?;
-        Ok(Timestamp(DateTime::parse_from_rfc3339(&text)?.with_timezone(&Utc)))
+        Ok(Timestamp(
+            DateTime::parse_from_rfc3339(&text)?.with_timezone(&Utc),
+        ))
     }
 }
 impl ToSql<DbJsonb, Sqlite> for Json {
@@ -144,7 +146,9 @@ macro_rules! multi_backend {
             }
         }
         impl FromSql<$sql, MultiBackend> for $rust {
-            fn from_sql(bytes: <MultiBackend as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+            fn from_sql(
+                bytes: <MultiBackend as Backend>::RawValue<'_>,
+            ) -> deserialize::Result<Self> {
                 bytes.from_sql::<$rust, $sql>()
             }
         }

@@ -51,7 +51,8 @@ pub async fn guard(
 }
 
 fn parse_id<T: std::str::FromStr>(s: &str) -> Result<T, ApiError> {
-    s.parse().map_err(|_| ApiError::status(StatusCode::BAD_REQUEST))
+    s.parse()
+        .map_err(|_| ApiError::status(StatusCode::BAD_REQUEST))
 }
 
 #[derive(Deserialize)]
@@ -139,7 +140,11 @@ async fn list_users(
     let q = query.into_inner();
     let db = state.db.clone();
     let (users, total) = blocking("listing users", move || {
-        db.list_users(q.page.unwrap_or(1), q.per_page.unwrap_or(20), q.email.as_deref())
+        db.list_users(
+            q.page.unwrap_or(1),
+            q.per_page.unwrap_or(20),
+            q.email.as_deref(),
+        )
     })
     .await?;
     let body: Vec<_> = users.iter().map(user_json).collect();
@@ -339,7 +344,9 @@ mod tests {
         for good in ["a@b.c", "jane.doe+x@example.co.uk"] {
             assert!(is_email(good), "{good}");
         }
-        for bad in ["", "a", "a@", "@b.c", "a@b", "a b@c.d", "a@b@c.d", "a@.c", "a@c."] {
+        for bad in [
+            "", "a", "a@", "@b.c", "a@b", "a b@c.d", "a@b@c.d", "a@.c", "a@c.",
+        ] {
             assert!(!is_email(bad), "{bad}");
         }
     }

@@ -177,7 +177,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, allow_deletion: bool) {
         .service(resource("/users/{id}", "GET").route(web::get().to(get_user)))
         .service(resource("/logout", "POST").route(web::post().to(logout)))
         .service(
-            resource("/.well-known/jwks.json", "GET").route(web::get().to(jwks::handler::jwks_json)),
+            resource("/.well-known/jwks.json", "GET")
+                .route(web::get().to(jwks::handler::jwks_json)),
         )
         .service(resource("/.well-known/config", "GET").route(web::get().to(well_known_config)));
 }

@@ -53,7 +53,10 @@ fn each_invalid_value_names_its_key_and_exits_2() {
         assert!(stdout.is_empty(), "{name}: nothing on stdout");
         let line = stderr.trim();
         assert_eq!(line.lines().count(), 1, "{name}: one line: {line}");
-        assert!(line.contains(&format!(" {key}:")) || line.contains(&format!(" {key}.")), "{name}: {line:?} names {key}");
+        assert!(
+            line.contains(&format!(" {key}:")) || line.contains(&format!(" {key}.")),
+            "{name}: {line:?} names {key}"
+        );
     }
 }
 
@@ -82,7 +85,10 @@ fn environment_overrides_the_file_and_database_url_is_honoured() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("allow_deletion: true"), "{stdout}");
     assert!(stdout.contains("address: 0.0.0.0:9000"), "{stdout}");
-    assert!(stdout.contains("url: postgres://app:***@db:5432/hanko"), "{stdout}");
+    assert!(
+        stdout.contains("url: postgres://app:***@db:5432/hanko"),
+        "{stdout}"
+    );
 
     // HANKO_DATABASE__URL wins over DATABASE_URL.
     let (_, stdout, _) = check(
@@ -101,8 +107,16 @@ fn secrets_never_appear_in_config_check() {
     let yaml = "secrets:\n  keys: [\"first-very-secret-value\", \"second-very-secret-value\"]\nserver:\n  admin:\n    api_key: admin-key-very-secret\ndatabase:\n  url: postgres://u:db-password-secret@h/db\n";
     let (code, stdout, stderr) = check(&write(&dir, yaml), &[]);
     assert_eq!(code, 0, "{stderr}");
-    for secret in ["first-very-secret-value", "second-very-secret-value", "admin-key-very-secret", "db-password-secret"] {
-        assert!(!stdout.contains(secret) && !stderr.contains(secret), "{secret} leaked");
+    for secret in [
+        "first-very-secret-value",
+        "second-very-secret-value",
+        "admin-key-very-secret",
+        "db-password-secret",
+    ] {
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "{secret} leaked"
+        );
     }
     assert!(stdout.contains("***"));
 }

@@ -6,7 +6,10 @@ use serde_json::{json, Value};
 
 async fn audit_logs(app: &TestApp, user_id: &str) -> Vec<Value> {
     app.client
-        .get(format!("{}/audit_logs?type=user_deleted&actor_user_id={user_id}", app.admin))
+        .get(format!(
+            "{}/audit_logs?type=user_deleted&actor_user_id={user_id}",
+            app.admin
+        ))
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"))
@@ -43,13 +46,22 @@ async fn deletes_the_user_and_everything_of_theirs(backend: Backend) {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(res.status(), 204);
     assert_eq!(
-        res.headers().get("set-cookie").and_then(|v| v.to_str().ok()),
+        res.headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok()),
         Some("hanko=; HttpOnly; SameSite=Strict; Secure; Path=/; Max-Age=0")
     );
     assert!(res.headers().get("content-type").is_none());
-    assert!(res.bytes().await.unwrap_or_default().is_empty(), "204 has no body");
+    assert!(
+        res.bytes().await.unwrap_or_default().is_empty(),
+        "204 has no body"
+    );
 
-    assert_eq!(app.rows_of_user(&victim.user_id), 0, "user, emails, sessions gone");
+    assert_eq!(
+        app.rows_of_user(&victim.user_id),
+        0,
+        "user, emails, sessions gone"
+    );
 
     let logs = audit_logs(&app, &victim.user_id).await;
     assert_eq!(logs.len(), 1, "{logs:?}");
@@ -64,7 +76,10 @@ async fn deletes_the_user_and_everything_of_theirs(backend: Backend) {
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0]["event"], "user.delete");
     assert_eq!(events[0]["payload"]["id"], victim.user_id.as_str());
-    assert_eq!(events[0]["payload"]["emails"][0]["address"], "jane@example.com");
+    assert_eq!(
+        events[0]["payload"]["emails"][0]["address"],
+        "jane@example.com"
+    );
     assert!(events[0]["payload"]["deleted_at"].is_string());
 
     // Replay: the same token and every other token of the user are dead.
@@ -74,7 +89,11 @@ async fn deletes_the_user_and_everything_of_theirs(backend: Backend) {
     }
     // The bystander is untouched.
     assert_eq!(app.get_me(&bystander.token).await.status(), 200);
-    assert_eq!(app.db.count("emails", &format!("user_id = '{}'", bystander.user_id)), 1);
+    assert_eq!(
+        app.db
+            .count("emails", &format!("user_id = '{}'", bystander.user_id)),
+        1
+    );
 }
 
 async fn cookie_carrier_and_configured_cookie_attributes(backend: Backend) {
@@ -93,7 +112,9 @@ async fn cookie_carrier_and_configured_cookie_attributes(backend: Backend) {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(res.status(), 204);
     assert_eq!(
-        res.headers().get("set-cookie").and_then(|v| v.to_str().ok()),
+        res.headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok()),
         Some("sid=; HttpOnly; SameSite=Lax; Secure; Path=/; Domain=app.example; Max-Age=0")
     );
     assert_eq!(app.rows_of_user(&victim.user_id), 0);
@@ -104,7 +125,9 @@ async fn missing_or_bad_tokens_are_401_and_delete_nothing(backend: Backend) {
     let victim = app.user_with_session("v@example.com").await;
     let requests = [
         app.client.delete(format!("{}/user", app.public)),
-        app.client.delete(format!("{}/user", app.public)).bearer_auth("not-a-jwt"),
+        app.client
+            .delete(format!("{}/user", app.public))
+            .bearer_auth("not-a-jwt"),
         app.client
             .delete(format!("{}/user", app.public))
             .bearer_auth(format!("{}x", victim.token)),
@@ -115,7 +138,9 @@ async fn missing_or_bad_tokens_are_401_and_delete_nothing(backend: Backend) {
     for req in requests {
         let res = req.send().await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
-            res.headers().get("www-authenticate").and_then(|v| v.to_str().ok()),
+            res.headers()
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok()),
             Some("Bearer")
         );
         assert_error(res, 401).await;
@@ -143,7 +168,10 @@ async fn a_database_failure_is_500_and_changes_nothing(backend: Backend) {
     let res = app.delete_user(&victim.token).await;
     assert_eq!(res.status(), 500);
     let body = res.text().await.unwrap_or_default();
-    assert_eq!(body, r#"{"code":500,"message":"Internal Server Error"}"#, "no internals leak");
+    assert_eq!(
+        body, r#"{"code":500,"message":"Internal Server Error"}"#,
+        "no internals leak"
+    );
 
     // Atomic: the user, the email and the session are all still there; the token still works.
     assert_eq!(app.rows_of_user(&victim.user_id), 3);
@@ -164,8 +192,16 @@ async fn sixteen_parallel_deletes_with_one_token(backend: Backend) {
         .iter()
         .map(|r| r.status().as_u16())
         .collect();
-    assert_eq!(statuses.iter().filter(|s| **s == 204).count(), 1, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 15, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 204).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        15,
+        "{statuses:?}"
+    );
     assert_eq!(app.db.count("audit_logs", "1=1"), 1);
     assert_eq!(app.db.count("webhook_outbox", "1=1"), 1);
 }
@@ -196,11 +232,18 @@ async fn disabled_deletion_is_404_and_deletes_nothing(backend: Backend) {
         .json()
         .await
         .unwrap_or_default();
-    assert_eq!(config, json!({"account": {"allow_deletion": false, "allow_signup": true}, "session": {"lifespan": "12h"}}));
+    assert_eq!(
+        config,
+        json!({"account": {"allow_deletion": false, "allow_signup": true}, "session": {"lifespan": "12h"}})
+    );
 }
 
 async fn an_old_session_gets_the_step_up_challenge(backend: Backend) {
-    let app = spawn_app_with(backend, json!({"account": {"deletion": {"max_session_age": "5m"}}})).await;
+    let app = spawn_app_with(
+        backend,
+        json!({"account": {"deletion": {"max_session_age": "5m"}}}),
+    )
+    .await;
     let old = app.user_with_session("old@example.com").await;
     let hour_ago = (chrono::Utc::now() - chrono::Duration::hours(1))
         .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
@@ -269,7 +312,11 @@ async fn me_users_and_logout(backend: Backend) {
     assert_eq!(logout.status(), 204);
     assert!(logout.headers().get("set-cookie").is_some());
     assert_error(app.get_me(&me.token).await, 401).await;
-    assert_eq!(app.db.count("users", &format!("id = '{}'", me.user_id)), 1, "logout keeps the user");
+    assert_eq!(
+        app.db.count("users", &format!("id = '{}'", me.user_id)),
+        1,
+        "logout keeps the user"
+    );
 }
 
 on_both_backends!(

@@ -11,7 +11,9 @@ async fn migrations_go_up_down_and_up_again(backend: Backend) {
         ..DatabaseConfig::default()
     };
     let database = Database::connect(&config);
-    let pending = database.migration_status().unwrap_or_else(|e| panic!("{e}"));
+    let pending = database
+        .migration_status()
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(!pending.is_empty() && pending.iter().all(|m| !m.applied));
 
     let applied = database.migrate_up().unwrap_or_else(|e| panic!("{e}"));
@@ -20,12 +22,20 @@ async fn migrations_go_up_down_and_up_again(backend: Backend) {
 
     let reverted = database.migrate_down().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(Some(&reverted), applied.last());
-    let status = database.migration_status().unwrap_or_else(|e| panic!("{e}"));
+    let status = database
+        .migration_status()
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(status.iter().any(|m| !m.applied));
 
     let again = database.migrate_up().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(again, vec![reverted]);
-    assert!(database.migrate_up().unwrap_or_else(|e| panic!("{e}")).is_empty(), "idempotent");
+    assert!(
+        database
+            .migrate_up()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .is_empty(),
+        "idempotent"
+    );
     assert_eq!(db.count("users", "1=1"), 0);
 }
 
@@ -35,11 +45,17 @@ async fn health_on_both_listeners(backend: Backend) {
         let alive = app.client.get(format!("{base}/health/alive")).send().await;
         let alive = alive.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(alive.status(), 200);
-        assert_eq!(alive.json::<serde_json::Value>().await.unwrap_or_default(), serde_json::json!({"alive": true}));
+        assert_eq!(
+            alive.json::<serde_json::Value>().await.unwrap_or_default(),
+            serde_json::json!({"alive": true})
+        );
         let ready = app.client.get(format!("{base}/health/ready")).send().await;
         let ready = ready.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(ready.status(), 200);
-        assert_eq!(ready.json::<serde_json::Value>().await.unwrap_or_default(), serde_json::json!({"ready": true}));
+        assert_eq!(
+            ready.json::<serde_json::Value>().await.unwrap_or_default(),
+            serde_json::json!({"ready": true})
+        );
     }
 }
 
@@ -55,7 +71,10 @@ async fn unknown_paths_and_methods_answer_json(backend: Backend) {
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(res.headers().get("allow").and_then(|v| v.to_str().ok()), Some("GET"));
+    assert_eq!(
+        res.headers().get("allow").and_then(|v| v.to_str().ok()),
+        Some("GET")
+    );
     assert_error(res, 405).await;
     let res = app
         .client
@@ -63,7 +82,10 @@ async fn unknown_paths_and_methods_answer_json(backend: Backend) {
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(res.headers().get("allow").and_then(|v| v.to_str().ok()), Some("DELETE"));
+    assert_eq!(
+        res.headers().get("allow").and_then(|v| v.to_str().ok()),
+        Some("DELETE")
+    );
     assert_error(res, 405).await;
 }
 
@@ -91,7 +113,10 @@ async fn every_response_has_a_request_id(backend: Backend) {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
-        echoed.headers().get("x-request-id").and_then(|v| v.to_str().ok()),
+        echoed
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok()),
         Some("trace-abc.123")
     );
 
@@ -103,7 +128,11 @@ async fn every_response_has_a_request_id(backend: Backend) {
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let replaced = forged.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let replaced = forged
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     assert!(uuid::Uuid::parse_str(replaced).is_ok(), "{replaced:?}");
 }
 

@@ -83,10 +83,18 @@ impl TestDb {
         let rows: Result<Vec<Count>, String> = match &self.pg_name {
             Some(_) => PgConnection::establish(&self.url)
                 .map_err(|e| e.to_string())
-                .and_then(|mut c| diesel::sql_query(&sql).load(&mut c).map_err(|e| e.to_string())),
+                .and_then(|mut c| {
+                    diesel::sql_query(&sql)
+                        .load(&mut c)
+                        .map_err(|e| e.to_string())
+                }),
             None => SqliteConnection::establish(self.url.trim_start_matches("sqlite://"))
                 .map_err(|e| e.to_string())
-                .and_then(|mut c| diesel::sql_query(&sql).load(&mut c).map_err(|e| e.to_string())),
+                .and_then(|mut c| {
+                    diesel::sql_query(&sql)
+                        .load(&mut c)
+                        .map_err(|e| e.to_string())
+                }),
         };
         rows.unwrap_or_else(|e| panic!("{sql}: {e}"))
             .first()
@@ -215,7 +223,10 @@ impl TestApp {
         Login {
             user_id: user_id.to_owned(),
             session_id: body["session_id"].as_str().unwrap_or_default().to_owned(),
-            token: body["session_token"].as_str().unwrap_or_default().to_owned(),
+            token: body["session_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
         }
     }
 
@@ -267,12 +278,17 @@ impl TestApp {
 pub async fn assert_error(res: reqwest::Response, status: u16) {
     assert_eq!(res.status().as_u16(), status);
     assert_eq!(
-        res.headers().get("content-type").and_then(|v| v.to_str().ok()),
+        res.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
         Some("application/json")
     );
     let body: Value = res.json().await.unwrap_or_default();
     assert_eq!(body["code"], status);
-    assert!(body["message"].is_string() && body["message"] != "", "{body}");
+    assert!(
+        body["message"].is_string() && body["message"] != "",
+        "{body}"
+    );
 }
 
 /// Defines each listed `async fn(Backend)` case as a test on Postgres and on SQLite.

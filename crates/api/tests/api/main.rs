@@ -1,7 +1,10 @@
 //! HTTP tests against the real server, on Postgres and on SQLite.
 
 mod config;
+mod cors;
 mod delete_user;
 mod foundation;
 mod helpers;
+mod outage;
+mod processes;
 mod tokens;

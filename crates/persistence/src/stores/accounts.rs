@@ -9,8 +9,7 @@ use domain::audit::USER_DELETED;
 use domain::ids::UserId;
 use domain::model::{Email, NewEmail, User};
 use domain::ports::{
-    auditable_email, AccountStore, DeletedBy, DeletedUser, Deletion, StoreError,
-    USER_DELETE_EVENT,
+    auditable_email, AccountStore, DeletedBy, DeletedUser, Deletion, StoreError, USER_DELETE_EVENT,
 };
 use std::collections::HashMap;
 
@@ -59,9 +58,13 @@ impl AccountStore for Database {
             })
             .collect();
         self.transaction(|conn| {
-            diesel::insert_into(users::table).values(&user).execute(conn)?;
+            diesel::insert_into(users::table)
+                .values(&user)
+                .execute(conn)?;
             for row in &email_rows {
-                diesel::insert_into(emails::table).values(row).execute(conn)?;
+                diesel::insert_into(emails::table)
+                    .values(row)
+                    .execute(conn)?;
             }
             Ok(())
         })?;
@@ -114,7 +117,10 @@ impl AccountStore for Database {
                 .load(conn)?;
             let ids: Vec<Id> = user_rows.iter().map(|u| u.id).collect();
             let email_rows = load_emails(conn, &ids)?;
-            Ok((assemble(user_rows, email_rows), u64::try_from(total).unwrap_or(0)))
+            Ok((
+                assemble(user_rows, email_rows),
+                u64::try_from(total).unwrap_or(0),
+            ))
         })
     }
 

@@ -1,0 +1,318 @@
+//! Several server processes (the real binary) sharing one Postgres: key rotation seen by all,
+//! prune rules, secret rotation, graceful shutdown.
+
+use crate::helpers::{Backend, TestDb, SECRET};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_api");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+struct Server {
+    child: Child,
+    public: String,
+    admin: String,
+}
+
+fn write_config(dir: &Path, name: &str, db_url: &str, secrets: &[&str]) -> PathBuf {
+    let (public, admin) = (free_port(), free_port());
+    let yaml = format!(
+        "server:\n  public:\n    address: 127.0.0.1:{public}\n  admin:\n    address: 127.0.0.1:{admin}\n\
+         database:\n  url: {db_url}\n  pool_size: 4\n\
+         secrets:\n  keys: {}\n  refresh_interval: 10m\n\
+         account:\n  allow_deletion: true\nlog:\n  level: warn\n",
+        serde_json::to_string(secrets).unwrap_or_default()
+    );
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, yaml).unwrap_or_else(|e| panic!("{e}"));
+    path
+}
+
+fn ports_of(config: &Path) -> (String, String) {
+    let text = std::fs::read_to_string(config).unwrap_or_default();
+    let addrs: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("address: "))
+        .collect();
+    (
+        format!("http://{}", addrs[0]),
+        format!("http://{}", addrs[1]),
+    )
+}
+
+fn command(config: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--config").arg(config);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("HANKO_") || k == "DATABASE_URL" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
+async fn start(config: &Path, log: &Path) -> Server {
+    let log_file = std::fs::File::create(log).unwrap_or_else(|e| panic!("{e}"));
+    let child = command(config)
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(log_file)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (public, admin) = ports_of(config);
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ready = client.get(format!("{public}/health/ready")).send().await;
+        if ready.map(|r| r.status().as_u16()).unwrap_or_default() == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "server did not get ready: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    Server {
+        child,
+        public,
+        admin,
+    }
+}
+
+impl Server {
+    /// SIGTERM, then the exit status must be success.
+    fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        let killed = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(killed.map(|s| s.success()).unwrap_or(false));
+        let status = self.child.wait().unwrap_or_else(|e| panic!("{e}"));
+        assert!(status.success(), "exit status after SIGTERM: {status}");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn cli(config: &Path, args: &[&str]) -> Output {
+    command(config)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn post(client: &reqwest::Client, url: String, body: Value) -> Value {
+    let res = client
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(res.status().is_success(), "{}", res.status());
+    res.json().await.unwrap_or_default()
+}
+
+async fn me(client: &reqwest::Client, server: &Server, token: &str) -> u16 {
+    client
+        .get(format!("{}/me", server.public))
+        .bearer_auth(token)
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or_default()
+}
+
+fn kid_of(token: &str) -> String {
+    use base64::Engine;
+    let header = token.split('.').next().unwrap_or_default();
+    let json: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap_or_default(),
+    )
+    .unwrap_or_default();
+    json["kid"].as_str().unwrap_or_default().to_owned()
+}
+
+#[actix_rt::test]
+async fn rotation_across_two_processes_prune_and_secret_rotation() {
+    let db = TestDb::new(Backend::Postgres);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config_a = write_config(dir.path(), "a", &db.url, &[SECRET]);
+    let config_b = write_config(dir.path(), "b", &db.url, &[SECRET]);
+    let a = start(&config_a, &dir.path().join("a.log")).await;
+    let b = start(&config_b, &dir.path().join("b.log")).await;
+    let client = reqwest::Client::new();
+
+    let user = post(
+        &client,
+        format!("{}/users", a.admin),
+        json!({"emails": [{"address": "rot@example.com", "is_primary": true}]}),
+    )
+    .await;
+    let user_id = user["id"].as_str().unwrap_or_default().to_owned();
+    let old = post(
+        &client,
+        format!("{}/sessions", a.admin),
+        json!({"user_id": user_id}),
+    )
+    .await;
+    let old_token = old["session_token"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(me(&client, &b, &old_token).await, 200);
+
+    // Rotate through A. B's refresh interval is 10 minutes: only the unknown-kid reload can
+    // make it accept the new key, and it must on the very first request.
+    let rotated = post(&client, format!("{}/jwks/rotate", a.admin), json!({})).await;
+    let new_kid = rotated["kid"].as_str().unwrap_or_default().to_owned();
+    let new = post(
+        &client,
+        format!("{}/sessions", a.admin),
+        json!({"user_id": user_id}),
+    )
+    .await;
+    let new_token = new["session_token"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(
+        kid_of(&new_token),
+        new_kid,
+        "A signs with the new key at once"
+    );
+    assert_eq!(
+        me(&client, &b, &new_token).await,
+        200,
+        "B accepts the new key on first sight"
+    );
+    let jwks_b: Value = client
+        .get(format!("{}/.well-known/jwks.json", b.public))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    assert_eq!(
+        jwks_b["keys"].as_array().map(Vec::len),
+        Some(2),
+        "B publishes both keys"
+    );
+    // Old tokens stay valid on both until the old key is pruned.
+    assert_eq!(me(&client, &a, &old_token).await, 200);
+    assert_eq!(me(&client, &b, &old_token).await, 200);
+
+    // Prune refuses keys that sign or may have signed live tokens.
+    let refused = cli(&config_a, &["jwk", "prune", "--older-than", "0s"]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("refusing"),
+        "{refused:?}"
+    );
+    let old_kid = kid_of(&old_token);
+    let two_days_ago = (chrono::Utc::now() - chrono::Duration::days(2)).to_rfc3339();
+    db.exec(&format!("UPDATE jwks SET created_at = '{two_days_ago}', activates_at = '{two_days_ago}' WHERE kid = '{old_kid}'"));
+    let still_needed = cli(&config_a, &["jwk", "prune", "--older-than", "1d"]);
+    assert!(
+        !still_needed.status.success(),
+        "retired just now: its tokens may live 12h more"
+    );
+    assert!(String::from_utf8_lossy(&still_needed.stderr).contains(&old_kid));
+    let listed = cli(&config_a, &["jwk", "list"]);
+    let listing = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(
+        listing.contains(&old_kid) && listing.contains(&new_kid),
+        "{listing}"
+    );
+
+    // Secret rotation: restart A with a new secret in front of the old one; every key still loads.
+    a.stop();
+    let config_a2 = write_config(
+        dir.path(),
+        "a2",
+        &db.url,
+        &["a-brand-new-secret-0123456789", SECRET],
+    );
+    let a2 = start(&config_a2, &dir.path().join("a2.log")).await;
+    assert_eq!(me(&client, &a2, &old_token).await, 200);
+    assert_eq!(me(&client, &a2, &new_token).await, 200);
+    let jwks_a2: Value = client
+        .get(format!("{}/.well-known/jwks.json", a2.public))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    assert_eq!(jwks_a2["keys"].as_array().map(Vec::len), Some(2));
+
+    // Forced prune removes the old key; after a restart its tokens are refused.
+    let forced = cli(
+        &config_a2,
+        &["jwk", "prune", "--older-than", "1d", "--force"],
+    );
+    assert!(forced.status.success(), "{forced:?}");
+    assert!(String::from_utf8_lossy(&forced.stdout).contains(&old_kid));
+    a2.stop();
+    let a3 = start(&config_a2, &dir.path().join("a3.log")).await;
+    assert_eq!(me(&client, &a3, &old_token).await, 401);
+    assert_eq!(me(&client, &a3, &new_token).await, 200);
+    b.stop();
+    a3.stop();
+}
+
+#[actix_rt::test]
+async fn cli_user_and_jwt_create_then_delete_over_http() {
+    let db = TestDb::new(Backend::Sqlite);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config = write_config(dir.path(), "c", &db.url, &[SECRET]);
+    let migrated = cli(&config, &["migrate", "up"]);
+    assert!(migrated.status.success(), "{migrated:?}");
+    let status = cli(&config, &["migrate", "status"]);
+    assert!(
+        String::from_utf8_lossy(&status.stdout).starts_with("applied "),
+        "{status:?}"
+    );
+    let created = cli(
+        &config,
+        &["user", "create", "--email", "cli@example.com", "--verified"],
+    );
+    assert!(created.status.success(), "{created:?}");
+    let user_id = String::from_utf8_lossy(&created.stdout).trim().to_owned();
+    assert!(uuid::Uuid::parse_str(&user_id).is_ok(), "{user_id}");
+    let duplicate = cli(&config, &["user", "create", "--email", "CLI@example.com"]);
+    assert!(
+        !duplicate.status.success(),
+        "addresses are unique, case-insensitively"
+    );
+    let jwt = cli(&config, &["jwt", "create", &user_id]);
+    assert!(jwt.status.success(), "{jwt:?}");
+    let token = String::from_utf8_lossy(&jwt.stdout).trim().to_owned();
+    assert_eq!(
+        token.split('.').count(),
+        3,
+        "only the token on stdout: {token}"
+    );
+
+    let server = start(&config, &dir.path().join("c.log")).await;
+    let client = reqwest::Client::new();
+    assert_eq!(me(&client, &server, &token).await, 200);
+    let deleted = client
+        .delete(format!("{}/user", server.public))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(me(&client, &server, &token).await, 401);
+    server.stop();
+}
