@@ -3,9 +3,11 @@
 use crate::config::Config;
 use crate::cors::{self, CorsPolicy};
 use crate::error::{bad_request, not_found};
+use crate::metrics::{self, Listener, Metrics};
 use crate::request_id;
 use crate::routes;
 use crate::state::AppState;
+use crate::webhooks::Dispatcher;
 use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, Logger};
 use actix_web::{web, App, HttpServer};
@@ -26,6 +28,8 @@ pub enum StartupError {
     Keys(#[from] jwks::KeyError),
     #[error("{0}")]
     Blocking(#[from] actix_web::error::BlockingError),
+    #[error("webhook client: {0}")]
+    Webhooks(#[from] reqwest::Error),
 }
 
 /// Start-up choices that are not configuration.
@@ -53,6 +57,7 @@ pub struct Application {
     public: Server,
     admin: Server,
     state: AppState,
+    dispatcher: Dispatcher,
 }
 
 const LOG_FORMAT: &str = "%a \"%r\" %s %b %Dms %{X-Request-Id}o";
@@ -60,6 +65,8 @@ const LOG_FORMAT: &str = "%a \"%r\" %s %b %Dms %{X-Request-Id}o";
 impl Application {
     /// Migrates (unless told not to), loads or creates the signing key, binds both listeners.
     pub async fn build(config: Config, options: Options) -> Result<Self, StartupError> {
+        // One TLS provider for the whole process, the same aws-lc-rs that signs tokens.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let config = Arc::new(config);
         let db = Database::connect(&config.database);
         if options.migrate {
@@ -87,6 +94,8 @@ impl Application {
             db,
             keys,
             config: config.clone(),
+            metrics: Arc::new(Metrics::default()),
+            outbox_written: Arc::new(tokio::sync::Notify::new()),
         };
 
         let public_workers = options.workers.unwrap_or_else(|| {
@@ -105,6 +114,8 @@ impl Application {
                 App::new()
                     .app_data(web::Data::new(state.clone()))
                     .app_data(web::Data::from(state.keys.clone()))
+                    .app_data(web::Data::from(state.metrics.clone()))
+                    .app_data(web::Data::new(Listener("public")))
                     .app_data(cors.clone())
                     .app_data(extractor_errors())
                     .app_data(path_errors())
@@ -113,6 +124,7 @@ impl Application {
                     .configure(routes::health::configure)
                     .default_service(web::to(not_found))
                     .wrap(from_fn(cors::middleware))
+                    .wrap(from_fn(metrics::record))
                     .wrap(from_fn(request_id::middleware))
                     .wrap(Logger::new(LOG_FORMAT))
             })
@@ -125,6 +137,8 @@ impl Application {
             let server = HttpServer::new(move || {
                 App::new()
                     .app_data(web::Data::new(state.clone()))
+                    .app_data(web::Data::from(state.metrics.clone()))
+                    .app_data(web::Data::new(Listener("admin")))
                     .app_data(extractor_errors())
                     .app_data(path_errors())
                     .app_data(query_errors())
@@ -132,6 +146,7 @@ impl Application {
                     .configure(routes::health::configure)
                     .default_service(web::to(not_found))
                     .wrap(from_fn(routes::admin::guard))
+                    .wrap(from_fn(metrics::record))
                     .wrap(from_fn(request_id::middleware))
                     .wrap(Logger::new(LOG_FORMAT))
             })
@@ -139,12 +154,14 @@ impl Application {
             .map_err(|e| StartupError::Bind("admin listener".into(), e))?;
             server.workers(1).shutdown_timeout(30).run()
         };
+        let dispatcher = Dispatcher::new(state.clone(), state.outbox_written.clone())?;
         Ok(Self {
             public_port,
             admin_port,
             public,
             admin,
             state,
+            dispatcher,
         })
     }
 
@@ -161,8 +178,10 @@ impl Application {
     /// Serves until SIGTERM/SIGINT, then drains in-flight requests (up to 30 s).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let refresher = actix_web::rt::spawn(refresh_keys(self.state.clone()));
+        let dispatcher = actix_web::rt::spawn(self.dispatcher.run());
         let result = futures_util::future::try_join(self.public, self.admin).await;
         refresher.abort();
+        dispatcher.abort();
         result.map(|_| ())
     }
 }

@@ -53,17 +53,20 @@ fn candidates(req: &HttpRequest, cookie_name: &str) -> Vec<String> {
     out
 }
 
-/// The first candidate that verifies, reloading the keys once if a `kid` is unknown.
+/// The first candidate that verifies, reloading the keys once if a `kid` is unknown; else the
+/// reason the last candidate was refused.
 async fn verify_any(
     state: &AppState,
     tokens: &[String],
-) -> Result<Option<VerifiedToken>, ApiError> {
+) -> Result<Result<VerifiedToken, &'static str>, ApiError> {
     let mut reloaded = false;
+    let mut refused = "missing";
     for token in tokens {
         let now = Utc::now();
         match state.keys.verify(token, now) {
-            Ok(verified) => return Ok(Some(verified)),
+            Ok(verified) => return Ok(Ok(verified)),
             Err(TokenError::UnknownKid) if !reloaded => {
+                refused = TokenError::UnknownKid.reason();
                 reloaded = true;
                 let keys = state.keys.clone();
                 let did_reload = web::block(move || keys.reload_for_unknown_kid())
@@ -75,15 +78,21 @@ async fn verify_any(
                     });
                 if did_reload {
                     match state.keys.verify(token, Utc::now()) {
-                        Ok(verified) => return Ok(Some(verified)),
-                        Err(e) => log::debug!("token refused after reload: {}", e.reason()),
+                        Ok(verified) => return Ok(Ok(verified)),
+                        Err(e) => {
+                            refused = e.reason();
+                            log::debug!("token refused after reload: {refused}");
+                        }
                     }
                 }
             }
-            Err(e) => log::debug!("token refused: {}", e.reason()),
+            Err(e) => {
+                refused = e.reason();
+                log::debug!("token refused: {refused}");
+            }
         }
     }
-    Ok(None)
+    Ok(Err(refused))
 }
 
 impl FromRequest for Authenticated {
@@ -99,8 +108,12 @@ impl FromRequest for Authenticated {
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal("auth", "AppState missing"))?;
             // Signature and claims first: a forged token costs no query.
-            let Some(token) = verify_any(&state, &tokens).await? else {
-                return Err(ApiError::unauthorized());
+            let token = match verify_any(&state, &tokens).await? {
+                Ok(token) => token,
+                Err(reason) => {
+                    state.metrics.token_rejected(reason);
+                    return Err(ApiError::unauthorized());
+                }
             };
             let db = state.db.clone();
             let session =
@@ -108,6 +121,7 @@ impl FromRequest for Authenticated {
             let now = Utc::now();
             let Some(session) = session.filter(|s| s.user_id == token.user_id && s.is_live_at(now))
             else {
+                state.metrics.token_rejected("session");
                 return Err(ApiError::unauthorized());
             };
             if (now - session.last_used).num_seconds() >= TOUCH_INTERVAL_SECS {

@@ -1,6 +1,7 @@
 //! What every handler can reach.
 
 use crate::config::Config;
+use crate::metrics::Metrics;
 use jwks::KeyManager;
 use persistence::Database;
 use std::sync::Arc;
@@ -11,4 +12,7 @@ pub struct AppState {
     pub db: Database,
     pub keys: Arc<KeyManager>,
     pub config: Arc<Config>,
+    pub metrics: Arc<Metrics>,
+    /// Wakes the webhook dispatcher when an event was just written.
+    pub outbox_written: Arc<tokio::sync::Notify>,
 }

@@ -3,7 +3,7 @@
 //! blocking thread pool.
 
 use crate::audit::AuditLogConfig;
-use crate::ids::{SessionId, UserId};
+use crate::ids::{EventId, SessionId, UserId};
 use crate::model::{
     AuditLog, Email, NewEmail, NewSession, OutboxEvent, RequestContext, Session, StoredKey, User,
 };
@@ -165,4 +165,41 @@ pub fn auditable_email(user_emails: &[Email], audit: &AuditLogConfig) -> Option<
         .iter()
         .find(|e| e.is_primary)
         .map(|e| audit.actor_email(&e.address))
+}
+
+/// Backlog figures of the webhook outbox.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct OutboxCounts {
+    pub pending: u64,
+    pub dead: u64,
+}
+
+/// The webhook outbox, dispatcher side.
+pub trait Outbox: Send + Sync {
+    /// Claims up to `limit` events due at `now`: each gets `attempts + 1` and is hidden from
+    /// every other claimer until `lease_until`. Concurrent claimers (other instances) never
+    /// receive the same event.
+    fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<OutboxEvent>, StoreError>;
+
+    /// Records a successful delivery (to every subscriber, or to none).
+    fn mark_delivered(&self, id: EventId, at: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Records a failed attempt: retry at `retry_at`, or mark dead when `None`.
+    fn mark_failed(
+        &self,
+        id: EventId,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError>;
+
+    /// Removes delivered or dead events created before `before`; returns how many.
+    fn prune_outbox(&self, before: DateTime<Utc>) -> Result<usize, StoreError>;
+
+    /// Pending and dead counts.
+    fn outbox_counts(&self) -> Result<OutboxCounts, StoreError>;
 }

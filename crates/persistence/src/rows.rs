@@ -118,7 +118,7 @@ impl From<KeyRow> for StoredKey {
     }
 }
 
-#[derive(Queryable, Selectable, Insertable, Clone, Debug)]
+#[derive(Queryable, QueryableByName, Selectable, Insertable, Clone, Debug)]
 #[diesel(table_name = webhook_outbox)]
 pub(crate) struct OutboxRow {
     pub id: Id,

@@ -3,6 +3,7 @@
 use super::public::{request_context, user_json};
 use crate::error::{blocking, ApiError};
 use crate::issue::{issue_session, IssueError};
+use crate::metrics::Gauges;
 use crate::state::AppState;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -13,7 +14,8 @@ use chrono::Utc;
 use domain::ids::{SessionId, UserId};
 use domain::model::NewEmail;
 use domain::ports::{
-    AccountStore, AuditLogFilter, DeletedBy, Deletion, DeliveryStatus, EventLog, SessionStore,
+    AccountStore, AuditLogFilter, DeletedBy, Deletion, DeliveryStatus, EventLog, Outbox,
+    SessionStore,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -180,7 +182,11 @@ async fn delete_user(
     };
     let db = state.db.clone();
     match blocking("deleting user", move || db.delete_user(&deletion)).await? {
-        Some(_) => Ok(HttpResponse::NoContent().finish()),
+        Some(_) => {
+            state.metrics.user_deleted(true);
+            state.outbox_written.notify_one();
+            Ok(HttpResponse::NoContent().finish())
+        }
         None => Err(ApiError::status(StatusCode::NOT_FOUND)),
     }
 }
@@ -311,6 +317,25 @@ async fn list_keys(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
     Ok(HttpResponse::Ok().json(list))
 }
 
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let db = state.db.clone();
+    let counts = web::block(move || db.outbox_counts())
+        .await
+        .ok()
+        .and_then(Result::ok);
+    let pool = state.db.pool_state();
+    let gauges = Gauges {
+        pool_connections: pool.connections,
+        pool_idle: pool.idle_connections,
+        pool_max: pool.max_size,
+        outbox_pending: counts.map(|c| c.pending),
+        outbox_dead: counts.map(|c| c.dead),
+    };
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render(&gauges))
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     use super::resource;
     cfg.service(
@@ -332,7 +357,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(resource("/audit_logs", "GET").route(web::get().to(list_audit_logs)))
     .service(resource("/webhooks/deliveries", "GET").route(web::get().to(list_deliveries)))
     .service(resource("/jwks/rotate", "POST").route(web::post().to(rotate_key)))
-    .service(resource("/jwks", "GET").route(web::get().to(list_keys)));
+    .service(resource("/jwks", "GET").route(web::get().to(list_keys)))
+    .service(resource("/metrics", "GET").route(web::get().to(metrics)));
 }
 
 #[cfg(test)]

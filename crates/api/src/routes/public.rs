@@ -70,6 +70,8 @@ pub async fn delete_user(
     match blocking("deleting user", move || db.delete_user(&deletion)).await? {
         Some(deleted) => {
             log::info!("user {} deleted", deleted.id);
+            state.metrics.user_deleted(false);
+            state.outbox_written.notify_one();
             Ok(HttpResponse::NoContent()
                 .cookie(session_cookie::removal(&state.config.session.cookie))
                 .finish())

@@ -179,13 +179,20 @@ pub async fn spawn_on(db: TestDb, overrides: Value) -> TestApp {
     TestApp {
         public,
         admin,
-        client: reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(20))
-            .build()
-            .unwrap_or_else(|e| panic!("client: {e}")),
+        client: http_client(),
         db,
         config,
     }
+}
+
+/// An HTTP client for tests. reqwest is built without a default TLS provider (the process
+/// uses aws-lc-rs throughout), so install it first.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap_or_else(|e| panic!("client: {e}"))
 }
 
 pub struct Login {

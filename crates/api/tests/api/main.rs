@@ -1,5 +1,6 @@
 //! HTTP tests against the real server, on Postgres and on SQLite.
 
+mod admin;
 mod config;
 mod cors;
 mod delete_user;
@@ -7,4 +8,6 @@ mod foundation;
 mod helpers;
 mod outage;
 mod processes;
+mod receiver;
 mod tokens;
+mod webhooks;

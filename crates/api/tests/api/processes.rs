@@ -2,9 +2,11 @@
 //! prune rules, secret rotation, graceful shutdown.
 
 use crate::helpers::{Backend, TestDb, SECRET};
+use crate::receiver::Receiver;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_api");
@@ -23,12 +25,22 @@ struct Server {
 }
 
 fn write_config(dir: &Path, name: &str, db_url: &str, secrets: &[&str]) -> PathBuf {
+    write_config_with(dir, name, db_url, secrets, "")
+}
+
+fn write_config_with(
+    dir: &Path,
+    name: &str,
+    db_url: &str,
+    secrets: &[&str],
+    extra: &str,
+) -> PathBuf {
     let (public, admin) = (free_port(), free_port());
     let yaml = format!(
         "server:\n  public:\n    address: 127.0.0.1:{public}\n  admin:\n    address: 127.0.0.1:{admin}\n\
          database:\n  url: {db_url}\n  pool_size: 4\n\
          secrets:\n  keys: {}\n  refresh_interval: 10m\n\
-         account:\n  allow_deletion: true\nlog:\n  level: warn\n",
+         account:\n  allow_deletion: true\nlog:\n  level: warn\n{extra}",
         serde_json::to_string(secrets).unwrap_or_default()
     );
     let path = dir.join(format!("{name}.yaml"));
@@ -68,7 +80,7 @@ async fn start(config: &Path, log: &Path) -> Server {
         .spawn()
         .unwrap_or_else(|e| panic!("{e}"));
     let (public, admin) = ports_of(config);
-    let client = reqwest::Client::new();
+    let client = crate::helpers::http_client();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let ready = client.get(format!("{public}/health/ready")).send().await;
@@ -155,7 +167,7 @@ async fn rotation_across_two_processes_prune_and_secret_rotation() {
     let config_b = write_config(dir.path(), "b", &db.url, &[SECRET]);
     let a = start(&config_a, &dir.path().join("a.log")).await;
     let b = start(&config_b, &dir.path().join("b.log")).await;
-    let client = reqwest::Client::new();
+    let client = crate::helpers::http_client();
 
     let user = post(
         &client,
@@ -304,7 +316,7 @@ async fn cli_user_and_jwt_create_then_delete_over_http() {
     );
 
     let server = start(&config, &dir.path().join("c.log")).await;
-    let client = reqwest::Client::new();
+    let client = crate::helpers::http_client();
     assert_eq!(me(&client, &server, &token).await, 200);
     let deleted = client
         .delete(format!("{}/user", server.public))
@@ -315,4 +327,163 @@ async fn cli_user_and_jwt_create_then_delete_over_http() {
     assert_eq!(deleted.status(), 204);
     assert_eq!(me(&client, &server, &token).await, 401);
     server.stop();
+}
+
+fn webhook_yaml(url: &str) -> String {
+    format!("webhooks:\n  hooks:\n    - url: {url}\n      events: [\"user.delete\"]\n  initial_backoff: 100ms\n  max_attempts: 50\n  timeout: 2s\n")
+}
+
+#[actix_rt::test]
+async fn a_restart_mid_retry_still_delivers() {
+    let receiver = Receiver::start();
+    receiver.state.failing.store(true, Ordering::SeqCst);
+    let db = TestDb::new(Backend::Postgres);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config = write_config_with(
+        dir.path(),
+        "w",
+        &db.url,
+        &[SECRET],
+        &webhook_yaml(&receiver.url),
+    );
+    let server = start(&config, &dir.path().join("w1.log")).await;
+    let client = crate::helpers::http_client();
+    let user = post(
+        &client,
+        format!("{}/users", server.admin),
+        json!({"emails": [{"address": "restart@example.com", "is_primary": true}]}),
+    )
+    .await;
+    let session = post(
+        &client,
+        format!("{}/sessions", server.admin),
+        json!({"user_id": user["id"]}),
+    )
+    .await;
+    let token = session["session_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let deleted = client
+        .delete(format!("{}/user", server.public))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(deleted.status(), 204);
+    receiver
+        .wait_for("two failed attempts", |a| a.len() >= 2)
+        .await;
+    server.stop();
+
+    receiver.state.failing.store(false, Ordering::SeqCst);
+    let restarted = start(&config, &dir.path().join("w2.log")).await;
+    let attempts = receiver
+        .wait_for("delivery after restart", |a| {
+            a.iter().any(|x| x.status == 200)
+        })
+        .await;
+    let ids: std::collections::HashSet<&str> =
+        attempts.iter().map(|a| a.webhook_id.as_str()).collect();
+    assert_eq!(ids.len(), 1, "one event, one Webhook-Id across processes");
+    assert_eq!(receiver.delivered().len(), 1);
+    restarted.stop();
+}
+
+#[actix_rt::test]
+async fn two_processes_deliver_200_deletions_once_each_without_overlap() {
+    let receiver = Receiver::start();
+    let db = TestDb::new(Backend::Postgres);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let hooks = webhook_yaml(&receiver.url);
+    let a = start(
+        &write_config_with(dir.path(), "a", &db.url, &[SECRET], &hooks),
+        &dir.path().join("a.log"),
+    )
+    .await;
+    let b = start(
+        &write_config_with(dir.path(), "b", &db.url, &[SECRET], &hooks),
+        &dir.path().join("b.log"),
+    )
+    .await;
+    let client = crate::helpers::http_client();
+
+    let mut victims = Vec::new();
+    for i in 0..200 {
+        let user = post(
+            &client,
+            format!("{}/users", a.admin),
+            json!({"emails": [{"address": format!("many{i}@example.com"), "is_primary": true}]}),
+        )
+        .await;
+        let session = post(
+            &client,
+            format!("{}/sessions", a.admin),
+            json!({"user_id": user["id"]}),
+        )
+        .await;
+        victims.push((
+            user["id"].as_str().unwrap_or_default().to_owned(),
+            session["session_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        ));
+    }
+    // Delete through both instances at once, 16 in flight.
+    let deletions = victims.iter().enumerate().map(|(i, (_, token))| {
+        let url = format!("{}/user", if i % 2 == 0 { &a.public } else { &b.public });
+        let client = client.clone();
+        let token = token.clone();
+        async move {
+            client
+                .delete(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or_default()
+        }
+    });
+    use futures_util::StreamExt;
+    let statuses: Vec<u16> = futures_util::stream::iter(deletions)
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert!(statuses.iter().all(|s| *s == 204), "{statuses:?}");
+
+    let attempts = receiver
+        .wait_for("200 deliveries", |a| {
+            a.iter().filter(|x| x.status == 200).count() >= 200
+        })
+        .await;
+    let delivered_ids: std::collections::HashSet<String> =
+        attempts.iter().map(|a| a.webhook_id.clone()).collect();
+    assert_eq!(delivered_ids.len(), 200, "every event delivered");
+    let user_ids: std::collections::HashSet<String> =
+        victims.iter().map(|(id, _)| id.clone()).collect();
+    let delivered_users: std::collections::HashSet<String> = attempts
+        .iter()
+        .filter_map(|a| {
+            let token = a.body["token"].as_str()?;
+            let payload = token.split('.').nth(1)?;
+            use base64::Engine;
+            let claims: Value = serde_json::from_slice(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(payload)
+                    .ok()?,
+            )
+            .ok()?;
+            claims["data"]["id"].as_str().map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(delivered_users, user_ids, "one event per deleted user");
+    assert_eq!(
+        receiver.state.overlaps.load(Ordering::SeqCst),
+        0,
+        "no event attempted twice at once"
+    );
+    assert_eq!(attempts.len(), 200, "and none delivered twice");
+    a.stop();
+    b.stop();
 }

@@ -4,4 +4,5 @@ mod accounts;
 mod events;
 mod health;
 mod keys;
+mod outbox;
 mod sessions;

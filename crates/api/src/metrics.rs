@@ -1,0 +1,268 @@
+//! Prometheus metrics: request counts and latencies by listener, route and status, deletions,
+//! token rejections by reason, webhook deliveries; pool and outbox gauges read at scrape time.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{web, Error};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
+
+/// Upper bounds (seconds) of the latency histogram buckets.
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    sum: f64,
+    total: u64,
+}
+
+impl Histogram {
+    fn observe(&mut self, secs: f64) {
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if secs <= *bound {
+                self.counts[i] += 1;
+            }
+        }
+        self.sum += secs;
+        self.total += 1;
+    }
+}
+
+/// Every counter the service keeps.
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(&'static str, String, u16), Histogram>>,
+    deletions_by_user: AtomicU64,
+    deletions_by_admin: AtomicU64,
+    rejections: Mutex<BTreeMap<&'static str, u64>>,
+    webhook_delivered: AtomicU64,
+    webhook_failed: AtomicU64,
+    webhook_dead: AtomicU64,
+}
+
+/// Gauges read at scrape time.
+pub struct Gauges {
+    pub pool_connections: u32,
+    pub pool_idle: u32,
+    pub pool_max: u32,
+    pub outbox_pending: Option<u64>,
+    pub outbox_dead: Option<u64>,
+}
+
+impl Metrics {
+    pub fn observe_request(&self, listener: &'static str, route: String, status: u16, secs: f64) {
+        self.requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry((listener, route, status))
+            .or_default()
+            .observe(secs);
+    }
+
+    pub fn user_deleted(&self, by_admin: bool) {
+        let counter = if by_admin {
+            &self.deletions_by_admin
+        } else {
+            &self.deletions_by_user
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn token_rejected(&self, reason: &'static str) {
+        *self
+            .rejections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(reason)
+            .or_default() += 1;
+    }
+
+    pub fn webhook_delivered(&self) {
+        self.webhook_delivered.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn webhook_failed(&self, dead: bool) {
+        self.webhook_failed.fetch_add(1, Ordering::Relaxed);
+        if dead {
+            self.webhook_dead.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self, gauges: &Gauges) -> String {
+        let mut out = String::with_capacity(4096);
+        let _ = self.render_into(&mut out, gauges);
+        out
+    }
+
+    fn render_into(&self, out: &mut String, g: &Gauges) -> std::fmt::Result {
+        writeln!(
+            out,
+            "# HELP hanko_http_requests_total HTTP requests by listener, route and status."
+        )?;
+        writeln!(out, "# TYPE hanko_http_requests_total counter")?;
+        let requests = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
+        for ((listener, route, status), h) in requests.iter() {
+            writeln!(out, "hanko_http_requests_total{{listener=\"{listener}\",route=\"{}\",status=\"{status}\"}} {}", escape(route), h.total)?;
+        }
+        writeln!(
+            out,
+            "# HELP hanko_http_request_duration_seconds Request latency."
+        )?;
+        writeln!(out, "# TYPE hanko_http_request_duration_seconds histogram")?;
+        for ((listener, route, status), h) in requests.iter() {
+            let labels = format!(
+                "listener=\"{listener}\",route=\"{}\",status=\"{status}\"",
+                escape(route)
+            );
+            for (bound, count) in BUCKETS.iter().zip(h.counts) {
+                writeln!(
+                    out,
+                    "hanko_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}"
+                )?;
+            }
+            writeln!(
+                out,
+                "hanko_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                h.total
+            )?;
+            writeln!(
+                out,
+                "hanko_http_request_duration_seconds_sum{{{labels}}} {}",
+                h.sum
+            )?;
+            writeln!(
+                out,
+                "hanko_http_request_duration_seconds_count{{{labels}}} {}",
+                h.total
+            )?;
+        }
+        drop(requests);
+
+        writeln!(
+            out,
+            "# HELP hanko_user_deletions_total Users deleted, by who asked."
+        )?;
+        writeln!(out, "# TYPE hanko_user_deletions_total counter")?;
+        writeln!(
+            out,
+            "hanko_user_deletions_total{{by=\"user\"}} {}",
+            self.deletions_by_user.load(Ordering::Relaxed)
+        )?;
+        writeln!(
+            out,
+            "hanko_user_deletions_total{{by=\"admin\"}} {}",
+            self.deletions_by_admin.load(Ordering::Relaxed)
+        )?;
+
+        writeln!(
+            out,
+            "# HELP hanko_token_rejections_total Refused authentication attempts, by reason."
+        )?;
+        writeln!(out, "# TYPE hanko_token_rejections_total counter")?;
+        for (reason, n) in self
+            .rejections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            writeln!(
+                out,
+                "hanko_token_rejections_total{{reason=\"{reason}\"}} {n}"
+            )?;
+        }
+
+        writeln!(
+            out,
+            "# HELP hanko_webhook_attempts_total Webhook delivery attempts, by result."
+        )?;
+        writeln!(out, "# TYPE hanko_webhook_attempts_total counter")?;
+        writeln!(
+            out,
+            "hanko_webhook_attempts_total{{result=\"delivered\"}} {}",
+            self.webhook_delivered.load(Ordering::Relaxed)
+        )?;
+        writeln!(
+            out,
+            "hanko_webhook_attempts_total{{result=\"failed\"}} {}",
+            self.webhook_failed.load(Ordering::Relaxed)
+        )?;
+        writeln!(
+            out,
+            "hanko_webhook_attempts_total{{result=\"dead\"}} {}",
+            self.webhook_dead.load(Ordering::Relaxed)
+        )?;
+
+        writeln!(
+            out,
+            "# HELP hanko_db_pool_connections Database pool connections."
+        )?;
+        writeln!(out, "# TYPE hanko_db_pool_connections gauge")?;
+        writeln!(
+            out,
+            "hanko_db_pool_connections{{state=\"open\"}} {}",
+            g.pool_connections
+        )?;
+        writeln!(
+            out,
+            "hanko_db_pool_connections{{state=\"idle\"}} {}",
+            g.pool_idle
+        )?;
+        writeln!(
+            out,
+            "hanko_db_pool_connections{{state=\"max\"}} {}",
+            g.pool_max
+        )?;
+        if let (Some(pending), Some(dead)) = (g.outbox_pending, g.outbox_dead) {
+            writeln!(out, "# HELP hanko_webhook_outbox_events Outbox events not delivered yet, and dead ones.")?;
+            writeln!(out, "# TYPE hanko_webhook_outbox_events gauge")?;
+            writeln!(
+                out,
+                "hanko_webhook_outbox_events{{status=\"pending\"}} {pending}"
+            )?;
+            writeln!(out, "hanko_webhook_outbox_events{{status=\"dead\"}} {dead}")?;
+        }
+        Ok(())
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+/// Records every request of a listener. Unmatched paths share one label, so scanners cannot
+/// blow up the number of series.
+pub async fn record(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Instant::now();
+    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
+    let listener = req
+        .app_data::<web::Data<Listener>>()
+        .map_or("public", |l| l.0);
+    let res = next.call(req).await?;
+    if let Some(metrics) = metrics {
+        let route = res
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".to_owned());
+        metrics.observe_request(
+            listener,
+            route,
+            res.status().as_u16(),
+            started.elapsed().as_secs_f64(),
+        );
+    }
+    Ok(res)
+}
+
+/// Which listener a request arrived on, for the `listener` label.
+pub struct Listener(pub &'static str);

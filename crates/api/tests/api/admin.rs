@@ -1,0 +1,386 @@
+//! The admin API (SPEC §8): every endpoint, every error answer, the API key guard, metrics.
+
+use crate::helpers::{assert_error, spawn_app, spawn_app_with, Backend, TestApp};
+use crate::on_both_backends;
+use serde_json::{json, Value};
+
+async fn send(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> reqwest::Response {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
+    let mut req = app.client.request(method, format!("{}{path}", app.admin));
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    req.send().await.unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+async fn raw_post(app: &TestApp, path: &str, body: &'static str) -> reqwest::Response {
+    app.client
+        .post(format!("{}{path}", app.admin))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+async fn users_endpoints(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let created = send(
+        &app,
+        "POST",
+        "/users",
+        Some(json!({"emails": [
+            {"address": "Ann@Example.com", "is_primary": true, "is_verified": true},
+            {"address": "ann.work@example.com"}
+        ]})),
+    )
+    .await;
+    assert_eq!(created.status(), 201);
+    let user: Value = created.json().await.unwrap_or_default();
+    let id = user["id"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(user["email"], "ann@example.com");
+    assert_eq!(user["emails"].as_array().map(Vec::len), Some(2));
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(user["created_at"].as_str().unwrap_or_default())
+            .is_ok()
+    );
+
+    // Validation: 400 for bad JSON, unknown fields, non-addresses, two primaries; 409 if taken.
+    for (name, body, status) in [
+        ("not JSON", "{", 400),
+        ("unknown field", r#"{"emails": [], "admin": true}"#, 400),
+        (
+            "unknown email field",
+            r#"{"emails": [{"address": "x@y.z", "role": "admin"}]}"#,
+            400,
+        ),
+        (
+            "not an address",
+            r#"{"emails": [{"address": "not-an-email"}]}"#,
+            400,
+        ),
+        ("wrong type", r#"{"emails": "a@b.c"}"#, 400),
+        (
+            "two primaries",
+            r#"{"emails": [{"address": "p1@x.io", "is_primary": true}, {"address": "p2@x.io", "is_primary": true}]}"#,
+            400,
+        ),
+        (
+            "taken, other case",
+            r#"{"emails": [{"address": "ANN@example.com"}]}"#,
+            409,
+        ),
+        (
+            "twice in one request",
+            r#"{"emails": [{"address": "d@x.io"}, {"address": "D@x.io"}]}"#,
+            409,
+        ),
+    ] {
+        let res = raw_post(&app, "/users", body).await;
+        assert_eq!(res.status().as_u16(), status, "{name}");
+        assert_error(res, status).await;
+    }
+
+    for i in 0..3 {
+        send(
+            &app,
+            "POST",
+            "/users",
+            Some(json!({"emails": [{"address": format!("u{i}@example.com")}]})),
+        )
+        .await;
+    }
+    let page = send(&app, "GET", "/users?page=2&per_page=3", None).await;
+    assert_eq!(
+        page.headers()
+            .get("x-total-count")
+            .and_then(|v| v.to_str().ok()),
+        Some("4")
+    );
+    let page: Vec<Value> = page.json().await.unwrap_or_default();
+    assert_eq!(page.len(), 1);
+    let by_email: Vec<Value> = send(&app, "GET", "/users?email=ANN.WORK@example.com", None)
+        .await
+        .json()
+        .await
+        .unwrap_or_default();
+    assert_eq!(by_email.len(), 1);
+    assert_eq!(by_email[0]["id"], id.as_str());
+    assert_error(send(&app, "GET", "/users?page=abc", None).await, 400).await;
+
+    assert_eq!(
+        send(&app, "GET", &format!("/users/{id}"), None)
+            .await
+            .status(),
+        200
+    );
+    assert_error(
+        send(
+            &app,
+            "GET",
+            &format!("/users/{}", uuid::Uuid::new_v4()),
+            None,
+        )
+        .await,
+        404,
+    )
+    .await;
+    assert_error(send(&app, "GET", "/users/not-a-uuid", None).await, 400).await;
+
+    let login = app.login(&id).await;
+    let deleted = send(&app, "DELETE", &format!("/users/{id}"), None).await;
+    assert_eq!(deleted.status(), 204);
+    assert_error(app.get_me(&login.token).await, 401).await;
+    assert_eq!(app.rows_of_user(&id), 0);
+    assert_error(
+        send(&app, "DELETE", &format!("/users/{id}"), None).await,
+        404,
+    )
+    .await;
+    assert_error(send(&app, "DELETE", "/users/42", None).await, 400).await;
+    let logs: Vec<Value> = send(
+        &app,
+        "GET",
+        &format!("/audit_logs?type=user_deleted&actor_user_id={id}"),
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap_or_default();
+    assert_eq!(logs.len(), 1);
+    assert_eq!(logs[0]["details"], json!({"by": "admin"}));
+    assert_error(
+        send(&app, "GET", "/audit_logs?actor_user_id=nope", None).await,
+        400,
+    )
+    .await;
+    let pending: Vec<Value> = send(&app, "GET", "/webhooks/deliveries?status=pending", None)
+        .await
+        .json()
+        .await
+        .unwrap_or_default();
+    let delivered: Vec<Value> = send(&app, "GET", "/webhooks/deliveries?status=delivered", None)
+        .await
+        .json()
+        .await
+        .unwrap_or_default();
+    assert_eq!(
+        pending.len() + delivered.len(),
+        1,
+        "the admin deletion left its event"
+    );
+    assert_error(
+        send(&app, "GET", "/webhooks/deliveries?status=lost", None).await,
+        400,
+    )
+    .await;
+}
+
+async fn sessions_endpoints(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let id = app.create_user("s@example.com").await;
+    let res = send(
+        &app,
+        "POST",
+        "/sessions",
+        Some(json!({"user_id": id, "user_agent": "cli", "ip_address": "10.0.0.1"})),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let issued: Value = res.json().await.unwrap_or_default();
+    let token = issued["session_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let session_id = issued["session_id"].as_str().unwrap_or_default().to_owned();
+    assert!(chrono::DateTime::parse_from_rfc3339(
+        issued["expires_at"].as_str().unwrap_or_default()
+    )
+    .is_ok());
+    assert_eq!(app.get_me(&token).await.status(), 200);
+
+    assert_error(
+        send(
+            &app,
+            "POST",
+            "/sessions",
+            Some(json!({"user_id": uuid::Uuid::new_v4()})),
+        )
+        .await,
+        404,
+    )
+    .await;
+    assert_error(
+        send(&app, "POST", "/sessions", Some(json!({"user_id": "zzz"}))).await,
+        400,
+    )
+    .await;
+    assert_error(raw_post(&app, "/sessions", "[]").await, 400).await;
+
+    let sessions: Vec<Value> = send(&app, "GET", &format!("/users/{id}/sessions"), None)
+        .await
+        .json()
+        .await
+        .unwrap_or_default();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0]["id"], session_id.as_str());
+    assert_eq!(sessions[0]["user_agent"], "cli");
+    assert_error(
+        send(
+            &app,
+            "GET",
+            &format!("/users/{}/sessions", uuid::Uuid::new_v4()),
+            None,
+        )
+        .await,
+        404,
+    )
+    .await;
+
+    let path = format!("/users/{id}/sessions/{session_id}");
+    assert_eq!(send(&app, "DELETE", &path, None).await.status(), 204);
+    assert_error(app.get_me(&token).await, 401).await;
+    assert_error(send(&app, "DELETE", &path, None).await, 404).await;
+    assert_error(
+        send(&app, "DELETE", &format!("/users/{id}/sessions/xyz"), None).await,
+        400,
+    )
+    .await;
+}
+
+async fn keys_and_metrics_endpoints(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let keys: Vec<Value> = send(&app, "GET", "/jwks", None)
+        .await
+        .json()
+        .await
+        .unwrap_or_default();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0]["signing"], true);
+    let rotated = send(&app, "POST", "/jwks/rotate", None).await;
+    assert_eq!(rotated.status(), 201);
+    let kid = rotated.json::<Value>().await.unwrap_or_default()["kid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let keys: Vec<Value> = send(&app, "GET", "/jwks", None)
+        .await
+        .json()
+        .await
+        .unwrap_or_default();
+    assert_eq!(keys.len(), 2);
+    let signing: Vec<&Value> = keys.iter().filter(|k| k["signing"] == true).collect();
+    assert_eq!(signing.len(), 1);
+    assert_eq!(signing[0]["kid"], kid.as_str());
+
+    let scrape = |app: &TestApp| {
+        let url = format!("{}/metrics", app.admin);
+        let client = app.client.clone();
+        async move {
+            client
+                .get(url)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .text()
+                .await
+                .unwrap_or_default()
+        }
+    };
+    let before = scrape(&app).await;
+    assert!(
+        before.contains("hanko_user_deletions_total{by=\"user\"} 0"),
+        "{before}"
+    );
+    assert!(before.contains("hanko_db_pool_connections{state=\"max\"} 4"));
+    assert!(before.contains("hanko_webhook_outbox_events{status=\"pending\"} 0"));
+
+    let login = app.user_with_session("m@example.com").await;
+    assert_error(app.get_me("not.a.token").await, 401).await;
+    assert_error(app.get_me("").await, 401).await;
+    assert_eq!(app.delete_user(&login.token).await.status(), 204);
+    assert_error(app.delete_user(&login.token).await, 401).await;
+
+    let after = scrape(&app).await;
+    for line in [
+        "hanko_user_deletions_total{by=\"user\"} 1",
+        "hanko_token_rejections_total{reason=\"malformed\"} 1",
+        "hanko_token_rejections_total{reason=\"missing\"} 1",
+        "hanko_token_rejections_total{reason=\"session\"} 1",
+        "hanko_http_requests_total{listener=\"public\",route=\"/user\",status=\"204\"} 1",
+        "hanko_http_requests_total{listener=\"public\",route=\"/user\",status=\"401\"} 1",
+        "hanko_http_requests_total{listener=\"public\",route=\"/me\",status=\"401\"} 2",
+        "hanko_http_request_duration_seconds_count{listener=\"public\",route=\"/user\",status=\"204\"} 1",
+    ] {
+        assert!(after.contains(line), "missing {line} in\n{after}");
+    }
+}
+
+async fn the_api_key_guards_every_admin_endpoint(backend: Backend) {
+    let key = "an-admin-api-key-0123456789";
+    let app = spawn_app_with(backend, json!({"server": {"admin": {"api_key": key}}})).await;
+    let id = uuid::Uuid::new_v4();
+    let endpoints = [
+        ("POST", "/users".to_owned()),
+        ("GET", "/users".to_owned()),
+        ("GET", format!("/users/{id}")),
+        ("DELETE", format!("/users/{id}")),
+        ("POST", "/sessions".to_owned()),
+        ("GET", format!("/users/{id}/sessions")),
+        ("DELETE", format!("/users/{id}/sessions/{id}")),
+        ("GET", "/audit_logs".to_owned()),
+        ("GET", "/webhooks/deliveries".to_owned()),
+        ("POST", "/jwks/rotate".to_owned()),
+        ("GET", "/jwks".to_owned()),
+        ("GET", "/metrics".to_owned()),
+    ];
+    for (method, path) in &endpoints {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
+        let url = format!("{}{path}", app.admin);
+        for auth in [
+            None,
+            Some("Bearer wrong-key-0123456789abc"),
+            Some(key),
+            Some("Bearer an-admin-api-key-012345678"),
+        ] {
+            let mut req = app.client.request(m.clone(), &url);
+            if let Some(a) = auth {
+                req = req.header("authorization", a);
+            }
+            let res = req.send().await.unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(res.status(), 401, "{method} {path} with {auth:?}");
+            assert_error(res, 401).await;
+        }
+        let res = app
+            .client
+            .request(m, &url)
+            .header("authorization", format!("Bearer {key}"))
+            .json(&json!({"emails": [], "user_id": id}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_ne!(res.status(), 401, "{method} {path} with the key");
+        assert!(
+            res.status().as_u16() < 500,
+            "{method} {path}: {}",
+            res.status()
+        );
+    }
+    for path in ["/health/alive", "/health/ready"] {
+        let res = app
+            .client
+            .get(format!("{}{path}", app.admin))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.status(), 200, "{path} is open to probes");
+    }
+}
+
+on_both_backends!(
+    users_endpoints,
+    sessions_endpoints,
+    keys_and_metrics_endpoints,
+    the_api_key_guards_every_admin_endpoint,
+);

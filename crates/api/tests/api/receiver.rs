@@ -1,0 +1,139 @@
+//! A real local webhook receiver: records every attempt, fails on demand, and notices
+//! overlapping attempts for one `Webhook-Id`.
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub struct Attempt {
+    pub webhook_id: String,
+    pub body: Value,
+    pub status: u16,
+}
+
+#[derive(Default)]
+pub struct ReceiverState {
+    /// Fail the first N attempts of every event with 500.
+    pub fail_first: AtomicUsize,
+    /// Fail every attempt while set.
+    pub failing: AtomicBool,
+    attempts: Mutex<Vec<Attempt>>,
+    per_id: Mutex<HashMap<String, usize>>,
+    in_flight: Mutex<HashMap<String, usize>>,
+    pub overlaps: AtomicUsize,
+}
+
+pub struct Receiver {
+    pub url: String,
+    pub state: Arc<ReceiverState>,
+}
+
+async fn hook(
+    req: HttpRequest,
+    body: web::Json<Value>,
+    state: web::Data<ReceiverState>,
+) -> HttpResponse {
+    let id = req
+        .headers()
+        .get("webhook-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let seen = {
+        let mut per_id = state.per_id.lock().unwrap_or_else(|e| e.into_inner());
+        let n = per_id.entry(id.clone()).or_default();
+        *n += 1;
+        *n
+    };
+    {
+        let mut flying = state.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        let n = flying.entry(id.clone()).or_default();
+        *n += 1;
+        if *n > 1 {
+            state.overlaps.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    // Hold the attempt open a little, so a concurrent duplicate would overlap.
+    actix_rt::time::sleep(Duration::from_millis(15)).await;
+    if let Some(n) = state
+        .in_flight
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_mut(&id)
+    {
+        *n -= 1;
+    }
+    let fail =
+        state.failing.load(Ordering::SeqCst) || seen <= state.fail_first.load(Ordering::SeqCst);
+    let status = if fail { 500 } else { 200 };
+    state
+        .attempts
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(Attempt {
+            webhook_id: id,
+            body: body.into_inner(),
+            status,
+        });
+    if fail {
+        HttpResponse::InternalServerError().finish()
+    } else {
+        HttpResponse::Ok().finish()
+    }
+}
+
+impl Receiver {
+    pub fn start() -> Self {
+        let state = Arc::new(ReceiverState::default());
+        let data = web::Data::from(state.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .route("/hook", web::post().to(hook))
+        })
+        .workers(2)
+        .bind(("127.0.0.1", 0))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let port = server.addrs()[0].port();
+        actix_rt::spawn(server.run());
+        Self {
+            url: format!("http://127.0.0.1:{port}/hook"),
+            state,
+        }
+    }
+
+    pub fn attempts(&self) -> Vec<Attempt> {
+        self.state
+            .attempts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn delivered(&self) -> Vec<Attempt> {
+        self.attempts()
+            .into_iter()
+            .filter(|a| a.status == 200)
+            .collect()
+    }
+
+    /// Waits until `done` holds for the attempts so far (up to 30 s).
+    pub async fn wait_for(&self, what: &str, done: impl Fn(&[Attempt]) -> bool) -> Vec<Attempt> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let attempts = self.attempts();
+            if done(&attempts) {
+                return attempts;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}: {attempts:?}"
+            );
+            actix_rt::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}

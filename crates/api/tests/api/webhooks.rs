@@ -1,0 +1,183 @@
+//! Webhook delivery (SPEC §9) to a real local receiver.
+
+use crate::helpers::{spawn_app_with, Backend, TestApp};
+use crate::on_both_backends;
+use crate::receiver::Receiver;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::{json, Value};
+use std::sync::atomic::Ordering;
+
+fn hooks(receiver: &Receiver, events: &[&str], max_attempts: u32) -> Value {
+    json!({"webhooks": {
+        "hooks": [{"url": receiver.url, "events": events}],
+        "initial_backoff": "50ms",
+        "max_attempts": max_attempts,
+        "timeout": "2s"
+    }})
+}
+
+async fn deliveries(app: &TestApp, status: &str) -> Vec<Value> {
+    app.client
+        .get(format!("{}/webhooks/deliveries?status={status}", app.admin))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default()
+}
+
+/// Verifies a webhook token with nothing but the public JWKS.
+async fn verify_with_jwks(app: &TestApp, token: &str) -> Value {
+    let jwks: Value = app
+        .client
+        .get(format!("{}/.well-known/jwks.json", app.public))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    let header = jsonwebtoken::decode_header(token).unwrap_or_else(|e| panic!("{e}"));
+    let jwk = jwks["keys"]
+        .as_array()
+        .and_then(|keys| {
+            keys.iter()
+                .find(|k| Some(k["kid"].as_str().unwrap_or_default()) == header.kid.as_deref())
+        })
+        .unwrap_or_else(|| panic!("kid not in JWKS"));
+    let key = DecodingKey::from_rsa_components(
+        jwk["n"].as_str().unwrap_or_default(),
+        jwk["e"].as_str().unwrap_or_default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.set_audience(&["localhost"]);
+    validation.sub = Some("hanko webhooks".to_owned());
+    jsonwebtoken::decode::<Value>(token, &key, &validation)
+        .unwrap_or_else(|e| panic!("webhook token does not verify: {e}"))
+        .claims
+}
+
+async fn delivered_after_two_failures_with_a_stable_id(backend: Backend) {
+    let receiver = Receiver::start();
+    receiver.state.fail_first.store(2, Ordering::SeqCst);
+    let app = spawn_app_with(backend, hooks(&receiver, &["user.delete"], 8)).await;
+    let victim = app.user_with_session("hook@example.com").await;
+    assert_eq!(app.delete_user(&victim.token).await.status(), 204);
+
+    let attempts = receiver
+        .wait_for("a successful delivery", |a| {
+            a.iter().any(|x| x.status == 200)
+        })
+        .await;
+    assert_eq!(
+        attempts.iter().map(|a| a.status).collect::<Vec<_>>(),
+        vec![500, 500, 200]
+    );
+    let event_id = attempts[0].webhook_id.clone();
+    assert!(uuid::Uuid::parse_str(&event_id).is_ok());
+    assert!(
+        attempts.iter().all(|a| a.webhook_id == event_id),
+        "same Webhook-Id across retries"
+    );
+
+    let body = &attempts[2].body;
+    assert_eq!(body["event"], "user.delete");
+    let claims = verify_with_jwks(&app, body["token"].as_str().unwrap_or_default()).await;
+    assert_eq!(claims["evt"], "user.delete");
+    assert_eq!(claims["data"]["id"], victim.user_id.as_str());
+    assert_eq!(claims["data"]["emails"][0]["address"], "hook@example.com");
+    assert_eq!(
+        claims["exp"].as_i64().unwrap_or_default() - claims["iat"].as_i64().unwrap_or_default(),
+        300
+    );
+
+    // The row stays, marked delivered, listable.
+    let mut delivered = Vec::new();
+    for _ in 0..40 {
+        delivered = deliveries(&app, "delivered").await;
+        if !delivered.is_empty() {
+            break;
+        }
+        actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0]["id"], event_id.as_str());
+    assert_eq!(delivered[0]["attempts"], 3);
+    assert!(delivered[0]["delivered_at"].is_string());
+    assert!(deliveries(&app, "pending").await.is_empty());
+}
+
+async fn prefix_subscription_receives_user_delete(backend: Backend) {
+    let receiver = Receiver::start();
+    let app = spawn_app_with(backend, hooks(&receiver, &["user"], 8)).await;
+    let victim = app.user_with_session("prefix@example.com").await;
+    assert_eq!(app.delete_user(&victim.token).await.status(), 204);
+    let delivered = receiver.wait_for("delivery", |a| !a.is_empty()).await;
+    assert_eq!(delivered[0].body["event"], "user.delete");
+}
+
+async fn unsubscribed_events_are_marked_delivered_without_a_request(backend: Backend) {
+    let receiver = Receiver::start();
+    let app = spawn_app_with(backend, hooks(&receiver, &["email.create", "us"], 8)).await;
+    let victim = app.user_with_session("nobody@example.com").await;
+    assert_eq!(app.delete_user(&victim.token).await.status(), 204);
+    let mut delivered = Vec::new();
+    for _ in 0..60 {
+        delivered = deliveries(&app, "delivered").await;
+        if !delivered.is_empty() {
+            break;
+        }
+        actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(delivered.len(), 1, "delivered with no subscriber");
+    assert!(receiver.attempts().is_empty(), "nobody was called");
+}
+
+async fn dead_after_max_attempts(backend: Backend) {
+    let receiver = Receiver::start();
+    receiver.state.failing.store(true, Ordering::SeqCst);
+    let app = spawn_app_with(backend, hooks(&receiver, &["user.delete"], 3)).await;
+    let victim = app.user_with_session("dead@example.com").await;
+    assert_eq!(app.delete_user(&victim.token).await.status(), 204);
+    let mut dead = Vec::new();
+    for _ in 0..100 {
+        dead = deliveries(&app, "dead").await;
+        if !dead.is_empty() {
+            break;
+        }
+        actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(dead.len(), 1, "listed as dead");
+    assert_eq!(dead[0]["attempts"], 3);
+    assert!(dead[0]["last_error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("HTTP 500"));
+    assert_eq!(receiver.attempts().len(), 3, "no attempt after the last");
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.admin))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(
+        metrics.contains("hanko_webhook_outbox_events{status=\"dead\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("hanko_webhook_attempts_total{result=\"dead\"} 1"),
+        "{metrics}"
+    );
+}
+
+on_both_backends!(
+    delivered_after_two_failures_with_a_stable_id,
+    prefix_subscription_receives_user_delete,
+    unsubscribed_events_are_marked_delivered_without_a_request,
+    dead_after_max_attempts,
+);
