@@ -95,6 +95,7 @@ impl Application {
             keys,
             config: config.clone(),
             metrics: Arc::new(Metrics::default()),
+            touches: Arc::default(),
             outbox_written: Arc::new(tokio::sync::Notify::new()),
         };
 
@@ -179,9 +180,12 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let refresher = actix_web::rt::spawn(refresh_keys(self.state.clone()));
         let dispatcher = actix_web::rt::spawn(self.dispatcher.run());
+        let toucher = actix_web::rt::spawn(crate::touch::flush_loop(self.state.clone()));
         let result = futures_util::future::try_join(self.public, self.admin).await;
         refresher.abort();
         dispatcher.abort();
+        toucher.abort();
+        crate::touch::flush(&self.state).await;
         result.map(|_| ())
     }
 }

@@ -17,9 +17,6 @@ use jwks::{TokenError, VerifiedToken};
 /// a request stuffed with cookies cannot buy many signature checks.
 const MAX_CANDIDATES: usize = 4;
 
-/// `last_used` is written at most this often per session.
-const TOUCH_INTERVAL_SECS: i64 = 60;
-
 /// A request whose token verified and whose session is live and belongs to the token's user.
 #[derive(Clone, Debug)]
 pub struct Authenticated {
@@ -124,19 +121,8 @@ impl FromRequest for Authenticated {
                 state.metrics.token_rejected("session");
                 return Err(ApiError::unauthorized());
             };
-            if (now - session.last_used).num_seconds() >= TOUCH_INTERVAL_SECS {
-                // Off the request's path: a failed refresh must not fail the request.
-                let db = state.db.clone();
-                let id = session.id;
-                actix_web::rt::spawn(async move {
-                    let touched = web::block(move || {
-                        db.touch_session(id, now, chrono::Duration::seconds(TOUCH_INTERVAL_SECS))
-                    })
-                    .await;
-                    if let Ok(Err(e)) = touched {
-                        log::warn!("refreshing last_used of session {id}: {e}");
-                    }
-                });
+            if now - session.last_used >= crate::touch::TOUCH_INTERVAL {
+                state.touches.note(session.id);
             }
             Ok(Authenticated {
                 user_id: token.user_id,

@@ -172,6 +172,17 @@ impl Default for WebhooksConfig {
     }
 }
 
+impl WebhooksConfig {
+    /// Whether any hook wants `event` (see [`crate::webhooks::subscribed`]).
+    pub fn has_subscribers(&self, event: &str) -> bool {
+        self.hooks.iter().any(|h| {
+            h.events
+                .iter()
+                .any(|s| crate::webhooks::subscribed(s, event))
+        })
+    }
+}
+
 /// One webhook subscription.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

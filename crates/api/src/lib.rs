@@ -13,4 +13,5 @@ pub mod request_id;
 pub mod routes;
 pub mod session_cookie;
 pub mod state;
+pub mod touch;
 pub mod webhooks;

@@ -13,6 +13,8 @@ pub struct AppState {
     pub keys: Arc<KeyManager>,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
+    /// Sessions whose `last_used` is due for a refresh.
+    pub touches: Arc<crate::touch::PendingTouches>,
     /// Wakes the webhook dispatcher when an event was just written.
     pub outbox_written: Arc<tokio::sync::Notify>,
 }

@@ -206,7 +206,7 @@ impl Dispatcher {
             Ok(()) => {
                 self.metrics().webhook_delivered();
                 let at = Utc::now();
-                web::block(move || db.mark_delivered(id, at)).await
+                web::block(move || db.mark_delivered(&[id], at)).await
             }
             Err(error) => {
                 let dead =

@@ -55,6 +55,9 @@ pub struct Deletion {
     pub context: RequestContext,
     pub audit: AuditLogConfig,
     pub at: DateTime<Utc>,
+    /// No webhook subscribes to `user.delete`: the outbox event is written already delivered
+    /// ("delivered with no subscriber"), so the dispatcher has nothing to do for it.
+    pub no_subscribers: bool,
 }
 
 /// The payload of the `user.delete` event: who was deleted, with which addresses, when.
@@ -100,10 +103,11 @@ pub trait SessionStore: Send + Sync {
     /// The session, if its row exists (expired or not: the caller decides).
     fn find_session(&self, id: SessionId) -> Result<Option<Session>, StoreError>;
 
-    /// Sets `last_used = at` unless it was already refreshed within `min_interval`.
-    fn touch_session(
+    /// Sets `last_used = at` on these sessions, except those already refreshed within
+    /// `min_interval` (one statement for the whole batch).
+    fn touch_sessions(
         &self,
-        id: SessionId,
+        ids: &[SessionId],
         at: DateTime<Utc>,
         min_interval: chrono::Duration,
     ) -> Result<(), StoreError>;
@@ -186,8 +190,8 @@ pub trait Outbox: Send + Sync {
         lease_until: DateTime<Utc>,
     ) -> Result<Vec<OutboxEvent>, StoreError>;
 
-    /// Records a successful delivery (to every subscriber, or to none).
-    fn mark_delivered(&self, id: EventId, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Records successful deliveries (to every subscriber, or to none).
+    fn mark_delivered(&self, ids: &[EventId], at: DateTime<Utc>) -> Result<(), StoreError>;
 
     /// Records a failed attempt: retry at `retry_at`, or mark dead when `None`.
     fn mark_failed(

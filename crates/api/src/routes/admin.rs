@@ -15,7 +15,7 @@ use domain::ids::{SessionId, UserId};
 use domain::model::NewEmail;
 use domain::ports::{
     AccountStore, AuditLogFilter, DeletedBy, Deletion, DeliveryStatus, EventLog, Outbox,
-    SessionStore,
+    SessionStore, USER_DELETE_EVENT,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -178,6 +178,7 @@ async fn delete_user(
         by: DeletedBy::Admin,
         context: request_context(&req),
         audit: state.config.audit_log.clone(),
+        no_subscribers: !state.config.webhooks.has_subscribers(USER_DELETE_EVENT),
         at: Utc::now(),
     };
     let db = state.db.clone();

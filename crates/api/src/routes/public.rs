@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use domain::account::DeletionRefused;
 use domain::ids::UserId;
 use domain::model::{RequestContext, User};
-use domain::ports::{AccountStore, DeletedBy, Deletion, SessionStore};
+use domain::ports::{AccountStore, DeletedBy, Deletion, SessionStore, USER_DELETE_EVENT};
 use serde::Serialize;
 use serde_json::json;
 
@@ -64,6 +64,7 @@ pub async fn delete_user(
         },
         context: request_context(&req),
         audit: state.config.audit_log.clone(),
+        no_subscribers: !state.config.webhooks.has_subscribers(USER_DELETE_EVENT),
         at: now,
     };
     let db = state.db.clone();

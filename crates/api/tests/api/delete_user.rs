@@ -331,3 +331,63 @@ on_both_backends!(
     masked_email_in_the_audit_log,
     me_users_and_logout,
 );
+
+mod last_used {
+    use crate::helpers::{spawn_app, Backend, TestApp};
+    use crate::on_both_backends;
+
+    async fn sessions(app: &TestApp, user_id: &str) -> Vec<serde_json::Value> {
+        app.client
+            .get(format!("{}/users/{user_id}/sessions", app.admin))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .json()
+            .await
+            .unwrap_or_default()
+    }
+
+    async fn last_used_of(app: &TestApp, user_id: &str) -> chrono::DateTime<chrono::Utc> {
+        let list = sessions(app, user_id).await;
+        let text = list[0]["last_used"].as_str().unwrap_or_default().to_owned();
+        chrono::DateTime::parse_from_rfc3339(&text)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    fn set_last_used(app: &TestApp, session_id: &str, ago: chrono::Duration) -> chrono::DateTime<chrono::Utc> {
+        let at = chrono::Utc::now() - ago;
+        let text = at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        app.db.exec(&format!("UPDATE sessions SET last_used = '{text}' WHERE id = '{session_id}'"));
+        chrono::DateTime::parse_from_rfc3339(&text).map(|t| t.with_timezone(&chrono::Utc)).unwrap_or(at)
+    }
+
+    async fn refreshed_at_most_once_a_minute(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let login = app.user_with_session("touch@example.com").await;
+        // Stale by two minutes: the next requests refresh it (once, in the background).
+        let stale = set_last_used(&app, &login.session_id, chrono::Duration::minutes(2));
+        for _ in 0..5 {
+            assert_eq!(app.get_me(&login.token).await.status(), 200);
+        }
+        let mut refreshed = stale;
+        for _ in 0..60 {
+            refreshed = last_used_of(&app, &login.user_id).await;
+            if refreshed > stale {
+                break;
+            }
+            actix_rt::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(refreshed > chrono::Utc::now() - chrono::Duration::seconds(10), "refreshed: {refreshed}");
+
+        // Used 30 seconds ago: requests do not write it again.
+        let recent = set_last_used(&app, &login.session_id, chrono::Duration::seconds(30));
+        for _ in 0..5 {
+            assert_eq!(app.get_me(&login.token).await.status(), 200);
+        }
+        actix_rt::time::sleep(std::time::Duration::from_millis(2500)).await;
+        assert_eq!(last_used_of(&app, &login.user_id).await, recent, "not rewritten within a minute");
+    }
+
+    on_both_backends!(refreshed_at_most_once_a_minute);
+}

@@ -131,23 +131,25 @@ impl AccountStore for Database {
         self.transaction(|conn| {
             // Lock the user first. An UPDATE takes the row lock on Postgres and the write lock
             // on SQLite straight away, so concurrent deleters queue here (and then find the
-            // user gone) instead of deadlocking on a read-to-write lock upgrade.
-            let locked = diesel::update(users::table.find(user_id))
-                .set(users::updated_at.eq(at))
-                .execute(conn)?;
+            // user gone) instead of deadlocking on a read-to-write lock upgrade. A self-service
+            // deletion also needs its session still live: checked in the same statement.
+            let target = users::table.find(user_id);
+            let locked = match deletion.by {
+                DeletedBy::User { session } => {
+                    let live_session = sessions::table
+                        .find(Id(session.0))
+                        .filter(sessions::user_id.eq(user_id))
+                        .filter(sessions::expires_at.gt(at));
+                    diesel::update(target.filter(diesel::dsl::exists(live_session)))
+                        .set(users::updated_at.eq(at))
+                        .execute(conn)?
+                }
+                DeletedBy::Admin => diesel::update(target)
+                    .set(users::updated_at.eq(at))
+                    .execute(conn)?,
+            };
             if locked == 0 {
                 return Ok(None);
-            }
-            if let DeletedBy::User { session } = deletion.by {
-                let live = sessions::table
-                    .find(Id(session.0))
-                    .filter(sessions::user_id.eq(user_id))
-                    .filter(sessions::expires_at.gt(at))
-                    .count()
-                    .get_result::<i64>(conn)?;
-                if live == 0 {
-                    return Ok(None);
-                }
             }
             let emails: Vec<Email> = load_emails(conn, &[user_id])?
                 .into_iter()
@@ -188,7 +190,7 @@ impl AccountStore for Database {
                 created_at: at,
                 attempts: 0,
                 next_attempt_at: at,
-                delivered_at: None,
+                delivered_at: deletion.no_subscribers.then_some(at),
                 last_error: None,
                 dead: false,
             };

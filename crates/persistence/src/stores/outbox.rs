@@ -49,9 +49,10 @@ impl Outbox for Database {
         Ok(rows.into_iter().map(OutboxEvent::from).collect())
     }
 
-    fn mark_delivered(&self, id: EventId, at: DateTime<Utc>) -> Result<(), StoreError> {
+    fn mark_delivered(&self, ids: &[EventId], at: DateTime<Utc>) -> Result<(), StoreError> {
+        let ids: Vec<Id> = ids.iter().map(|id| Id(id.0)).collect();
         self.run(|conn| {
-            diesel::update(webhook_outbox::table.find(Id(id.0)))
+            diesel::update(webhook_outbox::table.filter(webhook_outbox::id.eq_any(&ids)))
                 .set((
                     webhook_outbox::delivered_at.eq(Some(Timestamp(at))),
                     webhook_outbox::last_error.eq(None::<String>),

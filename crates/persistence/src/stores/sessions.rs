@@ -39,16 +39,17 @@ impl SessionStore for Database {
         Ok(row.map(Session::from))
     }
 
-    fn touch_session(
+    fn touch_sessions(
         &self,
-        id: SessionId,
+        ids: &[SessionId],
         at: DateTime<Utc>,
         min_interval: chrono::Duration,
     ) -> Result<(), StoreError> {
+        let ids: Vec<Id> = ids.iter().map(|id| Id(id.0)).collect();
         self.run(|conn| {
             diesel::update(
                 sessions::table
-                    .find(Id(id.0))
+                    .filter(sessions::id.eq_any(&ids))
                     .filter(sessions::last_used.lt(Timestamp(at - min_interval))),
             )
             .set(sessions::last_used.eq(Timestamp(at)))
