@@ -92,32 +92,74 @@ async fn verify_any(
     Ok(Err(refused))
 }
 
+/// A request whose token verified (signature and claims); its session is not looked up yet.
+/// For handlers that check the session in the same blocking call as their own database work
+/// (one thread hop instead of two); they must call [`live_session`] on what they load.
+#[derive(Clone, Copy, Debug)]
+pub struct VerifiedRequest {
+    pub token: VerifiedToken,
+}
+
+/// The session a verified token stands for, if it is live and belongs to the token's user.
+/// Every authentication path ends here, so the rule exists once.
+pub fn live_session(
+    session: Option<Session>,
+    token: &VerifiedToken,
+    now: chrono::DateTime<Utc>,
+) -> Option<Session> {
+    session.filter(|s| s.user_id == token.user_id && s.id == token.session_id && s.is_live_at(now))
+}
+
+fn state_of(req: &HttpRequest) -> (Option<web::Data<AppState>>, Vec<String>) {
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let tokens = state
+        .as_ref()
+        .map(|s| candidates(req, &s.config.session.cookie.name))
+        .unwrap_or_default();
+    (state, tokens)
+}
+
+/// Signature and claims first: a forged token costs no query.
+async fn verify_request(
+    state: Option<web::Data<AppState>>,
+    tokens: Vec<String>,
+) -> Result<(web::Data<AppState>, VerifiedToken), ApiError> {
+    let state = state.ok_or_else(|| ApiError::internal("auth", "AppState missing"))?;
+    match verify_any(&state, &tokens).await? {
+        Ok(token) => Ok((state, token)),
+        Err(reason) => {
+            state.metrics.token_rejected(reason);
+            Err(ApiError::unauthorized())
+        }
+    }
+}
+
+impl FromRequest for VerifiedRequest {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let (state, tokens) = state_of(req);
+        Box::pin(async move {
+            let (_, token) = verify_request(state, tokens).await?;
+            Ok(VerifiedRequest { token })
+        })
+    }
+}
+
 impl FromRequest for Authenticated {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let tokens = state
-            .as_ref()
-            .map(|s| candidates(req, &s.config.session.cookie.name))
-            .unwrap_or_default();
+        let (state, tokens) = state_of(req);
         Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::internal("auth", "AppState missing"))?;
-            // Signature and claims first: a forged token costs no query.
-            let token = match verify_any(&state, &tokens).await? {
-                Ok(token) => token,
-                Err(reason) => {
-                    state.metrics.token_rejected(reason);
-                    return Err(ApiError::unauthorized());
-                }
-            };
+            let (state, token) = verify_request(state, tokens).await?;
             let db = state.db.clone();
             let session =
                 blocking("session lookup", move || db.find_session(token.session_id)).await?;
             let now = Utc::now();
-            let Some(session) = session.filter(|s| s.user_id == token.user_id && s.is_live_at(now))
-            else {
+            let Some(session) = live_session(session, &token, now) else {
                 state.metrics.token_rejected("session");
                 return Err(ApiError::unauthorized());
             };

@@ -49,6 +49,8 @@ pub fn generate_rsa(bits: u32) -> Result<PrivateKey, CryptoError> {
 pub struct OpenedKey {
     /// PKCS#1 `RSAPrivateKey` DER, the form jsonwebtoken signs with.
     pub pkcs1_der: Vec<u8>,
+    /// PKCS#1 `RSAPublicKey` DER, parsed once into the verifier.
+    pub public_der: Vec<u8>,
     /// Public modulus, big-endian, no leading zero.
     pub n: Vec<u8>,
     /// Public exponent, big-endian, no leading zero.
@@ -62,6 +64,7 @@ pub fn open_rsa(pkcs8: &[u8]) -> Result<OpenedKey, CryptoError> {
     let pkcs1_der = pkcs8_inner_key(pkcs8).ok_or(CryptoError::BadKey)?.to_vec();
     Ok(OpenedKey {
         pkcs1_der,
+        public_der: public.as_ref().to_vec(),
         n: public.modulus().big_endian_without_leading_zero().to_vec(),
         e: public.exponent().big_endian_without_leading_zero().to_vec(),
     })

@@ -2,9 +2,10 @@
 
 use crate::config::{RsaBits, SecretsConfig, TokenPolicy};
 use crate::crypto::{self, CryptoError};
-use crate::token::{self, RequiredClaims, SessionClaims, TokenError, VerifiedToken, ALGORITHM};
+use crate::token::{self, ClaimRules, SessionClaims, TokenError, VerifiedToken, ALGORITHM};
 use actix_web::web::Bytes;
 use aws_lc_rs::digest::{digest, SHA256};
+use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -12,7 +13,7 @@ use domain::config::{Duration, Secret};
 use domain::ids::{SessionId, UserId};
 use domain::model::StoredKey;
 use domain::ports::{KeyStore, StoreError};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -46,7 +47,8 @@ struct LoadedKey {
     created_at: DateTime<Utc>,
     activates_at: DateTime<Utc>,
     encoding: EncodingKey,
-    decoding: DecodingKey,
+    /// Parsed once: verifying a signature does no key work.
+    verifier: ParsedPublicKey,
     /// Public JWK members, base64url without padding.
     n: String,
     e: String,
@@ -130,7 +132,7 @@ pub struct KeyManager {
     secrets: Vec<Secret>,
     rsa_bits: RsaBits,
     policy: TokenPolicy,
-    validation: Validation,
+    rules: ClaimRules,
     set: RwLock<Arc<KeySet>>,
     last_kid_reload: Mutex<Option<Instant>>,
 }
@@ -142,21 +144,17 @@ impl KeyManager {
     /// A manager with an empty key set; call [`KeyManager::reload`] or
     /// [`KeyManager::ensure_signing_key`] before serving.
     pub fn new(store: Arc<dyn KeyStore>, secrets: &SecretsConfig, policy: TokenPolicy) -> Self {
-        let mut validation = Validation::new(Algorithm::RS256);
-        validation.leeway = policy.leeway.as_secs();
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
-        validation.set_audience(&policy.audience);
-        if let Some(iss) = &policy.issuer {
-            validation.set_issuer(&[iss]);
-        }
-        validation.set_required_spec_claims(&["exp", "sub", "aud"]);
+        let rules = ClaimRules {
+            audience: policy.audience.clone(),
+            issuer: policy.issuer.clone(),
+            leeway: i64::try_from(policy.leeway.as_secs()).unwrap_or(i64::MAX),
+        };
         Self {
             store,
             secrets: secrets.keys.all().to_vec(),
             rsa_bits: secrets.rsa_bits,
             policy,
-            validation,
+            rules,
             set: RwLock::new(Arc::new(KeySet::build(Vec::new()))),
             last_kid_reload: Mutex::new(None),
         }
@@ -203,7 +201,8 @@ impl KeyManager {
             created_at: key.created_at,
             activates_at: key.activates_at,
             encoding: EncodingKey::from_rsa_der(&opened.pkcs1_der),
-            decoding: DecodingKey::from_rsa_raw_components(&opened.n, &opened.e),
+            verifier: ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &opened.public_der)
+                .map_err(|_| CryptoError::BadKey)?,
             n: URL_SAFE_NO_PAD.encode(&opened.n),
             e: URL_SAFE_NO_PAD.encode(&opened.e),
         })
@@ -353,14 +352,20 @@ impl KeyManager {
         self.sign(&claims, now)
     }
 
-    /// Verifies a session token against the loaded keys (no I/O). See SPEC §5 for the rules.
+    /// Verifies a session token against the loaded keys (no I/O, no key parsing). The header
+    /// is read before any key is chosen; the key comes only from our set, by `kid`, and fixes
+    /// the algorithm (RS256); the signature is checked before any claim is interpreted.
+    /// See SPEC §5 for the rules.
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<VerifiedToken, TokenError> {
-        let kid = token::precheck(token)?;
+        let parts = token::precheck(token)?;
         let set = self.snapshot();
-        let key = set.by_kid.get(&kid).ok_or(TokenError::UnknownKid)?;
-        let data = jsonwebtoken::decode::<RequiredClaims>(token, &key.decoding, &self.validation)
-            .map_err(|e| token::classify(&e))?;
-        let leeway = i64::try_from(self.policy.leeway.as_secs()).unwrap_or(i64::MAX);
-        data.claims.into_verified(now.timestamp(), leeway)
+        let key = set.by_kid.get(&parts.kid).ok_or(TokenError::UnknownKid)?;
+        let signature = URL_SAFE_NO_PAD
+            .decode(parts.signature)
+            .map_err(|_| TokenError::Malformed)?;
+        key.verifier
+            .verify_sig(parts.signing_input.as_bytes(), &signature)
+            .map_err(|_| TokenError::Signature)?;
+        token::check_claims(parts.payload, &self.rules, now.timestamp())
     }
 }

@@ -100,8 +100,8 @@ struct RawHeader {
     crit: Option<serde_json::Value>,
 }
 
-/// Structural checks and the header, before any key is looked up. Returns the `kid`.
-pub(crate) fn precheck(token: &str) -> Result<String, TokenError> {
+/// Structural checks and the header, before any key is looked up.
+pub(crate) fn precheck(token: &str) -> Result<Parts<'_>, TokenError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(TokenError::TooLarge);
     }
@@ -127,58 +127,110 @@ pub(crate) fn precheck(token: &str) -> Result<String, TokenError> {
     if header.crit.is_some() {
         return Err(TokenError::Crit);
     }
-    match header.kid {
-        Some(serde_json::Value::String(kid)) if !kid.is_empty() && kid.len() <= MAX_KID_LEN => {
-            Ok(kid)
-        }
-        _ => Err(TokenError::Kid),
-    }
+    let kid = match header.kid {
+        Some(serde_json::Value::String(kid)) if !kid.is_empty() && kid.len() <= MAX_KID_LEN => kid,
+        _ => return Err(TokenError::Kid),
+    };
+    let signing_input_len = segments[0].len() + 1 + segments[1].len();
+    Ok(Parts {
+        kid,
+        signing_input: &token[..signing_input_len],
+        payload: segments[1],
+        signature: segments[2],
+    })
 }
 
-/// The claims we require, with their types. Extra claims are allowed.
+/// `aud` is a string or an array of strings (RFC 7519 §4.1.3).
 #[derive(Deserialize)]
-pub(crate) struct RequiredClaims {
-    pub sub: String,
-    pub session_id: String,
-    pub exp: i64,
+#[serde(untagged)]
+enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// The claims we check, with their types. Extra claims are allowed; a claim of the wrong type
+/// fails the whole parse.
+#[derive(Deserialize)]
+struct CheckedClaims {
+    sub: String,
+    session_id: String,
+    exp: i64,
     #[serde(default)]
-    pub iat: Option<i64>,
+    nbf: Option<i64>,
+    #[serde(default)]
+    iat: Option<i64>,
+    #[serde(default)]
+    aud: Option<Audience>,
+    #[serde(default)]
+    iss: Option<String>,
 }
 
-impl RequiredClaims {
-    pub(crate) fn into_verified(self, now: i64, leeway: i64) -> Result<VerifiedToken, TokenError> {
-        if let Some(iat) = self.iat {
-            if iat > now.saturating_add(leeway) {
-                return Err(TokenError::IssuedInFuture);
-            }
-        }
-        let user_id = self.sub.parse().map_err(|_| TokenError::Claims)?;
-        let session_id = self.session_id.parse().map_err(|_| TokenError::Claims)?;
-        Ok(VerifiedToken {
-            user_id,
-            session_id,
-            issued_at: self.iat,
-            expires_at: self.exp,
-        })
-    }
+/// What the claims must satisfy, prepared once from the token policy.
+pub(crate) struct ClaimRules {
+    pub audience: Vec<String>,
+    pub issuer: Option<String>,
+    pub leeway: i64,
 }
 
-/// Sorts jsonwebtoken's errors into ours.
-pub(crate) fn classify(e: &jsonwebtoken::errors::Error) -> TokenError {
-    use jsonwebtoken::errors::ErrorKind as K;
-    match e.kind() {
-        K::InvalidSignature => TokenError::Signature,
-        K::ExpiredSignature => TokenError::Expired,
-        K::ImmatureSignature => TokenError::NotYetValid,
-        K::InvalidAudience => TokenError::Audience,
-        K::InvalidIssuer => TokenError::Issuer,
-        K::InvalidAlgorithm | K::InvalidAlgorithmName => TokenError::Algorithm,
-        K::MissingRequiredClaim(_) | K::InvalidClaimFormat(_) | K::InvalidSubject => {
-            TokenError::Claims
-        }
-        K::Json(_) => TokenError::Claims,
-        _ => TokenError::Malformed,
+/// Checks the claims (after the signature verified): types, `exp`, `nbf`, future `iat` with
+/// the leeway, `aud`, `iss`, and the ids.
+pub(crate) fn check_claims(
+    payload_b64: &str,
+    rules: &ClaimRules,
+    now: i64,
+) -> Result<VerifiedToken, TokenError> {
+    let json = URL_SAFE_NO_PAD
+        .decode(payload_b64)
+        .map_err(|_| TokenError::Malformed)?;
+    let claims: CheckedClaims = serde_json::from_slice(&json).map_err(|_| TokenError::Claims)?;
+    let leeway = rules.leeway;
+    if now >= claims.exp.saturating_add(leeway) {
+        return Err(TokenError::Expired);
     }
+    if claims
+        .nbf
+        .is_some_and(|nbf| nbf > now.saturating_add(leeway))
+    {
+        return Err(TokenError::NotYetValid);
+    }
+    if claims
+        .iat
+        .is_some_and(|iat| iat > now.saturating_add(leeway))
+    {
+        return Err(TokenError::IssuedInFuture);
+    }
+    let audience_ok = match &claims.aud {
+        None => return Err(TokenError::Claims),
+        Some(Audience::One(a)) => rules.audience.iter().any(|x| x == a),
+        Some(Audience::Many(list)) => list.iter().any(|a| rules.audience.contains(a)),
+    };
+    if !audience_ok {
+        return Err(TokenError::Audience);
+    }
+    if let Some(expected) = &rules.issuer {
+        match &claims.iss {
+            None => return Err(TokenError::Claims),
+            Some(iss) if iss != expected => return Err(TokenError::Issuer),
+            Some(_) => {}
+        }
+    }
+    let user_id = claims.sub.parse().map_err(|_| TokenError::Claims)?;
+    let session_id = claims.session_id.parse().map_err(|_| TokenError::Claims)?;
+    Ok(VerifiedToken {
+        user_id,
+        session_id,
+        issued_at: claims.iat,
+        expires_at: claims.exp,
+    })
+}
+
+/// The parts of a token that passed [`precheck`]: its `kid`, what was signed, the payload
+/// and the signature.
+pub(crate) struct Parts<'a> {
+    pub kid: String,
+    pub signing_input: &'a str,
+    pub payload: &'a str,
+    pub signature: &'a str,
 }
 
 #[cfg(test)]
@@ -264,7 +316,7 @@ mod tests {
             ),
         ];
         for (name, token, expected) in cases {
-            assert_eq!(precheck(&token), expected, "{name}");
+            assert_eq!(precheck(&token).map(|p| p.kid), expected, "{name}");
         }
     }
 }

@@ -185,7 +185,9 @@ async fn delete_user(
     match blocking("deleting user", move || db.delete_user(&deletion)).await? {
         Some(_) => {
             state.metrics.user_deleted(true);
-            state.outbox_written.notify_one();
+            if state.config.webhooks.has_subscribers(USER_DELETE_EVENT) {
+                state.outbox_written.notify_one();
+            }
             Ok(HttpResponse::NoContent().finish())
         }
         None => Err(ApiError::status(StatusCode::NOT_FOUND)),

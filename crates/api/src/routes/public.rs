@@ -1,7 +1,7 @@
 //! The public API: `DELETE /user` (the seed), `/me`, `/users/{id}`, `/logout`,
 //! `/.well-known/*`.
 
-use crate::auth::Authenticated;
+use crate::auth::{live_session, Authenticated, VerifiedRequest};
 use crate::error::{blocking, ApiError};
 use crate::request_id::RequestId;
 use crate::session_cookie;
@@ -12,7 +12,9 @@ use chrono::{DateTime, Utc};
 use domain::account::DeletionRefused;
 use domain::ids::UserId;
 use domain::model::{RequestContext, User};
-use domain::ports::{AccountStore, DeletedBy, Deletion, SessionStore, USER_DELETE_EVENT};
+use domain::ports::{
+    AccountStore, DeletedBy, DeletedUser, Deletion, SessionStore, USER_DELETE_EVENT,
+};
 use serde::Serialize;
 use serde_json::json;
 
@@ -34,51 +36,85 @@ pub fn request_context(req: &HttpRequest) -> RequestContext {
     }
 }
 
-/// `DELETE /user`: deletes the authenticated user (SPEC §7.1).
+/// What the single blocking step of `DELETE /user` found.
+enum DeleteOutcome {
+    /// No live session of the token's user (deleted, expired, logged out): SPEC §6's 401.
+    NoSession,
+    /// The policy refused (disabled, or the session is too old for a deletion).
+    Refused(DeletionRefused),
+    /// Deleted now.
+    Deleted(DeletedUser),
+    /// A concurrent deletion (or logout) won: the token no longer stands for anyone.
+    Gone,
+}
+
+/// `DELETE /user`: deletes the authenticated user (SPEC §7.1). The session check of §6 and
+/// the deletion run in one blocking step (one thread hop, not two); the transaction checks
+/// again that the session is live while it holds the user's lock.
 pub async fn delete_user(
-    auth: Authenticated,
+    auth: VerifiedRequest,
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let now = Utc::now();
-    match state
-        .config
-        .account
-        .may_delete_own_account(auth.session.created_at, now)
-    {
-        Ok(()) => {}
-        Err(DeletionRefused::Disabled) => return Err(ApiError::status(StatusCode::NOT_FOUND)),
-        Err(DeletionRefused::ReauthenticationRequired { max_age }) => {
-            return Err(ApiError::challenge(format!(
-                "Bearer error=\"insufficient_user_authentication\", \
-                 error_description=\"A more recent authentication is required\", \
-                 max_age=\"{}\"",
-                max_age.as_secs()
-            )));
+    let token = auth.token;
+    let context = request_context(&req);
+    let st = state.clone();
+    let outcome = blocking("deleting user", move || {
+        let now = Utc::now();
+        let session = st.db.find_session(token.session_id)?;
+        let Some(session) = live_session(session, &token, now) else {
+            return Ok(DeleteOutcome::NoSession);
+        };
+        if let Err(refused) = st
+            .config
+            .account
+            .may_delete_own_account(session.created_at, now)
+        {
+            return Ok(DeleteOutcome::Refused(refused));
         }
-    }
-    let deletion = Deletion {
-        user_id: auth.user_id,
-        by: DeletedBy::User {
-            session: auth.session.id,
-        },
-        context: request_context(&req),
-        audit: state.config.audit_log.clone(),
-        no_subscribers: !state.config.webhooks.has_subscribers(USER_DELETE_EVENT),
-        at: now,
-    };
-    let db = state.db.clone();
-    match blocking("deleting user", move || db.delete_user(&deletion)).await? {
-        Some(deleted) => {
+        let deletion = Deletion {
+            user_id: token.user_id,
+            by: DeletedBy::User {
+                session: session.id,
+            },
+            context,
+            audit: st.config.audit_log.clone(),
+            no_subscribers: !st.config.webhooks.has_subscribers(USER_DELETE_EVENT),
+            at: now,
+        };
+        Ok(match st.db.delete_user(&deletion)? {
+            Some(deleted) => DeleteOutcome::Deleted(deleted),
+            None => DeleteOutcome::Gone,
+        })
+    })
+    .await?;
+    match outcome {
+        DeleteOutcome::Deleted(deleted) => {
             log::info!("user {} deleted", deleted.id);
             state.metrics.user_deleted(false);
-            state.outbox_written.notify_one();
+            if state.config.webhooks.has_subscribers(USER_DELETE_EVENT) {
+                state.outbox_written.notify_one();
+            }
             Ok(HttpResponse::NoContent()
                 .cookie(session_cookie::removal(&state.config.session.cookie))
                 .finish())
         }
-        // A concurrent deletion (or logout) won: the token no longer stands for anyone.
-        None => Err(ApiError::unauthorized()),
+        DeleteOutcome::NoSession => {
+            state.metrics.token_rejected("session");
+            Err(ApiError::unauthorized())
+        }
+        DeleteOutcome::Gone => Err(ApiError::unauthorized()),
+        DeleteOutcome::Refused(DeletionRefused::Disabled) => {
+            Err(ApiError::status(StatusCode::NOT_FOUND))
+        }
+        DeleteOutcome::Refused(DeletionRefused::ReauthenticationRequired { max_age }) => {
+            Err(ApiError::challenge(format!(
+                "Bearer error=\"insufficient_user_authentication\", \
+                 error_description=\"A more recent authentication is required\", \
+                 max_age=\"{}\"",
+                max_age.as_secs()
+            )))
+        }
     }
 }
 

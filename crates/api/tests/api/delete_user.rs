@@ -355,11 +355,19 @@ mod last_used {
             .unwrap_or_else(|e| panic!("{text}: {e}"))
     }
 
-    fn set_last_used(app: &TestApp, session_id: &str, ago: chrono::Duration) -> chrono::DateTime<chrono::Utc> {
+    fn set_last_used(
+        app: &TestApp,
+        session_id: &str,
+        ago: chrono::Duration,
+    ) -> chrono::DateTime<chrono::Utc> {
         let at = chrono::Utc::now() - ago;
         let text = at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-        app.db.exec(&format!("UPDATE sessions SET last_used = '{text}' WHERE id = '{session_id}'"));
-        chrono::DateTime::parse_from_rfc3339(&text).map(|t| t.with_timezone(&chrono::Utc)).unwrap_or(at)
+        app.db.exec(&format!(
+            "UPDATE sessions SET last_used = '{text}' WHERE id = '{session_id}'"
+        ));
+        chrono::DateTime::parse_from_rfc3339(&text)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .unwrap_or(at)
     }
 
     async fn refreshed_at_most_once_a_minute(backend: Backend) {
@@ -378,7 +386,10 @@ mod last_used {
             }
             actix_rt::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        assert!(refreshed > chrono::Utc::now() - chrono::Duration::seconds(10), "refreshed: {refreshed}");
+        assert!(
+            refreshed > chrono::Utc::now() - chrono::Duration::seconds(10),
+            "refreshed: {refreshed}"
+        );
 
         // Used 30 seconds ago: requests do not write it again.
         let recent = set_last_used(&app, &login.session_id, chrono::Duration::seconds(30));
@@ -386,7 +397,11 @@ mod last_used {
             assert_eq!(app.get_me(&login.token).await.status(), 200);
         }
         actix_rt::time::sleep(std::time::Duration::from_millis(2500)).await;
-        assert_eq!(last_used_of(&app, &login.user_id).await, recent, "not rewritten within a minute");
+        assert_eq!(
+            last_used_of(&app, &login.user_id).await,
+            recent,
+            "not rewritten within a minute"
+        );
     }
 
     on_both_backends!(refreshed_at_most_once_a_minute);
