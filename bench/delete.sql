@@ -2,7 +2,7 @@
 -- of the auth check, then lock, session re-check, e-mails, cascade delete, audit, outbox.
 SELECT s.id AS sid, s.user_id AS uid FROM sessions s JOIN bench_targets t ON t.session_id = s.id WHERE t.n = (SELECT nextval('bench_seq')) \gset
 BEGIN;
-UPDATE users SET updated_at = now() WHERE id = :uid;
+SELECT id FROM users WHERE id = :uid LIMIT 1 FOR UPDATE;
 SELECT count(*) FROM sessions WHERE id = :sid AND user_id = :uid AND expires_at > now();
 SELECT id, user_id, address, verified, is_primary, created_at, updated_at FROM emails WHERE user_id = :uid ORDER BY created_at, id;
 DELETE FROM users WHERE id = :uid;

@@ -8,6 +8,7 @@ use domain::model::{AuditLog, Email, OutboxEvent, Session, StoredKey};
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
 #[diesel(table_name = users)]
+#[diesel(treat_none_as_default_value = false)]
 pub(crate) struct UserRow {
     pub id: Id,
     pub created_at: Timestamp,
@@ -16,6 +17,7 @@ pub(crate) struct UserRow {
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
 #[diesel(table_name = emails)]
+#[diesel(treat_none_as_default_value = false)]
 pub(crate) struct EmailRow {
     pub id: Id,
     pub user_id: Id,
@@ -41,6 +43,7 @@ impl From<EmailRow> for Email {
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
 #[diesel(table_name = sessions)]
+#[diesel(treat_none_as_default_value = false)]
 pub(crate) struct SessionRow {
     pub id: Id,
     pub user_id: Id,
@@ -67,6 +70,7 @@ impl From<SessionRow> for Session {
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
 #[diesel(table_name = audit_logs)]
+#[diesel(treat_none_as_default_value = false)]
 pub(crate) struct AuditLogRow {
     pub id: Id,
     pub kind: String,
@@ -97,6 +101,7 @@ impl From<AuditLogRow> for AuditLog {
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
 #[diesel(table_name = jwks)]
+#[diesel(treat_none_as_default_value = false)]
 pub(crate) struct KeyRow {
     pub id: Id,
     pub kid: String,
@@ -120,6 +125,7 @@ impl From<KeyRow> for StoredKey {
 
 #[derive(Queryable, QueryableByName, Selectable, Insertable, Clone, Debug)]
 #[diesel(table_name = webhook_outbox)]
+#[diesel(treat_none_as_default_value = false)]
 pub(crate) struct OutboxRow {
     pub id: Id,
     pub event: String,

@@ -13,6 +13,16 @@ use domain::ports::{
 };
 use std::collections::HashMap;
 
+/// The e-mails of one user. `eq`, not `eq_any`: a statement with a fixed shape is prepared
+/// once per connection and reused, which Postgres rewards (parse and plan once).
+fn emails_of(conn: &mut DbConnection, user_id: Id) -> Result<Vec<EmailRow>, DieselError> {
+    emails::table
+        .filter(emails::user_id.eq(user_id))
+        .select(EmailRow::as_select())
+        .order((emails::created_at.asc(), emails::id.asc()))
+        .load(conn)
+}
+
 fn load_emails(conn: &mut DbConnection, user_ids: &[Id]) -> Result<Vec<EmailRow>, DieselError> {
     emails::table
         .filter(emails::user_id.eq_any(user_ids))
@@ -81,7 +91,7 @@ impl AccountStore for Database {
             else {
                 return Ok(None);
             };
-            let email_rows = load_emails(conn, &[user.id])?;
+            let email_rows = emails_of(conn, user.id)?;
             Ok(assemble(vec![user], email_rows).pop())
         })
     }
@@ -129,29 +139,41 @@ impl AccountStore for Database {
         let deleted_at = db_time(deletion.at);
         let at = Timestamp(deleted_at);
         self.transaction(|conn| {
-            // Lock the user first. An UPDATE takes the row lock on Postgres and the write lock
-            // on SQLite straight away, so concurrent deleters queue here (and then find the
-            // user gone) instead of deadlocking on a read-to-write lock upgrade. A self-service
-            // deletion also needs its session still live: checked in the same statement.
-            let target = users::table.find(user_id);
-            let locked = match deletion.by {
-                DeletedBy::User { session } => {
-                    let live_session = sessions::table
-                        .find(Id(session.0))
-                        .filter(sessions::user_id.eq(user_id))
-                        .filter(sessions::expires_at.gt(at));
-                    diesel::update(target.filter(diesel::dsl::exists(live_session)))
+            // Lock the user first, so concurrent deleters queue here and then find the user
+            // gone. The backends differ: Postgres locks the row with SELECT … FOR UPDATE (a
+            // fixed-shape statement, prepared once per connection; Diesel never caches
+            // UPDATEs); SQLite has no row locks, and an UPDATE takes its write lock at once,
+            // which avoids a deadlock on a later read-to-write upgrade.
+            let locked = match conn {
+                DbConnection::Pg(pg) => users::table
+                    .find(user_id)
+                    .select(users::id)
+                    .for_update()
+                    .first::<Id>(pg)
+                    .optional()?
+                    .is_some(),
+                DbConnection::Sqlite(sqlite) => {
+                    diesel::update(users::table.find(user_id))
                         .set(users::updated_at.eq(at))
-                        .execute(conn)?
+                        .execute(sqlite)?
+                        > 0
                 }
-                DeletedBy::Admin => diesel::update(target)
-                    .set(users::updated_at.eq(at))
-                    .execute(conn)?,
             };
-            if locked == 0 {
+            if !locked {
                 return Ok(None);
             }
-            let emails: Vec<Email> = load_emails(conn, &[user_id])?
+            if let DeletedBy::User { session } = deletion.by {
+                let live = sessions::table
+                    .find(Id(session.0))
+                    .filter(sessions::user_id.eq(user_id))
+                    .filter(sessions::expires_at.gt(at))
+                    .count()
+                    .get_result::<i64>(conn)?;
+                if live == 0 {
+                    return Ok(None);
+                }
+            }
+            let emails: Vec<Email> = emails_of(conn, user_id)?
                 .into_iter()
                 .map(Email::from)
                 .collect();
