@@ -6,6 +6,7 @@ use crate::error::{bad_request, not_found};
 use crate::metrics::{self, Listener, Metrics};
 use crate::request_id;
 use crate::routes;
+use crate::session_lookup::SessionLookup;
 use crate::state::AppState;
 use crate::webhooks::Dispatcher;
 use actix_web::dev::Server;
@@ -60,6 +61,10 @@ pub struct Application {
     dispatcher: Dispatcher,
 }
 
+/// Threads serving batched session lookups. Two: one query in flight while the next batch
+/// gathers; more threads mean smaller batches (measured: 2 beats 4 and 8 on /me).
+const LOOKUP_THREADS: usize = 2;
+
 const LOG_FORMAT: &str = "%a \"%r\" %s %b %Dms %{X-Request-Id}o";
 
 impl Application {
@@ -91,10 +96,12 @@ impl Application {
             log::error!("signing keys not loaded yet: {e}");
         }
         let state = AppState {
-            db,
+            db: db.clone(),
             keys,
             config: config.clone(),
             metrics: Arc::new(Metrics::default()),
+            sessions: SessionLookup::start(db.clone(), LOOKUP_THREADS)
+                .map_err(|e| StartupError::Bind("session lookup threads".into(), e))?,
             touches: Arc::default(),
             outbox_written: Arc::new(tokio::sync::Notify::new()),
         };

@@ -1,7 +1,7 @@
 //! Authentication (SPEC §6): the [`Authenticated`] extractor. A handler that takes it cannot
 //! forget to authenticate.
 
-use crate::error::{blocking, ApiError};
+use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -9,7 +9,6 @@ use actix_web::{web, FromRequest, HttpRequest};
 use chrono::Utc;
 use domain::ids::UserId;
 use domain::model::Session;
-use domain::ports::SessionStore;
 use futures_util::future::LocalBoxFuture;
 use jwks::{TokenError, VerifiedToken};
 
@@ -155,9 +154,11 @@ impl FromRequest for Authenticated {
         let (state, tokens) = state_of(req);
         Box::pin(async move {
             let (state, token) = verify_request(state, tokens).await?;
-            let db = state.db.clone();
-            let session =
-                blocking("session lookup", move || db.find_session(token.session_id)).await?;
+            let session = state
+                .sessions
+                .find(token.session_id)
+                .await
+                .map_err(|e| ApiError::store("session lookup", e))?;
             let now = Utc::now();
             let Some(session) = live_session(session, &token, now) else {
                 state.metrics.token_rejected("session");

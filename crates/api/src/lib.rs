@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod request_id;
 pub mod routes;
 pub mod session_cookie;
+pub mod session_lookup;
 pub mod state;
 pub mod touch;
 pub mod webhooks;

@@ -13,6 +13,8 @@ pub struct AppState {
     pub keys: Arc<KeyManager>,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
+    /// Batched session lookups for the auth extractor.
+    pub sessions: crate::session_lookup::SessionLookup,
     /// Sessions whose `last_used` is due for a refresh.
     pub touches: Arc<crate::touch::PendingTouches>,
     /// Wakes the webhook dispatcher when an event was just written.

@@ -103,6 +103,9 @@ pub trait SessionStore: Send + Sync {
     /// The session, if its row exists (expired or not: the caller decides).
     fn find_session(&self, id: SessionId) -> Result<Option<Session>, StoreError>;
 
+    /// The sessions among `ids` whose rows exist, in one query (any order).
+    fn find_sessions(&self, ids: &[SessionId]) -> Result<Vec<Session>, StoreError>;
+
     /// Sets `last_used = at` on these sessions, except those already refreshed within
     /// `min_interval` (one statement for the whole batch).
     fn touch_sessions(

@@ -77,7 +77,13 @@ struct KeySet {
     keys: Vec<Arc<LoadedKey>>,
     by_kid: HashMap<String, Arc<LoadedKey>>,
     jwks: JwksDocument,
+    /// Tokens that verified against exactly this key set, keyed by SHA-256 of the whole token.
+    /// Dies with the snapshot, so a reload (rotation, prune, refresh) starts it afresh.
+    verified: RwLock<HashMap<[u8; 32], VerifiedToken>>,
 }
+
+/// Verified tokens remembered per key set; past this the memory is cleared and refilled.
+const MAX_VERIFIED: usize = 10_000;
 
 #[derive(Serialize)]
 struct PublicJwk<'a> {
@@ -118,6 +124,7 @@ impl KeySet {
                 body: Bytes::from(body),
                 etag,
             },
+            verified: RwLock::new(HashMap::new()),
         }
     }
 
@@ -356,9 +363,50 @@ impl KeyManager {
     /// is read before any key is chosen; the key comes only from our set, by `kid`, and fixes
     /// the algorithm (RS256); the signature is checked before any claim is interpreted.
     /// See SPEC §5 for the rules.
+    ///
+    /// A token that verified before against the same key set is recognised by the SHA-256 of
+    /// its bytes (identical bytes, identical verdict) and only its time claims are checked
+    /// again; failures are never remembered.
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<VerifiedToken, TokenError> {
-        let parts = token::precheck(token)?;
+        if token.len() > token::MAX_TOKEN_LEN {
+            return Err(TokenError::TooLarge);
+        }
         let set = self.snapshot();
+        let fingerprint: [u8; 32] = digest(&SHA256, token.as_bytes())
+            .as_ref()
+            .try_into()
+            .map_err(|_| TokenError::Malformed)?;
+        let remembered = set
+            .verified
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&fingerprint)
+            .copied();
+        if let Some(verified) = remembered {
+            let times = token::TimeClaims {
+                exp: verified.expires_at,
+                nbf: verified.not_before,
+                iat: verified.issued_at,
+            };
+            times.check(now.timestamp(), self.rules.leeway)?;
+            return Ok(verified);
+        }
+        let verified = self.verify_fully(&set, token, now)?;
+        let mut memory = set.verified.write().unwrap_or_else(PoisonError::into_inner);
+        if memory.len() >= MAX_VERIFIED {
+            memory.clear();
+        }
+        memory.insert(fingerprint, verified);
+        Ok(verified)
+    }
+
+    fn verify_fully(
+        &self,
+        set: &KeySet,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<VerifiedToken, TokenError> {
+        let parts = token::precheck(token)?;
         let key = set.by_kid.get(&parts.kid).ok_or(TokenError::UnknownKid)?;
         let signature = URL_SAFE_NO_PAD
             .decode(parts.signature)

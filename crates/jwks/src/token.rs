@@ -33,6 +33,7 @@ pub struct VerifiedToken {
     pub session_id: SessionId,
     pub issued_at: Option<i64>,
     pub expires_at: i64,
+    pub not_before: Option<i64>,
 }
 
 /// Why a token was refused. Never shown to clients (they all get the same 401); logged and
@@ -183,22 +184,12 @@ pub(crate) fn check_claims(
         .decode(payload_b64)
         .map_err(|_| TokenError::Malformed)?;
     let claims: CheckedClaims = serde_json::from_slice(&json).map_err(|_| TokenError::Claims)?;
-    let leeway = rules.leeway;
-    if now >= claims.exp.saturating_add(leeway) {
-        return Err(TokenError::Expired);
-    }
-    if claims
-        .nbf
-        .is_some_and(|nbf| nbf > now.saturating_add(leeway))
-    {
-        return Err(TokenError::NotYetValid);
-    }
-    if claims
-        .iat
-        .is_some_and(|iat| iat > now.saturating_add(leeway))
-    {
-        return Err(TokenError::IssuedInFuture);
-    }
+    let times = TimeClaims {
+        exp: claims.exp,
+        nbf: claims.nbf,
+        iat: claims.iat,
+    };
+    times.check(now, rules.leeway)?;
     let audience_ok = match &claims.aud {
         None => return Err(TokenError::Claims),
         Some(Audience::One(a)) => rules.audience.iter().any(|x| x == a),
@@ -221,7 +212,31 @@ pub(crate) fn check_claims(
         session_id,
         issued_at: claims.iat,
         expires_at: claims.exp,
+        not_before: claims.nbf,
     })
+}
+
+/// The time claims, checked on every use of a token (remembered or not).
+pub(crate) struct TimeClaims {
+    pub exp: i64,
+    pub nbf: Option<i64>,
+    pub iat: Option<i64>,
+}
+
+impl TimeClaims {
+    /// `exp` must be in the future, `nbf` and `iat` not, each with `leeway` seconds of skew.
+    pub(crate) fn check(&self, now: i64, leeway: i64) -> Result<(), TokenError> {
+        if now >= self.exp.saturating_add(leeway) {
+            return Err(TokenError::Expired);
+        }
+        if self.nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
+            return Err(TokenError::NotYetValid);
+        }
+        if self.iat.is_some_and(|iat| iat > now.saturating_add(leeway)) {
+            return Err(TokenError::IssuedInFuture);
+        }
+        Ok(())
+    }
 }
 
 /// The parts of a token that passed [`precheck`]: its `kid`, what was signed, the payload

@@ -825,7 +825,42 @@ async fn no_private_key_material_at_rest(backend: Backend) {
     }
 }
 
+/// Verified tokens are remembered (by the hash of their bytes); their time claims are not.
+async fn a_remembered_token_still_expires(backend: Backend) {
+    let app = issuer_app(backend).await;
+    let login = app.user_with_session("short@example.com").await;
+    let key = server_key(&app);
+    let exp = now() + 2;
+    let token = sign_with(
+        &key.pkcs8,
+        &signature::RSA_PKCS1_SHA256,
+        &json!({"alg": "RS256", "kid": key.kid}),
+        &with(good_claims(&login), "exp", json!(exp)),
+    );
+    let verifier = app.key_manager();
+    for _ in 0..3 {
+        assert!(verifier.verify(&token, chrono::Utc::now()).is_ok());
+        assert_eq!(app.get_me(&token).await.status(), 200);
+    }
+    while now() < exp {
+        actix_rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        verifier.verify(&token, chrono::Utc::now()).err(),
+        Some(TokenError::Expired)
+    );
+    assert_error(app.get_me(&token).await, 401).await;
+    // A one-byte change is a different token: the remembered verdict does not carry over.
+    let mut tampered = login.token.clone().into_bytes();
+    let last = tampered.len() - 1;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8_lossy(&tampered).into_owned();
+    assert_eq!(app.get_me(&login.token).await.status(), 200);
+    assert_error(app.get_me(&tampered).await, 401).await;
+}
+
 on_both_backends!(
+    a_remembered_token_still_expires,
     the_bad_token_battery,
     tokens_for_dead_sessions_are_refused,
     carriers_and_their_variants,

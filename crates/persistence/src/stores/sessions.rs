@@ -39,6 +39,17 @@ impl SessionStore for Database {
         Ok(row.map(Session::from))
     }
 
+    fn find_sessions(&self, ids: &[SessionId]) -> Result<Vec<Session>, StoreError> {
+        let ids: Vec<Id> = ids.iter().map(|id| Id(id.0)).collect();
+        let rows = self.run(|conn| {
+            sessions::table
+                .filter(sessions::id.eq_any(&ids))
+                .select(SessionRow::as_select())
+                .load(conn)
+        })?;
+        Ok(rows.into_iter().map(Session::from).collect())
+    }
+
     fn touch_sessions(
         &self,
         ids: &[SessionId],
