@@ -31,6 +31,8 @@ pub enum StartupError {
     Blocking(#[from] actix_web::error::BlockingError),
     #[error("webhook client: {0}")]
     Webhooks(#[from] reqwest::Error),
+    #[error("starting the session lookup threads: {0}")]
+    Threads(std::io::Error),
 }
 
 /// Start-up choices that are not configuration.
@@ -101,7 +103,7 @@ impl Application {
             config: config.clone(),
             metrics: Arc::new(Metrics::default()),
             sessions: SessionLookup::start(db.clone(), LOOKUP_THREADS)
-                .map_err(|e| StartupError::Bind("session lookup threads".into(), e))?,
+                .map_err(StartupError::Threads)?,
             touches: Arc::default(),
             outbox_written: Arc::new(tokio::sync::Notify::new()),
         };

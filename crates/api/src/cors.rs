@@ -16,7 +16,8 @@ pub struct CorsPolicy {
     any_origin: bool,
 }
 
-const ALLOW_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
+/// The methods the public API has (`DELETE /user`, `POST /logout`, the GETs).
+const ALLOW_METHODS: &str = "GET, POST, DELETE, OPTIONS";
 const EXPOSE_HEADERS: &str = "X-Auth-Token, X-Session-Lifetime, X-Request-Id";
 const MAX_AGE: &str = "7200";
 

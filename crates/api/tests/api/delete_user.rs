@@ -5,28 +5,16 @@ use crate::on_both_backends;
 use serde_json::{json, Value};
 
 async fn audit_logs(app: &TestApp, user_id: &str) -> Vec<Value> {
-    app.client
-        .get(format!(
-            "{}/audit_logs?type=user_deleted&actor_user_id={user_id}",
-            app.admin
-        ))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .json()
-        .await
-        .unwrap_or_default()
+    app.get_json(format!(
+        "{}/audit_logs?type=user_deleted&actor_user_id={user_id}",
+        app.admin
+    ))
+    .await
 }
 
 async fn outbox(app: &TestApp) -> Vec<Value> {
-    app.client
-        .get(format!("{}/webhooks/deliveries", app.admin))
-        .send()
+    app.get_json(format!("{}/webhooks/deliveries", app.admin))
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .json()
-        .await
-        .unwrap_or_default()
 }
 
 async fn deletes_the_user_and_everything_of_theirs(backend: Backend) {
@@ -224,14 +212,8 @@ async fn disabled_deletion_is_404_and_deletes_nothing(backend: Backend) {
     assert_error(app.delete_user(&victim.token).await, 404).await;
     assert_eq!(app.rows_of_user(&victim.user_id), 3);
     let config: Value = app
-        .client
-        .get(format!("{}/.well-known/config", app.public))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .json()
-        .await
-        .unwrap_or_default();
+        .get_json(format!("{}/.well-known/config", app.public))
+        .await;
     assert_eq!(
         config,
         json!({"account": {"allow_deletion": false, "allow_signup": true}, "session": {"lifespan": "12h"}})
@@ -337,14 +319,8 @@ mod last_used {
     use crate::on_both_backends;
 
     async fn sessions(app: &TestApp, user_id: &str) -> Vec<serde_json::Value> {
-        app.client
-            .get(format!("{}/users/{user_id}/sessions", app.admin))
-            .send()
+        app.get_json(format!("{}/users/{user_id}/sessions", app.admin))
             .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .json()
-            .await
-            .unwrap_or_default()
     }
 
     async fn last_used_of(app: &TestApp, user_id: &str) -> chrono::DateTime<chrono::Utc> {

@@ -242,6 +242,30 @@ impl TestApp {
         self.login(&id).await
     }
 
+    /// GET a URL and decode its JSON body (the default value if it is not that JSON).
+    pub async fn get_json<T: serde::de::DeserializeOwned + Default>(&self, url: String) -> T {
+        self.client
+            .get(&url)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+            .json()
+            .await
+            .unwrap_or_default()
+    }
+
+    /// GET a URL and return its body as text.
+    pub async fn get_text(&self, url: String) -> String {
+        self.client
+            .get(&url)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+            .text()
+            .await
+            .unwrap_or_default()
+    }
+
     pub async fn delete_user(&self, token: &str) -> reqwest::Response {
         self.client
             .delete(format!("{}/user", self.public))

@@ -618,14 +618,8 @@ async fn independent_verifier_and_signer(backend: Backend) {
 
     // Our token, verified from the published JWKS with raw RSA (no jsonwebtoken).
     let jwks: Value = app
-        .client
-        .get(format!("{}/.well-known/jwks.json", app.public))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .json()
-        .await
-        .unwrap_or_default();
+        .get_json(format!("{}/.well-known/jwks.json", app.public))
+        .await;
     let parts: Vec<&str> = login.token.split('.').collect();
     let header: Value =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap_or_default())

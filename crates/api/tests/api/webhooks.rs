@@ -17,27 +17,27 @@ fn hooks(receiver: &Receiver, events: &[&str], max_attempts: u32) -> Value {
 }
 
 async fn deliveries(app: &TestApp, status: &str) -> Vec<Value> {
-    app.client
-        .get(format!("{}/webhooks/deliveries?status={status}", app.admin))
-        .send()
+    app.get_json(format!("{}/webhooks/deliveries?status={status}", app.admin))
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .json()
-        .await
-        .unwrap_or_default()
+}
+
+/// The deliveries with this status, once there is at least one (up to 10 s).
+async fn listed_eventually(app: &TestApp, status: &str) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let listed = deliveries(app, status).await;
+        if !listed.is_empty() || std::time::Instant::now() > deadline {
+            return listed;
+        }
+        actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 /// Verifies a webhook token with nothing but the public JWKS.
 async fn verify_with_jwks(app: &TestApp, token: &str) -> Value {
     let jwks: Value = app
-        .client
-        .get(format!("{}/.well-known/jwks.json", app.public))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .json()
-        .await
-        .unwrap_or_default();
+        .get_json(format!("{}/.well-known/jwks.json", app.public))
+        .await;
     let header = jsonwebtoken::decode_header(token).unwrap_or_else(|e| panic!("{e}"));
     let jwk = jwks["keys"]
         .as_array()
@@ -94,14 +94,7 @@ async fn delivered_after_two_failures_with_a_stable_id(backend: Backend) {
     );
 
     // The row stays, marked delivered, listable.
-    let mut delivered = Vec::new();
-    for _ in 0..40 {
-        delivered = deliveries(&app, "delivered").await;
-        if !delivered.is_empty() {
-            break;
-        }
-        actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let delivered = listed_eventually(&app, "delivered").await;
     assert_eq!(delivered.len(), 1);
     assert_eq!(delivered[0]["id"], event_id.as_str());
     assert_eq!(delivered[0]["attempts"], 3);
@@ -123,14 +116,7 @@ async fn unsubscribed_events_are_marked_delivered_without_a_request(backend: Bac
     let app = spawn_app_with(backend, hooks(&receiver, &["email.create", "us"], 8)).await;
     let victim = app.user_with_session("nobody@example.com").await;
     assert_eq!(app.delete_user(&victim.token).await.status(), 204);
-    let mut delivered = Vec::new();
-    for _ in 0..60 {
-        delivered = deliveries(&app, "delivered").await;
-        if !delivered.is_empty() {
-            break;
-        }
-        actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let delivered = listed_eventually(&app, "delivered").await;
     assert_eq!(delivered.len(), 1, "delivered with no subscriber");
     assert!(receiver.attempts().is_empty(), "nobody was called");
 }
@@ -141,14 +127,7 @@ async fn dead_after_max_attempts(backend: Backend) {
     let app = spawn_app_with(backend, hooks(&receiver, &["user.delete"], 3)).await;
     let victim = app.user_with_session("dead@example.com").await;
     assert_eq!(app.delete_user(&victim.token).await.status(), 204);
-    let mut dead = Vec::new();
-    for _ in 0..100 {
-        dead = deliveries(&app, "dead").await;
-        if !dead.is_empty() {
-            break;
-        }
-        actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let dead = listed_eventually(&app, "dead").await;
     assert_eq!(dead.len(), 1, "listed as dead");
     assert_eq!(dead[0]["attempts"], 3);
     assert!(dead[0]["last_error"]
@@ -156,15 +135,7 @@ async fn dead_after_max_attempts(backend: Backend) {
         .unwrap_or_default()
         .contains("HTTP 500"));
     assert_eq!(receiver.attempts().len(), 3, "no attempt after the last");
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.admin))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .text()
-        .await
-        .unwrap_or_default();
+    let metrics = app.get_text(format!("{}/metrics", app.admin)).await;
     assert!(
         metrics.contains("hanko_webhook_outbox_events{status=\"dead\"} 1"),
         "{metrics}"
