@@ -315,9 +315,50 @@ async fn cli_user_and_jwt_create_then_delete_over_http() {
         "only the token on stdout: {token}"
     );
 
+    // A staged key is published at once but does not sign yet.
+    let staged = cli(&config, &["jwk", "rotate", "--stage", "1h"]);
+    assert!(staged.status.success(), "{staged:?}");
+    let staged_kid = String::from_utf8_lossy(&staged.stdout).trim().to_owned();
+    let listing = String::from_utf8_lossy(&cli(&config, &["jwk", "list"]).stdout).into_owned();
+    let staged_line = listing
+        .lines()
+        .find(|l| l.starts_with(&staged_kid))
+        .unwrap_or_default();
+    assert!(staged_line.ends_with(" no"), "{listing}");
+    assert_eq!(
+        listing.lines().filter(|l| l.ends_with(" yes")).count(),
+        1,
+        "{listing}"
+    );
+
     let server = start(&config, &dir.path().join("c.log")).await;
     let client = crate::helpers::http_client();
     assert_eq!(me(&client, &server, &token).await, 200);
+    let jwks: Value = client
+        .get(format!("{}/.well-known/jwks.json", server.public))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    assert!(
+        jwks["keys"]
+            .as_array()
+            .is_some_and(|k| k.iter().any(|k| k["kid"] == staged_kid.as_str())),
+        "staged key published"
+    );
+    let fresh = post(
+        &client,
+        format!("{}/sessions", server.admin),
+        json!({"user_id": user_id}),
+    )
+    .await;
+    assert_ne!(
+        kid_of(fresh["session_token"].as_str().unwrap_or_default()),
+        staged_kid,
+        "staged key does not sign yet"
+    );
     let deleted = client
         .delete(format!("{}/user", server.public))
         .bearer_auth(&token)
@@ -486,4 +527,46 @@ async fn two_processes_deliver_200_deletions_once_each_without_overlap() {
     assert_eq!(attempts.len(), 200, "and none delivered twice");
     a.stop();
     b.stop();
+}
+
+#[actix_rt::test]
+async fn secrets_never_reach_the_log() {
+    let db = TestDb::new(Backend::Postgres);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    // Trust auth ignores the password, so the URL can carry one to look for.
+    let url = db.url.replace("postgres@", "postgres:db-password-in-url@");
+    let (public, admin) = (free_port(), free_port());
+    let config = dir.path().join("s.yaml");
+    let yaml = format!(
+        "server:\n  public:\n    address: 127.0.0.1:{public}\n  admin:\n    address: 127.0.0.1:{admin}\n    api_key: admin-api-key-0123456789\n\
+         database:\n  url: {url}\nsecrets:\n  keys: [\"{SECRET}\"]\nlog:\n  level: debug\n"
+    );
+    std::fs::write(&config, yaml).unwrap_or_else(|e| panic!("{e}"));
+    let log = dir.path().join("s.log");
+    let server = start(&config, &log).await;
+    let client = crate::helpers::http_client();
+    let _ = client
+        .get(format!("{}/me", server.public))
+        .bearer_auth("bad.token.here")
+        .send()
+        .await;
+    let _ = client
+        .get(format!("{}/users", server.admin))
+        .bearer_auth("wrong-key-0123456789")
+        .send()
+        .await;
+    server.stop();
+    let written = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        written.contains("DEBUG") || written.contains("INFO"),
+        "logging at debug: {written}"
+    );
+    for secret in [SECRET, "db-password-in-url", "admin-api-key-0123456789"] {
+        assert!(!written.contains(secret), "{secret} in the log");
+    }
+    let check = cli(&config, &["config", "check"]);
+    let printed = String::from_utf8_lossy(&check.stdout);
+    for secret in [SECRET, "db-password-in-url", "admin-api-key-0123456789"] {
+        assert!(!printed.contains(secret), "{secret} in config check");
+    }
 }
