@@ -1,5 +1,6 @@
 //! The `audit_log` config section and what a deletion records.
 
+use crate::model::Email;
 use serde::{Deserialize, Serialize};
 
 /// `audit_log.*`.
@@ -22,6 +23,14 @@ impl Default for AuditLogConfig {
 }
 
 impl AuditLogConfig {
+    /// The actor's address for the audit log: the primary one, masked if so configured.
+    pub fn actor_email_of(&self, emails: &[Email]) -> Option<String> {
+        emails
+            .iter()
+            .find(|e| e.is_primary)
+            .map(|e| self.actor_email(&e.address))
+    }
+
     /// The address as it may be written to the audit log under this config.
     pub fn actor_email(&self, address: &str) -> String {
         if self.mask_email {

@@ -166,14 +166,6 @@ pub trait Health: Send + Sync {
     fn ping(&self) -> Result<(), StoreError>;
 }
 
-/// Keeps a user's audit config next to the user record lookup: the auditable address.
-pub fn auditable_email(user_emails: &[Email], audit: &AuditLogConfig) -> Option<String> {
-    user_emails
-        .iter()
-        .find(|e| e.is_primary)
-        .map(|e| audit.actor_email(&e.address))
-}
-
 /// Backlog figures of the webhook outbox.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct OutboxCounts {

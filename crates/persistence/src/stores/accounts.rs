@@ -9,7 +9,7 @@ use domain::audit::USER_DELETED;
 use domain::ids::UserId;
 use domain::model::{Email, NewEmail, User};
 use domain::ports::{
-    auditable_email, AccountStore, DeletedBy, DeletedUser, Deletion, StoreError, USER_DELETE_EVENT,
+    AccountStore, DeletedBy, DeletedUser, Deletion, StoreError, USER_DELETE_EVENT,
 };
 use std::collections::HashMap;
 
@@ -186,7 +186,7 @@ impl AccountStore for Database {
                     id: Id(uuid::Uuid::new_v4()),
                     kind: USER_DELETED.to_owned(),
                     actor_user_id: Some(user_id),
-                    actor_email: auditable_email(&emails, &deletion.audit),
+                    actor_email: deletion.audit.actor_email_of(&emails),
                     meta_http_request_id: Some(ctx.request_id.clone()),
                     meta_source_ip: ctx.source_ip.clone(),
                     meta_user_agent: ctx.user_agent.clone(),
