@@ -1,6 +1,6 @@
 //! The admin API (SPEC §8): every endpoint, every error answer, the API key guard, metrics.
 
-use crate::helpers::{assert_error, spawn_app, spawn_app_with, Backend, TestApp};
+use crate::helpers::{assert_error, header, spawn_app, spawn_app_with, Backend, TestApp};
 use crate::on_both_backends;
 use serde_json::{json, Value};
 
@@ -92,9 +92,7 @@ async fn users_endpoints(backend: Backend) {
     }
     let page = send(&app, "GET", "/users?page=2&per_page=3", None).await;
     assert_eq!(
-        page.headers()
-            .get("x-total-count")
-            .and_then(|v| v.to_str().ok()),
+        header(page.headers(), "x-total-count").as_deref(),
         Some("4")
     );
     let page: Vec<Value> = page.json().await.unwrap_or_default();

@@ -1,13 +1,9 @@
 //! CORS (SPEC §7.2): exact origins, preflights without auth, errors readable by the page.
 
-use crate::helpers::{spawn_app, spawn_app_with, Backend, ORIGIN};
+use crate::helpers::{header, spawn_app, spawn_app_with, Backend, ORIGIN};
 use crate::on_both_backends;
 use reqwest::header::HeaderMap;
 use serde_json::json;
-
-fn header(h: &HeaderMap, name: &str) -> Option<String> {
-    h.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
-}
 
 fn access_control_headers(h: &HeaderMap) -> Vec<String> {
     h.keys()

@@ -1,6 +1,6 @@
 //! `DELETE /user` (SPEC §7.1): the seed's answers, atomicity, replay, races, policy.
 
-use crate::helpers::{assert_error, spawn_app, spawn_app_with, Backend, TestApp};
+use crate::helpers::{assert_error, header, spawn_app, spawn_app_with, Backend, TestApp};
 use crate::on_both_backends;
 use serde_json::{json, Value};
 
@@ -34,9 +34,7 @@ async fn deletes_the_user_and_everything_of_theirs(backend: Backend) {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(res.status(), 204);
     assert_eq!(
-        res.headers()
-            .get("set-cookie")
-            .and_then(|v| v.to_str().ok()),
+        header(res.headers(), "set-cookie").as_deref(),
         Some("hanko=; HttpOnly; SameSite=Strict; Secure; Path=/; Max-Age=0")
     );
     assert!(res.headers().get("content-type").is_none());
@@ -100,9 +98,7 @@ async fn cookie_carrier_and_configured_cookie_attributes(backend: Backend) {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(res.status(), 204);
     assert_eq!(
-        res.headers()
-            .get("set-cookie")
-            .and_then(|v| v.to_str().ok()),
+        header(res.headers(), "set-cookie").as_deref(),
         Some("sid=; HttpOnly; SameSite=Lax; Secure; Path=/; Domain=app.example; Max-Age=0")
     );
     assert_eq!(app.rows_of_user(&victim.user_id), 0);
@@ -126,9 +122,7 @@ async fn missing_or_bad_tokens_are_401_and_delete_nothing(backend: Backend) {
     for req in requests {
         let res = req.send().await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
-            res.headers()
-                .get("www-authenticate")
-                .and_then(|v| v.to_str().ok()),
+            header(res.headers(), "www-authenticate").as_deref(),
             Some("Bearer")
         );
         assert_error(res, 401).await;
@@ -235,7 +229,7 @@ async fn an_old_session_gets_the_step_up_challenge(backend: Backend) {
     ));
     let res = app.delete_user(&old.token).await;
     assert_eq!(
-        res.headers().get("www-authenticate").and_then(|v| v.to_str().ok()),
+        header(res.headers(), "www-authenticate").as_deref(),
         Some("Bearer error=\"insufficient_user_authentication\", error_description=\"A more recent authentication is required\", max_age=\"300\"")
     );
     assert_error(res, 401).await;

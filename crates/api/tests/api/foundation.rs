@@ -1,6 +1,6 @@
 //! Migrations, health, the error shape, request ids.
 
-use crate::helpers::{assert_error, spawn_app, Backend, TestDb};
+use crate::helpers::{assert_error, header, spawn_app, Backend, TestDb};
 use crate::on_both_backends;
 use persistence::{Database, DatabaseConfig};
 
@@ -71,10 +71,7 @@ async fn unknown_paths_and_methods_answer_json(backend: Backend) {
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        res.headers().get("allow").and_then(|v| v.to_str().ok()),
-        Some("GET")
-    );
+    assert_eq!(header(res.headers(), "allow").as_deref(), Some("GET"));
     assert_error(res, 405).await;
     let res = app
         .client
@@ -82,10 +79,7 @@ async fn unknown_paths_and_methods_answer_json(backend: Backend) {
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        res.headers().get("allow").and_then(|v| v.to_str().ok()),
-        Some("DELETE")
-    );
+    assert_eq!(header(res.headers(), "allow").as_deref(), Some("DELETE"));
     assert_error(res, 405).await;
 }
 
@@ -97,10 +91,8 @@ async fn every_response_has_a_request_id(backend: Backend) {
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let id = generated
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
+    let id = header(generated.headers(), "x-request-id")
+        .as_deref()
         .unwrap_or_default()
         .to_owned();
     assert!(uuid::Uuid::parse_str(&id).is_ok(), "generated id {id:?}");
@@ -113,10 +105,7 @@ async fn every_response_has_a_request_id(backend: Backend) {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
-        echoed
-            .headers()
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok()),
+        header(echoed.headers(), "x-request-id").as_deref(),
         Some("trace-abc.123")
     );
 
@@ -128,12 +117,8 @@ async fn every_response_has_a_request_id(backend: Backend) {
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let replaced = forged
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    assert!(uuid::Uuid::parse_str(replaced).is_ok(), "{replaced:?}");
+    let replaced = header(forged.headers(), "x-request-id").unwrap_or_default();
+    assert!(uuid::Uuid::parse_str(&replaced).is_ok(), "{replaced:?}");
 }
 
 on_both_backends!(

@@ -305,6 +305,14 @@ impl TestApp {
     }
 }
 
+/// A response header as text, if present and readable.
+pub fn header(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
 /// The JSON error body every error of the API has.
 pub async fn assert_error(res: reqwest::Response, status: u16) {
     assert_eq!(res.status().as_u16(), status);

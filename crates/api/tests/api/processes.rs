@@ -137,6 +137,31 @@ async fn post(client: &reqwest::Client, url: String, body: Value) -> Value {
     res.json().await.unwrap_or_default()
 }
 
+/// A user with one primary address, created through the admin API; returns the id.
+async fn create_user(client: &reqwest::Client, server: &Server, email: &str) -> String {
+    let user = post(
+        client,
+        format!("{}/users", server.admin),
+        json!({"emails": [{"address": email, "is_primary": true}]}),
+    )
+    .await;
+    user["id"].as_str().unwrap_or_default().to_owned()
+}
+
+/// A new session of the user through the admin API; returns its token.
+async fn login(client: &reqwest::Client, server: &Server, user_id: &str) -> String {
+    let session = post(
+        client,
+        format!("{}/sessions", server.admin),
+        json!({"user_id": user_id}),
+    )
+    .await;
+    session["session_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 async fn me(client: &reqwest::Client, server: &Server, token: &str) -> u16 {
     client
         .get(format!("{}/me", server.public))
@@ -169,33 +194,15 @@ async fn rotation_across_two_processes_prune_and_secret_rotation() {
     let b = start(&config_b, &dir.path().join("b.log")).await;
     let client = crate::helpers::http_client();
 
-    let user = post(
-        &client,
-        format!("{}/users", a.admin),
-        json!({"emails": [{"address": "rot@example.com", "is_primary": true}]}),
-    )
-    .await;
-    let user_id = user["id"].as_str().unwrap_or_default().to_owned();
-    let old = post(
-        &client,
-        format!("{}/sessions", a.admin),
-        json!({"user_id": user_id}),
-    )
-    .await;
-    let old_token = old["session_token"].as_str().unwrap_or_default().to_owned();
+    let user_id = create_user(&client, &a, "rot@example.com").await;
+    let old_token = login(&client, &a, &user_id).await;
     assert_eq!(me(&client, &b, &old_token).await, 200);
 
     // Rotate through A. B's refresh interval is 10 minutes: only the unknown-kid reload can
     // make it accept the new key, and it must on the very first request.
     let rotated = post(&client, format!("{}/jwks/rotate", a.admin), json!({})).await;
     let new_kid = rotated["kid"].as_str().unwrap_or_default().to_owned();
-    let new = post(
-        &client,
-        format!("{}/sessions", a.admin),
-        json!({"user_id": user_id}),
-    )
-    .await;
-    let new_token = new["session_token"].as_str().unwrap_or_default().to_owned();
+    let new_token = login(&client, &a, &user_id).await;
     assert_eq!(
         kid_of(&new_token),
         new_kid,
@@ -389,22 +396,8 @@ async fn a_restart_mid_retry_still_delivers() {
     );
     let server = start(&config, &dir.path().join("w1.log")).await;
     let client = crate::helpers::http_client();
-    let user = post(
-        &client,
-        format!("{}/users", server.admin),
-        json!({"emails": [{"address": "restart@example.com", "is_primary": true}]}),
-    )
-    .await;
-    let session = post(
-        &client,
-        format!("{}/sessions", server.admin),
-        json!({"user_id": user["id"]}),
-    )
-    .await;
-    let token = session["session_token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let user_id = create_user(&client, &server, "restart@example.com").await;
+    let token = login(&client, &server, &user_id).await;
     let deleted = client
         .delete(format!("{}/user", server.public))
         .bearer_auth(&token)
@@ -451,25 +444,9 @@ async fn two_processes_deliver_200_deletions_once_each_without_overlap() {
 
     let mut victims = Vec::new();
     for i in 0..200 {
-        let user = post(
-            &client,
-            format!("{}/users", a.admin),
-            json!({"emails": [{"address": format!("many{i}@example.com"), "is_primary": true}]}),
-        )
-        .await;
-        let session = post(
-            &client,
-            format!("{}/sessions", a.admin),
-            json!({"user_id": user["id"]}),
-        )
-        .await;
-        victims.push((
-            user["id"].as_str().unwrap_or_default().to_owned(),
-            session["session_token"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-        ));
+        let user_id = create_user(&client, &a, &format!("many{i}@example.com")).await;
+        let token = login(&client, &a, &user_id).await;
+        victims.push((user_id, token));
     }
     // Delete through both instances at once, 16 in flight.
     let deletions = victims.iter().enumerate().map(|(i, (_, token))| {

@@ -1,7 +1,7 @@
 //! Keys, tokens and the JWKS (SPEC §5, §6): an independent verifier and signer, the bad-token
 //! battery through the verifier and through both HTTP carriers, key material at rest.
 
-use crate::helpers::{assert_error, spawn_app_with, Backend, Login, TestApp};
+use crate::helpers::{assert_error, header, spawn_app_with, Backend, Login, TestApp};
 use crate::on_both_backends;
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::signature::{self, KeyPair as _, RsaKeyPair, RsaPublicKeyComponents};
@@ -726,7 +726,7 @@ async fn jwks_http_caching(backend: Backend) {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
-        again.headers().get("etag").and_then(|v| v.to_str().ok()),
+        header(again.headers(), "etag").as_deref(),
         Some(etag.as_str())
     );
     assert_eq!(again.bytes().await.unwrap_or_default(), body);
@@ -746,7 +746,7 @@ async fn jwks_http_caching(backend: Backend) {
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(res.status(), 304, "{inm}");
         assert_eq!(
-            res.headers().get("etag").and_then(|v| v.to_str().ok()),
+            header(res.headers(), "etag").as_deref(),
             Some(etag.as_str())
         );
         assert!(res.bytes().await.unwrap_or_default().is_empty());
