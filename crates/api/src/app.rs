@@ -1,14 +1,17 @@
 //! Wiring: state, the two listeners, background workers.
 
 use crate::config::Config;
-use crate::cors::{self, CorsPolicy};
-use crate::error::{bad_request, not_found};
-use crate::metrics::{self, Listener, Metrics};
-use crate::request_id;
+use crate::http::admin_guard::{self, AdminGuard};
+use crate::http::cors::{self, CorsPolicy};
+use crate::http::error::{bad_request, not_found};
+use crate::http::metrics::{self as request_metrics, Listener};
+use crate::http::request_id;
+use crate::metrics::Metrics;
+use crate::outbox::{Dispatcher, Publisher};
 use crate::routes;
-use crate::session_lookup::SessionLookup;
+use crate::sessions::{last_used, SessionLookup, SessionTouches};
 use crate::state::AppState;
-use crate::webhooks::Dispatcher;
+use crate::{key_refresh, report::Report};
 use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, Logger};
 use actix_web::{web, App, HttpServer};
@@ -95,8 +98,9 @@ impl Application {
             }
             // Without migrations the database may simply not be up yet: start not-ready,
             // the key worker retries.
-            log::error!("signing keys not loaded yet: {e}");
+            log::error!("signing keys not loaded yet: {}", Report(&e));
         }
+        let webhooks = Arc::new(config.webhooks.clone());
         let state = AppState {
             db: db.clone(),
             keys,
@@ -104,8 +108,8 @@ impl Application {
             metrics: Arc::new(Metrics::default()),
             sessions: SessionLookup::start(db.clone(), LOOKUP_THREADS)
                 .map_err(StartupError::Threads)?,
-            touches: Arc::default(),
-            outbox_written: Arc::new(tokio::sync::Notify::new()),
+            touches: Arc::new(SessionTouches::default()),
+            events: Publisher::new(webhooks.clone()),
         };
 
         let public_workers = options.workers.unwrap_or_else(|| {
@@ -134,7 +138,7 @@ impl Application {
                     .configure(routes::health::configure)
                     .default_service(web::to(not_found))
                     .wrap(from_fn(cors::middleware))
-                    .wrap(from_fn(metrics::record))
+                    .wrap(from_fn(request_metrics::record))
                     .wrap(from_fn(request_id::middleware))
                     .wrap(Logger::new(LOG_FORMAT))
             })
@@ -144,9 +148,11 @@ impl Application {
         };
         let admin = {
             let state = state.clone();
+            let guard = web::Data::new(AdminGuard::new(config.server.admin.api_key.clone()));
             let server = HttpServer::new(move || {
                 App::new()
                     .app_data(web::Data::new(state.clone()))
+                    .app_data(guard.clone())
                     .app_data(web::Data::from(state.metrics.clone()))
                     .app_data(web::Data::new(Listener("admin")))
                     .app_data(extractor_errors())
@@ -155,8 +161,8 @@ impl Application {
                     .configure(routes::admin::configure)
                     .configure(routes::health::configure)
                     .default_service(web::to(not_found))
-                    .wrap(from_fn(routes::admin::guard))
-                    .wrap(from_fn(metrics::record))
+                    .wrap(from_fn(admin_guard::middleware))
+                    .wrap(from_fn(request_metrics::record))
                     .wrap(from_fn(request_id::middleware))
                     .wrap(Logger::new(LOG_FORMAT))
             })
@@ -164,7 +170,14 @@ impl Application {
             .map_err(|e| StartupError::Bind("admin listener".into(), e))?;
             server.workers(1).shutdown_timeout(30).run()
         };
-        let dispatcher = Dispatcher::new(state.clone(), state.outbox_written.clone())?;
+        let dispatcher = Dispatcher::new(
+            db,
+            state.keys.clone(),
+            state.metrics.clone(),
+            webhooks,
+            config.session.audience.clone(),
+            state.events.wake_signal(),
+        )?;
         Ok(Self {
             public_port,
             admin_port,
@@ -187,14 +200,18 @@ impl Application {
 
     /// Serves until SIGTERM/SIGINT, then drains in-flight requests (up to 30 s).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let refresher = actix_web::rt::spawn(refresh_keys(self.state.clone()));
+        let state = self.state;
+        let refresher = actix_web::rt::spawn(key_refresh::run(
+            state.keys.clone(),
+            state.config.secrets.refresh_interval.std(),
+        ));
         let dispatcher = actix_web::rt::spawn(self.dispatcher.run());
-        let toucher = actix_web::rt::spawn(crate::touch::flush_loop(self.state.clone()));
+        let toucher = actix_web::rt::spawn(last_used::run(state.db.clone(), state.touches.clone()));
         let result = futures_util::future::try_join(self.public, self.admin).await;
         refresher.abort();
         dispatcher.abort();
         toucher.abort();
-        crate::touch::flush(&self.state).await;
+        state.touches.flush(&state.db).await;
         result.map(|_| ())
     }
 }
@@ -222,32 +239,4 @@ fn path_errors() -> web::PathConfig {
 
 fn query_errors() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(bad_request)
-}
-
-/// Every `secrets.refresh_interval`, reload the key set so rotations on other instances are
-/// seen (and generate a key if the database had none when we started).
-async fn refresh_keys(state: AppState) {
-    let every = state
-        .config
-        .secrets
-        .refresh_interval
-        .std()
-        .max(std::time::Duration::from_secs(1));
-    loop {
-        actix_web::rt::time::sleep(every).await;
-        let keys = state.keys.clone();
-        let result = web::block(move || {
-            if keys.has_signing_key(Utc::now()) {
-                keys.reload()
-            } else {
-                keys.ensure_signing_key(Utc::now())
-            }
-        })
-        .await;
-        match result {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => log::warn!("key refresh failed: {e}"),
-            Err(e) => log::warn!("key refresh failed: {e}"),
-        }
-    }
 }

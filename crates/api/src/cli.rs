@@ -1,8 +1,8 @@
-//! The command line (SPEC §10). No subcommand means `serve`.
+//! The command line (README "Command line"). No subcommand means `serve`.
 
 use crate::app::{Application, Options};
 use crate::config::{Config, ConfigSource};
-use crate::issue::issue_session;
+use crate::sessions::issue_session;
 use chrono::Utc;
 use clap::{Parser, Subcommand};
 use domain::config::Duration;
@@ -246,7 +246,7 @@ fn create_user(config: &Config, email: String, verified: bool) -> ExitCode {
         is_primary: true,
         is_verified: verified,
     }];
-    if !crate::routes::admin::is_email(&emails[0].address) {
+    if !domain::email::is_email(&emails[0].address) {
         return fail("user create", "not an e-mail address");
     }
     let db = Database::connect(&config.database);

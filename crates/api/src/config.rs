@@ -1,9 +1,10 @@
 //! The root configuration: each crate's section composed, loaded with figment
 //! (defaults < config file < `DATABASE_URL` < `HANKO_…` environment), validated once.
 
+use crate::outbox::WebhooksConfig;
 use domain::account::AccountConfig;
 use domain::audit::AuditLogConfig;
-use domain::config::{Duration, Secret};
+use domain::config::{ConfigError, Duration, Secret};
 use figment::providers::{Env, Format, Yaml};
 use figment::Figment;
 use jwks::{SecretsConfig, TokenPolicy};
@@ -12,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-/// The whole configuration (SPEC §3).
+/// The whole configuration (every key: `config/config.example.yaml`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -151,46 +152,6 @@ pub enum SameSite {
     None,
 }
 
-/// `webhooks.*`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct WebhooksConfig {
-    pub hooks: Vec<WebhookConfig>,
-    pub max_attempts: u32,
-    pub initial_backoff: Duration,
-    pub timeout: Duration,
-}
-
-impl Default for WebhooksConfig {
-    fn default() -> Self {
-        Self {
-            hooks: Vec::new(),
-            max_attempts: 8,
-            initial_backoff: Duration::from_secs(1),
-            timeout: Duration::from_secs(10),
-        }
-    }
-}
-
-impl WebhooksConfig {
-    /// Whether any hook wants `event` (see [`crate::webhooks::subscribed`]).
-    pub fn has_subscribers(&self, event: &str) -> bool {
-        self.hooks.iter().any(|h| {
-            h.events
-                .iter()
-                .any(|s| crate::webhooks::subscribed(s, event))
-        })
-    }
-}
-
-/// One webhook subscription.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WebhookConfig {
-    pub url: String,
-    pub events: Vec<String>,
-}
-
 /// `log.*`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -209,32 +170,6 @@ impl Default for LogConfig {
 /// The secret shipped in `config/config.yaml` for local development only.
 pub const DEV_SECRET: &str = "dev-only-secret-change-me-0123456789";
 
-/// A configuration problem: the key it concerns and what is wrong, on one line.
-#[derive(Debug, PartialEq, Eq)]
-pub struct ConfigError {
-    pub key: String,
-    pub problem: String,
-}
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.key.is_empty() {
-            write!(f, "invalid configuration: {}", self.problem)
-        } else {
-            write!(f, "invalid configuration: {}: {}", self.key, self.problem)
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-fn err(key: &str, problem: impl Into<String>) -> ConfigError {
-    ConfigError {
-        key: key.to_owned(),
-        problem: problem.into(),
-    }
-}
-
 /// Where the configuration file comes from.
 pub enum ConfigSource<'a> {
     /// `config/config.yaml` if it exists.
@@ -250,7 +185,7 @@ impl Config {
             ConfigSource::Default => PathBuf::from("config/config.yaml"),
             ConfigSource::File(path) => {
                 if !path.is_file() {
-                    return Err(err(
+                    return Err(ConfigError::new(
                         "--config",
                         format!("{} does not exist", path.display()),
                     ));
@@ -279,9 +214,9 @@ impl Config {
                     if let figment::error::Kind::MissingField(field) = &e.kind {
                         path.push(field.to_string());
                     }
-                    err(&path.join("."), e.kind.to_string())
+                    ConfigError::new(path.join("."), e.kind.to_string())
                 }
-                None => err("", "unknown error"),
+                None => ConfigError::new("", "unknown error"),
             }
         })?;
         config.validate()?;
@@ -293,63 +228,53 @@ impl Config {
         for origin in &cors.allow_origins {
             if origin == "*" {
                 if !cors.unsafe_wildcard_origin_allowed {
-                    return Err(err(
+                    return Err(ConfigError::new(
                         "server.public.cors.allow_origins",
                         "\"*\" allows every site; set server.public.cors.unsafe_wildcard_origin_allowed: true if you mean it",
                     ));
                 }
             } else if !is_origin(origin) {
-                return Err(err(
+                return Err(ConfigError::new(
                     "server.public.cors.allow_origins",
                     format!("{origin:?} is not an origin (scheme://host[:port], no path)"),
                 ));
             }
         }
         if self.session.audience.is_empty() {
-            return Err(err("session.audience", "must list at least one audience"));
+            return Err(ConfigError::new(
+                "session.audience",
+                "must list at least one audience",
+            ));
         }
         if self.session.lifespan.std().is_zero() {
-            return Err(err("session.lifespan", "must be longer than 0s"));
+            return Err(ConfigError::new(
+                "session.lifespan",
+                "must be longer than 0s",
+            ));
         }
         if self.session.cookie.name.is_empty()
             || !self.session.cookie.name.bytes().all(is_cookie_name_byte)
         {
-            return Err(err(
+            return Err(ConfigError::new(
                 "session.cookie.name",
                 "must be a non-empty cookie token",
             ));
         }
         if self.session.cookie.same_site == SameSite::None && !self.session.cookie.secure {
-            return Err(err(
+            return Err(ConfigError::new(
                 "session.cookie.same_site",
                 "none requires session.cookie.secure: true (browsers drop it otherwise)",
             ));
         }
-        if self.database.pool_size == 0 {
-            return Err(err("database.pool_size", "must be at least 1"));
-        }
-        if self.webhooks.max_attempts == 0 {
-            return Err(err("webhooks.max_attempts", "must be at least 1"));
-        }
-        for (i, hook) in self.webhooks.hooks.iter().enumerate() {
-            if !(hook.url.starts_with("http://") || hook.url.starts_with("https://")) {
-                return Err(err(
-                    &format!("webhooks.hooks.{i}.url"),
-                    "must be an http:// or https:// URL",
-                ));
-            }
-            if hook.events.is_empty() {
-                return Err(err(
-                    &format!("webhooks.hooks.{i}.events"),
-                    "must list at least one event",
-                ));
-            }
-        }
+        self.webhooks.validate()?;
         if let Some(key) = &self.server.admin.api_key {
-            if key.expose().len() < 16 {
-                return Err(err(
+            if key.expose().chars().count() < jwks::config::MIN_SECRET_LEN {
+                return Err(ConfigError::new(
                     "server.admin.api_key",
-                    "must be at least 16 characters",
+                    format!(
+                        "must be at least {} characters",
+                        jwks::config::MIN_SECRET_LEN
+                    ),
                 ));
             }
         }

@@ -1,18 +1,22 @@
-//! The account service's HTTP side: configuration, wiring, handlers, the auth extractor,
-//! CORS and error mapping. `main.rs` is the CLI over it.
+//! The account service's HTTP side. `main.rs` calls [`cli::run`]; `serve` builds an
+//! [`app::Application`]: the two listeners and the background workers. ARCHITECTURE.md has
+//! the map.
+//!
+//! - [`config`]: the root configuration, composed of each crate's section.
+//! - [`http`]: error shape, authentication extractors, middleware (one file per concern).
+//! - [`routes`]: the handlers of the public and admin APIs and the health checks.
+//! - [`sessions`]: issuing sessions, batched lookups, `last_used` refresh, the cookie.
+//! - [`outbox`]: who hears of an event, and the webhook dispatcher.
+//! - [`key_refresh`]: the worker that reloads the key set.
 
 pub mod app;
-pub mod auth;
 pub mod cli;
 pub mod config;
-pub mod cors;
-pub mod error;
-pub mod issue;
+pub mod http;
+pub mod key_refresh;
 pub mod metrics;
-pub mod request_id;
+pub mod outbox;
+pub mod report;
 pub mod routes;
-pub mod session_cookie;
-pub mod session_lookup;
+pub mod sessions;
 pub mod state;
-pub mod touch;
-pub mod webhooks;

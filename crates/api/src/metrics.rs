@@ -1,15 +1,10 @@
 //! Prometheus metrics: request counts and latencies by listener, route and status, deletions,
 //! token rejections by reason, webhook deliveries; pool and outbox gauges read at scrape time.
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
-use actix_web::{web, Error};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
-use std::time::Instant;
 
 /// Upper bounds (seconds) of the latency histogram buckets.
 const BUCKETS: [f64; 12] = [
@@ -45,6 +40,7 @@ pub struct Metrics {
     webhook_delivered: AtomicU64,
     webhook_failed: AtomicU64,
     webhook_dead: AtomicU64,
+    admin_auth_failures: AtomicU64,
 }
 
 /// Gauges read at scrape time.
@@ -82,6 +78,11 @@ impl Metrics {
             .unwrap_or_else(PoisonError::into_inner)
             .entry(reason)
             .or_default() += 1;
+    }
+
+    /// An admin request without the right api key.
+    pub fn admin_auth_failed(&self) {
+        self.admin_auth_failures.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn webhook_delivered(&self) {
@@ -181,6 +182,17 @@ impl Metrics {
 
         writeln!(
             out,
+            "# HELP hanko_admin_auth_failures_total Admin requests refused for a missing or wrong api key."
+        )?;
+        writeln!(out, "# TYPE hanko_admin_auth_failures_total counter")?;
+        writeln!(
+            out,
+            "hanko_admin_auth_failures_total {}",
+            self.admin_auth_failures.load(Ordering::Relaxed)
+        )?;
+
+        writeln!(
+            out,
             "# HELP hanko_webhook_attempts_total Webhook delivery attempts, by result."
         )?;
         writeln!(out, "# TYPE hanko_webhook_attempts_total counter")?;
@@ -236,33 +248,3 @@ impl Metrics {
 fn escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
 }
-
-/// Records every request of a listener. Unmatched paths share one label, so scanners cannot
-/// blow up the number of series.
-pub async fn record(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let started = Instant::now();
-    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
-    let listener = req
-        .app_data::<web::Data<Listener>>()
-        .map_or("public", |l| l.0);
-    let res = next.call(req).await?;
-    if let Some(metrics) = metrics {
-        let route = res
-            .request()
-            .match_pattern()
-            .unwrap_or_else(|| "unmatched".to_owned());
-        metrics.observe_request(
-            listener,
-            route,
-            res.status().as_u16(),
-            started.elapsed().as_secs_f64(),
-        );
-    }
-    Ok(res)
-}
-
-/// Which listener a request arrived on, for the `listener` label.
-pub struct Listener(pub &'static str);

@@ -2,11 +2,14 @@
 
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::outbox::Publisher;
+use crate::sessions::{SessionLookup, SessionTouches};
 use jwks::KeyManager;
 use persistence::Database;
 use std::sync::Arc;
 
-/// Shared application state (cheap to clone: everything inside is shared).
+/// Shared application state (cheap to clone: everything inside is shared). Background
+/// workers never take it whole: each gets the few pieces it uses.
 #[derive(Clone)]
 pub struct AppState {
     pub db: Database,
@@ -14,9 +17,9 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
     /// Batched session lookups for the auth extractor.
-    pub sessions: crate::session_lookup::SessionLookup,
+    pub sessions: SessionLookup,
     /// Sessions whose `last_used` is due for a refresh.
-    pub touches: Arc<crate::touch::PendingTouches>,
-    /// Wakes the webhook dispatcher when an event was just written.
-    pub outbox_written: Arc<tokio::sync::Notify>,
+    pub touches: Arc<SessionTouches>,
+    /// Who hears of the events handlers write, and the dispatcher's wake-up.
+    pub events: Publisher,
 }

@@ -60,7 +60,3 @@ uuid_id!(
     /// Identifies one outbox event; sent as `Webhook-Id`, stable across retries.
     EventId
 );
-uuid_id!(
-    /// Identifies an HTTP request end to end (`X-Request-Id`), when it is a UUID.
-    RequestUuid
-);

@@ -5,11 +5,13 @@
 //!   and the sections this crate owns ([`account::AccountConfig`], [`audit::AuditLogConfig`]).
 //! - [`account`]: the deletion policy (`account.allow_deletion`, re-authentication age).
 //! - [`audit`]: audit log entries and e-mail masking.
+//! - [`email`]: which addresses are accepted.
 //! - [`ports`]: the traits that persistence implements and the API calls.
 
 pub mod account;
 pub mod audit;
 pub mod config;
+pub mod email;
 pub mod ids;
 pub mod model;
 pub mod ports;

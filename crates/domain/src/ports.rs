@@ -10,21 +10,25 @@ use crate::model::{
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-/// What can go wrong in storage, sorted by what the caller should do about it.
+/// The error a storage driver reported, kept whole so the chain reaches the log.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What can go wrong in storage, sorted by what the caller should do about it. Each variant
+/// keeps the driver's error as its `source`.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// No connection could be had in time, or it broke: retry later (HTTP 500/503).
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
+    #[error("database unavailable")]
+    Unavailable(#[source] Cause),
     /// A uniqueness rule was broken (e.g. an e-mail address already taken).
-    #[error("conflict: {0}")]
-    Conflict(String),
+    #[error("conflict with an existing row")]
+    Conflict(#[source] Cause),
     /// A row this operation depends on does not exist.
     #[error("not found")]
     NotFound,
     /// Anything else the database reported.
-    #[error("database error: {0}")]
-    Database(String),
+    #[error("database error")]
+    Database(#[source] Cause),
 }
 
 /// Who asked for a deletion.
@@ -55,9 +59,9 @@ pub struct Deletion {
     pub context: RequestContext,
     pub audit: AuditLogConfig,
     pub at: DateTime<Utc>,
-    /// No webhook subscribes to `user.delete`: the outbox event is written already delivered
-    /// ("delivered with no subscriber"), so the dispatcher has nothing to do for it.
-    pub no_subscribers: bool,
+    /// Whether any webhook subscribes to `user.delete`. If none does, the outbox event is
+    /// written already delivered, so the dispatcher has nothing to do for it.
+    pub has_subscribers: bool,
 }
 
 /// The payload of the `user.delete` event: who was deleted, with which addresses, when.
@@ -151,13 +155,10 @@ pub enum DeliveryStatus {
     Dead,
 }
 
-/// Audit logs and the webhook outbox, read side.
-pub trait EventLog: Send + Sync {
+/// The audit log, read side (entries are written by the changes they record).
+pub trait AuditLogStore: Send + Sync {
     /// Audit log entries matching the filter, newest first.
     fn list_audit_logs(&self, filter: &AuditLogFilter) -> Result<Vec<AuditLog>, StoreError>;
-
-    /// Outbox events, optionally by status, oldest first.
-    fn list_outbox(&self, status: Option<DeliveryStatus>) -> Result<Vec<OutboxEvent>, StoreError>;
 }
 
 /// Liveness of the store itself.
@@ -173,8 +174,11 @@ pub struct OutboxCounts {
     pub dead: u64,
 }
 
-/// The webhook outbox, dispatcher side.
+/// The webhook outbox: what the dispatcher claims and records, and what operators list.
 pub trait Outbox: Send + Sync {
+    /// Outbox events, optionally by status, oldest first.
+    fn list_events(&self, status: Option<DeliveryStatus>) -> Result<Vec<OutboxEvent>, StoreError>;
+
     /// Claims up to `limit` events due at `now`: each gets `attempts + 1` and is hidden from
     /// every other claimer until `lease_until`. Concurrent claimers (other instances) never
     /// receive the same event.

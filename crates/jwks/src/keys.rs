@@ -28,8 +28,8 @@ pub enum KeyError {
     Crypto(#[from] CryptoError),
     #[error("no signing key is active")]
     NoSigningKey,
-    #[error("signing failed: {0}")]
-    Sign(String),
+    #[error("signing failed")]
+    Sign(#[source] jsonwebtoken::errors::Error),
 }
 
 /// Why `jwk prune` refused.
@@ -215,6 +215,16 @@ impl KeyManager {
         })
     }
 
+    /// Whether [`Self::reload_for_unknown_kid`] would reload now (its rate limit has passed).
+    /// Cheap and non-blocking: callers skip the trip to a blocking thread when it would not.
+    pub fn may_reload_for_unknown_kid(&self) -> bool {
+        !self
+            .last_kid_reload
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some_and(|t| t.elapsed() < KID_RELOAD_INTERVAL)
+    }
+
     /// After a token with an unknown `kid`: reloads, unless a reload for this reason ran
     /// less than a second ago. Returns whether it reloaded. Blocking.
     pub fn reload_for_unknown_kid(&self) -> Result<bool, KeyError> {
@@ -334,8 +344,7 @@ impl KeyManager {
         let mut header = Header::new(Algorithm::RS256);
         header.typ = Some("JWT".to_owned());
         header.kid = Some(key.kid.clone());
-        jsonwebtoken::encode(&header, claims, &key.encoding)
-            .map_err(|e| KeyError::Sign(e.to_string()))
+        jsonwebtoken::encode(&header, claims, &key.encoding).map_err(KeyError::Sign)
     }
 
     /// Issues a session token for `session` of `user`, valid until `expires_at`.

@@ -3,6 +3,7 @@
 use domain::config::Duration;
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -12,8 +13,8 @@ use std::str::FromStr;
 pub struct DatabaseConfig {
     /// `postgres://…` or `sqlite://PATH` (`sqlite::memory:` for tests).
     pub url: DatabaseUrl,
-    /// r2d2 max connections.
-    pub pool_size: u32,
+    /// r2d2 max connections; zero is refused while the config is read.
+    pub pool_size: NonZeroU32,
     /// Pool checkout timeout; past it a request fails fast.
     pub connect_timeout: Duration,
 }
@@ -22,7 +23,7 @@ impl Default for DatabaseConfig {
     fn default() -> Self {
         Self {
             url: DatabaseUrl::Sqlite(PathBuf::from("data/hanko.sqlite3")),
-            pool_size: 16,
+            pool_size: NonZeroU32::MIN.saturating_add(15),
             connect_timeout: Duration::from_secs(2),
         }
     }

@@ -5,14 +5,14 @@ use domain::ports::StoreError;
 
 pub(crate) fn store_error(e: DieselError) -> StoreError {
     match &e {
-        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-            StoreError::Conflict(info.message().to_owned())
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+            StoreError::Conflict(Box::new(e))
         }
         DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
             StoreError::NotFound
         }
-        _ if breaks_connection(&e) => StoreError::Unavailable(e.to_string()),
-        _ => StoreError::Database(e.to_string()),
+        _ if breaks_connection(&e) => StoreError::Unavailable(Box::new(e)),
+        _ => StoreError::Database(Box::new(e)),
     }
 }
 

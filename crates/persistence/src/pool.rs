@@ -110,7 +110,7 @@ impl Database {
         let max_size = match config.url {
             // Every in-memory connection would be a different database.
             DatabaseUrl::SqliteMemory => 1,
-            _ => config.pool_size.max(1),
+            _ => config.pool_size.get(),
         };
         let pool = r2d2::Pool::builder()
             .max_size(max_size)
@@ -151,7 +151,7 @@ impl Database {
         let mut pooled = self
             .pool
             .get()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
         let result = f(&mut pooled.conn);
         if let Err(e) = &result {
             if breaks_connection(e) {
@@ -177,7 +177,7 @@ impl Database {
         let mut pooled = self
             .pool
             .get()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
         Ok(f(&mut pooled.conn))
     }
 }

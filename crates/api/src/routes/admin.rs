@@ -1,61 +1,24 @@
-//! The admin API (SPEC §8): for operators and tests, on its own listener.
+//! The admin API: for operators and tests, on its own listener (README "API").
 
-use super::public::{request_context, user_json};
-use crate::error::{blocking, ApiError};
-use crate::issue::{issue_session, IssueError};
+use super::resource;
+use super::views::UserView;
+use crate::http::error::{blocking, ApiError};
+use crate::http::request_id::request_context;
 use crate::metrics::Gauges;
+use crate::sessions::{issue_session, IssueError};
 use crate::state::AppState;
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::{header, StatusCode};
-use actix_web::middleware::Next;
-use actix_web::{web, Error, HttpRequest, HttpResponse};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
+use domain::email::{validate_new_emails, EmailsRefused};
 use domain::ids::{SessionId, UserId};
 use domain::model::NewEmail;
 use domain::ports::{
-    AccountStore, AuditLogFilter, DeletedBy, Deletion, DeliveryStatus, EventLog, Outbox,
+    AccountStore, AuditLogFilter, AuditLogStore, DeletedBy, Deletion, DeliveryStatus, Outbox,
     SessionStore, USER_DELETE_EVENT,
 };
 use serde::Deserialize;
 use serde_json::json;
-
-/// Constant-time comparison, so the API key cannot be guessed byte by byte from timings.
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// When `server.admin.api_key` is set, every admin request needs `Authorization: Bearer <key>`
-/// (health checks excepted, so orchestrators can probe).
-pub async fn guard(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let expected = req
-        .app_data::<web::Data<AppState>>()
-        .and_then(|s| s.config.server.admin.api_key.clone());
-    if let Some(expected) = expected {
-        if !req.path().starts_with("/health/") {
-            let presented = req
-                .headers()
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split_once(' '))
-                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-                .map(|(_, key)| key.trim().to_owned())
-                .unwrap_or_default();
-            if !same_secret(presented.as_bytes(), expected.expose().as_bytes()) {
-                return Err(ApiError::unauthorized().into());
-            }
-        }
-    }
-    next.call(req).await
-}
-
-fn parse_id<T: std::str::FromStr>(s: &str) -> Result<T, ApiError> {
-    s.parse()
-        .map_err(|_| ApiError::status(StatusCode::BAD_REQUEST))
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -74,37 +37,14 @@ struct CreateEmail {
     is_verified: bool,
 }
 
-/// A deliberately plain check: one `@`, a non-empty local part, a dotted domain, no spaces.
-pub fn is_email(address: &str) -> bool {
-    let Some((local, domain)) = address.split_once('@') else {
-        return false;
-    };
-    address.len() <= 254
-        && !local.is_empty()
-        && local.len() <= 64
-        && !domain.contains('@')
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !address.chars().any(|c| c.is_whitespace() || c.is_control())
-}
-
-/// Validates the e-mail list of a new user.
-pub fn validate_emails(emails: &[NewEmail]) -> Result<(), ApiError> {
-    let bad = || ApiError::status(StatusCode::BAD_REQUEST);
-    if emails.iter().any(|e| !is_email(&e.address)) {
-        return Err(bad());
+/// A refused address list is the client's mistake: a duplicate conflicts, the rest is malformed.
+fn refused(e: EmailsRefused) -> ApiError {
+    match e {
+        EmailsRefused::Duplicate => ApiError::status(StatusCode::CONFLICT),
+        EmailsRefused::NotAnAddress | EmailsRefused::SeveralPrimaries => {
+            ApiError::status(StatusCode::BAD_REQUEST)
+        }
     }
-    if emails.iter().filter(|e| e.is_primary).count() > 1 {
-        return Err(bad());
-    }
-    let mut seen: Vec<String> = emails.iter().map(|e| e.address.to_lowercase()).collect();
-    seen.sort();
-    seen.dedup();
-    if seen.len() != emails.len() {
-        return Err(ApiError::status(StatusCode::CONFLICT));
-    }
-    Ok(())
 }
 
 async fn create_user(
@@ -121,10 +61,10 @@ async fn create_user(
             is_verified: e.is_verified,
         })
         .collect();
-    validate_emails(&emails)?;
+    validate_new_emails(&emails).map_err(refused)?;
     let db = state.db.clone();
     let user = blocking("creating user", move || db.create_user(&emails, Utc::now())).await?;
-    Ok(HttpResponse::Created().json(user_json(&user)))
+    Ok(HttpResponse::Created().json(UserView::from(&user)))
 }
 
 #[derive(Deserialize)]
@@ -149,7 +89,7 @@ async fn list_users(
         )
     })
     .await?;
-    let body: Vec<_> = users.iter().map(user_json).collect();
+    let body: Vec<UserView> = users.iter().map(UserView::from).collect();
     Ok(HttpResponse::Ok()
         .insert_header(("X-Total-Count", total.to_string()))
         .json(body))
@@ -157,37 +97,35 @@ async fn list_users(
 
 async fn get_user(
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    id: web::Path<UserId>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: UserId = parse_id(&path)?;
+    let id = id.into_inner();
     let db = state.db.clone();
     let user = blocking("loading user", move || db.find_user(id))
         .await?
         .ok_or(ApiError::status(StatusCode::NOT_FOUND))?;
-    Ok(HttpResponse::Ok().json(user_json(&user)))
+    Ok(HttpResponse::Ok().json(UserView::from(&user)))
 }
 
 async fn delete_user(
     req: HttpRequest,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    id: web::Path<UserId>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: UserId = parse_id(&path)?;
+    let id = id.into_inner();
     let deletion = Deletion {
         user_id: id,
         by: DeletedBy::Admin,
         context: request_context(&req),
         audit: state.config.audit_log.clone(),
-        no_subscribers: !state.config.webhooks.has_subscribers(USER_DELETE_EVENT),
+        has_subscribers: state.events.has_subscribers(USER_DELETE_EVENT),
         at: Utc::now(),
     };
     let db = state.db.clone();
     match blocking("deleting user", move || db.delete_user(&deletion)).await? {
         Some(_) => {
             state.metrics.user_deleted(true);
-            if state.config.webhooks.has_subscribers(USER_DELETE_EVENT) {
-                state.outbox_written.notify_one();
-            }
+            state.events.committed(USER_DELETE_EVENT);
             Ok(HttpResponse::NoContent().finish())
         }
         None => Err(ApiError::status(StatusCode::NOT_FOUND)),
@@ -207,7 +145,10 @@ async fn create_session(
     body: web::Json<CreateSession>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let user_id: UserId = parse_id(&body.user_id)?;
+    let user_id: UserId = body
+        .user_id
+        .parse()
+        .map_err(|_| ApiError::status(StatusCode::BAD_REQUEST))?;
     let st = state.clone();
     let issued = web::block(move || {
         issue_session(&st.db, &st.keys, user_id, body.user_agent, body.ip_address)
@@ -224,9 +165,9 @@ async fn create_session(
 
 async fn list_sessions(
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    id: web::Path<UserId>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: UserId = parse_id(&path)?;
+    let id = id.into_inner();
     let db = state.db.clone();
     let sessions = blocking("listing sessions", move || {
         if db.find_user(id)?.is_none() {
@@ -241,11 +182,9 @@ async fn list_sessions(
 
 async fn delete_session(
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    path: web::Path<(UserId, SessionId)>,
 ) -> Result<HttpResponse, ApiError> {
     let (user, session) = path.into_inner();
-    let user: UserId = parse_id(&user)?;
-    let session: SessionId = parse_id(&session)?;
     let db = state.db.clone();
     if blocking("deleting session", move || db.delete_session(user, session)).await? {
         Ok(HttpResponse::NoContent().finish())
@@ -259,7 +198,7 @@ async fn delete_session(
 struct ListAuditLogs {
     #[serde(rename = "type")]
     kind: Option<String>,
-    actor_user_id: Option<String>,
+    actor_user_id: Option<UserId>,
     page: Option<u32>,
     per_page: Option<u32>,
 }
@@ -271,7 +210,7 @@ async fn list_audit_logs(
     let q = query.into_inner();
     let filter = AuditLogFilter {
         kind: q.kind,
-        actor_user_id: q.actor_user_id.as_deref().map(parse_id).transpose()?,
+        actor_user_id: q.actor_user_id,
         page: q.page.unwrap_or(1),
         per_page: q.per_page.unwrap_or(20),
     };
@@ -298,7 +237,7 @@ async fn list_deliveries(
         Some(_) => return Err(ApiError::status(StatusCode::BAD_REQUEST)),
     };
     let db = state.db.clone();
-    let events = blocking("listing deliveries", move || db.list_outbox(status)).await?;
+    let events = blocking("listing deliveries", move || db.list_events(status)).await?;
     Ok(HttpResponse::Ok().json(events))
 }
 
@@ -340,7 +279,6 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    use super::resource;
     cfg.service(
         resource("/users", "GET, POST")
             .route(web::get().to(list_users))
@@ -362,28 +300,4 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(resource("/jwks/rotate", "POST").route(web::post().to(rotate_key)))
     .service(resource("/jwks", "GET").route(web::get().to(list_keys)))
     .service(resource("/metrics", "GET").route(web::get().to(metrics)));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn email_shapes() {
-        for good in ["a@b.c", "jane.doe+x@example.co.uk"] {
-            assert!(is_email(good), "{good}");
-        }
-        for bad in [
-            "", "a", "a@", "@b.c", "a@b", "a b@c.d", "a@b@c.d", "a@.c", "a@c.",
-        ] {
-            assert!(!is_email(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn constant_time_compare() {
-        assert!(same_secret(b"abc", b"abc"));
-        assert!(!same_secret(b"abc", b"abd"));
-        assert!(!same_secret(b"abc", b"abcd"));
-    }
 }

@@ -1,10 +1,11 @@
-//! HTTP handlers: the public API (SPEC §7), the admin API (SPEC §8) and health checks.
+//! The handlers: the public API, the admin API and the health checks (README "API").
 
 pub mod admin;
 pub mod health;
 pub mod public;
+pub mod views;
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use actix_web::{web, HttpResponse, Resource};
 
 /// A resource whose other methods answer 405 with `Allow` in our error shape.

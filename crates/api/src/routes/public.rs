@@ -1,44 +1,26 @@
 //! The public API: `DELETE /user` (the seed), `/me`, `/users/{id}`, `/logout`,
 //! `/.well-known/*`.
 
-use crate::auth::{live_session, Authenticated, VerifiedRequest};
-use crate::error::{blocking, ApiError};
-use crate::request_id::RequestId;
-use crate::session_cookie;
+use super::resource;
+use super::views::UserView;
+use crate::http::auth::{live_session, Authenticated, VerifiedTokens};
+use crate::http::error::{blocking, ApiError};
+use crate::http::request_id::request_context;
+use crate::sessions::cookie;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
-use chrono::{DateTime, Utc};
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::Utc;
 use domain::account::DeletionRefused;
 use domain::ids::UserId;
-use domain::model::{RequestContext, User};
 use domain::ports::{
     AccountStore, DeletedBy, DeletedUser, Deletion, SessionStore, USER_DELETE_EVENT,
 };
-use serde::Serialize;
 use serde_json::json;
-
-/// Where the request came from, for the audit log. The peer address is used as is: trusting
-/// `X-Forwarded-For` would let any client write the log's IP.
-pub fn request_context(req: &HttpRequest) -> RequestContext {
-    RequestContext {
-        request_id: req
-            .extensions()
-            .get::<RequestId>()
-            .map(|r| r.0.clone())
-            .unwrap_or_default(),
-        source_ip: req.peer_addr().map(|a| a.ip().to_string()),
-        user_agent: req
-            .headers()
-            .get(actix_web::http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|s| s.chars().take(512).collect()),
-    }
-}
 
 /// What the single blocking step of `DELETE /user` found.
 enum DeleteOutcome {
-    /// No live session of the token's user (deleted, expired, logged out): SPEC §6's 401.
+    /// No verified token stands for a live session (deleted, expired, logged out): 401.
     NoSession,
     /// The policy refused (disabled, or the session is too old for a deletion).
     Refused(DeletionRefused),
@@ -48,21 +30,27 @@ enum DeleteOutcome {
     Gone,
 }
 
-/// `DELETE /user`: deletes the authenticated user (SPEC §7.1). The session check of §6 and
-/// the deletion run in one blocking step (one thread hop, not two); the transaction checks
-/// again that the session is live while it holds the user's lock.
+/// `DELETE /user`: deletes the authenticated user. The session check and the deletion run in
+/// one blocking step (one thread hop, not two); the transaction checks again that the session
+/// is live while it holds the user's lock.
 pub async fn delete_user(
-    auth: VerifiedRequest,
+    claims: VerifiedTokens,
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = auth.token;
     let context = request_context(&req);
     let st = state.clone();
     let outcome = blocking("deleting user", move || {
         let now = Utc::now();
-        let session = st.db.find_session(token.session_id)?;
-        let Some(session) = live_session(session, &token, now) else {
+        let mut live = None;
+        for token in &claims.tokens {
+            let found = st.db.find_session(token.session_id)?;
+            if let Some(session) = live_session(found, token, now) {
+                live = Some((token.user_id, session));
+                break;
+            }
+        }
+        let Some((user_id, session)) = live else {
             return Ok(DeleteOutcome::NoSession);
         };
         if let Err(refused) = st
@@ -73,13 +61,13 @@ pub async fn delete_user(
             return Ok(DeleteOutcome::Refused(refused));
         }
         let deletion = Deletion {
-            user_id: token.user_id,
+            user_id,
             by: DeletedBy::User {
                 session: session.id,
             },
             context,
             audit: st.config.audit_log.clone(),
-            no_subscribers: !st.config.webhooks.has_subscribers(USER_DELETE_EVENT),
+            has_subscribers: st.events.has_subscribers(USER_DELETE_EVENT),
             at: now,
         };
         Ok(match st.db.delete_user(&deletion)? {
@@ -92,11 +80,9 @@ pub async fn delete_user(
         DeleteOutcome::Deleted(deleted) => {
             log::info!("user {} deleted", deleted.id);
             state.metrics.user_deleted(false);
-            if state.config.webhooks.has_subscribers(USER_DELETE_EVENT) {
-                state.outbox_written.notify_one();
-            }
+            state.events.committed(USER_DELETE_EVENT);
             Ok(HttpResponse::NoContent()
-                .cookie(session_cookie::removal(&state.config.session.cookie))
+                .cookie(cookie::removal(&state.config.session.cookie))
                 .finish())
         }
         DeleteOutcome::NoSession => {
@@ -123,53 +109,13 @@ pub async fn me(auth: Authenticated) -> HttpResponse {
     HttpResponse::Ok().json(json!({ "id": auth.user_id }))
 }
 
-#[derive(Serialize)]
-struct EmailView<'a> {
-    id: String,
-    address: &'a str,
-    is_verified: bool,
-    is_primary: bool,
-}
-
-#[derive(Serialize)]
-struct UserView<'a> {
-    id: UserId,
-    email: Option<&'a str>,
-    emails: Vec<EmailView<'a>>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-/// The user as the API shows it (public and admin alike).
-pub fn user_json(user: &User) -> serde_json::Value {
-    let view = UserView {
-        id: user.id,
-        email: user.primary_email().map(|e| e.address.as_str()),
-        emails: user
-            .emails
-            .iter()
-            .map(|e| EmailView {
-                id: e.id.to_string(),
-                address: &e.address,
-                is_verified: e.is_verified,
-                is_primary: e.is_primary,
-            })
-            .collect(),
-        created_at: user.created_at,
-        updated_at: user.updated_at,
-    };
-    serde_json::to_value(view).unwrap_or_default()
-}
-
 /// `GET /users/{id}`: only one's own.
 pub async fn get_user(
     auth: Authenticated,
-    path: web::Path<String>,
+    id: web::Path<UserId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: UserId = path
-        .parse()
-        .map_err(|_| ApiError::status(StatusCode::BAD_REQUEST))?;
+    let id = id.into_inner();
     if id != auth.user_id {
         return Err(ApiError::status(StatusCode::FORBIDDEN));
     }
@@ -177,7 +123,7 @@ pub async fn get_user(
     let user = blocking("loading user", move || db.find_user(id))
         .await?
         .ok_or_else(ApiError::unauthorized)?;
-    Ok(HttpResponse::Ok().json(user_json(&user)))
+    Ok(HttpResponse::Ok().json(UserView::from(&user)))
 }
 
 /// `POST /logout`: ends the current session.
@@ -191,7 +137,7 @@ pub async fn logout(
     })
     .await?;
     Ok(HttpResponse::NoContent()
-        .cookie(session_cookie::removal(&state.config.session.cookie))
+        .cookie(cookie::removal(&state.config.session.cookie))
         .finish())
 }
 
@@ -208,7 +154,6 @@ pub async fn well_known_config(state: web::Data<AppState>) -> HttpResponse {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig, allow_deletion: bool) {
-    use super::resource;
     if allow_deletion {
         cfg.service(resource("/user", "DELETE").route(web::delete().to(delete_user)));
     }

@@ -1,30 +1,29 @@
 //! The admin API (SPEC §8): every endpoint, every error answer, the API key guard, metrics.
 
-use crate::helpers::{assert_error, header, spawn_app, spawn_app_with, Backend, TestApp};
+use crate::helpers::*;
 use crate::on_both_backends;
 use serde_json::{json, Value};
 
-async fn send(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> reqwest::Response {
+async fn send(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> Reply {
     let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
     let mut req = app.client.request(method, format!("{}{path}", app.admin));
     if let Some(body) = body {
         req = req.json(&body);
     }
-    req.send().await.unwrap_or_else(|e| panic!("{path}: {e}"))
+    req.fetch().await
 }
 
-async fn raw_post(app: &TestApp, path: &str, body: &'static str) -> reqwest::Response {
+async fn raw_post(app: &TestApp, path: &str, body: &'static str) -> Reply {
     app.client
         .post(format!("{}{path}", app.admin))
         .header("content-type", "application/json")
         .body(body)
-        .send()
+        .fetch()
         .await
-        .unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 async fn users_endpoints(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let app = TestApp::builder(backend).start().await;
     let created = send(
         &app,
         "POST",
@@ -36,14 +35,11 @@ async fn users_endpoints(backend: Backend) {
     )
     .await;
     assert_eq!(created.status(), 201);
-    let user: Value = created.json().await.unwrap_or_default();
-    let id = user["id"].as_str().unwrap_or_default().to_owned();
+    let user: Value = created.json();
+    let id = user["id"].str().to_owned();
     assert_eq!(user["email"], "ann@example.com");
     assert_eq!(user["emails"].as_array().map(Vec::len), Some(2));
-    assert!(
-        chrono::DateTime::parse_from_rfc3339(user["created_at"].as_str().unwrap_or_default())
-            .is_ok()
-    );
+    assert!(chrono::DateTime::parse_from_rfc3339(user["created_at"].str()).is_ok());
 
     // Validation: 400 for bad JSON, unknown fields, non-addresses, two primaries; 409 if taken.
     for (name, body, status) in [
@@ -78,7 +74,7 @@ async fn users_endpoints(backend: Backend) {
     ] {
         let res = raw_post(&app, "/users", body).await;
         assert_eq!(res.status().as_u16(), status, "{name}");
-        assert_error(res, status).await;
+        assert_error(res, status);
     }
 
     for i in 0..3 {
@@ -95,16 +91,14 @@ async fn users_endpoints(backend: Backend) {
         header(page.headers(), "x-total-count").as_deref(),
         Some("4")
     );
-    let page: Vec<Value> = page.json().await.unwrap_or_default();
+    let page: Vec<Value> = page.json();
     assert_eq!(page.len(), 1);
     let by_email: Vec<Value> = send(&app, "GET", "/users?email=ANN.WORK@example.com", None)
         .await
-        .json()
-        .await
-        .unwrap_or_default();
+        .json();
     assert_eq!(by_email.len(), 1);
     assert_eq!(by_email[0]["id"], id.as_str());
-    assert_error(send(&app, "GET", "/users?page=abc", None).await, 400).await;
+    assert_error(send(&app, "GET", "/users?page=abc", None).await, 400);
 
     assert_eq!(
         send(&app, "GET", &format!("/users/{id}"), None)
@@ -121,21 +115,19 @@ async fn users_endpoints(backend: Backend) {
         )
         .await,
         404,
-    )
-    .await;
-    assert_error(send(&app, "GET", "/users/not-a-uuid", None).await, 400).await;
+    );
+    assert_error(send(&app, "GET", "/users/not-a-uuid", None).await, 400);
 
     let login = app.login(&id).await;
     let deleted = send(&app, "DELETE", &format!("/users/{id}"), None).await;
     assert_eq!(deleted.status(), 204);
-    assert_error(app.get_me(&login.token).await, 401).await;
+    assert_error(app.get_me(&login.token).await, 401);
     assert_eq!(app.rows_of_user(&id), 0);
     assert_error(
         send(&app, "DELETE", &format!("/users/{id}"), None).await,
         404,
-    )
-    .await;
-    assert_error(send(&app, "DELETE", "/users/42", None).await, 400).await;
+    );
+    assert_error(send(&app, "DELETE", "/users/42", None).await, 400);
     let logs: Vec<Value> = send(
         &app,
         "GET",
@@ -143,26 +135,19 @@ async fn users_endpoints(backend: Backend) {
         None,
     )
     .await
-    .json()
-    .await
-    .unwrap_or_default();
+    .json();
     assert_eq!(logs.len(), 1);
     assert_eq!(logs[0]["details"], json!({"by": "admin"}));
     assert_error(
         send(&app, "GET", "/audit_logs?actor_user_id=nope", None).await,
         400,
-    )
-    .await;
+    );
     let pending: Vec<Value> = send(&app, "GET", "/webhooks/deliveries?status=pending", None)
         .await
-        .json()
-        .await
-        .unwrap_or_default();
+        .json();
     let delivered: Vec<Value> = send(&app, "GET", "/webhooks/deliveries?status=delivered", None)
         .await
-        .json()
-        .await
-        .unwrap_or_default();
+        .json();
     assert_eq!(
         pending.len() + delivered.len(),
         1,
@@ -171,12 +156,11 @@ async fn users_endpoints(backend: Backend) {
     assert_error(
         send(&app, "GET", "/webhooks/deliveries?status=lost", None).await,
         400,
-    )
-    .await;
+    );
 }
 
 async fn sessions_endpoints(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let app = TestApp::builder(backend).start().await;
     let id = app.create_user("s@example.com").await;
     let res = send(
         &app,
@@ -186,16 +170,10 @@ async fn sessions_endpoints(backend: Backend) {
     )
     .await;
     assert_eq!(res.status(), 200);
-    let issued: Value = res.json().await.unwrap_or_default();
-    let token = issued["session_token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let session_id = issued["session_id"].as_str().unwrap_or_default().to_owned();
-    assert!(chrono::DateTime::parse_from_rfc3339(
-        issued["expires_at"].as_str().unwrap_or_default()
-    )
-    .is_ok());
+    let issued: Value = res.json();
+    let token = issued["session_token"].str().to_owned();
+    let session_id = issued["session_id"].str().to_owned();
+    assert!(chrono::DateTime::parse_from_rfc3339(issued["expires_at"].str()).is_ok());
     assert_eq!(app.get_me(&token).await.status(), 200);
 
     assert_error(
@@ -207,20 +185,16 @@ async fn sessions_endpoints(backend: Backend) {
         )
         .await,
         404,
-    )
-    .await;
+    );
     assert_error(
         send(&app, "POST", "/sessions", Some(json!({"user_id": "zzz"}))).await,
         400,
-    )
-    .await;
-    assert_error(raw_post(&app, "/sessions", "[]").await, 400).await;
+    );
+    assert_error(raw_post(&app, "/sessions", "[]").await, 400);
 
     let sessions: Vec<Value> = send(&app, "GET", &format!("/users/{id}/sessions"), None)
         .await
-        .json()
-        .await
-        .unwrap_or_default();
+        .json();
     assert_eq!(sessions.len(), 1);
     assert_eq!(sessions[0]["id"], session_id.as_str());
     assert_eq!(sessions[0]["user_agent"], "cli");
@@ -233,40 +207,27 @@ async fn sessions_endpoints(backend: Backend) {
         )
         .await,
         404,
-    )
-    .await;
+    );
 
     let path = format!("/users/{id}/sessions/{session_id}");
     assert_eq!(send(&app, "DELETE", &path, None).await.status(), 204);
-    assert_error(app.get_me(&token).await, 401).await;
-    assert_error(send(&app, "DELETE", &path, None).await, 404).await;
+    assert_error(app.get_me(&token).await, 401);
+    assert_error(send(&app, "DELETE", &path, None).await, 404);
     assert_error(
         send(&app, "DELETE", &format!("/users/{id}/sessions/xyz"), None).await,
         400,
-    )
-    .await;
+    );
 }
 
 async fn keys_and_metrics_endpoints(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let keys: Vec<Value> = send(&app, "GET", "/jwks", None)
-        .await
-        .json()
-        .await
-        .unwrap_or_default();
+    let app = TestApp::builder(backend).start().await;
+    let keys: Vec<Value> = send(&app, "GET", "/jwks", None).await.json();
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0]["signing"], true);
     let rotated = send(&app, "POST", "/jwks/rotate", None).await;
     assert_eq!(rotated.status(), 201);
-    let kid = rotated.json::<Value>().await.unwrap_or_default()["kid"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let keys: Vec<Value> = send(&app, "GET", "/jwks", None)
-        .await
-        .json()
-        .await
-        .unwrap_or_default();
+    let kid = rotated.json::<Value>()["kid"].str().to_owned();
+    let keys: Vec<Value> = send(&app, "GET", "/jwks", None).await.json();
     assert_eq!(keys.len(), 2);
     let signing: Vec<&Value> = keys.iter().filter(|k| k["signing"] == true).collect();
     assert_eq!(signing.len(), 1);
@@ -275,16 +236,7 @@ async fn keys_and_metrics_endpoints(backend: Backend) {
     let scrape = |app: &TestApp| {
         let url = format!("{}/metrics", app.admin);
         let client = app.client.clone();
-        async move {
-            client
-                .get(url)
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("{e}"))
-                .text()
-                .await
-                .unwrap_or_default()
-        }
+        async move { client.get(url).fetch().await.text() }
     };
     let before = scrape(&app).await;
     assert!(
@@ -295,10 +247,10 @@ async fn keys_and_metrics_endpoints(backend: Backend) {
     assert!(before.contains("hanko_webhook_outbox_events{status=\"pending\"} 0"));
 
     let login = app.user_with_session("m@example.com").await;
-    assert_error(app.get_me("not.a.token").await, 401).await;
-    assert_error(app.get_me("").await, 401).await;
+    assert_error(app.get_me("not.a.token").await, 401);
+    assert_error(app.get_me("").await, 401);
     assert_eq!(app.delete_user(&login.token).await.status(), 204);
-    assert_error(app.delete_user(&login.token).await, 401).await;
+    assert_error(app.delete_user(&login.token).await, 401);
 
     let after = scrape(&app).await;
     for line in [
@@ -317,7 +269,10 @@ async fn keys_and_metrics_endpoints(backend: Backend) {
 
 async fn the_api_key_guards_every_admin_endpoint(backend: Backend) {
     let key = "an-admin-api-key-0123456789";
-    let app = spawn_app_with(backend, json!({"server": {"admin": {"api_key": key}}})).await;
+    let app = TestApp::builder(backend)
+        .config(json!({"server": {"admin": {"api_key": key}}}))
+        .start()
+        .await;
     let id = uuid::Uuid::new_v4();
     let endpoints = [
         ("POST", "/users".to_owned()),
@@ -346,18 +301,17 @@ async fn the_api_key_guards_every_admin_endpoint(backend: Backend) {
             if let Some(a) = auth {
                 req = req.header("authorization", a);
             }
-            let res = req.send().await.unwrap_or_else(|e| panic!("{e}"));
+            let res = req.fetch().await;
             assert_eq!(res.status(), 401, "{method} {path} with {auth:?}");
-            assert_error(res, 401).await;
+            assert_error(res, 401);
         }
         let res = app
             .client
             .request(m, &url)
             .header("authorization", format!("Bearer {key}"))
             .json(&json!({"emails": [], "user_id": id}))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .fetch()
+            .await;
         assert_ne!(res.status(), 401, "{method} {path} with the key");
         assert!(
             res.status().as_u16() < 500,
@@ -366,12 +320,7 @@ async fn the_api_key_guards_every_admin_endpoint(backend: Backend) {
         );
     }
     for path in ["/health/alive", "/health/ready"] {
-        let res = app
-            .client
-            .get(format!("{}{path}", app.admin))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let res = app.client.get(format!("{}{path}", app.admin)).fetch().await;
         assert_eq!(res.status(), 200, "{path} is open to probes");
     }
 }

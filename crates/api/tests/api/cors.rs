@@ -1,6 +1,6 @@
 //! CORS (SPEC §7.2): exact origins, preflights without auth, errors readable by the page.
 
-use crate::helpers::{header, spawn_app, spawn_app_with, Backend, ORIGIN};
+use crate::helpers::*;
 use crate::on_both_backends;
 use reqwest::header::HeaderMap;
 use serde_json::json;
@@ -13,7 +13,7 @@ fn access_control_headers(h: &HeaderMap) -> Vec<String> {
 }
 
 async fn preflight_from_an_allowed_origin(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let app = TestApp::builder(backend).start().await;
     let res = app
         .client
         .request(reqwest::Method::OPTIONS, format!("{}/user", app.public))
@@ -23,9 +23,8 @@ async fn preflight_from_an_allowed_origin(backend: Backend) {
             "access-control-request-headers",
             "authorization, content-type, x-hanko-sdk",
         )
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .fetch()
+        .await;
     assert_eq!(res.status(), 204);
     let h = res.headers();
     assert_eq!(
@@ -36,7 +35,7 @@ async fn preflight_from_an_allowed_origin(backend: Backend) {
         header(h, "access-control-allow-credentials").as_deref(),
         Some("true")
     );
-    let methods = header(h, "access-control-allow-methods").unwrap_or_default();
+    let methods = header(h, "access-control-allow-methods").expect("present and well-formed");
     assert!(
         methods.contains("DELETE") && methods.contains("GET"),
         "{methods}"
@@ -56,7 +55,7 @@ async fn preflight_from_an_allowed_origin(backend: Backend) {
 }
 
 async fn lookalike_origins_get_no_cors_headers(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let app = TestApp::builder(backend).start().await;
     let login = app.user_with_session("l@example.com").await;
     for origin in [
         "https://app.example.evil.com",
@@ -72,9 +71,8 @@ async fn lookalike_origins_get_no_cors_headers(backend: Backend) {
             .request(reqwest::Method::OPTIONS, format!("{}/user", app.public))
             .header("origin", origin)
             .header("access-control-request-method", "DELETE")
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .fetch()
+            .await;
         assert_eq!(
             access_control_headers(preflight.headers()),
             Vec::<String>::new(),
@@ -85,9 +83,8 @@ async fn lookalike_origins_get_no_cors_headers(backend: Backend) {
             .get(format!("{}/me", app.public))
             .bearer_auth(&login.token)
             .header("origin", origin)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .fetch()
+            .await;
         assert_eq!(
             access_control_headers(actual.headers()),
             Vec::<String>::new(),
@@ -98,7 +95,7 @@ async fn lookalike_origins_get_no_cors_headers(backend: Backend) {
 }
 
 async fn errors_carry_cors_headers(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let app = TestApp::builder(backend).start().await;
     for (method, path, status) in [
         (reqwest::Method::DELETE, "/user", 401),
         (reqwest::Method::GET, "/me", 401),
@@ -109,9 +106,8 @@ async fn errors_carry_cors_headers(backend: Backend) {
             .client
             .request(method, format!("{}{path}", app.public))
             .header("origin", ORIGIN)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .fetch()
+            .await;
         assert_eq!(res.status().as_u16(), status);
         let h = res.headers();
         assert_eq!(
@@ -123,7 +119,7 @@ async fn errors_carry_cors_headers(backend: Backend) {
             header(h, "access-control-allow-credentials").as_deref(),
             Some("true")
         );
-        let expose = header(h, "access-control-expose-headers").unwrap_or_default();
+        let expose = header(h, "access-control-expose-headers").expect("present and well-formed");
         assert!(
             expose.contains("X-Request-Id")
                 && expose.contains("X-Auth-Token")
@@ -133,19 +129,14 @@ async fn errors_carry_cors_headers(backend: Backend) {
 }
 
 async fn no_origin_no_cors_headers(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let res = app
-        .client
-        .get(format!("{}/me", app.public))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let app = TestApp::builder(backend).start().await;
+    let res = app.client.get(format!("{}/me", app.public)).fetch().await;
     assert!(access_control_headers(res.headers()).is_empty());
     assert!(header(res.headers(), "access-control-expose-headers").is_none());
 }
 
 async fn deletion_from_an_allowed_origin(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let app = TestApp::builder(backend).start().await;
     let login = app.user_with_session("browser@example.com").await;
     let res = app
         .client
@@ -154,9 +145,8 @@ async fn deletion_from_an_allowed_origin(backend: Backend) {
         .header("origin", ORIGIN)
         .header("content-type", "application/json")
         .header("accept", "application/json")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .fetch()
+        .await;
     assert_eq!(res.status(), 204);
     assert_eq!(
         header(res.headers(), "access-control-allow-origin").as_deref(),
@@ -166,18 +156,14 @@ async fn deletion_from_an_allowed_origin(backend: Backend) {
 }
 
 async fn wildcard_is_never_sent_with_credentials(backend: Backend) {
-    let app = spawn_app_with(
-        backend,
-        json!({"server": {"public": {"cors": {"allow_origins": ["*"], "unsafe_wildcard_origin_allowed": true}}}}),
-    )
+    let app = TestApp::builder(backend).config(json!({"server": {"public": {"cors": {"allow_origins": ["*"], "unsafe_wildcard_origin_allowed": true}}}})).start()
     .await;
     let res = app
         .client
         .get(format!("{}/me", app.public))
         .header("origin", "https://whoever.example")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .fetch()
+        .await;
     assert_eq!(
         header(res.headers(), "access-control-allow-origin").as_deref(),
         Some("*")

@@ -1,6 +1,6 @@
 //! `DELETE /user` (SPEC §7.1): the seed's answers, atomicity, replay, races, policy.
 
-use crate::helpers::{assert_error, header, spawn_app, spawn_app_with, Backend, TestApp};
+use crate::helpers::*;
 use crate::on_both_backends;
 use serde_json::{json, Value};
 
@@ -18,7 +18,7 @@ async fn outbox(app: &TestApp) -> Vec<Value> {
 }
 
 async fn deletes_the_user_and_everything_of_theirs(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let app = TestApp::builder(backend).start().await;
     let victim = app.user_with_session("Jane@Example.com").await;
     let second_session = app.login(&victim.user_id).await;
     let bystander = app.user_with_session("bob@example.com").await;
@@ -29,19 +29,15 @@ async fn deletes_the_user_and_everything_of_theirs(backend: Backend) {
         .bearer_auth(&victim.token)
         .header("x-request-id", "req-delete-1")
         .header("user-agent", "integration-test/1.0")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .fetch()
+        .await;
     assert_eq!(res.status(), 204);
     assert_eq!(
         header(res.headers(), "set-cookie").as_deref(),
         Some("hanko=; HttpOnly; SameSite=Strict; Secure; Path=/; Max-Age=0")
     );
     assert!(res.headers().get("content-type").is_none());
-    assert!(
-        res.bytes().await.unwrap_or_default().is_empty(),
-        "204 has no body"
-    );
+    assert!(res.bytes().is_empty(), "204 has no body");
 
     assert_eq!(
         app.rows_of_user(&victim.user_id),
@@ -70,8 +66,8 @@ async fn deletes_the_user_and_everything_of_theirs(backend: Backend) {
 
     // Replay: the same token and every other token of the user are dead.
     for token in [&victim.token, &second_session.token] {
-        assert_error(app.get_me(token).await, 401).await;
-        assert_error(app.delete_user(token).await, 401).await;
+        assert_error(app.get_me(token).await, 401);
+        assert_error(app.delete_user(token).await, 401);
     }
     // The bystander is untouched.
     assert_eq!(app.get_me(&bystander.token).await.status(), 200);
@@ -83,19 +79,15 @@ async fn deletes_the_user_and_everything_of_theirs(backend: Backend) {
 }
 
 async fn cookie_carrier_and_configured_cookie_attributes(backend: Backend) {
-    let app = spawn_app_with(
-        backend,
-        json!({"session": {"cookie": {"name": "sid", "domain": "app.example", "same_site": "lax"}}}),
-    )
+    let app = TestApp::builder(backend).config(json!({"session": {"cookie": {"name": "sid", "domain": "app.example", "same_site": "lax"}}})).start()
     .await;
     let victim = app.user_with_session("c@example.com").await;
     let res = app
         .client
         .delete(format!("{}/user", app.public))
         .header("cookie", format!("sid={}", victim.token))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .fetch()
+        .await;
     assert_eq!(res.status(), 204);
     assert_eq!(
         header(res.headers(), "set-cookie").as_deref(),
@@ -105,7 +97,7 @@ async fn cookie_carrier_and_configured_cookie_attributes(backend: Backend) {
 }
 
 async fn missing_or_bad_tokens_are_401_and_delete_nothing(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let app = TestApp::builder(backend).start().await;
     let victim = app.user_with_session("v@example.com").await;
     let requests = [
         app.client.delete(format!("{}/user", app.public)),
@@ -120,18 +112,18 @@ async fn missing_or_bad_tokens_are_401_and_delete_nothing(backend: Backend) {
             .header("authorization", format!("Basic {}", victim.token)),
     ];
     for req in requests {
-        let res = req.send().await.unwrap_or_else(|e| panic!("{e}"));
+        let res = req.fetch().await;
         assert_eq!(
             header(res.headers(), "www-authenticate").as_deref(),
             Some("Bearer")
         );
-        assert_error(res, 401).await;
+        assert_error(res, 401);
     }
     assert_eq!(app.rows_of_user(&victim.user_id), 1 + 1 + 1);
 }
 
 async fn a_database_failure_is_500_and_changes_nothing(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let app = TestApp::builder(backend).start().await;
     let victim = app.user_with_session("v@example.com").await;
     let (install, remove) = if app.db.is_postgres() {
         (
@@ -149,7 +141,7 @@ async fn a_database_failure_is_500_and_changes_nothing(backend: Backend) {
 
     let res = app.delete_user(&victim.token).await;
     assert_eq!(res.status(), 500);
-    let body = res.text().await.unwrap_or_default();
+    let body = res.text();
     assert_eq!(
         body, r#"{"code":500,"message":"Internal Server Error"}"#,
         "no internals leak"
@@ -166,7 +158,7 @@ async fn a_database_failure_is_500_and_changes_nothing(backend: Backend) {
 }
 
 async fn sixteen_parallel_deletes_with_one_token(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let app = TestApp::builder(backend).start().await;
     let victim = app.user_with_session("race@example.com").await;
     let attempts = (0..16).map(|_| app.delete_user(&victim.token));
     let statuses: Vec<u16> = futures_util::future::join_all(attempts)
@@ -189,7 +181,7 @@ async fn sixteen_parallel_deletes_with_one_token(backend: Backend) {
 }
 
 async fn two_sessions_of_one_user_race(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let app = TestApp::builder(backend).start().await;
     let a = app.user_with_session("two@example.com").await;
     let b = app.login(&a.user_id).await;
     let (ra, rb) =
@@ -201,9 +193,12 @@ async fn two_sessions_of_one_user_race(backend: Backend) {
 }
 
 async fn disabled_deletion_is_404_and_deletes_nothing(backend: Backend) {
-    let app = spawn_app_with(backend, json!({"account": {"allow_deletion": false}})).await;
+    let app = TestApp::builder(backend)
+        .config(json!({"account": {"allow_deletion": false}}))
+        .start()
+        .await;
     let victim = app.user_with_session("keep@example.com").await;
-    assert_error(app.delete_user(&victim.token).await, 404).await;
+    assert_error(app.delete_user(&victim.token).await, 404);
     assert_eq!(app.rows_of_user(&victim.user_id), 3);
     let config: Value = app
         .get_json(format!("{}/.well-known/config", app.public))
@@ -215,11 +210,10 @@ async fn disabled_deletion_is_404_and_deletes_nothing(backend: Backend) {
 }
 
 async fn an_old_session_gets_the_step_up_challenge(backend: Backend) {
-    let app = spawn_app_with(
-        backend,
-        json!({"account": {"deletion": {"max_session_age": "5m"}}}),
-    )
-    .await;
+    let app = TestApp::builder(backend)
+        .config(json!({"account": {"deletion": {"max_session_age": "5m"}}}))
+        .start()
+        .await;
     let old = app.user_with_session("old@example.com").await;
     let hour_ago = (chrono::Utc::now() - chrono::Duration::hours(1))
         .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
@@ -232,7 +226,7 @@ async fn an_old_session_gets_the_step_up_challenge(backend: Backend) {
         header(res.headers(), "www-authenticate").as_deref(),
         Some("Bearer error=\"insufficient_user_authentication\", error_description=\"A more recent authentication is required\", max_age=\"300\"")
     );
-    assert_error(res, 401).await;
+    assert_error(res, 401);
     assert_eq!(app.rows_of_user(&old.user_id), 3, "nothing deleted");
 
     // Signing in again (a fresh session) satisfies it.
@@ -241,7 +235,10 @@ async fn an_old_session_gets_the_step_up_challenge(backend: Backend) {
 }
 
 async fn masked_email_in_the_audit_log(backend: Backend) {
-    let app = spawn_app_with(backend, json!({"audit_log": {"mask_email": true}})).await;
+    let app = TestApp::builder(backend)
+        .config(json!({"audit_log": {"mask_email": true}}))
+        .start()
+        .await;
     let victim = app.user_with_session("jane@example.com").await;
     assert_eq!(app.delete_user(&victim.token).await.status(), 204);
     let logs = audit_logs(&app, &victim.user_id).await;
@@ -249,22 +246,21 @@ async fn masked_email_in_the_audit_log(backend: Backend) {
 }
 
 async fn me_users_and_logout(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let app = TestApp::builder(backend).start().await;
     let me = app.user_with_session("me@example.com").await;
     let other = app.create_user("other@example.com").await;
 
-    let body: Value = app.get_me(&me.token).await.json().await.unwrap_or_default();
+    let body: Value = app.get_me(&me.token).await.json();
     assert_eq!(body, json!({"id": me.user_id}));
 
     let own = app
         .client
         .get(format!("{}/users/{}", app.public, me.user_id))
         .bearer_auth(&me.token)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .fetch()
+        .await;
     assert_eq!(own.status(), 200);
-    let own: Value = own.json().await.unwrap_or_default();
+    let own: Value = own.json();
     assert_eq!(own["id"], me.user_id.as_str());
     assert_eq!(own["email"], "me@example.com");
     assert_eq!(own["emails"][0]["is_primary"], true);
@@ -273,21 +269,19 @@ async fn me_users_and_logout(backend: Backend) {
         .client
         .get(format!("{}/users/{other}", app.public))
         .bearer_auth(&me.token)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_error(theirs, 403).await;
+        .fetch()
+        .await;
+    assert_error(theirs, 403);
 
     let logout = app
         .client
         .post(format!("{}/logout", app.public))
         .bearer_auth(&me.token)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .fetch()
+        .await;
     assert_eq!(logout.status(), 204);
     assert!(logout.headers().get("set-cookie").is_some());
-    assert_error(app.get_me(&me.token).await, 401).await;
+    assert_error(app.get_me(&me.token).await, 401);
     assert_eq!(
         app.db.count("users", &format!("id = '{}'", me.user_id)),
         1,
@@ -309,7 +303,7 @@ on_both_backends!(
 );
 
 mod last_used {
-    use crate::helpers::{spawn_app, Backend, TestApp};
+    use crate::helpers::*;
     use crate::on_both_backends;
 
     async fn sessions(app: &TestApp, user_id: &str) -> Vec<serde_json::Value> {
@@ -319,7 +313,7 @@ mod last_used {
 
     async fn last_used_of(app: &TestApp, user_id: &str) -> chrono::DateTime<chrono::Utc> {
         let list = sessions(app, user_id).await;
-        let text = list[0]["last_used"].as_str().unwrap_or_default().to_owned();
+        let text = list[0]["last_used"].str().to_owned();
         chrono::DateTime::parse_from_rfc3339(&text)
             .map(|t| t.with_timezone(&chrono::Utc))
             .unwrap_or_else(|e| panic!("{text}: {e}"))
@@ -341,7 +335,7 @@ mod last_used {
     }
 
     async fn refreshed_at_most_once_a_minute(backend: Backend) {
-        let app = spawn_app(backend).await;
+        let app = TestApp::builder(backend).start().await;
         let login = app.user_with_session("touch@example.com").await;
         // Stale by two minutes: the next requests refresh it (once, in the background).
         let stale = set_last_used(&app, &login.session_id, chrono::Duration::minutes(2));

@@ -1,6 +1,6 @@
 //! Migrations, health, the error shape, request ids.
 
-use crate::helpers::{assert_error, header, spawn_app, Backend, TestDb};
+use crate::helpers::*;
 use crate::on_both_backends;
 use persistence::{Database, DatabaseConfig};
 
@@ -40,60 +40,47 @@ async fn migrations_go_up_down_and_up_again(backend: Backend) {
 }
 
 async fn health_on_both_listeners(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let app = TestApp::builder(backend).start().await;
     for base in [&app.public, &app.admin] {
-        let alive = app.client.get(format!("{base}/health/alive")).send().await;
-        let alive = alive.unwrap_or_else(|e| panic!("{e}"));
+        let alive = app.client.get(format!("{base}/health/alive")).fetch().await;
         assert_eq!(alive.status(), 200);
         assert_eq!(
-            alive.json::<serde_json::Value>().await.unwrap_or_default(),
+            alive.json::<serde_json::Value>(),
             serde_json::json!({"alive": true})
         );
-        let ready = app.client.get(format!("{base}/health/ready")).send().await;
-        let ready = ready.unwrap_or_else(|e| panic!("{e}"));
+        let ready = app.client.get(format!("{base}/health/ready")).fetch().await;
         assert_eq!(ready.status(), 200);
         assert_eq!(
-            ready.json::<serde_json::Value>().await.unwrap_or_default(),
+            ready.json::<serde_json::Value>(),
             serde_json::json!({"ready": true})
         );
     }
 }
 
 async fn unknown_paths_and_methods_answer_json(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let app = TestApp::builder(backend).start().await;
     for base in [&app.public, &app.admin] {
-        let res = app.client.get(format!("{base}/no/such/path")).send().await;
-        assert_error(res.unwrap_or_else(|e| panic!("{e}")), 404).await;
+        let res = app.client.get(format!("{base}/no/such/path")).fetch().await;
+        assert_error(res, 404);
     }
-    let res = app
-        .client
-        .post(format!("{}/me", app.public))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let res = app.client.post(format!("{}/me", app.public)).fetch().await;
     assert_eq!(header(res.headers(), "allow").as_deref(), Some("GET"));
-    assert_error(res, 405).await;
-    let res = app
-        .client
-        .get(format!("{}/user", app.public))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    assert_error(res, 405);
+    let res = app.client.get(format!("{}/user", app.public)).fetch().await;
     assert_eq!(header(res.headers(), "allow").as_deref(), Some("DELETE"));
-    assert_error(res, 405).await;
+    assert_error(res, 405);
 }
 
 async fn every_response_has_a_request_id(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let app = TestApp::builder(backend).start().await;
     let generated = app
         .client
         .get(format!("{}/no/such/path", app.public))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .fetch()
+        .await;
     let id = header(generated.headers(), "x-request-id")
         .as_deref()
-        .unwrap_or_default()
+        .expect("present and well-formed")
         .to_owned();
     assert!(uuid::Uuid::parse_str(&id).is_ok(), "generated id {id:?}");
 
@@ -101,9 +88,8 @@ async fn every_response_has_a_request_id(backend: Backend) {
         .client
         .get(format!("{}/health/alive", app.public))
         .header("x-request-id", "trace-abc.123")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .fetch()
+        .await;
     assert_eq!(
         header(echoed.headers(), "x-request-id").as_deref(),
         Some("trace-abc.123")
@@ -114,10 +100,9 @@ async fn every_response_has_a_request_id(backend: Backend) {
         .client
         .get(format!("{}/health/alive", app.public))
         .header("x-request-id", "abc\" injected=1")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let replaced = header(forged.headers(), "x-request-id").unwrap_or_default();
+        .fetch()
+        .await;
+    let replaced = header(forged.headers(), "x-request-id").expect("present and well-formed");
     assert!(uuid::Uuid::parse_str(&replaced).is_ok(), "{replaced:?}");
 }
 

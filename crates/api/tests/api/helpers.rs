@@ -1,4 +1,4 @@
-//! `spawn_app`: the real server on port 0, against a fresh Postgres database or a fresh SQLite
+//! `TestApp::builder(backend).start()`: the real server on port 0, against a fresh Postgres database or a fresh SQLite
 //! file per test, driven over HTTP.
 
 use api::app::{Application, Options};
@@ -144,55 +144,116 @@ pub fn test_config(db_url: &str, overrides: Value) -> Config {
     Config::from_figment(figment).unwrap_or_else(|e| panic!("test config: {e}"))
 }
 
-pub struct TestApp {
-    pub public: String,
-    pub admin: String,
-    pub client: reqwest::Client,
-    pub db: TestDb,
-    pub config: Config,
+/// A response read whole, with the request that produced it, so every failure can name
+/// the method, URL, status and body.
+pub struct Reply {
+    method: reqwest::Method,
+    url: String,
+    status: reqwest::StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: Vec<u8>,
 }
 
-pub async fn spawn_app(backend: Backend) -> TestApp {
-    spawn_app_with(backend, json!({})).await
-}
+impl Reply {
+    pub fn status(&self) -> reqwest::StatusCode {
+        self.status
+    }
 
-pub async fn spawn_app_with(backend: Backend, overrides: Value) -> TestApp {
-    let db = TestDb::new(backend);
-    spawn_on(db, overrides).await
-}
+    pub fn headers(&self) -> &reqwest::header::HeaderMap {
+        &self.headers
+    }
 
-pub async fn spawn_on(db: TestDb, overrides: Value) -> TestApp {
-    let _ = env_logger::builder().is_test(true).try_init();
-    let config = test_config(&db.url, overrides);
-    let app = Application::build(
-        config.clone(),
-        Options {
-            migrate: true,
-            workers: Some(1),
-        },
-    )
-    .await
-    .unwrap_or_else(|e| panic!("starting the server: {e}"));
-    let public = format!("http://127.0.0.1:{}", app.public_port());
-    let admin = format!("http://127.0.0.1:{}", app.admin_port());
-    actix_rt::spawn(app.run_until_stopped());
-    TestApp {
-        public,
-        admin,
-        client: http_client(),
-        db,
-        config,
+    /// The body decoded as `T`; panics naming the request if it is not that JSON.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> T {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{self}: body is not the expected JSON ({e})"))
+    }
+
+    /// The body as text; panics naming the request if it is not UTF-8.
+    pub fn text(&self) -> String {
+        String::from_utf8(self.body.clone())
+            .unwrap_or_else(|e| panic!("{self}: body is not UTF-8 ({e})"))
+    }
+
+    pub fn bytes(&self) -> Vec<u8> {
+        self.body.clone()
+    }
+
+    /// Panics naming the request unless the status is `status`; returns the reply.
+    pub fn expect_status(self, status: u16) -> Self {
+        assert_eq!(self.status.as_u16(), status, "{self}");
+        self
     }
 }
 
-/// An HTTP client for tests. reqwest is built without a default TLS provider (the process
-/// uses aws-lc-rs throughout), so install it first.
-pub fn http_client() -> reqwest::Client {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(30))
-        .build()
-        .unwrap_or_else(|e| panic!("client: {e}"))
+impl std::fmt::Display for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} answered {}: {}",
+            self.method,
+            self.url,
+            self.status,
+            String::from_utf8_lossy(&self.body)
+        )
+    }
+}
+
+/// `.fetch()`: send a request and read the whole answer, panicking with the method and URL
+/// if it cannot be sent or read.
+pub trait Fetch {
+    async fn fetch(self) -> Reply;
+}
+
+impl Fetch for reqwest::RequestBuilder {
+    async fn fetch(self) -> Reply {
+        let (client, request) = self.build_split();
+        let request = request.unwrap_or_else(|e| panic!("building a request: {e}"));
+        let (method, url) = (request.method().clone(), request.url().to_string());
+        let res = client
+            .execute(request)
+            .await
+            .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+        let (status, headers) = (res.status(), res.headers().clone());
+        let body = res
+            .bytes()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {url}: reading the body: {e}"))
+            .to_vec();
+        Reply {
+            method,
+            url,
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
+/// Typed access to JSON fields that panics, naming the field's JSON, when the type is wrong.
+pub trait JsonField {
+    fn str(&self) -> &str;
+    fn int(&self) -> i64;
+}
+
+impl JsonField for Value {
+    fn str(&self) -> &str {
+        self.as_str()
+            .unwrap_or_else(|| panic!("expected a string, found {self}"))
+    }
+
+    fn int(&self) -> i64 {
+        self.as_i64()
+            .unwrap_or_else(|| panic!("expected an integer, found {self}"))
+    }
+}
+
+/// The two listeners of one server (in this process or another) and a client for them.
+#[derive(Clone)]
+pub struct Api {
+    pub public: String,
+    pub admin: String,
+    pub client: reqwest::Client,
 }
 
 pub struct Login {
@@ -201,39 +262,34 @@ pub struct Login {
     pub token: String,
 }
 
-impl TestApp {
-    /// A user with one primary, verified address.
+impl Api {
+    /// A user with one primary, verified address; returns the id.
     pub async fn create_user(&self, email: &str) -> String {
-        let res = self
+        let user: Value = self
             .client
             .post(format!("{}/users", self.admin))
             .json(&json!({"emails": [{"address": email, "is_primary": true, "is_verified": true}]}))
-            .send()
+            .fetch()
             .await
-            .unwrap_or_else(|e| panic!("create user: {e}"));
-        assert_eq!(res.status(), 201, "create user");
-        let body: Value = res.json().await.unwrap_or_default();
-        body["id"].as_str().unwrap_or_default().to_owned()
+            .expect_status(201)
+            .json();
+        user["id"].str().to_owned()
     }
 
     /// A new session (and its token) for the user.
     pub async fn login(&self, user_id: &str) -> Login {
-        let res = self
+        let body: Value = self
             .client
             .post(format!("{}/sessions", self.admin))
             .json(&json!({"user_id": user_id, "user_agent": "test"}))
-            .send()
+            .fetch()
             .await
-            .unwrap_or_else(|e| panic!("create session: {e}"));
-        assert_eq!(res.status(), 200, "create session");
-        let body: Value = res.json().await.unwrap_or_default();
+            .expect_status(200)
+            .json();
         Login {
             user_id: user_id.to_owned(),
-            session_id: body["session_id"].as_str().unwrap_or_default().to_owned(),
-            token: body["session_token"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
+            session_id: body["session_id"].str().to_owned(),
+            token: body["session_token"].str().to_owned(),
         }
     }
 
@@ -242,46 +298,98 @@ impl TestApp {
         self.login(&id).await
     }
 
-    /// GET a URL and decode its JSON body (the default value if it is not that JSON).
-    pub async fn get_json<T: serde::de::DeserializeOwned + Default>(&self, url: String) -> T {
-        self.client
-            .get(&url)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("GET {url}: {e}"))
-            .json()
-            .await
-            .unwrap_or_default()
+    /// GET a URL that must answer 200 with JSON, decoded as `T`.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, url: String) -> T {
+        self.client.get(url).fetch().await.expect_status(200).json()
     }
 
-    /// GET a URL and return its body as text.
+    /// GET a URL that must answer 200; its body as text.
     pub async fn get_text(&self, url: String) -> String {
-        self.client
-            .get(&url)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("GET {url}: {e}"))
-            .text()
-            .await
-            .unwrap_or_default()
+        self.client.get(url).fetch().await.expect_status(200).text()
     }
 
-    pub async fn delete_user(&self, token: &str) -> reqwest::Response {
+    pub async fn delete_user(&self, token: &str) -> Reply {
         self.client
             .delete(format!("{}/user", self.public))
             .bearer_auth(token)
-            .send()
+            .fetch()
             .await
-            .unwrap_or_else(|e| panic!("DELETE /user: {e}"))
     }
 
-    pub async fn get_me(&self, token: &str) -> reqwest::Response {
+    pub async fn get_me(&self, token: &str) -> Reply {
         self.client
             .get(format!("{}/me", self.public))
             .bearer_auth(token)
-            .send()
+            .fetch()
             .await
-            .unwrap_or_else(|e| panic!("GET /me: {e}"))
+    }
+}
+
+/// A server in this process on its own fresh database.
+pub struct TestApp {
+    pub api: Api,
+    pub db: TestDb,
+    pub config: Config,
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+/// The one way to start a test app: `TestApp::builder(backend)`, then any of `.config(…)`
+/// (merged over [`test_config`]) and `.on(db)` (an existing test database), then `.start()`.
+pub struct TestAppBuilder {
+    backend: Backend,
+    db: Option<TestDb>,
+    overrides: Value,
+}
+
+impl TestAppBuilder {
+    /// Config overrides, merged over the test defaults.
+    pub fn config(mut self, overrides: Value) -> Self {
+        self.overrides = overrides;
+        self
+    }
+
+    /// Serve from this database instead of a fresh one.
+    pub fn on(mut self, db: TestDb) -> Self {
+        self.db = Some(db);
+        self
+    }
+
+    pub async fn start(self) -> TestApp {
+        let _ = env_logger::builder().is_test(true).try_init();
+        let db = self.db.unwrap_or_else(|| TestDb::new(self.backend));
+        let config = test_config(&db.url, self.overrides);
+        let app = Application::build(
+            config.clone(),
+            Options {
+                migrate: true,
+                workers: Some(1),
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("starting the server: {e}"));
+        let api = Api {
+            public: format!("http://127.0.0.1:{}", app.public_port()),
+            admin: format!("http://127.0.0.1:{}", app.admin_port()),
+            client: http_client(),
+        };
+        actix_rt::spawn(app.run_until_stopped());
+        TestApp { api, db, config }
+    }
+}
+
+impl TestApp {
+    pub fn builder(backend: Backend) -> TestAppBuilder {
+        TestAppBuilder {
+            backend,
+            db: None,
+            overrides: json!({}),
+        }
     }
 
     /// A key manager over the same database and secrets as the server (to decrypt keys and
@@ -305,6 +413,16 @@ impl TestApp {
     }
 }
 
+/// An HTTP client for tests. reqwest is built without a default TLS provider (the process
+/// uses aws-lc-rs throughout), so install it first.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap_or_else(|e| panic!("client: {e}"))
+}
+
 /// A response header as text, if present and readable.
 pub fn header(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
     headers
@@ -314,19 +432,18 @@ pub fn header(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String
 }
 
 /// The JSON error body every error of the API has.
-pub async fn assert_error(res: reqwest::Response, status: u16) {
-    assert_eq!(res.status().as_u16(), status);
+pub fn assert_error(res: Reply, status: u16) {
+    let res = res.expect_status(status);
     assert_eq!(
-        res.headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok()),
-        Some("application/json")
+        header(res.headers(), "content-type").as_deref(),
+        Some("application/json"),
+        "{res}"
     );
-    let body: Value = res.json().await.unwrap_or_default();
-    assert_eq!(body["code"], status);
+    let body: Value = res.json();
+    assert_eq!(body["code"], status, "{res}");
     assert!(
         body["message"].is_string() && body["message"] != "",
-        "{body}"
+        "{res}"
     );
 }
 

@@ -1,4 +1,5 @@
 //! HTTP tests against the real server, on Postgres and on SQLite.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod admin;
 mod config;

@@ -1,7 +1,7 @@
 //! The database going away and coming back, without a restart (Postgres behind a TCP proxy
 //! the test can cut).
 
-use crate::helpers::{assert_error, spawn_on, Backend, TestDb};
+use crate::helpers::*;
 use serde_json::json;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -85,13 +85,18 @@ impl Proxy {
 async fn database_outage_and_recovery_without_restart() {
     let db = TestDb::new(Backend::Postgres);
     let proxy = Proxy::start("127.0.0.1:5432");
-    let name = db.url.rsplit('/').next().unwrap_or_default().to_owned();
+    let name = db
+        .url
+        .rsplit('/')
+        .next()
+        .expect("present and well-formed")
+        .to_owned();
     let proxied = format!("postgres://postgres@127.0.0.1:{}/{name}", proxy.port);
-    let app = spawn_on(
-        db,
-        json!({"database": {"url": proxied, "connect_timeout": "1s"}}),
-    )
-    .await;
+    let app = TestApp::builder(Backend::Postgres)
+        .on(db)
+        .config(json!({"database": {"url": proxied, "connect_timeout": "1s"}}))
+        .start()
+        .await;
     let login = app.user_with_session("outage@example.com").await;
     assert_eq!(app.get_me(&login.token).await.status(), 200);
 
@@ -100,36 +105,34 @@ async fn database_outage_and_recovery_without_restart() {
     // A good token needs the session row: an honest 500, within the pool timeout, not a hang.
     let started = Instant::now();
     let res = app.get_me(&login.token).await;
-    assert_error(res, 500).await;
+    assert_error(res, 500);
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "{:?}",
         started.elapsed()
     );
     let again = app.get_me(&login.token).await;
-    assert_error(again, 500).await;
+    assert_error(again, 500);
 
     // A forged token is refused before any query: 401, not 500.
-    assert_error(app.get_me("eyJhbGciOiJSUzI1NiJ9.e30.c2ln").await, 401).await;
+    assert_error(app.get_me("eyJhbGciOiJSUzI1NiJ9.e30.c2ln").await, 401);
 
     let ready = app
         .client
         .get(format!("{}/health/ready", app.public))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .fetch()
+        .await;
     assert_eq!(ready.status(), 503);
-    assert_eq!(
-        ready.json::<serde_json::Value>().await.unwrap_or_default(),
-        json!({"ready": false})
-    );
+    assert_eq!(ready.json::<serde_json::Value>(), json!({"ready": false}));
     let alive = app
         .client
         .get(format!("{}/health/alive", app.public))
         .send()
         .await;
     assert_eq!(
-        alive.map(|r| r.status().as_u16()).unwrap_or_default(),
+        alive
+            .map(|r| r.status().as_u16())
+            .expect("GET /health/alive"),
         200,
         "alive while the DB is down"
     );
@@ -143,7 +146,7 @@ async fn database_outage_and_recovery_without_restart() {
             .get(format!("{}/health/ready", app.public))
             .send()
             .await;
-        if ready.map(|r| r.status().as_u16()).unwrap_or_default() == 200 {
+        if ready.is_ok_and(|r| r.status() == 200) {
             break;
         }
         assert!(

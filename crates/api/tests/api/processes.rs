@@ -1,7 +1,7 @@
 //! Several server processes (the real binary) sharing one Postgres: key rotation seen by all,
 //! prune rules, secret rotation, graceful shutdown.
 
-use crate::helpers::{Backend, TestDb, SECRET};
+use crate::helpers::*;
 use crate::receiver::Receiver;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -41,7 +41,7 @@ fn write_config_with(
          database:\n  url: {db_url}\n  pool_size: 4\n\
          secrets:\n  keys: {}\n  refresh_interval: 10m\n\
          account:\n  allow_deletion: true\nlog:\n  level: warn\n{extra}",
-        serde_json::to_string(secrets).unwrap_or_default()
+        serde_json::to_string(secrets).expect("present and well-formed")
     );
     let path = dir.join(format!("{name}.yaml"));
     std::fs::write(&path, yaml).unwrap_or_else(|e| panic!("{e}"));
@@ -49,7 +49,7 @@ fn write_config_with(
 }
 
 fn ports_of(config: &Path) -> (String, String) {
-    let text = std::fs::read_to_string(config).unwrap_or_default();
+    let text = std::fs::read_to_string(config).expect("present and well-formed");
     let addrs: Vec<&str> = text
         .lines()
         .filter_map(|l| l.trim().strip_prefix("address: "))
@@ -84,13 +84,13 @@ async fn start(config: &Path, log: &Path) -> Server {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let ready = client.get(format!("{public}/health/ready")).send().await;
-        if ready.map(|r| r.status().as_u16()).unwrap_or_default() == 200 {
+        if ready.is_ok_and(|r| r.status() == 200) {
             break;
         }
         assert!(
             Instant::now() < deadline,
             "server did not get ready: {}",
-            std::fs::read_to_string(log).unwrap_or_default()
+            std::fs::read_to_string(log).expect("present and well-formed")
         );
         actix_rt::time::sleep(Duration::from_millis(100)).await;
     }
@@ -127,14 +127,9 @@ fn cli(config: &Path, args: &[&str]) -> Output {
 }
 
 async fn post(client: &reqwest::Client, url: String, body: Value) -> Value {
-    let res = client
-        .post(url)
-        .json(&body)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let res = client.post(url).json(&body).fetch().await;
     assert!(res.status().is_success(), "{}", res.status());
-    res.json().await.unwrap_or_default()
+    res.json()
 }
 
 /// A user with one primary address, created through the admin API; returns the id.
@@ -145,7 +140,7 @@ async fn create_user(client: &reqwest::Client, server: &Server, email: &str) -> 
         json!({"emails": [{"address": email, "is_primary": true}]}),
     )
     .await;
-    user["id"].as_str().unwrap_or_default().to_owned()
+    user["id"].str().to_owned()
 }
 
 /// A new session of the user through the admin API; returns its token.
@@ -156,32 +151,29 @@ async fn login(client: &reqwest::Client, server: &Server, user_id: &str) -> Stri
         json!({"user_id": user_id}),
     )
     .await;
-    session["session_token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
+    session["session_token"].str().to_owned()
 }
 
 async fn me(client: &reqwest::Client, server: &Server, token: &str) -> u16 {
     client
         .get(format!("{}/me", server.public))
         .bearer_auth(token)
-        .send()
+        .fetch()
         .await
-        .map(|r| r.status().as_u16())
-        .unwrap_or_default()
+        .status()
+        .as_u16()
 }
 
 fn kid_of(token: &str) -> String {
     use base64::Engine;
-    let header = token.split('.').next().unwrap_or_default();
+    let header = token.split('.').next().expect("present and well-formed");
     let json: Value = serde_json::from_slice(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(header)
-            .unwrap_or_default(),
+            .expect("present and well-formed"),
     )
-    .unwrap_or_default();
-    json["kid"].as_str().unwrap_or_default().to_owned()
+    .expect("present and well-formed");
+    json["kid"].str().to_owned()
 }
 
 #[actix_rt::test]
@@ -201,7 +193,7 @@ async fn rotation_across_two_processes_prune_and_secret_rotation() {
     // Rotate through A. B's refresh interval is 10 minutes: only the unknown-kid reload can
     // make it accept the new key, and it must on the very first request.
     let rotated = post(&client, format!("{}/jwks/rotate", a.admin), json!({})).await;
-    let new_kid = rotated["kid"].as_str().unwrap_or_default().to_owned();
+    let new_kid = rotated["kid"].str().to_owned();
     let new_token = login(&client, &a, &user_id).await;
     assert_eq!(
         kid_of(&new_token),
@@ -215,12 +207,9 @@ async fn rotation_across_two_processes_prune_and_secret_rotation() {
     );
     let jwks_b: Value = client
         .get(format!("{}/.well-known/jwks.json", b.public))
-        .send()
+        .fetch()
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .json()
-        .await
-        .unwrap_or_default();
+        .json();
     assert_eq!(
         jwks_b["keys"].as_array().map(Vec::len),
         Some(2),
@@ -266,12 +255,9 @@ async fn rotation_across_two_processes_prune_and_secret_rotation() {
     assert_eq!(me(&client, &a2, &new_token).await, 200);
     let jwks_a2: Value = client
         .get(format!("{}/.well-known/jwks.json", a2.public))
-        .send()
+        .fetch()
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .json()
-        .await
-        .unwrap_or_default();
+        .json();
     assert_eq!(jwks_a2["keys"].as_array().map(Vec::len), Some(2));
 
     // Forced prune removes the old key; after a restart its tokens are refused.
@@ -330,7 +316,7 @@ async fn cli_user_and_jwt_create_then_delete_over_http() {
     let staged_line = listing
         .lines()
         .find(|l| l.starts_with(&staged_kid))
-        .unwrap_or_default();
+        .expect("present and well-formed");
     assert!(staged_line.ends_with(" no"), "{listing}");
     assert_eq!(
         listing.lines().filter(|l| l.ends_with(" yes")).count(),
@@ -343,12 +329,9 @@ async fn cli_user_and_jwt_create_then_delete_over_http() {
     assert_eq!(me(&client, &server, &token).await, 200);
     let jwks: Value = client
         .get(format!("{}/.well-known/jwks.json", server.public))
-        .send()
+        .fetch()
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .json()
-        .await
-        .unwrap_or_default();
+        .json();
     assert!(
         jwks["keys"]
             .as_array()
@@ -362,16 +345,15 @@ async fn cli_user_and_jwt_create_then_delete_over_http() {
     )
     .await;
     assert_ne!(
-        kid_of(fresh["session_token"].as_str().unwrap_or_default()),
+        kid_of(fresh["session_token"].str()),
         staged_kid,
         "staged key does not sign yet"
     );
     let deleted = client
         .delete(format!("{}/user", server.public))
         .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .fetch()
+        .await;
     assert_eq!(deleted.status(), 204);
     assert_eq!(me(&client, &server, &token).await, 401);
     server.stop();
@@ -401,9 +383,8 @@ async fn a_restart_mid_retry_still_delivers() {
     let deleted = client
         .delete(format!("{}/user", server.public))
         .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .fetch()
+        .await;
     assert_eq!(deleted.status(), 204);
     receiver
         .wait_for("two failed attempts", |a| a.len() >= 2)
@@ -457,10 +438,10 @@ async fn two_processes_deliver_200_deletions_once_each_without_overlap() {
             client
                 .delete(url)
                 .bearer_auth(token)
-                .send()
+                .fetch()
                 .await
-                .map(|r| r.status().as_u16())
-                .unwrap_or_default()
+                .status()
+                .as_u16()
         }
     });
     use futures_util::StreamExt;
@@ -533,7 +514,7 @@ async fn secrets_never_reach_the_log() {
         .send()
         .await;
     server.stop();
-    let written = std::fs::read_to_string(&log).unwrap_or_default();
+    let written = std::fs::read_to_string(&log).expect("present and well-formed");
     assert!(
         written.contains("DEBUG") || written.contains("INFO"),
         "logging at debug: {written}"

@@ -41,7 +41,7 @@ async fn hook(
         .headers()
         .get("webhook-id")
         .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
+        .expect("present and well-formed")
         .to_owned();
     let seen = {
         let mut per_id = state.per_id.lock().unwrap_or_else(|e| e.into_inner());

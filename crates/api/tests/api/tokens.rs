@@ -1,7 +1,7 @@
 //! Keys, tokens and the JWKS (SPEC §5, §6): an independent verifier and signer, the bad-token
 //! battery through the verifier and through both HTTP carriers, key material at rest.
 
-use crate::helpers::{assert_error, header, spawn_app_with, Backend, Login, TestApp};
+use crate::helpers::*;
 use crate::on_both_backends;
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::signature::{self, KeyPair as _, RsaKeyPair, RsaPublicKeyComponents};
@@ -108,7 +108,10 @@ fn without(mut v: Value, key: &str) -> Value {
 }
 
 async fn issuer_app(backend: Backend) -> TestApp {
-    spawn_app_with(backend, json!({"session": {"issuer": ISSUER}})).await
+    TestApp::builder(backend)
+        .config(json!({"session": {"issuer": ISSUER}}))
+        .start()
+        .await
 }
 
 /// Every bad token, with the reason our verifier must give.
@@ -479,9 +482,9 @@ async fn the_bad_token_battery(backend: Backend) {
                 .request(method, &url)
                 .header("cookie", format!("hanko={token}"));
             for req in [by_header, by_cookie] {
-                let res = req.send().await.unwrap_or_else(|e| panic!("{name}: {e}"));
+                let res = req.fetch().await;
                 assert_eq!(res.status(), 401, "{name} {path}");
-                assert_error(res, 401).await;
+                assert_error(res, 401);
             }
         }
     }
@@ -526,7 +529,7 @@ async fn tokens_for_dead_sessions_are_refused(backend: Backend) {
         );
         let res = app.get_me(&token).await;
         assert_eq!(res.status(), 401, "{name}");
-        assert_error(app.delete_user(&token).await, 401).await;
+        assert_error(app.delete_user(&token).await, 401);
     }
     // An expired session row refuses a token that is otherwise valid.
     let past = (chrono::Utc::now() - chrono::Duration::minutes(1))
@@ -535,7 +538,7 @@ async fn tokens_for_dead_sessions_are_refused(backend: Backend) {
         "UPDATE sessions SET expires_at = '{past}' WHERE id = '{}'",
         victim.session_id
     ));
-    assert_error(app.get_me(&victim.token).await, 401).await;
+    assert_error(app.get_me(&victim.token).await, 401);
     assert_eq!(app.rows_of_user(&victim.user_id), 3);
     assert_eq!(app.rows_of_user(&other.user_id), 3);
 }
@@ -607,7 +610,7 @@ async fn carriers_and_their_variants(backend: Backend) {
         ),
     ];
     for (name, req, status) in cases {
-        let res = req.send().await.unwrap_or_else(|e| panic!("{name}: {e}"));
+        let res = req.fetch().await;
         assert_eq!(res.status().as_u16(), status, "{name}");
     }
 }
@@ -621,9 +624,12 @@ async fn independent_verifier_and_signer(backend: Backend) {
         .get_json(format!("{}/.well-known/jwks.json", app.public))
         .await;
     let parts: Vec<&str> = login.token.split('.').collect();
-    let header: Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap_or_default())
-            .unwrap_or_default();
+    let header: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(parts[0])
+            .expect("present and well-formed"),
+    )
+    .expect("present and well-formed");
     assert_eq!(header["alg"], "RS256");
     assert_eq!(header["typ"], "JWT");
     let jwk = jwks["keys"]
@@ -636,7 +642,7 @@ async fn independent_verifier_and_signer(backend: Backend) {
     let members: Vec<&str> = jwk
         .as_object()
         .map(|o| o.keys().map(String::as_str).collect())
-        .unwrap_or_default();
+        .expect("present and well-formed");
     for private in ["d", "p", "q", "dp", "dq", "qi"] {
         assert!(
             !members.contains(&private),
@@ -644,14 +650,16 @@ async fn independent_verifier_and_signer(backend: Backend) {
         );
     }
     let n = URL_SAFE_NO_PAD
-        .decode(jwk["n"].as_str().unwrap_or_default())
-        .unwrap_or_default();
+        .decode(jwk["n"].str())
+        .expect("present and well-formed");
     let e = URL_SAFE_NO_PAD
-        .decode(jwk["e"].as_str().unwrap_or_default())
-        .unwrap_or_default();
+        .decode(jwk["e"].str())
+        .expect("present and well-formed");
     assert_ne!(n[0], 0, "n is minimal (no leading zero)");
     assert_eq!(e, vec![1, 0, 1]);
-    let signature = URL_SAFE_NO_PAD.decode(parts[2]).unwrap_or_default();
+    let signature = URL_SAFE_NO_PAD
+        .decode(parts[2])
+        .expect("present and well-formed");
     let public = RsaPublicKeyComponents { n: &n, e: &e };
     public
         .verify(
@@ -659,19 +667,19 @@ async fn independent_verifier_and_signer(backend: Backend) {
             format!("{}.{}", parts[0], parts[1]).as_bytes(),
             &signature,
         )
-        .unwrap_or_else(|_| panic!("independent verification failed"));
-    let claims: Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap_or_default())
-            .unwrap_or_default();
+        .expect("independent verification");
+    let claims: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(parts[1])
+            .expect("present and well-formed"),
+    )
+    .expect("present and well-formed");
     assert_eq!(claims["sub"], login.user_id.as_str());
     assert_eq!(claims["session_id"], login.session_id.as_str());
     assert_eq!(claims["aud"], json!(["localhost"]));
     assert_eq!(claims["iss"], ISSUER);
     assert_eq!(claims["email"], "indie@example.com");
-    assert_eq!(
-        claims["exp"].as_i64().unwrap_or_default() - claims["iat"].as_i64().unwrap_or_default(),
-        12 * 3600
-    );
+    assert_eq!(claims["exp"].int() - claims["iat"].int(), 12 * 3600);
 
     // A token made by an independent signer with the private key is accepted by ours.
     let key = server_key(&app);
@@ -691,15 +699,14 @@ async fn jwks_http_caching(backend: Backend) {
         .client
         .get(&url)
         .header("origin", "https://anywhere.example")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .fetch()
+        .await;
     assert_eq!(first.status(), 200);
     let h = first.headers().clone();
     let get = |name: &str| {
         h.get(name)
             .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
+            .expect("present and well-formed")
             .to_owned()
     };
     assert_eq!(get("content-type"), "application/json");
@@ -717,19 +724,14 @@ async fn jwks_http_caching(backend: Backend) {
         etag.starts_with('"') && etag.ends_with('"') && !etag.starts_with("W/"),
         "strong etag {etag}"
     );
-    let body = first.bytes().await.unwrap_or_default();
+    let body = first.bytes();
 
-    let again = app
-        .client
-        .get(&url)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let again = app.client.get(&url).fetch().await;
     assert_eq!(
         header(again.headers(), "etag").as_deref(),
         Some(etag.as_str())
     );
-    assert_eq!(again.bytes().await.unwrap_or_default(), body);
+    assert_eq!(again.bytes(), body);
 
     for inm in [
         etag.clone(),
@@ -741,23 +743,21 @@ async fn jwks_http_caching(backend: Backend) {
             .client
             .get(&url)
             .header("if-none-match", inm.as_str())
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .fetch()
+            .await;
         assert_eq!(res.status(), 304, "{inm}");
         assert_eq!(
             header(res.headers(), "etag").as_deref(),
             Some(etag.as_str())
         );
-        assert!(res.bytes().await.unwrap_or_default().is_empty());
+        assert!(res.bytes().is_empty());
     }
     let stale = app
         .client
         .get(&url)
         .header("if-none-match", "\"stale\"")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .fetch()
+        .await;
     assert_eq!(stale.status(), 200);
 
     // The document is serialised once per key-set change: two reads share the same bytes.
@@ -773,19 +773,17 @@ async fn jwks_http_caching(backend: Backend) {
     let rotated = app
         .client
         .post(format!("{}/jwks/rotate", app.admin))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .fetch()
+        .await;
     assert_eq!(rotated.status(), 201);
     let res = app
         .client
         .get(&url)
         .header("if-none-match", etag.as_str())
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .fetch()
+        .await;
     assert_eq!(res.status(), 200, "new key set, new etag");
-    let doc: Value = res.json().await.unwrap_or_default();
+    let doc: Value = res.json();
     assert_eq!(doc["keys"].as_array().map(Vec::len), Some(2));
 }
 
@@ -806,7 +804,7 @@ async fn no_private_key_material_at_rest(backend: Backend) {
         assert!(!text.contains("MII"), "base64 DER in the row");
         let raw = URL_SAFE_NO_PAD
             .decode(&row.encrypted_key)
-            .unwrap_or_default();
+            .expect("present and well-formed");
         assert!(
             !raw.windows(32)
                 .any(|w| key.pkcs8.windows(32).any(|p| p == w)),
@@ -843,14 +841,14 @@ async fn a_remembered_token_still_expires(backend: Backend) {
         verifier.verify(&token, chrono::Utc::now()).err(),
         Some(TokenError::Expired)
     );
-    assert_error(app.get_me(&token).await, 401).await;
+    assert_error(app.get_me(&token).await, 401);
     // A one-byte change is a different token: the remembered verdict does not carry over.
     let mut tampered = login.token.clone().into_bytes();
     let last = tampered.len() - 1;
     tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8_lossy(&tampered).into_owned();
     assert_eq!(app.get_me(&login.token).await.status(), 200);
-    assert_error(app.get_me(&tampered).await, 401).await;
+    assert_error(app.get_me(&tampered).await, 401);
 }
 
 on_both_backends!(

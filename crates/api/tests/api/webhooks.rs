@@ -1,6 +1,6 @@
 //! Webhook delivery (SPEC §9) to a real local receiver.
 
-use crate::helpers::{spawn_app_with, Backend, TestApp};
+use crate::helpers::*;
 use crate::on_both_backends;
 use crate::receiver::Receiver;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -43,14 +43,11 @@ async fn verify_with_jwks(app: &TestApp, token: &str) -> Value {
         .as_array()
         .and_then(|keys| {
             keys.iter()
-                .find(|k| Some(k["kid"].as_str().unwrap_or_default()) == header.kid.as_deref())
+                .find(|k| Some(k["kid"].str()) == header.kid.as_deref())
         })
         .unwrap_or_else(|| panic!("kid not in JWKS"));
-    let key = DecodingKey::from_rsa_components(
-        jwk["n"].as_str().unwrap_or_default(),
-        jwk["e"].as_str().unwrap_or_default(),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let key = DecodingKey::from_rsa_components(jwk["n"].str(), jwk["e"].str())
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut validation = Validation::new(Algorithm::RS256);
     validation.set_audience(&["localhost"]);
     validation.sub = Some("hanko webhooks".to_owned());
@@ -62,7 +59,10 @@ async fn verify_with_jwks(app: &TestApp, token: &str) -> Value {
 async fn delivered_after_two_failures_with_a_stable_id(backend: Backend) {
     let receiver = Receiver::start();
     receiver.state.fail_first.store(2, Ordering::SeqCst);
-    let app = spawn_app_with(backend, hooks(&receiver, &["user.delete"], 8)).await;
+    let app = TestApp::builder(backend)
+        .config(hooks(&receiver, &["user.delete"], 8))
+        .start()
+        .await;
     let victim = app.user_with_session("hook@example.com").await;
     assert_eq!(app.delete_user(&victim.token).await.status(), 204);
 
@@ -84,14 +84,11 @@ async fn delivered_after_two_failures_with_a_stable_id(backend: Backend) {
 
     let body = &attempts[2].body;
     assert_eq!(body["event"], "user.delete");
-    let claims = verify_with_jwks(&app, body["token"].as_str().unwrap_or_default()).await;
+    let claims = verify_with_jwks(&app, body["token"].str()).await;
     assert_eq!(claims["evt"], "user.delete");
     assert_eq!(claims["data"]["id"], victim.user_id.as_str());
     assert_eq!(claims["data"]["emails"][0]["address"], "hook@example.com");
-    assert_eq!(
-        claims["exp"].as_i64().unwrap_or_default() - claims["iat"].as_i64().unwrap_or_default(),
-        300
-    );
+    assert_eq!(claims["exp"].int() - claims["iat"].int(), 300);
 
     // The row stays, marked delivered, listable.
     let delivered = listed_eventually(&app, "delivered").await;
@@ -104,7 +101,10 @@ async fn delivered_after_two_failures_with_a_stable_id(backend: Backend) {
 
 async fn prefix_subscription_receives_user_delete(backend: Backend) {
     let receiver = Receiver::start();
-    let app = spawn_app_with(backend, hooks(&receiver, &["user"], 8)).await;
+    let app = TestApp::builder(backend)
+        .config(hooks(&receiver, &["user"], 8))
+        .start()
+        .await;
     let victim = app.user_with_session("prefix@example.com").await;
     assert_eq!(app.delete_user(&victim.token).await.status(), 204);
     let delivered = receiver.wait_for("delivery", |a| !a.is_empty()).await;
@@ -113,7 +113,10 @@ async fn prefix_subscription_receives_user_delete(backend: Backend) {
 
 async fn unsubscribed_events_are_marked_delivered_without_a_request(backend: Backend) {
     let receiver = Receiver::start();
-    let app = spawn_app_with(backend, hooks(&receiver, &["email.create", "us"], 8)).await;
+    let app = TestApp::builder(backend)
+        .config(hooks(&receiver, &["email.create", "us"], 8))
+        .start()
+        .await;
     let victim = app.user_with_session("nobody@example.com").await;
     assert_eq!(app.delete_user(&victim.token).await.status(), 204);
     let delivered = listed_eventually(&app, "delivered").await;
@@ -124,16 +127,16 @@ async fn unsubscribed_events_are_marked_delivered_without_a_request(backend: Bac
 async fn dead_after_max_attempts(backend: Backend) {
     let receiver = Receiver::start();
     receiver.state.failing.store(true, Ordering::SeqCst);
-    let app = spawn_app_with(backend, hooks(&receiver, &["user.delete"], 3)).await;
+    let app = TestApp::builder(backend)
+        .config(hooks(&receiver, &["user.delete"], 3))
+        .start()
+        .await;
     let victim = app.user_with_session("dead@example.com").await;
     assert_eq!(app.delete_user(&victim.token).await.status(), 204);
     let dead = listed_eventually(&app, "dead").await;
     assert_eq!(dead.len(), 1, "listed as dead");
     assert_eq!(dead[0]["attempts"], 3);
-    assert!(dead[0]["last_error"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("HTTP 500"));
+    assert!(dead[0]["last_error"].str().contains("HTTP 500"));
     assert_eq!(receiver.attempts().len(), 3, "no attempt after the last");
     let metrics = app.get_text(format!("{}/metrics", app.admin)).await;
     assert!(
@@ -156,7 +159,7 @@ on_both_backends!(
 /// Delivered and dead events older than 30 days may go; pending ones and recent ones stay.
 async fn old_finished_events_are_pruned_and_nothing_else(backend: Backend) {
     use domain::ports::Outbox;
-    let app = spawn_app_with(backend, json!({})).await;
+    let app = TestApp::builder(backend).config(json!({})).start().await;
     let old = (chrono::Utc::now() - chrono::Duration::days(31))
         .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     let recent = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
@@ -191,7 +194,7 @@ async fn old_finished_events_are_pruned_and_nothing_else(backend: Backend) {
         .await;
     let mut names: Vec<String> = left
         .iter()
-        .map(|e| e["payload"]["name"].as_str().unwrap_or_default().to_owned())
+        .map(|e| e["payload"]["name"].str().to_owned())
         .collect();
     names.sort();
     assert_eq!(names, vec!["old pending", "recent delivered"]);

@@ -212,7 +212,7 @@ impl AccountStore for Database {
                 created_at: at,
                 attempts: 0,
                 next_attempt_at: at,
-                delivered_at: deletion.no_subscribers.then_some(at),
+                delivered_at: (!deletion.has_subscribers).then_some(at),
                 last_error: None,
                 dead: false,
             };

@@ -1,7 +1,7 @@
 //! The port implementations, one module per port.
 
 mod accounts;
-mod events;
+mod audit_logs;
 mod health;
 mod keys;
 mod outbox;

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use diesel::sql_types::Integer;
 use domain::ids::EventId;
 use domain::model::OutboxEvent;
-use domain::ports::{Outbox, OutboxCounts, StoreError};
+use domain::ports::{DeliveryStatus, Outbox, OutboxCounts, StoreError};
 
 /// Postgres: `FOR UPDATE SKIP LOCKED`, so instances claiming at the same moment take
 /// different rows instead of queueing behind each other's locks.
@@ -27,6 +27,27 @@ const CLAIM_SQLITE: &str =
      RETURNING *";
 
 impl Outbox for Database {
+    fn list_events(&self, status: Option<DeliveryStatus>) -> Result<Vec<OutboxEvent>, StoreError> {
+        let rows = self.run(|conn| {
+            let mut query = webhook_outbox::table.into_boxed();
+            query = match status {
+                None => query,
+                Some(DeliveryStatus::Pending) => query
+                    .filter(webhook_outbox::delivered_at.is_null())
+                    .filter(webhook_outbox::dead.eq(false)),
+                Some(DeliveryStatus::Delivered) => {
+                    query.filter(webhook_outbox::delivered_at.is_not_null())
+                }
+                Some(DeliveryStatus::Dead) => query.filter(webhook_outbox::dead.eq(true)),
+            };
+            query
+                .select(OutboxRow::as_select())
+                .order((webhook_outbox::created_at.asc(), webhook_outbox::id.asc()))
+                .load(conn)
+        })?;
+        Ok(rows.into_iter().map(OutboxEvent::from).collect())
+    }
+
     fn claim_due(
         &self,
         now: DateTime<Utc>,

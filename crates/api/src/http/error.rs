@@ -1,19 +1,31 @@
 //! The one error shape of the API (`{"code": <status>, "message": <reason phrase>}`) and the
-//! mapping of lower-level errors to it. Causes are logged here, never sent to the client.
+//! mapping of lower-level errors to it. The cause of an internal error travels inside the
+//! [`ApiError`] and is logged once, with the request id, by [`super::request_id`] when the
+//! error has become a response; the client never sees it.
 
+use crate::report::Report;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use domain::ports::StoreError;
+use domain::ports::{Cause, StoreError};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::fmt;
 
-/// An error response. Build it with the constructors; each logs what the client must not see.
+/// An error response, with what went wrong on our side when it is our fault.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    www_authenticate: Option<String>,
+    www_authenticate: Option<Cow<'static, str>>,
     allow: Option<&'static str>,
+    internal: Option<Internal>,
+}
+
+/// The cause of a 500: what we were doing, and the error chain that stopped it.
+#[derive(Debug)]
+struct Internal {
+    context: &'static str,
+    cause: Cause,
 }
 
 #[derive(Serialize)]
@@ -29,13 +41,14 @@ impl ApiError {
             status,
             www_authenticate: None,
             allow: None,
+            internal: None,
         }
     }
 
     /// 401 with `WWW-Authenticate: Bearer`, the same for every authentication failure.
     pub fn unauthorized() -> Self {
         Self {
-            www_authenticate: Some("Bearer".to_owned()),
+            www_authenticate: Some(Cow::Borrowed("Bearer")),
             ..Self::status(StatusCode::UNAUTHORIZED)
         }
     }
@@ -43,7 +56,7 @@ impl ApiError {
     /// 401 with an RFC 6750/9470 challenge.
     pub fn challenge(challenge: String) -> Self {
         Self {
-            www_authenticate: Some(challenge),
+            www_authenticate: Some(Cow::Owned(challenge)),
             ..Self::status(StatusCode::UNAUTHORIZED)
         }
     }
@@ -56,14 +69,19 @@ impl ApiError {
         }
     }
 
-    /// 500, logging the cause.
-    pub fn internal(context: &str, cause: impl fmt::Display) -> Self {
-        log::error!("{context}: {cause}");
-        Self::status(StatusCode::INTERNAL_SERVER_ERROR)
+    /// 500; the cause is logged with the request id when the response is sent.
+    pub fn internal(context: &'static str, cause: impl Into<Cause>) -> Self {
+        Self {
+            internal: Some(Internal {
+                context,
+                cause: cause.into(),
+            }),
+            ..Self::status(StatusCode::INTERNAL_SERVER_ERROR)
+        }
     }
 
     /// Maps a storage error: conflicts and missing rows are the client's, the rest is ours.
-    pub fn store(context: &str, e: StoreError) -> Self {
+    pub fn store(context: &'static str, e: StoreError) -> Self {
         match e {
             StoreError::Conflict(_) => Self::status(StatusCode::CONFLICT),
             StoreError::NotFound => Self::status(StatusCode::NOT_FOUND),
@@ -73,7 +91,17 @@ impl ApiError {
 
     /// A blocking task that could not complete (the pool was shut down or the task panicked).
     pub fn blocking(e: actix_web::error::BlockingError) -> Self {
-        Self::internal("blocking task failed", e)
+        Self::internal("blocking task", e)
+    }
+
+    /// Logs the cause of an internal error, once, for the request it answered.
+    pub fn log_cause(&self, request_id: &str) {
+        if let Some(Internal { context, cause }) = &self.internal {
+            log::error!(
+                "request {request_id}: {context}: {}",
+                Report(cause.as_ref())
+            );
+        }
     }
 }
 

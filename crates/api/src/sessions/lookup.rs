@@ -16,16 +16,25 @@ const MAX_BATCH: usize = 64;
 /// Lookups waiting beyond this many are answered "unavailable" (back-pressure, not a hang).
 const QUEUE: usize = 4096;
 
-type Reply = oneshot::Sender<Result<Option<Session>, StoreError>>;
+type Reply = oneshot::Sender<Result<Option<Session>, LookupError>>;
+
+/// Why a session could not be looked up.
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    /// The queue is full: back-pressure instead of an unbounded wait.
+    #[error("session lookup queue full")]
+    Overloaded,
+    /// The lookup threads are gone (shutting down).
+    #[error("session lookup threads stopped")]
+    Stopped,
+    /// The database failed; every lookup of the batch shares the one error.
+    #[error("session lookup query failed")]
+    Store(#[source] Arc<StoreError>),
+}
 
 struct Lookup {
     id: SessionId,
     reply: Reply,
-}
-
-/// Why a lookup could not even be queued.
-fn overloaded() -> StoreError {
-    StoreError::Unavailable("session lookup queue full".to_owned())
 }
 
 /// The batching front of the session store.
@@ -49,18 +58,14 @@ impl SessionLookup {
     }
 
     /// The session row, if it exists.
-    pub async fn find(&self, id: SessionId) -> Result<Option<Session>, StoreError> {
+    pub async fn find(&self, id: SessionId) -> Result<Option<Session>, LookupError> {
         let (reply, answer) = oneshot::channel();
         match self.queue.try_send(Lookup { id, reply }) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => return Err(overloaded()),
-            Err(TrySendError::Disconnected(_)) => {
-                return Err(StoreError::Unavailable("session lookup stopped".to_owned()))
-            }
+            Err(TrySendError::Full(_)) => return Err(LookupError::Overloaded),
+            Err(TrySendError::Disconnected(_)) => return Err(LookupError::Stopped),
         }
-        answer
-            .await
-            .unwrap_or_else(|_| Err(StoreError::Unavailable("session lookup dropped".to_owned())))
+        answer.await.unwrap_or(Err(LookupError::Stopped))
     }
 }
 
@@ -86,7 +91,9 @@ fn serve(db: &Database, rx: &Mutex<Receiver<Lookup>>) {
 fn answer(db: &Database, batch: Vec<Lookup>) {
     if let [only] = batch.as_slice() {
         // A lone lookup uses the single-row statement (prepared once per connection).
-        let result = db.find_session(only.id);
+        let result = db
+            .find_session(only.id)
+            .map_err(|e| LookupError::Store(Arc::new(e)));
         if let Some(Lookup { reply, .. }) = batch.into_iter().next() {
             let _ = reply.send(result);
         }
@@ -101,11 +108,9 @@ fn answer(db: &Database, batch: Vec<Lookup>) {
             }
         }
         Err(e) => {
-            let message = e.to_string();
+            let shared = Arc::new(e);
             for lookup in batch {
-                let _ = lookup
-                    .reply
-                    .send(Err(StoreError::Unavailable(message.clone())));
+                let _ = lookup.reply.send(Err(LookupError::Store(shared.clone())));
             }
         }
     }

@@ -1,15 +1,18 @@
-//! The webhook dispatcher (SPEC §9): claims due outbox events, delivers the signed envelope
-//! to every hook subscribed to the event, and records the outcome. State lives in the
-//! outbox table only, so a restart (or another instance) picks up where this one left off.
+//! The webhook dispatcher: claims due outbox events, delivers the signed envelope to every
+//! hook subscribed to the event, and records the outcome. State lives in the outbox table
+//! only, so a restart (or another instance) picks up where this one left off.
 
-use crate::config::{WebhookConfig, WebhooksConfig};
+use super::config::{WebhookConfig, WebhooksConfig};
+use super::envelope::{self, Envelope};
 use crate::metrics::Metrics;
-use crate::state::AppState;
+use crate::report::Report;
 use actix_web::web;
 use chrono::{DateTime, Utc};
 use domain::model::OutboxEvent;
 use domain::ports::Outbox;
-use serde::Serialize;
+use jwks::{KeyError, KeyManager};
+use persistence::Database;
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -23,30 +26,62 @@ const POLL: Duration = Duration::from_millis(500);
 /// Delivered and dead events older than this may be pruned.
 const RETENTION_DAYS: i64 = 30;
 
-/// The claims of a webhook token: the envelope Hanko uses.
-#[derive(Serialize)]
-struct WebhookClaims<'a> {
-    sub: &'static str,
-    aud: &'a [String],
-    iat: i64,
-    exp: i64,
-    evt: &'a str,
-    data: &'a serde_json::Value,
+/// Why one delivery attempt failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("signing the envelope")]
+    Signing(#[source] KeyError),
+    #[error("{hook}: {failure}")]
+    Transport { hook: String, failure: Transport },
+    #[error("{hook}: HTTP {status}")]
+    Status { hook: String, status: u16 },
 }
 
-#[derive(Serialize)]
-struct Envelope<'a> {
-    event: &'a str,
-    token: &'a str,
+/// How a request failed before any answer came back. reqwest's own message repeats the URL
+/// (which may carry credentials), so only the kind is kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Timeout,
+    Connect,
+    Other,
 }
 
-/// Whether a hook subscribed to `subscription` wants `event`: the exact name, or a prefix
-/// ending at a dot (`user` matches `user.delete`, `us` does not).
-pub fn subscribed(subscription: &str, event: &str) -> bool {
-    event == subscription
-        || event
-            .strip_prefix(subscription)
-            .is_some_and(|rest| rest.starts_with('.'))
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Timeout => "timeout",
+            Self::Connect => "connection failed",
+            Self::Other => "request failed",
+        })
+    }
+}
+
+impl From<&reqwest::Error> for Transport {
+    fn from(e: &reqwest::Error) -> Self {
+        if e.is_timeout() {
+            Self::Timeout
+        } else if e.is_connect() {
+            Self::Connect
+        } else {
+            Self::Other
+        }
+    }
+}
+
+/// The failures of one event's attempt across its hooks.
+#[derive(Debug)]
+struct Failures(Vec<DeliveryError>);
+
+impl fmt::Display for Failures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{}", Report(e))?;
+        }
+        Ok(())
+    }
 }
 
 /// Wait before retry number `attempts` (1-based): `initial · 2^(attempts-1)`, capped.
@@ -60,31 +95,41 @@ pub fn backoff(initial: Duration, attempts: i32) -> Duration {
         .min(MAX_BACKOFF)
 }
 
+/// The delivery worker, with only what it needs.
 pub struct Dispatcher {
-    state: AppState,
-    config: WebhooksConfig,
+    db: Database,
+    keys: Arc<KeyManager>,
+    metrics: Arc<Metrics>,
+    config: Arc<WebhooksConfig>,
+    /// `aud` of the envelope token.
+    audience: Vec<String>,
     client: reqwest::Client,
     wake: Arc<Notify>,
 }
 
 impl Dispatcher {
-    pub fn new(state: AppState, wake: Arc<Notify>) -> Result<Self, reqwest::Error> {
-        let config = state.config.webhooks.clone();
+    pub fn new(
+        db: Database,
+        keys: Arc<KeyManager>,
+        metrics: Arc<Metrics>,
+        config: Arc<WebhooksConfig>,
+        audience: Vec<String>,
+        wake: Arc<Notify>,
+    ) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .timeout(config.timeout.std())
             .redirect(reqwest::redirect::Policy::none())
             .user_agent("hanko-rs-webhooks")
             .build()?;
         Ok(Self {
-            state,
+            db,
+            keys,
+            metrics,
             config,
+            audience,
             client,
             wake,
         })
-    }
-
-    fn metrics(&self) -> &Metrics {
-        &self.state.metrics
     }
 
     /// Runs until the task is aborted.
@@ -97,7 +142,7 @@ impl Dispatcher {
                 self.prune().await;
             }
             if claimed < BATCH as usize {
-                // Wait for a deletion in this process, or poll for other instances' events.
+                // Wait for an event written in this process, or poll for other instances'.
                 let _ = tokio::time::timeout(POLL, self.wake.notified()).await;
             }
         }
@@ -111,15 +156,15 @@ impl Dispatcher {
         let lease = self.config.timeout.chrono()
             * i32::try_from(self.config.hooks.len().max(1)).unwrap_or(i32::MAX)
             + chrono::Duration::seconds(30);
-        let db = self.state.db.clone();
+        let db = self.db.clone();
         let events = match web::block(move || db.claim_due(now, BATCH, now + lease)).await {
             Ok(Ok(events)) => events,
             Ok(Err(e)) => {
-                log::warn!("webhooks: claiming events: {e}");
+                log::warn!("webhooks: claiming events: {}", Report(&e));
                 return 0;
             }
             Err(e) => {
-                log::warn!("webhooks: {e}");
+                log::warn!("webhooks: claiming events: {}", Report(&e));
                 return 0;
             }
         };
@@ -133,19 +178,15 @@ impl Dispatcher {
             .config
             .hooks
             .iter()
-            .filter(|h| h.events.iter().any(|s| subscribed(s, &event.event)))
+            .filter(|h| h.wants(&event.event))
             .collect();
         let outcome = if hooks.is_empty() {
             Ok(())
         } else {
-            match self.token(&event) {
-                Ok(token) => {
-                    let body = Envelope {
-                        event: &event.event,
-                        token: &token,
-                    };
+            match envelope::seal(&self.keys, &self.audience, &event) {
+                Ok(body) => {
                     let attempts = hooks.iter().map(|h| self.post(h, &event, &body));
-                    let errors: Vec<String> = futures_util::future::join_all(attempts)
+                    let errors: Vec<DeliveryError> = futures_util::future::join_all(attempts)
                         .await
                         .into_iter()
                         .filter_map(Result::err)
@@ -153,29 +194,13 @@ impl Dispatcher {
                     if errors.is_empty() {
                         Ok(())
                     } else {
-                        Err(errors.join("; "))
+                        Err(Failures(errors))
                     }
                 }
-                Err(e) => Err(e),
+                Err(e) => Err(Failures(vec![DeliveryError::Signing(e)])),
             }
         };
         self.record(&event, outcome).await;
-    }
-
-    fn token(&self, event: &OutboxEvent) -> Result<String, String> {
-        let now = Utc::now();
-        let claims = WebhookClaims {
-            sub: "hanko webhooks",
-            aud: &self.state.config.session.audience,
-            iat: now.timestamp(),
-            exp: (now + chrono::Duration::minutes(5)).timestamp(),
-            evt: &event.event,
-            data: &event.payload,
-        };
-        self.state
-            .keys
-            .sign(&claims, now)
-            .map_err(|e| format!("signing: {e}"))
     }
 
     async fn post(
@@ -183,7 +208,7 @@ impl Dispatcher {
         hook: &WebhookConfig,
         event: &OutboxEvent,
         body: &Envelope<'_>,
-    ) -> Result<(), String> {
+    ) -> Result<(), DeliveryError> {
         let res = self
             .client
             .post(&hook.url)
@@ -191,27 +216,33 @@ impl Dispatcher {
             .json(body)
             .send()
             .await
-            .map_err(|e| format!("{}: {}", hook.url, without_url(&e)))?;
+            .map_err(|e| DeliveryError::Transport {
+                hook: hook.url.clone(),
+                failure: Transport::from(&e),
+            })?;
         if res.status().is_success() {
             Ok(())
         } else {
-            Err(format!("{}: HTTP {}", hook.url, res.status().as_u16()))
+            Err(DeliveryError::Status {
+                hook: hook.url.clone(),
+                status: res.status().as_u16(),
+            })
         }
     }
 
-    async fn record(&self, event: &OutboxEvent, outcome: Result<(), String>) {
-        let db = self.state.db.clone();
+    async fn record(&self, event: &OutboxEvent, outcome: Result<(), Failures>) {
+        let db = self.db.clone();
         let id = event.id;
         let result = match outcome {
             Ok(()) => {
-                self.metrics().webhook_delivered();
+                self.metrics.webhook_delivered();
                 let at = Utc::now();
                 web::block(move || db.mark_delivered(&[id], at)).await
             }
-            Err(error) => {
+            Err(failures) => {
                 let dead =
                     event.attempts >= i32::try_from(self.config.max_attempts).unwrap_or(i32::MAX);
-                self.metrics().webhook_failed(dead);
+                self.metrics.webhook_failed(dead);
                 let retry_at: Option<DateTime<Utc>> = (!dead).then(|| {
                     Utc::now()
                         + chrono::Duration::from_std(backoff(
@@ -222,61 +253,41 @@ impl Dispatcher {
                 });
                 if dead {
                     log::warn!(
-                        "webhook event {id} is dead after {} attempts: {error}",
+                        "webhook event {id} is dead after {} attempts: {failures}",
                         event.attempts
                     );
                 } else {
                     log::info!(
-                        "webhook event {id} attempt {} failed: {error}",
+                        "webhook event {id} attempt {} failed: {failures}",
                         event.attempts
                     );
                 }
+                let error = failures.to_string();
                 web::block(move || db.mark_failed(id, &error, retry_at)).await
             }
         };
         match result {
             Ok(Ok(())) => {}
             // The lease expires and the event is retried: at-least-once.
-            Ok(Err(e)) => log::warn!("webhooks: recording outcome of {id}: {e}"),
-            Err(e) => log::warn!("webhooks: recording outcome of {id}: {e}"),
+            Ok(Err(e)) => log::warn!("webhooks: recording outcome of {id}: {}", Report(&e)),
+            Err(e) => log::warn!("webhooks: recording outcome of {id}: {}", Report(&e)),
         }
     }
 
     async fn prune(&self) {
-        let db = self.state.db.clone();
+        let db = self.db.clone();
         let before = Utc::now() - chrono::Duration::days(RETENTION_DAYS);
         match web::block(move || db.prune_outbox(before)).await {
             Ok(Ok(n)) if n > 0 => log::info!("webhooks: pruned {n} old events"),
-            Ok(Err(e)) => log::warn!("webhooks: pruning: {e}"),
+            Ok(Err(e)) => log::warn!("webhooks: pruning: {}", Report(&e)),
             _ => {}
         }
     }
 }
 
-/// reqwest errors name the URL, which is already in the message; keep the cause only.
-fn without_url(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timeout"
-    } else if e.is_connect() {
-        "connection failed"
-    } else {
-        "request failed"
-    };
-    kind.to_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn subscriptions() {
-        assert!(subscribed("user.delete", "user.delete"));
-        assert!(subscribed("user", "user.delete"));
-        assert!(!subscribed("us", "user.delete"));
-        assert!(!subscribed("user.delete.extra", "user.delete"));
-        assert!(!subscribed("email", "user.delete"));
-    }
 
     #[test]
     fn backoff_doubles_and_caps() {

@@ -1,11 +1,14 @@
 //! `X-Request-Id`: taken from the request when it is sane, generated otherwise, echoed on every
-//! response and available to handlers (audit logs) through [`RequestId`].
+//! response (errors included) and carried into the audit log through [`request_context`].
+//! This is also where the cause of an internal error is logged, once, with the id.
 
+use super::error::ApiError;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage};
+use actix_web::{Error, HttpMessage, HttpRequest};
+use domain::model::RequestContext;
 
 /// The id of the request being handled.
 #[derive(Clone, Debug)]
@@ -34,9 +37,35 @@ pub async fn middleware(
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
+    // Our middleware answer refusals as responses (never `Err`), so every answer passes here.
     let mut res = next.call(req).await?;
+    if let Some(api_error) = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<ApiError>())
+    {
+        api_error.log_cause(&id);
+    }
     if let Ok(value) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(X_REQUEST_ID.clone(), value);
     }
     Ok(res)
+}
+
+/// Where the request came from, for the audit log. The peer address is used as is: trusting
+/// `X-Forwarded-For` would let any client write the log's IP.
+pub fn request_context(req: &HttpRequest) -> RequestContext {
+    RequestContext {
+        request_id: req
+            .extensions()
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default(),
+        source_ip: req.peer_addr().map(|a| a.ip().to_string()),
+        user_agent: req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(512).collect()),
+    }
 }

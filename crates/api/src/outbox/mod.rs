@@ -1,0 +1,49 @@
+//! Outgoing events: which hooks want an event ([`config`]), the handle the handlers that
+//! write events call ([`Publisher`]), and the background [`dispatcher`] that delivers them.
+//! Events are written to the outbox table by the transaction of the change they announce
+//! (`persistence`); this module only decides who hears of them and delivers.
+
+pub mod config;
+pub mod dispatcher;
+mod envelope;
+
+pub use config::{WebhookConfig, WebhooksConfig};
+pub use dispatcher::Dispatcher;
+
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// What a handler that writes an event needs: whether anyone listens (an event nobody
+/// subscribed to is stored already delivered) and a way to wake this instance's dispatcher
+/// after the commit.
+#[derive(Clone)]
+pub struct Publisher {
+    config: Arc<WebhooksConfig>,
+    wake: Arc<Notify>,
+}
+
+impl Publisher {
+    pub fn new(config: Arc<WebhooksConfig>) -> Self {
+        Self {
+            config,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Whether any hook subscribes to `event`.
+    pub fn has_subscribers(&self, event: &str) -> bool {
+        self.config.has_subscribers(event)
+    }
+
+    /// Call after committing an `event`: wakes the dispatcher if anyone wants it.
+    pub fn committed(&self, event: &str) {
+        if self.has_subscribers(event) {
+            self.wake.notify_one();
+        }
+    }
+
+    /// What the dispatcher waits on.
+    pub(crate) fn wake_signal(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+}

@@ -1,0 +1,74 @@
+//! `sessions.last_used`, refreshed at most once a minute per session and written in batches:
+//! requests only note the session; a background task writes every noted id once a second in
+//! one statement.
+
+use crate::report::Report;
+use actix_web::web;
+use chrono::{DateTime, Utc};
+use domain::ids::SessionId;
+use domain::model::Session;
+use domain::ports::SessionStore;
+use persistence::Database;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+/// A session's `last_used` is not rewritten more often than this.
+pub const TOUCH_INTERVAL: chrono::Duration = chrono::Duration::seconds(60);
+/// How often noted sessions are written.
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// Notes beyond this many are dropped until the next flush (a bound on memory, not on
+/// correctness: `last_used` is informational).
+const MAX_PENDING: usize = 100_000;
+
+/// Sessions whose `last_used` is due for a refresh.
+#[derive(Default)]
+pub struct SessionTouches(Mutex<HashSet<SessionId>>);
+
+impl SessionTouches {
+    /// Notes that `session` authenticated a request at `now`, if its `last_used` is due.
+    pub fn note_use(&self, session: &Session, now: DateTime<Utc>) {
+        if now - session.last_used < TOUCH_INTERVAL {
+            return;
+        }
+        let mut pending = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if pending.len() < MAX_PENDING {
+            pending.insert(session.id);
+        }
+    }
+
+    fn take(&self) -> Vec<SessionId> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain()
+            .collect()
+    }
+
+    /// Writes every noted session now.
+    pub async fn flush(&self, db: &Database) {
+        let ids = self.take();
+        if ids.is_empty() {
+            return;
+        }
+        let db = db.clone();
+        let result = web::block(move || {
+            ids.chunks(1000)
+                .try_for_each(|chunk| db.touch_sessions(chunk, Utc::now(), TOUCH_INTERVAL))
+        })
+        .await;
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => log::warn!("refreshing sessions' last_used: {}", Report(&e)),
+            Err(e) => log::warn!("refreshing sessions' last_used: {}", Report(&e)),
+        }
+    }
+}
+
+/// The background task: writes noted sessions every second, until aborted.
+pub async fn run(db: Database, touches: Arc<SessionTouches>) {
+    loop {
+        actix_web::rt::time::sleep(FLUSH_EVERY).await;
+        touches.flush(&db).await;
+    }
+}
