@@ -1,5 +1,5 @@
-// Real clients against the real server (SPEC §1): `jose` and PyJWT verify a session token
-// from the published JWKS; then the browser case (SPEC §7): the Hanko frontend SDK (v1) on another origin, in headless
+// Real clients against the real server: `jose` and PyJWT verify a session token
+// from the published JWKS; then the browser case: the Hanko frontend SDK (v1) on another origin, in headless
 // Chromium, calls GET /me, GET /users/{id} and DELETE /user on the real server with
 // `Authorization: Bearer …` and `withCredentials`. A page on an origin that is not allowed
 // must not be able to delete anyone.

@@ -371,7 +371,7 @@ impl KeyManager {
     /// Verifies a session token against the loaded keys (no I/O, no key parsing). The header
     /// is read before any key is chosen; the key comes only from our set, by `kid`, and fixes
     /// the algorithm (RS256); the signature is checked before any claim is interpreted.
-    /// See SPEC §5 for the rules.
+    /// The rules are in [`crate::token`].
     ///
     /// A token that verified before against the same key set is recognised by the SHA-256 of
     /// its bytes (identical bytes, identical verdict) and only its time claims are checked

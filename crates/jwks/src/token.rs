@@ -1,4 +1,4 @@
-//! Session token claims and the verification rules of SPEC §5.
+//! Session token claims and the verification rules (ARCHITECTURE.md, "Tokens").
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

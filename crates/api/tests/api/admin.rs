@@ -1,4 +1,4 @@
-//! The admin API (SPEC §8): every endpoint, every error answer, the API key guard, metrics.
+//! The admin API: every endpoint, every error answer, the API key guard, metrics.
 
 use crate::helpers::*;
 use crate::on_both_backends;
@@ -22,10 +22,10 @@ async fn raw_post(app: &TestApp, path: &str, body: &'static str) -> Reply {
         .await
 }
 
-async fn users_endpoints(backend: Backend) {
-    let app = TestApp::builder(backend).start().await;
+/// Ann, with a primary and a second address; returns her id.
+async fn create_ann(app: &TestApp) -> String {
     let created = send(
-        &app,
+        app,
         "POST",
         "/users",
         Some(json!({"emails": [
@@ -40,7 +40,12 @@ async fn users_endpoints(backend: Backend) {
     assert_eq!(user["email"], "ann@example.com");
     assert_eq!(user["emails"].as_array().map(Vec::len), Some(2));
     assert!(chrono::DateTime::parse_from_rfc3339(user["created_at"].str()).is_ok());
+    id
+}
 
+async fn creating_users_validates_every_field(backend: Backend) {
+    let app = TestApp::builder(backend).start().await;
+    create_ann(&app).await;
     // Validation: 400 for bad JSON, unknown fields, non-addresses, two primaries; 409 if taken.
     for (name, body, status) in [
         ("not JSON", "{", 400),
@@ -76,7 +81,11 @@ async fn users_endpoints(backend: Backend) {
         assert_eq!(res.status().as_u16(), status, "{name}");
         assert_error(res, status);
     }
+}
 
+async fn listing_and_reading_users(backend: Backend) {
+    let app = TestApp::builder(backend).start().await;
+    let id = create_ann(&app).await;
     for i in 0..3 {
         send(
             &app,
@@ -117,7 +126,11 @@ async fn users_endpoints(backend: Backend) {
         404,
     );
     assert_error(send(&app, "GET", "/users/not-a-uuid", None).await, 400);
+}
 
+async fn deleting_a_user_leaves_its_audit_entry_and_event(backend: Backend) {
+    let app = TestApp::builder(backend).start().await;
+    let id = create_ann(&app).await;
     let login = app.login(&id).await;
     let deleted = send(&app, "DELETE", &format!("/users/{id}"), None).await;
     assert_eq!(deleted.status(), 204);
@@ -326,7 +339,9 @@ async fn the_api_key_guards_every_admin_endpoint(backend: Backend) {
 }
 
 on_both_backends!(
-    users_endpoints,
+    creating_users_validates_every_field,
+    listing_and_reading_users,
+    deleting_a_user_leaves_its_audit_entry_and_event,
     sessions_endpoints,
     keys_and_metrics_endpoints,
     the_api_key_guards_every_admin_endpoint,

@@ -1,4 +1,4 @@
-//! CORS (SPEC §7.2): exact origins, preflights without auth, errors readable by the page.
+//! CORS: exact origins, preflights without auth, errors readable by the page.
 
 use crate::helpers::*;
 use crate::on_both_backends;

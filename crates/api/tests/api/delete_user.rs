@@ -1,4 +1,4 @@
-//! `DELETE /user` (SPEC §7.1): the seed's answers, atomicity, replay, races, policy.
+//! `DELETE /user`: the seed's answers, atomicity, replay, races, policy.
 
 use crate::helpers::*;
 use crate::on_both_backends;

@@ -18,10 +18,18 @@ fn free_port() -> u16 {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// A server process; its listeners are reached through the same [`Api`] helpers as an
+/// in-process [`TestApp`].
 struct Server {
     child: Child,
-    public: String,
-    admin: String,
+    api: Api,
+}
+
+impl std::ops::Deref for Server {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.api
+    }
 }
 
 fn write_config(dir: &Path, name: &str, db_url: &str, secrets: &[&str]) -> PathBuf {
@@ -96,8 +104,11 @@ async fn start(config: &Path, log: &Path) -> Server {
     }
     Server {
         child,
-        public,
-        admin,
+        api: Api {
+            public,
+            admin,
+            client,
+        },
     }
 }
 
@@ -132,36 +143,9 @@ async fn post(client: &reqwest::Client, url: String, body: Value) -> Value {
     res.json()
 }
 
-/// A user with one primary address, created through the admin API; returns the id.
-async fn create_user(client: &reqwest::Client, server: &Server, email: &str) -> String {
-    let user = post(
-        client,
-        format!("{}/users", server.admin),
-        json!({"emails": [{"address": email, "is_primary": true}]}),
-    )
-    .await;
-    user["id"].str().to_owned()
-}
-
-/// A new session of the user through the admin API; returns its token.
-async fn login(client: &reqwest::Client, server: &Server, user_id: &str) -> String {
-    let session = post(
-        client,
-        format!("{}/sessions", server.admin),
-        json!({"user_id": user_id}),
-    )
-    .await;
-    session["session_token"].str().to_owned()
-}
-
-async fn me(client: &reqwest::Client, server: &Server, token: &str) -> u16 {
-    client
-        .get(format!("{}/me", server.public))
-        .bearer_auth(token)
-        .fetch()
-        .await
-        .status()
-        .as_u16()
+/// The status `GET /me` answers for this token.
+async fn me(server: &Server, token: &str) -> u16 {
+    server.get_me(token).await.status().as_u16()
 }
 
 fn kid_of(token: &str) -> String {
@@ -186,22 +170,22 @@ async fn rotation_across_two_processes_prune_and_secret_rotation() {
     let b = start(&config_b, &dir.path().join("b.log")).await;
     let client = crate::helpers::http_client();
 
-    let user_id = create_user(&client, &a, "rot@example.com").await;
-    let old_token = login(&client, &a, &user_id).await;
-    assert_eq!(me(&client, &b, &old_token).await, 200);
+    let user_id = a.create_user("rot@example.com").await;
+    let old_token = a.login(&user_id).await.token;
+    assert_eq!(me(&b, &old_token).await, 200);
 
     // Rotate through A. B's refresh interval is 10 minutes: only the unknown-kid reload can
     // make it accept the new key, and it must on the very first request.
     let rotated = post(&client, format!("{}/jwks/rotate", a.admin), json!({})).await;
     let new_kid = rotated["kid"].str().to_owned();
-    let new_token = login(&client, &a, &user_id).await;
+    let new_token = a.login(&user_id).await.token;
     assert_eq!(
         kid_of(&new_token),
         new_kid,
         "A signs with the new key at once"
     );
     assert_eq!(
-        me(&client, &b, &new_token).await,
+        me(&b, &new_token).await,
         200,
         "B accepts the new key on first sight"
     );
@@ -216,8 +200,8 @@ async fn rotation_across_two_processes_prune_and_secret_rotation() {
         "B publishes both keys"
     );
     // Old tokens stay valid on both until the old key is pruned.
-    assert_eq!(me(&client, &a, &old_token).await, 200);
-    assert_eq!(me(&client, &b, &old_token).await, 200);
+    assert_eq!(me(&a, &old_token).await, 200);
+    assert_eq!(me(&b, &old_token).await, 200);
 
     // Prune refuses keys that sign or may have signed live tokens.
     let refused = cli(&config_a, &["jwk", "prune", "--older-than", "0s"]);
@@ -251,8 +235,8 @@ async fn rotation_across_two_processes_prune_and_secret_rotation() {
         &["a-brand-new-secret-0123456789", SECRET],
     );
     let a2 = start(&config_a2, &dir.path().join("a2.log")).await;
-    assert_eq!(me(&client, &a2, &old_token).await, 200);
-    assert_eq!(me(&client, &a2, &new_token).await, 200);
+    assert_eq!(me(&a2, &old_token).await, 200);
+    assert_eq!(me(&a2, &new_token).await, 200);
     let jwks_a2: Value = client
         .get(format!("{}/.well-known/jwks.json", a2.public))
         .fetch()
@@ -269,8 +253,8 @@ async fn rotation_across_two_processes_prune_and_secret_rotation() {
     assert!(String::from_utf8_lossy(&forced.stdout).contains(&old_kid));
     a2.stop();
     let a3 = start(&config_a2, &dir.path().join("a3.log")).await;
-    assert_eq!(me(&client, &a3, &old_token).await, 401);
-    assert_eq!(me(&client, &a3, &new_token).await, 200);
+    assert_eq!(me(&a3, &old_token).await, 401);
+    assert_eq!(me(&a3, &new_token).await, 200);
     b.stop();
     a3.stop();
 }
@@ -326,7 +310,7 @@ async fn cli_user_and_jwt_create_then_delete_over_http() {
 
     let server = start(&config, &dir.path().join("c.log")).await;
     let client = crate::helpers::http_client();
-    assert_eq!(me(&client, &server, &token).await, 200);
+    assert_eq!(me(&server, &token).await, 200);
     let jwks: Value = client
         .get(format!("{}/.well-known/jwks.json", server.public))
         .fetch()
@@ -355,7 +339,7 @@ async fn cli_user_and_jwt_create_then_delete_over_http() {
         .fetch()
         .await;
     assert_eq!(deleted.status(), 204);
-    assert_eq!(me(&client, &server, &token).await, 401);
+    assert_eq!(me(&server, &token).await, 401);
     server.stop();
 }
 
@@ -378,8 +362,8 @@ async fn a_restart_mid_retry_still_delivers() {
     );
     let server = start(&config, &dir.path().join("w1.log")).await;
     let client = crate::helpers::http_client();
-    let user_id = create_user(&client, &server, "restart@example.com").await;
-    let token = login(&client, &server, &user_id).await;
+    let user_id = server.create_user("restart@example.com").await;
+    let token = server.login(&user_id).await.token;
     let deleted = client
         .delete(format!("{}/user", server.public))
         .bearer_auth(&token)
@@ -425,8 +409,8 @@ async fn two_processes_deliver_200_deletions_once_each_without_overlap() {
 
     let mut victims = Vec::new();
     for i in 0..200 {
-        let user_id = create_user(&client, &a, &format!("many{i}@example.com")).await;
-        let token = login(&client, &a, &user_id).await;
+        let user_id = a.create_user(&format!("many{i}@example.com")).await;
+        let token = a.login(&user_id).await.token;
         victims.push((user_id, token));
     }
     // Delete through both instances at once, 16 in flight.

@@ -1,4 +1,4 @@
-//! Webhook delivery (SPEC §9) to a real local receiver.
+//! Webhook delivery to a real local receiver.
 
 use crate::helpers::*;
 use crate::on_both_backends;

@@ -1,0 +1,164 @@
+//! A token is only as good as its session: dead sessions, carriers (header, cookie) and
+//! their variants, and the verified-token memory that must not outlive `exp`.
+
+use super::*;
+use crate::helpers::*;
+use crate::on_both_backends;
+
+async fn tokens_for_dead_sessions_are_refused(backend: Backend) {
+    let app = issuer_app(backend).await;
+    let victim = app.user_with_session("s@example.com").await;
+    let other = app.user_with_session("o@example.com").await;
+    let key = server_key(&app);
+    let header = json!({"alg": "RS256", "typ": "JWT", "kid": key.kid});
+    let sign = |c: &Value| sign_with(&key.pkcs8, &signature::RSA_PKCS1_SHA256, &header, c);
+    let cases = [
+        (
+            "no such session",
+            sign(&with(
+                good_claims(&victim),
+                "session_id",
+                json!(uuid::Uuid::new_v4().to_string()),
+            )),
+        ),
+        (
+            "someone else's session",
+            sign(&with(
+                good_claims(&victim),
+                "session_id",
+                json!(other.session_id),
+            )),
+        ),
+    ];
+    for (name, token) in cases {
+        assert!(
+            app.key_manager().verify(&token, chrono::Utc::now()).is_ok(),
+            "{name}: signature fine"
+        );
+        let res = app.get_me(&token).await;
+        assert_eq!(res.status(), 401, "{name}");
+        assert_error(app.delete_user(&token).await, 401);
+    }
+    // An expired session row refuses a token that is otherwise valid.
+    let past = (chrono::Utc::now() - chrono::Duration::minutes(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    app.db.exec(&format!(
+        "UPDATE sessions SET expires_at = '{past}' WHERE id = '{}'",
+        victim.session_id
+    ));
+    assert_error(app.get_me(&victim.token).await, 401);
+    assert_eq!(app.rows_of_user(&victim.user_id), 3);
+    assert_eq!(app.rows_of_user(&other.user_id), 3);
+}
+
+async fn carriers_and_their_variants(backend: Backend) {
+    let app = issuer_app(backend).await;
+    let login = app.user_with_session("carrier@example.com").await;
+    let me = format!("{}/me", app.public);
+    let cases: Vec<(&str, reqwest::RequestBuilder, u16)> = vec![
+        (
+            "lowercase bearer",
+            app.client
+                .get(&me)
+                .header("authorization", format!("bearer {}", login.token)),
+            200,
+        ),
+        (
+            "uppercase BEARER",
+            app.client
+                .get(&me)
+                .header("authorization", format!("BEARER {}", login.token)),
+            200,
+        ),
+        (
+            "garbage header, good cookie",
+            app.client
+                .get(&me)
+                .header("authorization", "Bearer garbage")
+                .header("cookie", format!("hanko={}", login.token)),
+            200,
+        ),
+        (
+            "two cookies, bad first",
+            app.client
+                .get(&me)
+                .header("cookie", format!("hanko=garbage; hanko={}", login.token)),
+            200,
+        ),
+        (
+            "two cookies, both bad",
+            app.client.get(&me).header("cookie", "hanko=a.b.c; hanko=x"),
+            401,
+        ),
+        (
+            "empty cookie",
+            app.client.get(&me).header("cookie", "hanko="),
+            401,
+        ),
+        (
+            "Basic scheme",
+            app.client
+                .get(&me)
+                .header("authorization", format!("Basic {}", login.token)),
+            401,
+        ),
+        (
+            "bearer without token",
+            app.client.get(&me).header("authorization", "Bearer"),
+            401,
+        ),
+        (
+            "non-UTF-8 cookie",
+            app.client.get(&me).header(
+                "cookie",
+                reqwest::header::HeaderValue::from_bytes(b"hanko=\xff\xfe")
+                    .unwrap_or_else(|e| panic!("{e}")),
+            ),
+            401,
+        ),
+    ];
+    for (name, req, status) in cases {
+        let res = req.fetch().await;
+        assert_eq!(res.status().as_u16(), status, "{name}");
+    }
+}
+
+/// Verified tokens are remembered (by the hash of their bytes); their time claims are not.
+async fn a_remembered_token_still_expires(backend: Backend) {
+    let app = issuer_app(backend).await;
+    let login = app.user_with_session("short@example.com").await;
+    let key = server_key(&app);
+    let exp = now() + 2;
+    let token = sign_with(
+        &key.pkcs8,
+        &signature::RSA_PKCS1_SHA256,
+        &json!({"alg": "RS256", "kid": key.kid}),
+        &with(good_claims(&login), "exp", json!(exp)),
+    );
+    let verifier = app.key_manager();
+    for _ in 0..3 {
+        assert!(verifier.verify(&token, chrono::Utc::now()).is_ok());
+        assert_eq!(app.get_me(&token).await.status(), 200);
+    }
+    while now() < exp {
+        actix_rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        verifier.verify(&token, chrono::Utc::now()).err(),
+        Some(TokenError::Expired)
+    );
+    assert_error(app.get_me(&token).await, 401);
+    // A one-byte change is a different token: the remembered verdict does not carry over.
+    let mut tampered = login.token.clone().into_bytes();
+    let last = tampered.len() - 1;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8_lossy(&tampered).into_owned();
+    assert_eq!(app.get_me(&login.token).await.status(), 200);
+    assert_error(app.get_me(&tampered).await, 401);
+}
+
+on_both_backends!(
+    tokens_for_dead_sessions_are_refused,
+    carriers_and_their_variants,
+    a_remembered_token_still_expires,
+);
