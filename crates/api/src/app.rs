@@ -5,6 +5,7 @@ use crate::http::admin_guard::{self, AdminGuard};
 use crate::http::cors::{self, CorsPolicy};
 use crate::http::error::{bad_request, not_found};
 use crate::http::metrics::{self as request_metrics, Listener};
+use crate::http::no_store;
 use crate::http::request_id;
 use crate::metrics::Metrics;
 use crate::outbox::{Dispatcher, Publisher};
@@ -137,6 +138,7 @@ impl Application {
                     .configure(|cfg| routes::public::configure(cfg, allow_deletion))
                     .configure(routes::health::configure)
                     .default_service(web::to(not_found))
+                    .wrap(from_fn(no_store::middleware))
                     .wrap(from_fn(cors::middleware))
                     .wrap(from_fn(request_metrics::record))
                     .wrap(from_fn(request_id::middleware))

@@ -74,6 +74,8 @@ pub struct CorsConfig {
 pub struct AdminServerConfig {
     pub address: SocketAddr,
     pub api_key: Option<Secret>,
+    /// Serve the admin API on a non-loopback address without an api key (refused otherwise).
+    pub allow_unauthenticated: bool,
 }
 
 impl Default for AdminServerConfig {
@@ -81,6 +83,7 @@ impl Default for AdminServerConfig {
         Self {
             address: SocketAddr::from(([127, 0, 0, 1], 8001)),
             api_key: None,
+            allow_unauthenticated: false,
         }
     }
 }
@@ -167,8 +170,15 @@ impl Default for LogConfig {
     }
 }
 
-/// The secret shipped in `config/config.yaml` for local development only.
-pub const DEV_SECRET: &str = "dev-only-secret-change-me-0123456789";
+/// The shortest admin api key accepted.
+pub const MIN_API_KEY_LEN: usize = 32;
+
+/// The secrets printed in this repository's config files (`config/config.yaml` for local
+/// development, `config/config.example.yaml` as a placeholder): never safe off loopback.
+pub const PUBLISHED_SECRETS: [&str; 2] = [
+    "dev-only-secret-change-me-0123456789",
+    "change-me-to-a-long-random-secret",
+];
 
 /// Where the configuration file comes from.
 pub enum ConfigSource<'a> {
@@ -267,27 +277,59 @@ impl Config {
             ));
         }
         self.webhooks.validate()?;
-        if let Some(key) = &self.server.admin.api_key {
-            if key.expose().chars().count() < jwks::config::MIN_SECRET_LEN {
+        self.refuse_unsafe_setups()
+    }
+
+    /// The set-ups that would be unsafe to serve (README "Run it with Docker"): an open admin
+    /// listener off loopback, the repository's development secret off loopback, a short api key.
+    fn refuse_unsafe_setups(&self) -> Result<(), ConfigError> {
+        let admin = &self.server.admin;
+        if let Some(key) = &admin.api_key {
+            if key.expose().chars().count() < MIN_API_KEY_LEN {
                 return Err(ConfigError::new(
                     "server.admin.api_key",
                     format!(
-                        "must be at least {} characters",
-                        jwks::config::MIN_SECRET_LEN
+                        "must be at least {MIN_API_KEY_LEN} characters (openssl rand -base64 32)"
                     ),
                 ));
             }
         }
+        if admin.api_key.is_none()
+            && !admin.address.ip().is_loopback()
+            && !admin.allow_unauthenticated
+        {
+            return Err(ConfigError::new(
+                "server.admin.api_key",
+                format!(
+                    "required when the admin API listens on {} (not loopback): anyone who reaches it \
+                     can mint sessions; set server.admin.allow_unauthenticated: true only if \
+                     something else guards it",
+                    admin.address
+                ),
+            ));
+        }
+        let exposed = [self.server.public.address, admin.address]
+            .into_iter()
+            .find(|a| !a.ip().is_loopback());
+        if let (Some(address), true) = (exposed, self.uses_dev_secret()) {
+            return Err(ConfigError::new(
+                "secrets.keys",
+                format!(
+                    "holds this repository's development secret while a listener is on {address}: \
+                     set HANKO_SECRETS__KEYS to secrets of your own (openssl rand -base64 32)"
+                ),
+            ));
+        }
         Ok(())
     }
 
-    /// Whether the shipped development secret is in use.
+    /// Whether a secret published in this repository is in use.
     pub fn uses_dev_secret(&self) -> bool {
         self.secrets
             .keys
             .all()
             .iter()
-            .any(|s| s.expose() == DEV_SECRET)
+            .any(|s| PUBLISHED_SECRETS.contains(&s.expose()))
     }
 
     /// The effective configuration as YAML, every secret replaced by `***`.

@@ -92,10 +92,10 @@ pub async fn middleware(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody, BoxBody>>, Error> {
     let Some(origin) = req.headers().get(header::ORIGIN).cloned() else {
-        return next
-            .call(req)
-            .await
-            .map(ServiceResponse::map_into_left_body);
+        // The answer would differ with an Origin: shared caches must key on it.
+        let mut res = next.call(req).await?;
+        add_vary(res.headers_mut(), "Origin");
+        return Ok(res.map_into_left_body());
     };
     let allowed = req
         .app_data::<web::Data<CorsPolicy>>()

@@ -281,7 +281,7 @@ async fn keys_and_metrics_endpoints(backend: Backend) {
 }
 
 async fn the_api_key_guards_every_admin_endpoint(backend: Backend) {
-    let key = "an-admin-api-key-0123456789";
+    let key = "an-admin-api-key-0123456789-abcdef";
     let app = TestApp::builder(backend)
         .config(json!({"server": {"admin": {"api_key": key}}}))
         .start()
@@ -316,6 +316,10 @@ async fn the_api_key_guards_every_admin_endpoint(backend: Backend) {
             }
             let res = req.fetch().await;
             assert_eq!(res.status(), 401, "{method} {path} with {auth:?}");
+            assert!(
+                header(res.headers(), "x-request-id").is_some(),
+                "{method} {path}: a refusal carries X-Request-Id too"
+            );
             assert_error(res, 401);
         }
         let res = app
@@ -336,6 +340,57 @@ async fn the_api_key_guards_every_admin_endpoint(backend: Backend) {
         let res = app.client.get(format!("{}{path}", app.admin)).fetch().await;
         assert_eq!(res.status(), 200, "{path} is open to probes");
     }
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.admin))
+        .bearer_auth(key)
+        .fetch()
+        .await
+        .expect_status(200)
+        .text();
+    let refused = endpoints.len() * 4;
+    assert!(
+        metrics.contains(&format!("hanko_admin_auth_failures_total {refused}\n")),
+        "every refused attempt counted: {metrics}"
+    );
+    assert!(
+        metrics.contains("hanko_http_requests_total{listener=\"admin\",route=\"/jwks/rotate\",status=\"401\"} 4\n"),
+        "refusals reach the request metrics: {metrics}"
+    );
+}
+
+/// Without an api key (loopback only), nothing a browser page could send gets through: DNS
+/// rebinding (a foreign `Host`), a cross-origin `fetch` or form (`Origin`, `Sec-Fetch-Site`).
+async fn without_a_key_the_admin_api_refuses_browser_requests(backend: Backend) {
+    let app = TestApp::builder(backend).start().await;
+    let url = format!("{}/jwks/rotate", app.admin);
+    for (name, headers) in [
+        ("rebinding", vec![("host", "attacker.example:8001")]),
+        ("origin", vec![("origin", "https://attacker.example")]),
+        ("null origin", vec![("origin", "null")]),
+        ("cross-site", vec![("sec-fetch-site", "cross-site")]),
+    ] {
+        let mut req = app.client.post(&url);
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        let res = req.fetch().await;
+        assert_eq!(res.status(), 403, "{name}: {res}");
+        assert!(header(res.headers(), "x-request-id").is_some(), "{name}");
+        assert_error(res, 403);
+    }
+    let keys: Vec<Value> = send(&app, "GET", "/jwks", None).await.json();
+    assert_eq!(keys.len(), 1, "no refused request rotated a key");
+    let port = app.admin.rsplit(':').next().expect("a port");
+    for host in [format!("localhost:{port}"), format!("127.0.0.1:{port}")] {
+        let res = app
+            .client
+            .get(format!("{}/users", app.admin))
+            .header("host", host.as_str())
+            .fetch()
+            .await;
+        assert_eq!(res.status(), 200, "Host: {host}: {res}");
+    }
 }
 
 on_both_backends!(
@@ -345,4 +400,5 @@ on_both_backends!(
     sessions_endpoints,
     keys_and_metrics_endpoints,
     the_api_key_guards_every_admin_endpoint,
+    without_a_key_the_admin_api_refuses_browser_requests,
 );

@@ -104,13 +104,13 @@ fn environment_overrides_the_file_and_database_url_is_honoured() {
 #[test]
 fn secrets_never_appear_in_config_check() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let yaml = "secrets:\n  keys: [\"first-very-secret-value\", \"second-very-secret-value\"]\nserver:\n  admin:\n    api_key: admin-key-very-secret\ndatabase:\n  url: postgres://u:db-password-secret@h/db\n";
+    let yaml = "secrets:\n  keys: [\"first-very-secret-value\", \"second-very-secret-value\"]\nserver:\n  admin:\n    api_key: admin-key-very-secret-0123456789-xyz\ndatabase:\n  url: postgres://u:db-password-secret@h/db\n";
     let (code, stdout, stderr) = check(&write(&dir, yaml), &[]);
     assert_eq!(code, 0, "{stderr}");
     for secret in [
         "first-very-secret-value",
         "second-very-secret-value",
-        "admin-key-very-secret",
+        "admin-key-very-secret-0123456789-xyz",
         "db-password-secret",
     ] {
         assert!(
@@ -126,4 +126,110 @@ fn missing_config_file_named_on_the_command_line_is_an_error() {
     let (code, _, stderr) = check(std::path::Path::new("/nonexistent/config.yaml"), &[]);
     assert_eq!(code, 2);
     assert!(stderr.contains("--config"), "{stderr}");
+}
+
+/// Runs a command that must exit on its own within 20 seconds; kills it (failing) otherwise.
+fn run_briefly(mut cmd: Command) -> std::process::Output {
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap_or_else(|e| panic!("{e}")).is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+            panic!(
+                "still running after 20 s: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Unsafe set-ups are refused by `serve` itself: exit 2, one line naming the key, and
+/// nothing ever listens on the configured ports.
+#[test]
+fn unsafe_setups_are_refused_before_anything_listens() {
+    let dev = "dev-only-secret-change-me-0123456789";
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "open admin off loopback",
+            format!("{GOOD}server:\n  public:\n    address: 127.0.0.1:{}\n  admin:\n    address: 0.0.0.0:{}\n", free(), free()),
+            "server.admin.api_key",
+        ),
+        (
+            "short api key",
+            format!("{GOOD}server:\n  public:\n    address: 127.0.0.1:{}\n  admin:\n    address: 127.0.0.1:{}\n    api_key: only-twenty-chars-xx\n", free(), free()),
+            "server.admin.api_key",
+        ),
+        (
+            "development secret on a public address",
+            format!("secrets:\n  keys: [\"{dev}\"]\nserver:\n  public:\n    address: 0.0.0.0:{}\n  admin:\n    address: 127.0.0.1:{}\n", free(), free()),
+            "secrets.keys",
+        ),
+        (
+            "development secret among others, admin exposed with a key",
+            format!("secrets:\n  keys: [\"a-perfectly-long-secret-1\", \"{dev}\"]\nserver:\n  public:\n    address: 127.0.0.1:{}\n  admin:\n    address: 0.0.0.0:{}\n    api_key: an-admin-api-key-that-is-long-enough-0123\n", free(), free()),
+            "secrets.keys",
+        ),
+        (
+            "short secret",
+            format!("secrets:\n  keys: [\"short\"]\nserver:\n  public:\n    address: 127.0.0.1:{}\n", free()),
+            "secrets.keys",
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    for (name, yaml, key) in &cases {
+        let file = write(&dir, yaml);
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--config").arg(&file).arg("serve");
+        for (k, _) in std::env::vars() {
+            if k.starts_with("HANKO_") || k == "DATABASE_URL" {
+                cmd.env_remove(k);
+            }
+        }
+        let out = run_briefly(cmd);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        assert_eq!(
+            stderr.trim().lines().count(),
+            1,
+            "{name}: one line: {stderr}"
+        );
+        assert!(
+            stderr.contains(&format!(" {key}:")),
+            "{name}: names {key}: {stderr}"
+        );
+        assert!(
+            !stderr.contains(dev),
+            "{name}: the secret itself is not printed"
+        );
+        for port in yaml
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("address: "))
+            .filter_map(|a| a.rsplit(':').next())
+        {
+            assert!(
+                std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_err(),
+                "{name}: something listens on {port}"
+            );
+        }
+    }
+    // The opt-out: an operator who guards the admin API by other means.
+    let yaml = format!(
+        "{GOOD}server:\n  admin:\n    address: 0.0.0.0:8001\n    allow_unauthenticated: true\n"
+    );
+    let (code, _, stderr) = check(&write(&dir, &yaml), &[]);
+    assert_eq!(code, 0, "{stderr}");
 }

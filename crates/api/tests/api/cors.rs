@@ -133,6 +133,26 @@ async fn no_origin_no_cors_headers(backend: Backend) {
     let res = app.client.get(format!("{}/me", app.public)).fetch().await;
     assert!(access_control_headers(res.headers()).is_empty());
     assert!(header(res.headers(), "access-control-expose-headers").is_none());
+    // Shared caches must still key on Origin: the answer differs when one is sent.
+    for path in [
+        "/me",
+        "/.well-known/config",
+        "/.well-known/jwks.json",
+        "/no/such/path",
+    ] {
+        let res = app
+            .client
+            .get(format!("{}{path}", app.public))
+            .fetch()
+            .await;
+        let vary: Vec<&str> = res
+            .headers()
+            .get_all("vary")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        assert!(vary.contains(&"Origin"), "{path}: Vary {vary:?}");
+    }
 }
 
 async fn deletion_from_an_allowed_origin(backend: Backend) {

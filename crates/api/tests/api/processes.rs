@@ -480,7 +480,7 @@ async fn secrets_never_reach_the_log() {
     let (public, admin) = (free_port(), free_port());
     let config = dir.path().join("s.yaml");
     let yaml = format!(
-        "server:\n  public:\n    address: 127.0.0.1:{public}\n  admin:\n    address: 127.0.0.1:{admin}\n    api_key: admin-api-key-0123456789\n\
+        "server:\n  public:\n    address: 127.0.0.1:{public}\n  admin:\n    address: 127.0.0.1:{admin}\n    api_key: admin-api-key-0123456789-abcdefghij\n\
          database:\n  url: {url}\nsecrets:\n  keys: [\"{SECRET}\"]\nlog:\n  level: debug\n"
     );
     std::fs::write(&config, yaml).unwrap_or_else(|e| panic!("{e}"));
@@ -503,12 +503,20 @@ async fn secrets_never_reach_the_log() {
         written.contains("DEBUG") || written.contains("INFO"),
         "logging at debug: {written}"
     );
-    for secret in [SECRET, "db-password-in-url", "admin-api-key-0123456789"] {
+    for secret in [
+        SECRET,
+        "db-password-in-url",
+        "admin-api-key-0123456789-abcdefghij",
+    ] {
         assert!(!written.contains(secret), "{secret} in the log");
     }
     let check = cli(&config, &["config", "check"]);
     let printed = String::from_utf8_lossy(&check.stdout);
-    for secret in [SECRET, "db-password-in-url", "admin-api-key-0123456789"] {
+    for secret in [
+        SECRET,
+        "db-password-in-url",
+        "admin-api-key-0123456789-abcdefghij",
+    ] {
         assert!(!printed.contains(secret), "{secret} in config check");
     }
 }

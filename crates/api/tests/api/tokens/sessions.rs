@@ -157,7 +157,72 @@ async fn a_remembered_token_still_expires(backend: Backend) {
     assert_error(app.get_me(&tampered).await, 401);
 }
 
+/// A stale token in the header (logged out, or its session deleted) does not hide a good
+/// cookie: the first candidate with a live session wins, for reads and for `DELETE /user`.
+async fn a_logged_out_header_token_does_not_hide_a_live_cookie(backend: Backend) {
+    let app = TestApp::builder(backend).start().await;
+    let user = app.user_with_session("fallback@example.com").await;
+    let stale = app.login(&user.user_id).await;
+    app.client
+        .post(format!("{}/logout", app.public))
+        .bearer_auth(&stale.token)
+        .fetch()
+        .await
+        .expect_status(204);
+    assert_error(app.get_me(&stale.token).await, 401);
+    let with_both = |req: reqwest::RequestBuilder| {
+        req.bearer_auth(&stale.token)
+            .header("cookie", format!("hanko={}", user.token))
+    };
+    let me: Value = with_both(app.client.get(format!("{}/me", app.public)))
+        .fetch()
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(me["id"], user.user_id.as_str());
+    with_both(app.client.delete(format!("{}/user", app.public)))
+        .fetch()
+        .await
+        .expect_status(204);
+    assert_eq!(app.rows_of_user(&user.user_id), 0);
+}
+
+/// No cache keeps an authenticated answer (nor an answer to a credentialed request).
+async fn authenticated_responses_are_not_stored(backend: Backend) {
+    let app = TestApp::builder(backend).start().await;
+    let login = app.user_with_session("nostore@example.com").await;
+    for res in [
+        app.get_me(&login.token).await.expect_status(200),
+        app.client
+            .get(format!("{}/users/{}", app.public, login.user_id))
+            .header("cookie", format!("hanko={}", login.token))
+            .fetch()
+            .await
+            .expect_status(200),
+        app.get_me("not.a.token").await.expect_status(401),
+    ] {
+        assert_eq!(
+            header(res.headers(), "cache-control").as_deref(),
+            Some("no-store"),
+            "{res}"
+        );
+    }
+    let jwks = app
+        .client
+        .get(format!("{}/.well-known/jwks.json", app.public))
+        .bearer_auth(&login.token)
+        .fetch()
+        .await
+        .expect_status(200);
+    assert!(
+        header(jwks.headers(), "cache-control").is_some_and(|c| c.starts_with("public")),
+        "the JWKS keeps its own policy: {jwks}"
+    );
+}
+
 on_both_backends!(
+    a_logged_out_header_token_does_not_hide_a_live_cookie,
+    authenticated_responses_are_not_stored,
     tokens_for_dead_sessions_are_refused,
     carriers_and_their_variants,
     a_remembered_token_still_expires,
