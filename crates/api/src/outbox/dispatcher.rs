@@ -211,20 +211,20 @@ impl Dispatcher {
     ) -> Result<(), DeliveryError> {
         let res = self
             .client
-            .post(&hook.url)
+            .post(hook.url.expose())
             .header("Webhook-Id", event.id.to_string())
             .json(body)
             .send()
             .await
             .map_err(|e| DeliveryError::Transport {
-                hook: hook.url.clone(),
+                hook: hook.url.redacted(),
                 failure: Transport::from(&e),
             })?;
         if res.status().is_success() {
             Ok(())
         } else {
             Err(DeliveryError::Status {
-                hook: hook.url.clone(),
+                hook: hook.url.redacted(),
                 status: res.status().as_u16(),
             })
         }

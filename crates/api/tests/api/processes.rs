@@ -477,11 +477,14 @@ async fn secrets_never_reach_the_log() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     // Trust auth ignores the password, so the URL can carry one to look for.
     let url = db.url.replace("postgres@", "postgres:db-password-in-url@");
-    let (public, admin) = (free_port(), free_port());
+    // A hook that always fails (nothing listens there) and whose URL carries credentials.
+    let (public, admin, closed) = (free_port(), free_port(), free_port());
     let config = dir.path().join("s.yaml");
     let yaml = format!(
         "server:\n  public:\n    address: 127.0.0.1:{public}\n  admin:\n    address: 127.0.0.1:{admin}\n    api_key: admin-api-key-0123456789-abcdefghij\n\
-         database:\n  url: {url}\nsecrets:\n  keys: [\"{SECRET}\"]\nlog:\n  level: debug\n"
+         database:\n  url: {url}\nsecrets:\n  keys: [\"{SECRET}\"]\nlog:\n  level: debug\n\
+         account:\n  allow_deletion: true\n\
+         webhooks:\n  hooks:\n    - url: http://hookuser:hook-pass-s3cret@127.0.0.1:{closed}/in?token=hook-token-s3cret\n      events: [user.delete]\n  initial_backoff: 50ms\n  max_attempts: 2\n"
     );
     std::fs::write(&config, yaml).unwrap_or_else(|e| panic!("{e}"));
     let log = dir.path().join("s.log");
@@ -497,16 +500,63 @@ async fn secrets_never_reach_the_log() {
         .bearer_auth("wrong-key-0123456789")
         .send()
         .await;
+    let key = "admin-api-key-0123456789-abcdefghij";
+    let user: Value = client
+        .post(format!("{}/users", server.admin))
+        .bearer_auth(key)
+        .json(&json!({"emails": [{"address": "logged@example.com", "is_primary": true}]}))
+        .fetch()
+        .await
+        .expect_status(201)
+        .json();
+    let token: Value = client
+        .post(format!("{}/sessions", server.admin))
+        .bearer_auth(key)
+        .json(&json!({"user_id": user["id"]}))
+        .fetch()
+        .await
+        .expect_status(200)
+        .json();
+    server
+        .delete_user(token["session_token"].str())
+        .await
+        .expect_status(204);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let deliveries = loop {
+        let listing = client
+            .get(format!("{}/webhooks/deliveries?status=dead", server.admin))
+            .bearer_auth(key)
+            .fetch()
+            .await
+            .expect_status(200);
+        if !listing.json::<Vec<Value>>().is_empty() {
+            break listing.text();
+        }
+        assert!(Instant::now() < deadline, "the event never died");
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    };
     server.stop();
+    for secret in ["hook-pass-s3cret", "hook-token-s3cret", "hookuser"] {
+        assert!(
+            !deliveries.contains(secret),
+            "{secret} in the deliveries API"
+        );
+    }
     let written = std::fs::read_to_string(&log).expect("present and well-formed");
     assert!(
         written.contains("DEBUG") || written.contains("INFO"),
         "logging at debug: {written}"
     );
+    assert!(
+        written.contains(&format!("http://127.0.0.1:{closed}/in")),
+        "the failing hook is named in the log: {written}"
+    );
     for secret in [
         SECRET,
         "db-password-in-url",
         "admin-api-key-0123456789-abcdefghij",
+        "hook-pass-s3cret",
+        "hook-token-s3cret",
     ] {
         assert!(!written.contains(secret), "{secret} in the log");
     }
@@ -516,7 +566,13 @@ async fn secrets_never_reach_the_log() {
         SECRET,
         "db-password-in-url",
         "admin-api-key-0123456789-abcdefghij",
+        "hook-pass-s3cret",
+        "hook-token-s3cret",
     ] {
         assert!(!printed.contains(secret), "{secret} in config check");
     }
+    assert!(
+        printed.contains(&format!("url: http://127.0.0.1:{closed}/in")),
+        "{printed}"
+    );
 }

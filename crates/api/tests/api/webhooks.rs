@@ -149,7 +149,43 @@ async fn dead_after_max_attempts(backend: Backend) {
     );
 }
 
+/// A hook URL may carry credentials; they never reach the deliveries API.
+async fn hook_credentials_never_reach_the_deliveries_api(backend: Backend) {
+    let receiver = Receiver::start();
+    receiver.state.failing.store(true, Ordering::SeqCst);
+    let secret_url = receiver
+        .url
+        .replace("http://", "http://hookuser:hook-pass-s3cret@")
+        + "?token=hook-token-s3cret";
+    let app = TestApp::builder(backend)
+        .config(json!({"webhooks": {
+            "hooks": [{"url": secret_url, "events": ["user.delete"]}],
+            "initial_backoff": "50ms",
+            "max_attempts": 2,
+            "timeout": "2s"
+        }}))
+        .start()
+        .await;
+    let victim = app.user_with_session("creds@example.com").await;
+    assert_eq!(app.delete_user(&victim.token).await.status(), 204);
+    let dead = listed_eventually(&app, "dead").await;
+    assert_eq!(dead.len(), 1, "listed as dead");
+    let listing = app
+        .get_text(format!("{}/webhooks/deliveries", app.admin))
+        .await;
+    for secret in ["hookuser", "hook-pass-s3cret", "hook-token-s3cret"] {
+        assert!(!listing.contains(secret), "{secret} in {listing}");
+    }
+    let shown = receiver.url.trim_end_matches('/');
+    assert!(
+        dead[0]["last_error"].str().contains(shown),
+        "the hook is still named: {}",
+        dead[0]["last_error"]
+    );
+}
+
 on_both_backends!(
+    hook_credentials_never_reach_the_deliveries_api,
     delivered_after_two_failures_with_a_stable_id,
     prefix_subscription_receives_user_delete,
     unsubscribed_events_are_marked_delivered_without_a_request,
