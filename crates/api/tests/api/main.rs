@@ -7,6 +7,7 @@ mod cors;
 mod delete_user;
 mod foundation;
 mod helpers;
+mod last_used;
 mod outage;
 mod processes;
 mod receiver;

@@ -1,12 +1,18 @@
-use crate::pool::Database;
+use crate::pool::{Database, DbConnection};
 use crate::rows::SessionRow;
 use crate::schema::sessions;
-use crate::types::{db_time, Id, Timestamp};
+use crate::types::{db_time, DbTimestamp, Id, Timestamp};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::Array;
 use domain::ids::{SessionId, UserId};
 use domain::model::{NewSession, Session};
 use domain::ports::{SessionStore, StoreError};
+
+/// Postgres: refresh `last_used`, locking in id order and skipping rows locked elsewhere.
+const TOUCH_POSTGRES: &str = "UPDATE sessions SET last_used = $1 \
+     WHERE id IN (SELECT id FROM sessions WHERE id = ANY($2) AND last_used < $3 \
+                  ORDER BY id FOR UPDATE SKIP LOCKED)";
 
 impl SessionStore for Database {
     fn create_session(&self, new: &NewSession, at: DateTime<Utc>) -> Result<Session, StoreError> {
@@ -56,15 +62,29 @@ impl SessionStore for Database {
         at: DateTime<Utc>,
         min_interval: chrono::Duration,
     ) -> Result<(), StoreError> {
-        let ids: Vec<Id> = ids.iter().map(|id| Id(id.0)).collect();
-        self.run(|conn| {
-            diesel::update(
-                sessions::table
-                    .filter(sessions::id.eq_any(&ids))
-                    .filter(sessions::last_used.lt(Timestamp(at - min_interval))),
-            )
-            .set(sessions::last_used.eq(Timestamp(at)))
-            .execute(conn)
+        let stale_before = Timestamp(at - min_interval);
+        self.run(|conn| match conn {
+            // Rows are locked in id order, and a row locked elsewhere (a deletion's cascade,
+            // another instance's flush) is skipped rather than waited for: `last_used` is
+            // informational, and waiting in plan order could deadlock with a cascade.
+            DbConnection::Pg(pg) => diesel::sql_query(TOUCH_POSTGRES)
+                .bind::<DbTimestamp, _>(Timestamp(at))
+                .bind::<Array<diesel::sql_types::Uuid>, _>(
+                    ids.iter().map(|id| id.0).collect::<Vec<_>>(),
+                )
+                .bind::<DbTimestamp, _>(stale_before)
+                .execute(pg),
+            // SQLite has one writer at a time: no row locks to order.
+            DbConnection::Sqlite(_) => {
+                let ids: Vec<Id> = ids.iter().map(|id| Id(id.0)).collect();
+                diesel::update(
+                    sessions::table
+                        .filter(sessions::id.eq_any(&ids))
+                        .filter(sessions::last_used.lt(stale_before)),
+                )
+                .set(sessions::last_used.eq(Timestamp(at)))
+                .execute(conn)
+            }
         })?;
         Ok(())
     }
