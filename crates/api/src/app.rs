@@ -10,6 +10,7 @@ use crate::http::request_id;
 use crate::metrics::Metrics;
 use crate::outbox::{Dispatcher, Publisher};
 use crate::routes;
+use crate::routes::health::DatabasePing;
 use crate::sessions::{last_used, SessionLookup, SessionTouches};
 use crate::state::AppState;
 use crate::{key_refresh, report::Report};
@@ -94,7 +95,7 @@ impl Application {
         ));
         let loader = keys.clone();
         if let Err(e) = web::block(move || loader.ensure_signing_key(Utc::now())).await? {
-            if options.migrate {
+            if options.migrate || matches!(e, jwks::KeyError::NoneDecrypts { .. }) {
                 return Err(e.into());
             }
             // Without migrations the database may simply not be up yet: start not-ready,
@@ -121,8 +122,10 @@ impl Application {
         let public_port = port_of(&public_listener)?;
         let admin_port = port_of(&admin_listener)?;
 
+        // One ping cache per listener: the admin listener's probes are not starved by public ones.
         let public = {
             let state = state.clone();
+            let ping = web::Data::new(DatabasePing::default());
             let cors = web::Data::new(CorsPolicy::new(&config.server.public.cors));
             let allow_deletion = config.account.allow_deletion;
             let server = HttpServer::new(move || {
@@ -132,6 +135,7 @@ impl Application {
                     .app_data(web::Data::from(state.metrics.clone()))
                     .app_data(web::Data::new(Listener("public")))
                     .app_data(cors.clone())
+                    .app_data(ping.clone())
                     .app_data(extractor_errors())
                     .app_data(path_errors())
                     .app_data(query_errors())
@@ -151,10 +155,12 @@ impl Application {
         let admin = {
             let state = state.clone();
             let guard = web::Data::new(AdminGuard::new(config.server.admin.api_key.clone()));
+            let ping = web::Data::new(DatabasePing::default());
             let server = HttpServer::new(move || {
                 App::new()
                     .app_data(web::Data::new(state.clone()))
                     .app_data(guard.clone())
+                    .app_data(ping.clone())
                     .app_data(web::Data::from(state.metrics.clone()))
                     .app_data(web::Data::new(Listener("admin")))
                     .app_data(extractor_errors())

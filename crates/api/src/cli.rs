@@ -1,7 +1,8 @@
 //! The command line (README "Command line"). No subcommand means `serve`.
 
-use crate::app::{Application, Options};
+use crate::app::{Application, Options, StartupError};
 use crate::config::{Config, ConfigSource};
+use crate::report::Report;
 use crate::sessions::issue_session;
 use chrono::Utc;
 use clap::{Parser, Subcommand};
@@ -58,6 +59,18 @@ pub enum Command {
         #[command(subcommand)]
         action: JwkAction,
     },
+    /// The secrets that encrypt the signing keys at rest.
+    Secrets {
+        #[command(subcommand)]
+        action: SecretsAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SecretsAction {
+    /// Re-encrypt every stored key under the first secret of secrets.keys, so the others can be
+    /// removed from the list afterwards.
+    Reencrypt,
 }
 
 #[derive(Subcommand, Debug)]
@@ -161,6 +174,9 @@ pub fn run(cli: Cli) -> ExitCode {
             action: JwtAction::Create { user_id },
         } => create_jwt(&config, &user_id),
         Command::Jwk { action } => jwk(&config, action),
+        Command::Secrets {
+            action: SecretsAction::Reencrypt,
+        } => reencrypt(&config),
     }
 }
 
@@ -189,7 +205,12 @@ fn serve(config: Config, migrate: bool) -> ExitCode {
         .await
         {
             Ok(app) => app,
-            Err(e) => return fail("cannot start", e),
+            // Stored keys that no configured secret opens: a configuration error, like a bad key.
+            Err(StartupError::Keys(e @ jwks::KeyError::NoneDecrypts { .. })) => {
+                eprintln!("invalid configuration: secrets.keys: {e}");
+                return ExitCode::from(CONFIG_ERROR);
+            }
+            Err(e) => return fail("cannot start", Report(&e)),
         };
         match app.run_until_stopped().await {
             Ok(()) => {
@@ -285,6 +306,17 @@ fn create_jwt(config: &Config, user_id: &str) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => fail("jwt create", e),
+    }
+}
+
+fn reencrypt(config: &Config) -> ExitCode {
+    let db = Database::connect(&config.database);
+    match key_manager(config, &db).reencrypt_all() {
+        Ok(n) => {
+            println!("re-encrypted {n} keys under the first secret of secrets.keys");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail("secrets reencrypt", Report(&e)),
     }
 }
 

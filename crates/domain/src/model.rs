@@ -109,7 +109,8 @@ pub struct OutboxEvent {
 pub struct StoredKey {
     pub kid: String,
     pub alg: String,
-    /// base64url(nonce ‖ AES-256-GCM ciphertext) of the PKCS#8 DER private key.
+    /// base64url(salt ‖ nonce ‖ AES-256-GCM ciphertext) of the PKCS#8 DER private key, the
+    /// AES key derived from a secret with HKDF-SHA256 (earlier versions: nonce ‖ ciphertext).
     pub encrypted_key: String,
     pub created_at: DateTime<Utc>,
     pub activates_at: DateTime<Utc>,

@@ -134,6 +134,10 @@ pub trait KeyStore: Send + Sync {
     /// Stores a new key. `Conflict` if its `kid` exists.
     fn insert_key(&self, key: &StoredKey) -> Result<(), StoreError>;
 
+    /// Rewrites one key's ciphertext (re-encryption under another secret); `false` if no key
+    /// has this kid.
+    fn replace_encrypted_key(&self, kid: &str, encrypted_key: &str) -> Result<bool, StoreError>;
+
     /// Removes the keys with these ids; returns how many were removed.
     fn delete_keys(&self, kids: &[String]) -> Result<usize, StoreError>;
 }

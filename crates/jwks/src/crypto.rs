@@ -3,6 +3,7 @@
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use aws_lc_rs::digest::{digest, SHA256};
 use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::hkdf;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use aws_lc_rs::rsa::{KeyPair, KeySize};
 use aws_lc_rs::signature::KeyPair as _;
@@ -102,50 +103,97 @@ fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
 }
 
-fn aead_key(secret: &Secret) -> Result<LessSafeKey, CryptoError> {
-    let key = digest(&SHA256, secret.expose().as_bytes());
-    UnboundKey::new(&AES_256_GCM, key.as_ref())
-        .map(LessSafeKey::new)
-        .map_err(|_| CryptoError::Encrypt)
+/// Length of the random per-key salt that HKDF derives the encryption key with.
+const SALT_LEN: usize = 16;
+/// HKDF `info`: binds the derived key to this one use.
+const HKDF_INFO: &[u8] = b"hanko-rs jwks private key encryption";
+
+/// AES-256-GCM key = HKDF-SHA256(secret, salt, info).
+fn derived_key(secret: &Secret, salt: &[u8]) -> Result<LessSafeKey, CryptoError> {
+    let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, salt).extract(secret.expose().as_bytes());
+    // `expand` only fails for an output longer than 255 hash lengths; 32 bytes never is.
+    let okm = prk
+        .expand(&[HKDF_INFO], &AES_256_GCM)
+        .map_err(|_| CryptoError::Encrypt)?;
+    Ok(LessSafeKey::new(UnboundKey::from(okm)))
 }
 
-/// Encrypts with AES-256-GCM under SHA-256(`secret`): base64url(nonce ‖ ciphertext ‖ tag).
-/// `kid` is bound as associated data, so a ciphertext cannot be moved to another key id.
+/// Earlier versions' key: a bare SHA-256 of the secret (no salt, no stretching). Read only.
+fn legacy_key(secret: &Secret) -> Option<LessSafeKey> {
+    let key = digest(&SHA256, secret.expose().as_bytes());
+    UnboundKey::new(&AES_256_GCM, key.as_ref())
+        .ok()
+        .map(LessSafeKey::new)
+}
+
+/// Encrypts with AES-256-GCM under HKDF-SHA256(`secret`, random salt):
+/// base64url(salt ‖ nonce ‖ ciphertext ‖ tag). `kid` is bound as associated data, so a
+/// ciphertext cannot be moved to another key id.
 pub fn encrypt(secret: &Secret, kid: &str, plaintext: &[u8]) -> Result<String, CryptoError> {
-    let key = aead_key(secret)?;
+    let rng = SystemRandom::new();
+    let mut salt = [0u8; SALT_LEN];
     let mut nonce = [0u8; NONCE_LEN];
-    SystemRandom::new()
-        .fill(&mut nonce)
-        .map_err(|_| CryptoError::Encrypt)?;
+    rng.fill(&mut salt).map_err(|_| CryptoError::Encrypt)?;
+    rng.fill(&mut nonce).map_err(|_| CryptoError::Encrypt)?;
     let mut sealed = plaintext.to_vec();
-    key.seal_in_place_append_tag(
-        Nonce::assume_unique_for_key(nonce),
-        Aad::from(kid.as_bytes()),
-        &mut sealed,
-    )
-    .map_err(|_| CryptoError::Encrypt)?;
-    let mut out = nonce.to_vec();
+    derived_key(secret, &salt)?
+        .seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(kid.as_bytes()),
+            &mut sealed,
+        )
+        .map_err(|_| CryptoError::Encrypt)?;
+    let mut out = Vec::with_capacity(SALT_LEN + NONCE_LEN + sealed.len());
+    out.extend_from_slice(&salt);
+    out.extend_from_slice(&nonce);
     out.extend_from_slice(&sealed);
     Ok(URL_SAFE_NO_PAD.encode(out))
 }
 
-/// Decrypts what [`encrypt`] produced, trying every secret in turn.
-pub fn decrypt(secrets: &[Secret], kid: &str, encoded: &str) -> Result<Vec<u8>, CryptoError> {
+/// A decrypted private key, and whether it was stored as [`encrypt`] now writes it under the
+/// first secret (if not, `api secrets reencrypt` rewrites it).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Decrypted {
+    pub plaintext: Vec<u8>,
+    pub current: bool,
+}
+
+fn open_with(key: &LessSafeKey, kid: &str, nonce: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+    let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+    let mut buf = sealed.to_vec();
+    key.open_in_place(nonce, Aad::from(kid.as_bytes()), &mut buf)
+        .ok()
+        .map(|plain| plain.to_vec())
+}
+
+/// Decrypts what [`encrypt`] (or an earlier version) produced, trying every secret in turn.
+/// AES-GCM authenticates, so trying a layout that is not the stored one simply fails.
+pub fn decrypt(secrets: &[Secret], kid: &str, encoded: &str) -> Result<Decrypted, CryptoError> {
     let raw = URL_SAFE_NO_PAD
         .decode(encoded)
         .map_err(|_| CryptoError::Decrypt)?;
-    if raw.len() < NONCE_LEN {
-        return Err(CryptoError::Decrypt);
-    }
-    let (nonce, sealed) = raw.split_at(NONCE_LEN);
-    for secret in secrets {
-        let key = aead_key(secret)?;
-        let Ok(nonce) = Nonce::try_assume_unique_for_key(nonce) else {
-            return Err(CryptoError::Decrypt);
-        };
-        let mut buf = sealed.to_vec();
-        if let Ok(plain) = key.open_in_place(nonce, Aad::from(kid.as_bytes()), &mut buf) {
-            return Ok(plain.to_vec());
+    for (i, secret) in secrets.iter().enumerate() {
+        if raw.len() > SALT_LEN + NONCE_LEN {
+            let (salt, rest) = raw.split_at(SALT_LEN);
+            let (nonce, sealed) = rest.split_at(NONCE_LEN);
+            let key = derived_key(secret, salt)?;
+            if let Some(plaintext) = open_with(&key, kid, nonce, sealed) {
+                return Ok(Decrypted {
+                    plaintext,
+                    current: i == 0,
+                });
+            }
+        }
+        if raw.len() > NONCE_LEN {
+            let (nonce, sealed) = raw.split_at(NONCE_LEN);
+            if let Some(key) = legacy_key(secret) {
+                if let Some(plaintext) = open_with(&key, kid, nonce, sealed) {
+                    return Ok(Decrypted {
+                        plaintext,
+                        current: false,
+                    });
+                }
+            }
         }
     }
     Err(CryptoError::Decrypt)
@@ -170,8 +218,19 @@ mod tests {
         let new = Secret::new("new-secret-0123456789");
         let sealed = encrypt(&old, "kid1", b"private").unwrap_or_default();
         assert_eq!(
+            decrypt(std::slice::from_ref(&old), "kid1", &sealed),
+            Ok(Decrypted {
+                plaintext: b"private".to_vec(),
+                current: true
+            })
+        );
+        assert_eq!(
             decrypt(&[new.clone(), old.clone()], "kid1", &sealed),
-            Ok(b"private".to_vec())
+            Ok(Decrypted {
+                plaintext: b"private".to_vec(),
+                current: false
+            }),
+            "under a secret that is no longer first: due for re-encryption"
         );
         assert_eq!(decrypt(&[new], "kid1", &sealed), Err(CryptoError::Decrypt));
         assert_eq!(
@@ -180,6 +239,36 @@ mod tests {
             "kid is bound"
         );
         assert_eq!(decrypt(&[old], "kid1", "!!"), Err(CryptoError::Decrypt));
+    }
+
+    #[test]
+    fn salts_differ_and_legacy_ciphertexts_still_decrypt() {
+        let secret = Secret::new("a-secret-0123456789");
+        let a = encrypt(&secret, "k", b"same").unwrap_or_default();
+        let b = encrypt(&secret, "k", b"same").unwrap_or_default();
+        assert_ne!(a, b, "a fresh salt and nonce each time");
+        // What earlier versions wrote: nonce ‖ AES-256-GCM under SHA-256(secret).
+        let nonce = [7u8; NONCE_LEN];
+        let mut sealed = b"legacy".to_vec();
+        let sealing = legacy_key(&secret);
+        assert!(sealing.is_some());
+        if let Some(key) = sealing {
+            assert!(key
+                .seal_in_place_append_tag(
+                    Nonce::assume_unique_for_key(nonce),
+                    Aad::from(&b"k"[..]),
+                    &mut sealed,
+                )
+                .is_ok());
+        }
+        let legacy = URL_SAFE_NO_PAD.encode([&nonce[..], &sealed].concat());
+        assert_eq!(
+            decrypt(std::slice::from_ref(&secret), "k", &legacy),
+            Ok(Decrypted {
+                plaintext: b"legacy".to_vec(),
+                current: false
+            })
+        );
     }
 
     #[test]

@@ -30,6 +30,18 @@ pub enum KeyError {
     NoSigningKey,
     #[error("signing failed")]
     Sign(#[source] jsonwebtoken::errors::Error),
+    /// Keys are stored but `secrets.keys` opens none of them: a wrong or missing secret. Never
+    /// answered with a fresh key, which would split the fleet.
+    #[error(
+        "none of the {stored} stored signing keys decrypts with secrets.keys: a secret is wrong \
+         or missing (the one that encrypted them must be in the list)"
+    )]
+    NoneDecrypts { stored: usize },
+    /// `secrets reencrypt` found keys no configured secret opens; nothing was rewritten.
+    #[error(
+        "cannot re-encrypt {0:?}: no secret in secrets.keys decrypts them; nothing was changed"
+    )]
+    Unreadable(Vec<String>),
 }
 
 /// Why `jwk prune` refused.
@@ -142,6 +154,8 @@ pub struct KeyManager {
     rules: ClaimRules,
     set: RwLock<Arc<KeySet>>,
     last_kid_reload: Mutex<Option<Instant>>,
+    /// Held for the whole of a reload.
+    reloading: Mutex<()>,
 }
 
 /// An unknown `kid` triggers at most one reload per this interval, across all requests.
@@ -164,6 +178,7 @@ impl KeyManager {
             rules,
             set: RwLock::new(Arc::new(KeySet::build(Vec::new()))),
             last_kid_reload: Mutex::new(None),
+            reloading: Mutex::new(()),
         }
     }
 
@@ -181,8 +196,20 @@ impl KeyManager {
 
     /// Reloads the key set from the store, decrypting only keys not loaded yet. Blocking.
     pub fn reload(&self) -> Result<(), KeyError> {
+        // One reload at a time: a slow one must not swap in a snapshot older than a faster one's.
+        let _serial = self
+            .reloading
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let stored = self.store.list_keys()?;
         let current = self.snapshot();
+        let unchanged = stored.len() == current.keys.len()
+            && stored.iter().all(|k| current.by_kid.contains_key(&k.kid));
+        if unchanged {
+            // Same keys: keep the snapshot, and with it the verified-token memory.
+            return Ok(());
+        }
+        let stored_count = stored.len();
         let mut loaded = Vec::with_capacity(stored.len());
         for key in stored {
             if let Some(existing) = current.by_kid.get(&key.kid) {
@@ -195,13 +222,18 @@ impl KeyManager {
                 Err(e) => log::error!("cannot load key {}: {e}", key.kid),
             }
         }
+        if stored_count > 0 && loaded.is_empty() {
+            return Err(KeyError::NoneDecrypts {
+                stored: stored_count,
+            });
+        }
         let next = Arc::new(KeySet::build(loaded));
         *self.set.write().unwrap_or_else(PoisonError::into_inner) = next;
         Ok(())
     }
 
     fn open(&self, key: &StoredKey) -> Result<LoadedKey, CryptoError> {
-        let pkcs8 = crypto::decrypt(&self.secrets, &key.kid, &key.encrypted_key)?;
+        let pkcs8 = crypto::decrypt(&self.secrets, &key.kid, &key.encrypted_key)?.plaintext;
         let opened = crypto::open_rsa(&pkcs8)?;
         Ok(LoadedKey {
             kid: key.kid.clone(),
@@ -239,6 +271,31 @@ impl KeyManager {
             *last = Some(Instant::now());
         }
         self.reload().map(|()| true)
+    }
+
+    /// Re-encrypts every stored key under the first secret (HKDF with a fresh salt), so older
+    /// secrets can be removed from `secrets.keys`. All or nothing: if any key decrypts with no
+    /// configured secret, nothing is rewritten. Returns how many keys were rewritten. Blocking.
+    pub fn reencrypt_all(&self) -> Result<usize, KeyError> {
+        let stored = self.store.list_keys()?;
+        let mut rewritten = Vec::with_capacity(stored.len());
+        let mut unreadable = Vec::new();
+        for key in &stored {
+            match crypto::decrypt(&self.secrets, &key.kid, &key.encrypted_key) {
+                Ok(decrypted) => rewritten.push((
+                    key.kid.as_str(),
+                    crypto::encrypt(&self.secrets[0], &key.kid, &decrypted.plaintext)?,
+                )),
+                Err(_) => unreadable.push(key.kid.clone()),
+            }
+        }
+        if !unreadable.is_empty() {
+            return Err(KeyError::Unreadable(unreadable));
+        }
+        for (kid, encrypted) in &rewritten {
+            self.store.replace_encrypted_key(kid, encrypted)?;
+        }
+        Ok(rewritten.len())
     }
 
     /// Loads the keys and generates one if none can sign now. Blocking (key generation).

@@ -1,28 +1,60 @@
 //! `/health/alive` and `/health/ready` (both listeners).
 
+use crate::report::Report;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use domain::ports::Health;
 use serde_json::json;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// The database ping is shared by all probes within this long, so a flood of readiness
+/// requests (the public listener is open to anyone) costs one query a second, not one each.
+const PING_TTL: Duration = Duration::from_secs(1);
+
+/// The last database ping: when, and whether it answered.
+#[derive(Default)]
+pub struct DatabasePing(Mutex<Option<(Instant, bool)>>);
+
+impl DatabasePing {
+    fn fresh(&self) -> Option<bool> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .filter(|(at, _)| at.elapsed() < PING_TTL)
+            .map(|(_, ok)| ok)
+    }
+
+    fn record(&self, ok: bool) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some((Instant::now(), ok));
+    }
+}
 
 pub async fn alive() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "alive": true }))
 }
 
 /// Ready when the database answers (within the pool timeout) and a key can sign.
-pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    let db = state.db.clone();
-    let db_ok = match web::block(move || db.ping()).await {
-        Ok(Ok(())) => true,
-        Ok(Err(e)) => {
-            log::warn!("readiness: {e}");
-            false
-        }
-        Err(e) => {
-            log::warn!("readiness: {e}");
-            false
+pub async fn ready(state: web::Data<AppState>, ping: web::Data<DatabasePing>) -> HttpResponse {
+    let db_ok = match ping.fresh() {
+        Some(ok) => ok,
+        None => {
+            let db = state.db.clone();
+            let ok = match web::block(move || db.ping()).await {
+                Ok(Ok(())) => true,
+                Ok(Err(e)) => {
+                    log::warn!("readiness: {}", Report(&e));
+                    false
+                }
+                Err(e) => {
+                    log::warn!("readiness: {}", Report(&e));
+                    false
+                }
+            };
+            ping.record(ok);
+            ok
         }
     };
     let keys_ok = state.keys.has_signing_key(Utc::now());

@@ -128,29 +128,6 @@ fn missing_config_file_named_on_the_command_line_is_an_error() {
     assert!(stderr.contains("--config"), "{stderr}");
 }
 
-/// Runs a command that must exit on its own within 20 seconds; kills it (failing) otherwise.
-fn run_briefly(mut cmd: Command) -> std::process::Output {
-    use std::process::Stdio;
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while child.try_wait().unwrap_or_else(|e| panic!("{e}")).is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
-            panic!(
-                "still running after 20 s: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    child.wait_with_output().unwrap_or_else(|e| panic!("{e}"))
-}
-
 /// Unsafe set-ups are refused by `serve` itself: exit 2, one line naming the key, and
 /// nothing ever listens on the configured ports.
 #[test]
@@ -199,7 +176,7 @@ fn unsafe_setups_are_refused_before_anything_listens() {
                 cmd.env_remove(k);
             }
         }
-        let out = run_briefly(cmd);
+        let out = crate::helpers::run_briefly(cmd);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
         assert_eq!(

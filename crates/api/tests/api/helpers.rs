@@ -423,6 +423,29 @@ pub fn http_client() -> reqwest::Client {
         .unwrap_or_else(|e| panic!("client: {e}"))
 }
 
+/// Runs a command that must exit on its own within 20 seconds; kills it (failing) otherwise.
+pub fn run_briefly(mut cmd: std::process::Command) -> std::process::Output {
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap_or_else(|e| panic!("{e}")).is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+            panic!(
+                "still running after 20 s: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// A response header as text, if present and readable.
 pub fn header(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
     headers

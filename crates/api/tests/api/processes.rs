@@ -259,6 +259,58 @@ async fn rotation_across_two_processes_prune_and_secret_rotation() {
     a3.stop();
 }
 
+/// A wrong secret never produces a fresh key (the fleet would split); `secrets reencrypt`
+/// moves every key under the new secret so the old one can go.
+#[actix_rt::test]
+async fn a_wrong_secret_is_refused_and_reencrypt_retires_the_old_one() {
+    let db = TestDb::new(Backend::Postgres);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let new_secret = "the-replacement-secret-0123456789";
+    let first = write_config(dir.path(), "first", &db.url, &[SECRET]);
+    let server = start(&first, &dir.path().join("first.log")).await;
+    let user_id = server.create_user("keys@example.com").await;
+    let token = server.login(&user_id).await.token;
+    server.stop();
+    assert_eq!(db.count("jwks", "1=1"), 1);
+
+    let wrong = write_config(
+        dir.path(),
+        "wrong",
+        &db.url,
+        &["a-completely-wrong-secret-0123"],
+    );
+    let mut serve = command(&wrong);
+    serve.arg("serve");
+    let out = crate::helpers::run_briefly(serve);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("secrets.keys"), "{stderr}");
+    assert_eq!(db.count("jwks", "1=1"), 1, "no fresh key was written");
+    let (public, admin) = ports_of(&wrong);
+    for url in [public, admin] {
+        let addr = url.trim_start_matches("http://");
+        assert!(
+            std::net::TcpStream::connect(addr).is_err(),
+            "{addr} listens"
+        );
+    }
+    let refused = cli(&wrong, &["secrets", "reencrypt"]);
+    assert!(!refused.status.success(), "{refused:?}");
+
+    let both = write_config(dir.path(), "both", &db.url, &[new_secret, SECRET]);
+    let before = db.count("jwks", "1=1");
+    let reencrypted = cli(&both, &["secrets", "reencrypt"]);
+    assert!(reencrypted.status.success(), "{reencrypted:?}");
+    assert!(String::from_utf8_lossy(&reencrypted.stdout).contains("re-encrypted 1 "));
+    assert_eq!(db.count("jwks", "1=1"), before);
+
+    let only_new = write_config(dir.path(), "new", &db.url, &[new_secret]);
+    let server = start(&only_new, &dir.path().join("new.log")).await;
+    assert_eq!(me(&server, &token).await, 200, "old tokens still verify");
+    assert_eq!(db.count("jwks", "1=1"), 1, "the same key, not a new one");
+    server.stop();
+}
+
 #[actix_rt::test]
 async fn cli_user_and_jwt_create_then_delete_over_http() {
     let db = TestDb::new(Backend::Sqlite);

@@ -30,6 +30,15 @@ impl KeyStore for Database {
         Ok(())
     }
 
+    fn replace_encrypted_key(&self, kid: &str, encrypted_key: &str) -> Result<bool, StoreError> {
+        let n = self.run(|conn| {
+            diesel::update(jwks::table.filter(jwks::kid.eq(kid)))
+                .set(jwks::encrypted_key.eq(encrypted_key))
+                .execute(conn)
+        })?;
+        Ok(n > 0)
+    }
+
     fn delete_keys(&self, kids: &[String]) -> Result<usize, StoreError> {
         self.run(|conn| diesel::delete(jwks::table.filter(jwks::kid.eq_any(kids))).execute(conn))
     }

@@ -34,7 +34,8 @@ fn server_key(app: &TestApp) -> ServerKey {
     let stored = db.list_keys().unwrap_or_else(|e| panic!("{e}"));
     let key = stored.last().unwrap_or_else(|| panic!("no key stored"));
     let pkcs8 = jwks::crypto::decrypt(app.config.secrets.keys.all(), &key.kid, &key.encrypted_key)
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap_or_else(|e| panic!("{e}"))
+        .plaintext;
     ServerKey {
         kid: key.kid.clone(),
         pkcs8,
