@@ -1,7 +1,7 @@
 //! Signing keys, session tokens and the public JWKS.
 //!
 //! - [`config`]: the `secrets` section and the token policy the `session` section sets.
-//! - [`crypto`]: RSA key generation and encryption at rest (AES-256-GCM under SHA-256 of a secret).
+//! - [`crypto`]: RSA key generation and encryption at rest (AES-256-GCM under HKDF-SHA256 of a secret and a per-key salt).
 //! - [`keys`]: [`KeyManager`], the in-memory key set: decrypted once, reloaded periodically and on
 //!   an unknown `kid`, with the JWKS body serialised once per key-set change.
 //! - [`token`]: session token claims, signing and the strict verifier.
