@@ -183,7 +183,7 @@ impl Application {
             state.keys.clone(),
             state.metrics.clone(),
             webhooks,
-            config.session.audience.clone(),
+            config.session.issuer.clone(),
             state.events.wake_signal(),
         )?;
         Ok(Self {

@@ -276,7 +276,8 @@ impl Config {
                 "none requires session.cookie.secure: true (browsers drop it otherwise)",
             ));
         }
-        self.webhooks.validate()?;
+        self.webhooks
+            .validate(&self.session.audience, self.session.issuer.as_deref())?;
         self.refuse_unsafe_setups()
     }
 

@@ -37,10 +37,31 @@ pub struct Metrics {
     deletions_by_user: AtomicU64,
     deletions_by_admin: AtomicU64,
     rejections: Mutex<BTreeMap<&'static str, u64>>,
-    webhook_delivered: AtomicU64,
-    webhook_failed: AtomicU64,
-    webhook_dead: AtomicU64,
+    /// Webhook attempts by hook key and result.
+    webhook_attempts: Mutex<BTreeMap<(String, AttemptResult), u64>>,
     admin_auth_failures: AtomicU64,
+}
+
+/// How a webhook attempt ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AttemptResult {
+    Delivered,
+    /// Failed, to be retried.
+    Failed,
+    /// Failed for the last time (or refused for good).
+    Dead,
+}
+
+impl AttemptResult {
+    const ALL: [AttemptResult; 3] = [Self::Delivered, Self::Failed, Self::Dead];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+            Self::Dead => "dead",
+        }
+    }
 }
 
 /// Gauges read at scrape time.
@@ -48,8 +69,8 @@ pub struct Gauges {
     pub pool_connections: u32,
     pub pool_idle: u32,
     pub pool_max: u32,
-    pub outbox_pending: Option<u64>,
-    pub outbox_dead: Option<u64>,
+    /// Pending and dead deliveries per hook, if the database answered.
+    pub backlog: Option<Vec<domain::ports::HookBacklog>>,
 }
 
 impl Metrics {
@@ -85,14 +106,17 @@ impl Metrics {
         self.admin_auth_failures.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn webhook_delivered(&self) {
-        self.webhook_delivered.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn webhook_failed(&self, dead: bool) {
-        self.webhook_failed.fetch_add(1, Ordering::Relaxed);
-        if dead {
-            self.webhook_dead.fetch_add(1, Ordering::Relaxed);
+    /// One webhook attempt to `hook` ended so. A dead attempt counts as failed too.
+    pub fn webhook_attempt(&self, hook: &str, result: AttemptResult) {
+        let mut attempts = self
+            .webhook_attempts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *attempts.entry((hook.to_owned(), result)).or_default() += 1;
+        if result == AttemptResult::Dead {
+            *attempts
+                .entry((hook.to_owned(), AttemptResult::Failed))
+                .or_default() += 1;
         }
     }
 
@@ -191,26 +215,41 @@ impl Metrics {
             self.admin_auth_failures.load(Ordering::Relaxed)
         )?;
 
+        let attempts = self
+            .webhook_attempts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         writeln!(
             out,
-            "# HELP hanko_webhook_attempts_total Webhook delivery attempts, by result."
+            "# HELP hanko_webhook_attempts_total Webhook delivery attempts, by result (all hooks)."
         )?;
         writeln!(out, "# TYPE hanko_webhook_attempts_total counter")?;
+        for result in AttemptResult::ALL {
+            let n: u64 = attempts
+                .iter()
+                .filter(|((_, r), _)| *r == result)
+                .map(|(_, n)| n)
+                .sum();
+            writeln!(
+                out,
+                "hanko_webhook_attempts_total{{result=\"{}\"}} {n}",
+                result.label()
+            )?;
+        }
         writeln!(
             out,
-            "hanko_webhook_attempts_total{{result=\"delivered\"}} {}",
-            self.webhook_delivered.load(Ordering::Relaxed)
+            "# HELP hanko_webhook_hook_attempts_total Webhook delivery attempts, by hook and result."
         )?;
-        writeln!(
-            out,
-            "hanko_webhook_attempts_total{{result=\"failed\"}} {}",
-            self.webhook_failed.load(Ordering::Relaxed)
-        )?;
-        writeln!(
-            out,
-            "hanko_webhook_attempts_total{{result=\"dead\"}} {}",
-            self.webhook_dead.load(Ordering::Relaxed)
-        )?;
+        writeln!(out, "# TYPE hanko_webhook_hook_attempts_total counter")?;
+        for ((hook, result), n) in &attempts {
+            writeln!(
+                out,
+                "hanko_webhook_hook_attempts_total{{hook=\"{}\",result=\"{}\"}} {n}",
+                escape(hook),
+                result.label()
+            )?;
+        }
 
         writeln!(
             out,
@@ -232,14 +271,37 @@ impl Metrics {
             "hanko_db_pool_connections{{state=\"max\"}} {}",
             g.pool_max
         )?;
-        if let (Some(pending), Some(dead)) = (g.outbox_pending, g.outbox_dead) {
-            writeln!(out, "# HELP hanko_webhook_outbox_events Outbox events not delivered yet, and dead ones.")?;
+        if let Some(backlog) = &g.backlog {
+            let pending: u64 = backlog.iter().map(|b| b.pending).sum();
+            let dead: u64 = backlog.iter().map(|b| b.dead).sum();
+            writeln!(
+                out,
+                "# HELP hanko_webhook_outbox_events Deliveries not done yet, and dead ones (all hooks)."
+            )?;
             writeln!(out, "# TYPE hanko_webhook_outbox_events gauge")?;
             writeln!(
                 out,
                 "hanko_webhook_outbox_events{{status=\"pending\"}} {pending}"
             )?;
             writeln!(out, "hanko_webhook_outbox_events{{status=\"dead\"}} {dead}")?;
+            writeln!(
+                out,
+                "# HELP hanko_webhook_hook_deliveries Deliveries not done yet, and dead ones, by hook."
+            )?;
+            writeln!(out, "# TYPE hanko_webhook_hook_deliveries gauge")?;
+            for b in backlog {
+                let hook = escape(&b.hook);
+                writeln!(
+                    out,
+                    "hanko_webhook_hook_deliveries{{hook=\"{hook}\",status=\"pending\"}} {}",
+                    b.pending
+                )?;
+                writeln!(
+                    out,
+                    "hanko_webhook_hook_deliveries{{hook=\"{hook}\",status=\"dead\"}} {}",
+                    b.dead
+                )?;
+            }
         }
         Ok(())
     }

@@ -6,12 +6,14 @@
 //! - [`account`]: the deletion policy (`account.allow_deletion`, re-authentication age).
 //! - [`audit`]: audit log entries and e-mail masking.
 //! - [`email`]: which addresses are accepted.
+//! - [`events`]: the event catalogue and who receives an event.
 //! - [`ports`]: the traits that persistence implements and the API calls.
 
 pub mod account;
 pub mod audit;
 pub mod config;
 pub mod email;
+pub mod events;
 pub mod ids;
 pub mod model;
 pub mod ports;

@@ -90,18 +90,33 @@ pub struct AuditLog {
     pub created_at: DateTime<Utc>,
 }
 
-/// An event waiting in (or delivered from) the webhook outbox.
+/// An event in the webhook outbox.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct OutboxEvent {
     pub id: EventId,
     pub event: String,
     pub payload: serde_json::Value,
     pub created_at: DateTime<Utc>,
+}
+
+/// The delivery of one event to one hook: its own attempts, schedule and outcome, so a failing
+/// hook is retried alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    pub event: OutboxEvent,
+    /// The hook's key; [`Delivery::ALL_SUBSCRIBED`] for an event written before deliveries
+    /// were kept per hook, to be fanned out to the hooks subscribed now.
+    pub hook: String,
     pub attempts: i32,
     pub next_attempt_at: DateTime<Utc>,
     pub delivered_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
     pub dead: bool,
+}
+
+impl Delivery {
+    /// The hook key of a delivery that stands for every subscribed hook (see above).
+    pub const ALL_SUBSCRIBED: &'static str = "*";
 }
 
 /// A signing key as stored: the private key is only ever held encrypted here.

@@ -3,9 +3,10 @@
 //! blocking thread pool.
 
 use crate::audit::AuditLogConfig;
+use crate::events::{Recipients, SessionEndReason};
 use crate::ids::{EventId, SessionId, UserId};
 use crate::model::{
-    AuditLog, Email, NewEmail, NewSession, OutboxEvent, RequestContext, Session, StoredKey, User,
+    AuditLog, Delivery, Email, NewEmail, NewSession, RequestContext, Session, StoredKey, User,
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -59,9 +60,19 @@ pub struct Deletion {
     pub context: RequestContext,
     pub audit: AuditLogConfig,
     pub at: DateTime<Utc>,
-    /// Whether any webhook subscribes to `user.delete`. If none does, the outbox event is
-    /// written already delivered, so the dispatcher has nothing to do for it.
-    pub has_subscribers: bool,
+    /// The hooks the `user.delete` event goes to (none: the event is written with nothing
+    /// left to deliver).
+    pub recipients: Recipients,
+}
+
+/// A session ending by request (logout, admin), announced as `session.delete`.
+#[derive(Clone, Debug)]
+pub struct SessionEnding {
+    pub user_id: UserId,
+    pub session_id: SessionId,
+    pub reason: SessionEndReason,
+    pub recipients: Recipients,
+    pub at: DateTime<Utc>,
 }
 
 /// The payload of the `user.delete` event: who was deleted, with which addresses, when.
@@ -71,9 +82,6 @@ pub struct DeletedUser {
     pub emails: Vec<Email>,
     pub deleted_at: DateTime<Utc>,
 }
-
-/// The outbox event name announcing a deletion.
-pub const USER_DELETE_EVENT: &str = "user.delete";
 
 /// Users and their e-mail addresses.
 pub trait AccountStore: Send + Sync {
@@ -122,8 +130,9 @@ pub trait SessionStore: Send + Sync {
     /// The user's sessions, newest first.
     fn list_sessions(&self, user_id: UserId) -> Result<Vec<Session>, StoreError>;
 
-    /// Deletes one session of the user; `false` if there was none.
-    fn delete_session(&self, user_id: UserId, id: SessionId) -> Result<bool, StoreError>;
+    /// Deletes one session of the user and writes its `session.delete` event, in one
+    /// transaction; `false` (and no event) if there was no such session.
+    fn end_session(&self, ending: &SessionEnding) -> Result<bool, StoreError>;
 }
 
 /// The stored signing keys (encrypted).
@@ -151,7 +160,7 @@ pub struct AuditLogFilter {
     pub per_page: u32,
 }
 
-/// Which outbox rows to list.
+/// Which deliveries to list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeliveryStatus {
     Pending,
@@ -171,42 +180,72 @@ pub trait Health: Send + Sync {
     fn ping(&self) -> Result<(), StoreError>;
 }
 
-/// Backlog figures of the webhook outbox.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct OutboxCounts {
+/// Backlog figures of one hook's deliveries.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct HookBacklog {
+    pub hook: String,
     pub pending: u64,
     pub dead: u64,
 }
 
-/// The webhook outbox: what the dispatcher claims and records, and what operators list.
-pub trait Outbox: Send + Sync {
-    /// Outbox events, optionally by status, oldest first.
-    fn list_events(&self, status: Option<DeliveryStatus>) -> Result<Vec<OutboxEvent>, StoreError>;
+/// One page of a listing and the total count.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+}
 
-    /// Claims up to `limit` events due at `now`: each gets `attempts + 1` and is hidden from
-    /// every other claimer until `lease_until`. Concurrent claimers (other instances) never
-    /// receive the same event.
+/// The webhook outbox: what the dispatcher claims and records, and what operators list.
+/// Delivery state is per (event, hook).
+pub trait Outbox: Send + Sync {
+    /// Deliveries, optionally by status, oldest event first; pages are 1-based.
+    fn list_deliveries(
+        &self,
+        status: Option<DeliveryStatus>,
+        page: u32,
+        per_page: u32,
+    ) -> Result<Page<Delivery>, StoreError>;
+
+    /// Claims up to `limit` deliveries due at `now`: each gets `attempts + 1` and is hidden
+    /// from every other claimer until `lease_until`. Concurrent claimers (other instances)
+    /// never receive the same delivery.
     fn claim_due(
         &self,
         now: DateTime<Utc>,
         limit: u32,
         lease_until: DateTime<Utc>,
-    ) -> Result<Vec<OutboxEvent>, StoreError>;
+    ) -> Result<Vec<Delivery>, StoreError>;
 
-    /// Records successful deliveries (to every subscriber, or to none).
-    fn mark_delivered(&self, ids: &[EventId], at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Replaces an event's [`Delivery::ALL_SUBSCRIBED`] delivery by one delivery per hook, due
+    /// at `now` (none if no hook wants the event), in one transaction.
+    fn fan_out(
+        &self,
+        event: EventId,
+        hooks: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Records a successful delivery.
+    fn mark_delivered(
+        &self,
+        event: EventId,
+        hook: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 
     /// Records a failed attempt: retry at `retry_at`, or mark dead when `None`.
     fn mark_failed(
         &self,
-        id: EventId,
+        event: EventId,
+        hook: &str,
         error: &str,
         retry_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError>;
 
-    /// Removes delivered or dead events created before `before`; returns how many.
+    /// Removes events created before `before` whose deliveries are all delivered or dead;
+    /// returns how many.
     fn prune_outbox(&self, before: DateTime<Utc>) -> Result<usize, StoreError>;
 
-    /// Pending and dead counts.
-    fn outbox_counts(&self) -> Result<OutboxCounts, StoreError>;
+    /// Pending and dead deliveries per hook.
+    fn backlog(&self) -> Result<Vec<HookBacklog>, StoreError>;
 }

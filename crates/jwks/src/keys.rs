@@ -396,10 +396,21 @@ impl KeyManager {
 
     /// Signs any claims with the current signing key (`alg: RS256`, `typ: JWT`, `kid`).
     pub fn sign<T: Serialize>(&self, claims: &T, now: DateTime<Utc>) -> Result<String, KeyError> {
+        self.sign_typed(claims, "JWT", now)
+    }
+
+    /// Signs `claims` with the current signing key and the header `typ` given (a Security
+    /// Event Token is `secevent+jwt`, so it can never be taken for another kind of JWT).
+    pub fn sign_typed<T: Serialize>(
+        &self,
+        claims: &T,
+        typ: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, KeyError> {
         let set = self.snapshot();
         let key = set.signing_key(now).ok_or(KeyError::NoSigningKey)?;
         let mut header = Header::new(Algorithm::RS256);
-        header.typ = Some("JWT".to_owned());
+        header.typ = Some(typ.to_owned());
         header.kid = Some(key.kid.clone());
         jsonwebtoken::encode(&header, claims, &key.encoding).map_err(KeyError::Sign)
     }

@@ -1,10 +1,12 @@
 //! Rows as Diesel reads and writes them, and their conversion to domain records.
 
-use crate::schema::{audit_logs, emails, jwks, sessions, users, webhook_outbox};
+use crate::schema::{
+    audit_logs, emails, jwks, sessions, users, webhook_deliveries, webhook_outbox,
+};
 use crate::types::{Id, Json, Timestamp};
 use diesel::prelude::*;
 use domain::ids::{AuditLogId, EmailId, EventId, SessionId, UserId};
-use domain::model::{AuditLog, Email, OutboxEvent, Session, StoredKey};
+use domain::model::{AuditLog, Delivery, Email, OutboxEvent, Session, StoredKey};
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]
 #[diesel(table_name = users)]
@@ -125,17 +127,11 @@ impl From<KeyRow> for StoredKey {
 
 #[derive(Queryable, QueryableByName, Selectable, Insertable, Clone, Debug)]
 #[diesel(table_name = webhook_outbox)]
-#[diesel(treat_none_as_default_value = false)]
 pub(crate) struct OutboxRow {
     pub id: Id,
     pub event: String,
     pub payload: Json,
     pub created_at: Timestamp,
-    pub attempts: i32,
-    pub next_attempt_at: Timestamp,
-    pub delivered_at: Option<Timestamp>,
-    pub last_error: Option<String>,
-    pub dead: bool,
 }
 
 impl From<OutboxRow> for OutboxEvent {
@@ -145,11 +141,34 @@ impl From<OutboxRow> for OutboxEvent {
             event: r.event,
             payload: r.payload.0,
             created_at: r.created_at.0,
-            attempts: r.attempts,
-            next_attempt_at: r.next_attempt_at.0,
-            delivered_at: r.delivered_at.map(|t| t.0),
-            last_error: r.last_error,
-            dead: r.dead,
+        }
+    }
+}
+
+#[derive(Queryable, QueryableByName, Selectable, Insertable, Clone, Debug)]
+#[diesel(table_name = webhook_deliveries)]
+#[diesel(treat_none_as_default_value = false)]
+pub(crate) struct DeliveryRow {
+    pub event_id: Id,
+    pub hook: String,
+    pub attempts: i32,
+    pub next_attempt_at: Timestamp,
+    pub delivered_at: Option<Timestamp>,
+    pub last_error: Option<String>,
+    pub dead: bool,
+}
+
+impl DeliveryRow {
+    /// The delivery, with its event.
+    pub fn with_event(self, event: OutboxEvent) -> Delivery {
+        Delivery {
+            event,
+            hook: self.hook,
+            attempts: self.attempts,
+            next_attempt_at: self.next_attempt_at.0,
+            delivered_at: self.delivered_at.map(|t| t.0),
+            last_error: self.last_error,
+            dead: self.dead,
         }
     }
 }

@@ -82,6 +82,16 @@ diesel::table! {
         event -> Text,
         payload -> DbJsonb,
         created_at -> DbTimestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{DbUuid, DbTimestamp};
+
+    webhook_deliveries (event_id, hook) {
+        event_id -> DbUuid,
+        hook -> Text,
         attempts -> Integer,
         next_attempt_at -> DbTimestamp,
         delivered_at -> Nullable<DbTimestamp>,
@@ -92,11 +102,13 @@ diesel::table! {
 
 diesel::joinable!(emails -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(webhook_deliveries -> webhook_outbox (event_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     emails,
     sessions,
     audit_logs,
     jwks,
-    webhook_outbox
+    webhook_outbox,
+    webhook_deliveries
 );

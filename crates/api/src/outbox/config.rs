@@ -1,6 +1,7 @@
 //! `webhooks.*`: the hooks and which events each wants, and the retry policy.
 
-use domain::config::{ConfigError, Duration};
+use domain::config::{ConfigError, Duration, Secret};
+use domain::events::subscribed;
 use serde::{Deserialize, Serialize};
 
 /// `webhooks.*`.
@@ -28,9 +29,40 @@ impl Default for WebhooksConfig {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
+    /// How deliveries and metrics name this hook; default: its URL without credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub url: HookUrl,
     pub events: Vec<String>,
+    /// The wire format of deliveries.
+    #[serde(default)]
+    pub format: HookFormat,
+    /// `standard`: the signing secrets (`whsec_<base64>`), each signature sent, so a secret can
+    /// be rotated without a missed delivery.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<Secret>,
+    /// `aud` of the tokens sent (`hanko`: default `["hanko-webhooks"]`; `set`: required).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<Vec<String>>,
 }
+
+/// The wire format of a hook's deliveries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HookFormat {
+    /// Hanko's envelope: `{"event", "token": <JWT signed with the current key>}`.
+    #[default]
+    Hanko,
+    /// Standard Webhooks: HMAC-SHA256 signatures in `webhook-signature`.
+    Standard,
+    /// Security Event Tokens (RFC 8417) pushed per RFC 8935.
+    Set,
+}
+
+/// The audience of `hanko` webhook tokens when the hook names none.
+pub const DEFAULT_HANKO_AUDIENCE: &str = "hanko-webhooks";
+/// A Standard Webhooks secret carries at least this many random bytes.
+const MIN_STANDARD_SECRET_BYTES: usize = 24;
 
 /// A hook's URL. It may carry credentials (`https://user:pass@…`, `?token=…`), so it is only
 /// ever shown without its user-info, query and fragment: in logs, `last_error`, the
@@ -82,25 +114,61 @@ impl WebhookConfig {
     pub fn wants(&self, event: &str) -> bool {
         self.events.iter().any(|s| subscribed(s, event))
     }
+
+    /// The key deliveries, logs and metrics know this hook by: its name, else its URL without
+    /// credentials.
+    pub fn key(&self) -> String {
+        self.name.clone().unwrap_or_else(|| self.url.redacted())
+    }
+
+    /// The `aud` of the tokens this hook receives.
+    pub fn token_audience(&self) -> Vec<String> {
+        self.audience
+            .clone()
+            .unwrap_or_else(|| vec![DEFAULT_HANKO_AUDIENCE.to_owned()])
+    }
+
+    /// The HMAC keys of a `standard` hook, decoded (validated at start-up).
+    pub fn standard_keys(&self) -> Vec<Vec<u8>> {
+        self.secrets
+            .iter()
+            .filter_map(|s| decode_standard_secret(s.expose()))
+            .collect()
+    }
 }
 
-/// Whether a subscription to `subscription` covers `event`: the exact name, or a prefix
-/// ending at a dot (`user` matches `user.delete`, `us` does not).
-pub fn subscribed(subscription: &str, event: &str) -> bool {
-    event == subscription
-        || event
-            .strip_prefix(subscription)
-            .is_some_and(|rest| rest.starts_with('.'))
+/// `whsec_<base64>` → the key bytes, if well-formed and long enough.
+fn decode_standard_secret(secret: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let encoded = secret.strip_prefix("whsec_")?;
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    (key.len() >= MIN_STANDARD_SECRET_BYTES).then_some(key)
 }
 
 impl WebhooksConfig {
-    /// Whether any hook wants `event`.
-    pub fn has_subscribers(&self, event: &str) -> bool {
-        self.hooks.iter().any(|h| h.wants(event))
+    /// The keys of the hooks that want `event`.
+    pub fn recipients(&self, event: &str) -> Vec<String> {
+        self.hooks
+            .iter()
+            .filter(|h| h.wants(event))
+            .map(WebhookConfig::key)
+            .collect()
     }
 
-    /// The checks serde cannot make, naming the offending key.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    /// The hook with this key.
+    pub fn hook(&self, key: &str) -> Option<&WebhookConfig> {
+        self.hooks.iter().find(|h| h.key() == key)
+    }
+
+    /// The checks serde cannot make, naming the offending key. `session` is the session
+    /// token policy, which webhook tokens must never be mistaken for.
+    pub fn validate(
+        &self,
+        session_audience: &[String],
+        issuer: Option<&str>,
+    ) -> Result<(), ConfigError> {
         if self.max_attempts == 0 {
             return Err(ConfigError::new(
                 "webhooks.max_attempts",
@@ -121,6 +189,80 @@ impl WebhooksConfig {
                     "must list at least one event",
                 ));
             }
+            if self.hooks[..i].iter().any(|h| h.key() == hook.key()) {
+                return Err(ConfigError::new(
+                    format!("webhooks.hooks.{i}.name"),
+                    format!(
+                        "another hook is already known as {:?}: give one a name",
+                        hook.key()
+                    ),
+                ));
+            }
+            hook.validate_format(i, session_audience, issuer)?;
+        }
+        Ok(())
+    }
+}
+
+impl WebhookConfig {
+    fn validate_format(
+        &self,
+        i: usize,
+        session_audience: &[String],
+        issuer: Option<&str>,
+    ) -> Result<(), ConfigError> {
+        let key = |field: &str| format!("webhooks.hooks.{i}.{field}");
+        if let Some(audience) = &self.audience {
+            if audience.is_empty() {
+                return Err(ConfigError::new(key("audience"), "must not be empty"));
+            }
+            if audience.iter().any(|a| session_audience.contains(a)) {
+                return Err(ConfigError::new(
+                    key("audience"),
+                    "must differ from session.audience: a webhook token must never pass as a session token",
+                ));
+            }
+        }
+        match self.format {
+            HookFormat::Hanko => {}
+            HookFormat::Standard => {
+                if self.secrets.is_empty() {
+                    return Err(ConfigError::new(
+                        key("secrets"),
+                        "a standard hook needs at least one secret (whsec_<base64 of 24+ random bytes>)",
+                    ));
+                }
+                if self
+                    .secrets
+                    .iter()
+                    .any(|s| decode_standard_secret(s.expose()).is_none())
+                {
+                    return Err(ConfigError::new(
+                        key("secrets"),
+                        format!("each must be whsec_ followed by the base64 of at least {MIN_STANDARD_SECRET_BYTES} random bytes"),
+                    ));
+                }
+            }
+            HookFormat::Set => {
+                if self.audience.is_none() {
+                    return Err(ConfigError::new(
+                        key("audience"),
+                        "a set hook needs the receiver's audience",
+                    ));
+                }
+                if issuer.is_none() {
+                    return Err(ConfigError::new(
+                        "session.issuer",
+                        format!("required by the set hook webhooks.hooks.{i} (the SET's iss)"),
+                    ));
+                }
+            }
+        }
+        if self.format != HookFormat::Standard && !self.secrets.is_empty() {
+            return Err(ConfigError::new(
+                key("secrets"),
+                "only standard hooks sign with secrets (hanko and set hooks sign with the JWKS key)",
+            ));
         }
         Ok(())
     }
@@ -131,12 +273,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn subscriptions() {
-        assert!(subscribed("user.delete", "user.delete"));
-        assert!(subscribed("user", "user.delete"));
-        assert!(!subscribed("us", "user.delete"));
-        assert!(!subscribed("user.delete.extra", "user.delete"));
-        assert!(!subscribed("email", "user.delete"));
+    fn standard_secrets() {
+        assert!(decode_standard_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").is_some());
+        assert!(decode_standard_secret("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").is_none());
+        assert!(
+            decode_standard_secret("whsec_c2hvcnQ=").is_none(),
+            "too short"
+        );
+        assert!(decode_standard_secret("whsec_!!!").is_none());
     }
 
     #[test]

@@ -1,14 +1,15 @@
-//! The webhook dispatcher: claims due outbox events, delivers the signed envelope to every
-//! hook subscribed to the event, and records the outcome. State lives in the outbox table
-//! only, so a restart (or another instance) picks up where this one left off.
+//! The webhook dispatcher: claims due deliveries (one per event and hook), sends each in its
+//! hook's format, and records the outcome on that delivery alone, so a failing hook is retried
+//! without the healthy ones hearing the event twice. All state lives in the database, so a
+//! restart (or another instance) picks up where this one left off.
 
 use super::config::{WebhookConfig, WebhooksConfig};
-use super::envelope::{self, Envelope};
-use crate::metrics::Metrics;
+use super::formats::{self, Answer, Signer};
+use crate::metrics::{AttemptResult, Metrics};
 use crate::report::Report;
 use actix_web::web;
 use chrono::{DateTime, Utc};
-use domain::model::OutboxEvent;
+use domain::model::Delivery;
 use domain::ports::Outbox;
 use jwks::{KeyError, KeyManager};
 use persistence::Database;
@@ -19,22 +20,25 @@ use tokio::sync::Notify;
 
 /// Longest wait between retries.
 const MAX_BACKOFF: Duration = Duration::from_secs(600);
-/// Events claimed per round.
+/// Deliveries claimed per round.
 const BATCH: u32 = 64;
 /// How often to look for due events when nothing wakes us.
 const POLL: Duration = Duration::from_millis(500);
 /// Delivered and dead events older than this may be pruned.
 const RETENTION_DAYS: i64 = 30;
 
-/// Why one delivery attempt failed.
+/// Why one delivery attempt failed. Hooks are named by their key, never by a URL that may
+/// carry credentials.
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
-    #[error("signing the envelope")]
+    #[error("signing the delivery")]
     Signing(#[source] KeyError),
     #[error("{hook}: {failure}")]
     Transport { hook: String, failure: Transport },
-    #[error("{hook}: HTTP {status}")]
-    Status { hook: String, status: u16 },
+    #[error("{hook}: {answer}")]
+    Answered { hook: String, answer: String },
+    #[error("{hook}: the hook is no longer configured")]
+    Unconfigured { hook: String },
 }
 
 /// How a request failed before any answer came back. reqwest's own message repeats the URL
@@ -68,22 +72,6 @@ impl From<&reqwest::Error> for Transport {
     }
 }
 
-/// The failures of one event's attempt across its hooks.
-#[derive(Debug)]
-struct Failures(Vec<DeliveryError>);
-
-impl fmt::Display for Failures {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, e) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("; ")?;
-            }
-            write!(f, "{}", Report(e))?;
-        }
-        Ok(())
-    }
-}
-
 /// Wait before retry number `attempts` (1-based): `initial · 2^(attempts-1)`, capped.
 pub fn backoff(initial: Duration, attempts: i32) -> Duration {
     let exponent = u32::try_from(attempts.saturating_sub(1))
@@ -101,10 +89,19 @@ pub struct Dispatcher {
     keys: Arc<KeyManager>,
     metrics: Arc<Metrics>,
     config: Arc<WebhooksConfig>,
-    /// `aud` of the envelope token.
-    audience: Vec<String>,
+    /// `iss` of the tokens sent (`session.issuer`).
+    issuer: Option<String>,
     client: reqwest::Client,
     wake: Arc<Notify>,
+}
+
+/// How one attempt ended.
+enum Outcome {
+    Delivered,
+    /// Retry later (or dead, past `max_attempts`).
+    Failed(DeliveryError),
+    /// Dead at once: the receiver refused for good, or the hook is gone.
+    Refused(DeliveryError),
 }
 
 impl Dispatcher {
@@ -113,7 +110,7 @@ impl Dispatcher {
         keys: Arc<KeyManager>,
         metrics: Arc<Metrics>,
         config: Arc<WebhooksConfig>,
-        audience: Vec<String>,
+        issuer: Option<String>,
         wake: Arc<Notify>,
     ) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
@@ -126,7 +123,7 @@ impl Dispatcher {
             keys,
             metrics,
             config,
-            audience,
+            issuer,
             client,
             wake,
         })
@@ -148,129 +145,164 @@ impl Dispatcher {
         }
     }
 
-    /// One round: claim and deliver a batch. Returns how many events were claimed.
+    /// One round: claim and deliver a batch. Returns how many deliveries were claimed.
     async fn round(&self) -> usize {
         let now = Utc::now();
-        // The lease outlasts the slowest possible delivery of one event to every hook, so no
-        // other instance can start the same attempt while this one is in flight.
-        let lease = self.config.timeout.chrono()
-            * i32::try_from(self.config.hooks.len().max(1)).unwrap_or(i32::MAX)
-            + chrono::Duration::seconds(30);
+        // The lease outlasts the slowest possible attempt, so no other instance can start the
+        // same attempt while this one is in flight.
+        let lease = self.config.timeout.chrono() + chrono::Duration::seconds(30);
         let db = self.db.clone();
-        let events = match web::block(move || db.claim_due(now, BATCH, now + lease)).await {
-            Ok(Ok(events)) => events,
+        let deliveries = match web::block(move || db.claim_due(now, BATCH, now + lease)).await {
+            Ok(Ok(deliveries)) => deliveries,
             Ok(Err(e)) => {
-                log::warn!("webhooks: claiming events: {}", Report(&e));
+                log::warn!("webhooks: claiming deliveries: {}", Report(&e));
                 return 0;
             }
             Err(e) => {
-                log::warn!("webhooks: claiming events: {}", Report(&e));
+                log::warn!("webhooks: claiming deliveries: {}", Report(&e));
                 return 0;
             }
         };
-        let n = events.len();
-        futures_util::future::join_all(events.into_iter().map(|e| self.deliver(e))).await;
+        let n = deliveries.len();
+        futures_util::future::join_all(deliveries.into_iter().map(|d| self.deliver(d))).await;
         n
     }
 
-    async fn deliver(&self, event: OutboxEvent) {
-        let hooks: Vec<&WebhookConfig> = self
-            .config
-            .hooks
-            .iter()
-            .filter(|h| h.wants(&event.event))
-            .collect();
-        let outcome = if hooks.is_empty() {
-            Ok(())
-        } else {
-            match envelope::seal(&self.keys, &self.audience, &event) {
-                Ok(body) => {
-                    let attempts = hooks.iter().map(|h| self.post(h, &event, &body));
-                    let errors: Vec<DeliveryError> = futures_util::future::join_all(attempts)
-                        .await
-                        .into_iter()
-                        .filter_map(Result::err)
-                        .collect();
-                    if errors.is_empty() {
-                        Ok(())
-                    } else {
-                        Err(Failures(errors))
-                    }
-                }
-                Err(e) => Err(Failures(vec![DeliveryError::Signing(e)])),
-            }
+    async fn deliver(&self, delivery: Delivery) {
+        if delivery.hook == Delivery::ALL_SUBSCRIBED {
+            return self.fan_out(&delivery).await;
+        }
+        let outcome = match self.config.hook(&delivery.hook) {
+            Some(hook) => self.attempt(hook, &delivery).await,
+            None => Outcome::Refused(DeliveryError::Unconfigured {
+                hook: delivery.hook.clone(),
+            }),
         };
-        self.record(&event, outcome).await;
+        self.record(&delivery, outcome).await;
     }
 
-    async fn post(
-        &self,
-        hook: &WebhookConfig,
-        event: &OutboxEvent,
-        body: &Envelope<'_>,
-    ) -> Result<(), DeliveryError> {
-        let res = self
-            .client
-            .post(hook.url.expose())
-            .header("Webhook-Id", event.id.to_string())
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| DeliveryError::Transport {
-                hook: hook.url.redacted(),
-                failure: Transport::from(&e),
-            })?;
-        if res.status().is_success() {
-            Ok(())
-        } else {
-            Err(DeliveryError::Status {
-                hook: hook.url.redacted(),
-                status: res.status().as_u16(),
-            })
+    /// An event from before deliveries were kept per hook: one delivery per hook that wants it.
+    async fn fan_out(&self, delivery: &Delivery) {
+        let db = self.db.clone();
+        let id = delivery.event.id;
+        let hooks = self.config.recipients(&delivery.event.event);
+        let result = web::block(move || db.fan_out(id, &hooks, Utc::now())).await;
+        match result {
+            Ok(Ok(())) => self.wake.notify_one(),
+            Ok(Err(e)) => log::warn!("webhooks: fanning out {id}: {}", Report(&e)),
+            Err(e) => log::warn!("webhooks: fanning out {id}: {}", Report(&e)),
         }
     }
 
-    async fn record(&self, event: &OutboxEvent, outcome: Result<(), Failures>) {
-        let db = self.db.clone();
-        let id = event.id;
-        let result = match outcome {
-            Ok(()) => {
-                self.metrics.webhook_delivered();
-                let at = Utc::now();
-                web::block(move || db.mark_delivered(&[id], at)).await
+    async fn attempt(&self, hook: &WebhookConfig, delivery: &Delivery) -> Outcome {
+        let signer = Signer {
+            keys: &self.keys,
+            issuer: self.issuer.as_deref(),
+        };
+        let prepared = match formats::prepare(hook, &delivery.event, &signer, Utc::now()) {
+            Ok(prepared) => prepared,
+            Err(e) => return Outcome::Failed(DeliveryError::Signing(e)),
+        };
+        let mut request = self
+            .client
+            .post(hook.url.expose())
+            .header(reqwest::header::CONTENT_TYPE, prepared.content_type);
+        for (name, value) in prepared.headers {
+            request = request.header(name, value);
+        }
+        let response = match request.body(prepared.body).send().await {
+            Ok(response) => response,
+            Err(e) => {
+                return Outcome::Failed(DeliveryError::Transport {
+                    hook: hook.key(),
+                    failure: Transport::from(&e),
+                })
             }
-            Err(failures) => {
-                let dead =
-                    event.attempts >= i32::try_from(self.config.max_attempts).unwrap_or(i32::MAX);
-                self.metrics.webhook_failed(dead);
+        };
+        let status = response.status().as_u16();
+        // The body matters only to read an RFC 8935 error; a few KiB are plenty.
+        let body = response.bytes().await.unwrap_or_default();
+        let body = &body[..body.len().min(4096)];
+        match formats::answer(hook.format, status, body) {
+            Answer::Delivered => Outcome::Delivered,
+            Answer::Failed(answer) => Outcome::Failed(DeliveryError::Answered {
+                hook: hook.key(),
+                answer,
+            }),
+            Answer::Refused(answer) => Outcome::Refused(DeliveryError::Answered {
+                hook: hook.key(),
+                answer,
+            }),
+        }
+    }
+
+    async fn record(&self, delivery: &Delivery, outcome: Outcome) {
+        let db = self.db.clone();
+        let (id, hook) = (delivery.event.id, delivery.hook.clone());
+        let result = match outcome {
+            Outcome::Delivered => {
+                self.metrics
+                    .webhook_attempt(&hook, AttemptResult::Delivered);
+                let at = Utc::now();
+                web::block(move || db.mark_delivered(id, &hook, at)).await
+            }
+            Outcome::Failed(error) => {
+                let dead = delivery.attempts
+                    >= i32::try_from(self.config.max_attempts).unwrap_or(i32::MAX);
                 let retry_at: Option<DateTime<Utc>> = (!dead).then(|| {
                     Utc::now()
                         + chrono::Duration::from_std(backoff(
                             self.config.initial_backoff.std(),
-                            event.attempts,
+                            delivery.attempts,
                         ))
                         .unwrap_or_default()
                 });
-                if dead {
-                    log::warn!(
-                        "webhook event {id} is dead after {} attempts: {failures}",
-                        event.attempts
-                    );
-                } else {
-                    log::info!(
-                        "webhook event {id} attempt {} failed: {failures}",
-                        event.attempts
-                    );
-                }
-                let error = failures.to_string();
-                web::block(move || db.mark_failed(id, &error, retry_at)).await
+                self.failed(delivery, &error, dead);
+                let error = Report(&error).to_string();
+                web::block(move || db.mark_failed(id, &hook, &error, retry_at)).await
+            }
+            Outcome::Refused(error) => {
+                self.failed(delivery, &error, true);
+                let error = Report(&error).to_string();
+                web::block(move || db.mark_failed(id, &hook, &error, None)).await
             }
         };
         match result {
             Ok(Ok(())) => {}
-            // The lease expires and the event is retried: at-least-once.
-            Ok(Err(e)) => log::warn!("webhooks: recording outcome of {id}: {}", Report(&e)),
-            Err(e) => log::warn!("webhooks: recording outcome of {id}: {}", Report(&e)),
+            // The lease expires and the delivery is retried: at-least-once.
+            Ok(Err(e)) => log::warn!(
+                "webhooks: recording the outcome of {id} for {}: {}",
+                delivery.hook,
+                Report(&e)
+            ),
+            Err(e) => log::warn!(
+                "webhooks: recording the outcome of {id} for {}: {}",
+                delivery.hook,
+                Report(&e)
+            ),
+        }
+    }
+
+    fn failed(&self, delivery: &Delivery, error: &DeliveryError, dead: bool) {
+        let id = delivery.event.id;
+        let result = if dead {
+            AttemptResult::Dead
+        } else {
+            AttemptResult::Failed
+        };
+        self.metrics.webhook_attempt(&delivery.hook, result);
+        if dead {
+            log::warn!(
+                "webhook event {id} is dead after {} attempts: {}",
+                delivery.attempts,
+                Report(error)
+            );
+        } else {
+            log::info!(
+                "webhook event {id} attempt {} failed: {}",
+                delivery.attempts,
+                Report(error)
+            );
         }
     }
 

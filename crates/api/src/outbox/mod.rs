@@ -5,17 +5,17 @@
 
 pub mod config;
 pub mod dispatcher;
-mod envelope;
+mod formats;
 
 pub use config::{WebhookConfig, WebhooksConfig};
 pub use dispatcher::Dispatcher;
 
+use domain::events::{EventKind, Recipients};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
-/// What a handler that writes an event needs: whether anyone listens (an event nobody
-/// subscribed to is stored already delivered) and a way to wake this instance's dispatcher
-/// after the commit.
+/// What a handler that writes an event needs: which hooks get it (their deliveries are written
+/// with the event) and a way to wake this instance's dispatcher after the commit.
 #[derive(Clone)]
 pub struct Publisher {
     config: Arc<WebhooksConfig>,
@@ -30,14 +30,14 @@ impl Publisher {
         }
     }
 
-    /// Whether any hook subscribes to `event`.
-    pub fn has_subscribers(&self, event: &str) -> bool {
-        self.config.has_subscribers(event)
+    /// The hooks that subscribe to `event`: the deliveries to write with it.
+    pub fn recipients(&self, event: EventKind) -> Recipients {
+        Recipients(self.config.recipients(event.name()))
     }
 
     /// Call after committing an `event`: wakes the dispatcher if anyone wants it.
-    pub fn committed(&self, event: &str) {
-        if self.has_subscribers(event) {
+    pub fn committed(&self, event: EventKind) {
+        if !self.config.recipients(event.name()).is_empty() {
             self.wake.notify_one();
         }
     }

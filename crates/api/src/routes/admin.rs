@@ -1,7 +1,7 @@
 //! The admin API: for operators and tests, on its own listener (README "API").
 
 use super::resource;
-use super::views::UserView;
+use super::views::{DeliveryView, UserView};
 use crate::http::error::{blocking, ApiError};
 use crate::http::request_id::request_context;
 use crate::metrics::Gauges;
@@ -11,11 +11,12 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use domain::email::{validate_new_emails, EmailsRefused};
+use domain::events::{EventKind, SessionEndReason};
 use domain::ids::{SessionId, UserId};
 use domain::model::NewEmail;
 use domain::ports::{
     AccountStore, AuditLogFilter, AuditLogStore, DeletedBy, Deletion, DeliveryStatus, Outbox,
-    SessionStore, USER_DELETE_EVENT,
+    SessionEnding, SessionStore,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -118,14 +119,14 @@ async fn delete_user(
         by: DeletedBy::Admin,
         context: request_context(&req),
         audit: state.config.audit_log.clone(),
-        has_subscribers: state.events.has_subscribers(USER_DELETE_EVENT),
+        recipients: state.events.recipients(EventKind::UserDelete),
         at: Utc::now(),
     };
     let db = state.db.clone();
     match blocking("deleting user", move || db.delete_user(&deletion)).await? {
         Some(_) => {
             state.metrics.user_deleted(true);
-            state.events.committed(USER_DELETE_EVENT);
+            state.events.committed(EventKind::UserDelete);
             Ok(HttpResponse::NoContent().finish())
         }
         None => Err(ApiError::status(StatusCode::NOT_FOUND)),
@@ -184,9 +185,17 @@ async fn delete_session(
     state: web::Data<AppState>,
     path: web::Path<(UserId, SessionId)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (user, session) = path.into_inner();
+    let (user_id, session_id) = path.into_inner();
+    let ending = SessionEnding {
+        user_id,
+        session_id,
+        reason: SessionEndReason::Admin,
+        recipients: state.events.recipients(EventKind::SessionDelete),
+        at: Utc::now(),
+    };
     let db = state.db.clone();
-    if blocking("deleting session", move || db.delete_session(user, session)).await? {
+    if blocking("ending session", move || db.end_session(&ending)).await? {
+        state.events.committed(EventKind::SessionDelete);
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(ApiError::status(StatusCode::NOT_FOUND))
@@ -223,22 +232,32 @@ async fn list_audit_logs(
 #[serde(deny_unknown_fields)]
 struct ListDeliveries {
     status: Option<String>,
+    page: Option<u32>,
+    per_page: Option<u32>,
 }
 
 async fn list_deliveries(
     state: web::Data<AppState>,
     query: web::Query<ListDeliveries>,
 ) -> Result<HttpResponse, ApiError> {
-    let status = match query.status.as_deref() {
+    let q = query.into_inner();
+    let status = match q.status.as_deref() {
         None => None,
         Some("pending") => Some(DeliveryStatus::Pending),
         Some("delivered") => Some(DeliveryStatus::Delivered),
         Some("dead") => Some(DeliveryStatus::Dead),
         Some(_) => return Err(ApiError::status(StatusCode::BAD_REQUEST)),
     };
+    let (page, per_page) = (q.page.unwrap_or(1), q.per_page.unwrap_or(20));
     let db = state.db.clone();
-    let events = blocking("listing deliveries", move || db.list_events(status)).await?;
-    Ok(HttpResponse::Ok().json(events))
+    let listed = blocking("listing deliveries", move || {
+        db.list_deliveries(status, page, per_page)
+    })
+    .await?;
+    let body: Vec<DeliveryView> = listed.items.iter().map(DeliveryView::from).collect();
+    Ok(HttpResponse::Ok()
+        .insert_header(("X-Total-Count", listed.total.to_string()))
+        .json(body))
 }
 
 async fn rotate_key(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -261,7 +280,7 @@ async fn list_keys(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
 
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let db = state.db.clone();
-    let counts = web::block(move || db.outbox_counts())
+    let backlog = web::block(move || db.backlog())
         .await
         .ok()
         .and_then(Result::ok);
@@ -270,8 +289,7 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         pool_connections: pool.connections,
         pool_idle: pool.idle_connections,
         pool_max: pool.max_size,
-        outbox_pending: counts.map(|c| c.pending),
-        outbox_dead: counts.map(|c| c.dead),
+        backlog,
     };
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")

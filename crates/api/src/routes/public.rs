@@ -12,10 +12,9 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use domain::account::DeletionRefused;
+use domain::events::{EventKind, SessionEndReason};
 use domain::ids::UserId;
-use domain::ports::{
-    AccountStore, DeletedBy, DeletedUser, Deletion, SessionStore, USER_DELETE_EVENT,
-};
+use domain::ports::{AccountStore, DeletedBy, DeletedUser, Deletion, SessionEnding, SessionStore};
 use serde_json::json;
 
 /// What the single blocking step of `DELETE /user` found.
@@ -67,7 +66,7 @@ pub async fn delete_user(
             },
             context,
             audit: st.config.audit_log.clone(),
-            has_subscribers: st.events.has_subscribers(USER_DELETE_EVENT),
+            recipients: st.events.recipients(EventKind::UserDelete),
             at: now,
         };
         Ok(match st.db.delete_user(&deletion)? {
@@ -80,7 +79,7 @@ pub async fn delete_user(
         DeleteOutcome::Deleted(deleted) => {
             log::info!("user {} deleted", deleted.id);
             state.metrics.user_deleted(false);
-            state.events.committed(USER_DELETE_EVENT);
+            state.events.committed(EventKind::UserDelete);
             Ok(HttpResponse::NoContent()
                 .cookie(cookie::removal(&state.config.session.cookie))
                 .finish())
@@ -131,11 +130,17 @@ pub async fn logout(
     auth: Authenticated,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    let ending = SessionEnding {
+        user_id: auth.user_id,
+        session_id: auth.session.id,
+        reason: SessionEndReason::Logout,
+        recipients: state.events.recipients(EventKind::SessionDelete),
+        at: Utc::now(),
+    };
     let db = state.db.clone();
-    blocking("deleting session", move || {
-        db.delete_session(auth.user_id, auth.session.id)
-    })
-    .await?;
+    if blocking("ending session", move || db.end_session(&ending)).await? {
+        state.events.committed(EventKind::SessionDelete);
+    }
     Ok(HttpResponse::NoContent()
         .cookie(cookie::removal(&state.config.session.cookie))
         .finish())

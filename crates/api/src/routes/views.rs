@@ -1,8 +1,8 @@
 //! How records look on the wire, shared by the public and admin handlers.
 
 use chrono::{DateTime, Utc};
-use domain::ids::{EmailId, UserId};
-use domain::model::User;
+use domain::ids::{EmailId, EventId, UserId};
+use domain::model::{Delivery, User};
 use serde::Serialize;
 
 /// A user as the API shows it (public and admin alike).
@@ -42,6 +42,39 @@ impl From<&User> for UserView {
                 .collect(),
             created_at: user.created_at,
             updated_at: user.updated_at,
+        }
+    }
+}
+
+/// One delivery of one event to one hook, as operators see it.
+#[derive(Debug, Serialize)]
+pub struct DeliveryView {
+    pub event_id: EventId,
+    pub event: String,
+    pub payload: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    /// The hook's key: its name, or its URL without user-info or query string.
+    pub hook: String,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub dead: bool,
+    pub last_error: Option<String>,
+}
+
+impl From<&Delivery> for DeliveryView {
+    fn from(d: &Delivery) -> Self {
+        Self {
+            event_id: d.event.id,
+            event: d.event.event.clone(),
+            payload: d.event.payload.clone(),
+            created_at: d.event.created_at,
+            hook: d.hook.clone(),
+            attempts: d.attempts,
+            next_attempt_at: d.next_attempt_at,
+            delivered_at: d.delivered_at,
+            dead: d.dead,
+            last_error: d.last_error.clone(),
         }
     }
 }

@@ -101,6 +101,44 @@ impl TestDb {
             .map_or(0, |c| c.n)
     }
 
+    /// Every outbox event, oldest first, as `{"event": …, "payload": …}`.
+    pub fn events(&self) -> Vec<Value> {
+        use diesel::sql_types::Text;
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = Text)]
+            event: String,
+            #[diesel(sql_type = Text)]
+            payload: String,
+        }
+        let sql = "SELECT event, CAST(payload AS TEXT) AS payload FROM webhook_outbox ORDER BY created_at, id";
+        let rows: Result<Vec<Row>, String> = match &self.pg_name {
+            Some(_) => PgConnection::establish(&self.url)
+                .map_err(|e| e.to_string())
+                .and_then(|mut c| {
+                    diesel::sql_query(sql)
+                        .load(&mut c)
+                        .map_err(|e| e.to_string())
+                }),
+            None => SqliteConnection::establish(self.url.trim_start_matches("sqlite://"))
+                .map_err(|e| e.to_string())
+                .and_then(|mut c| {
+                    diesel::sql_query(sql)
+                        .load(&mut c)
+                        .map_err(|e| e.to_string())
+                }),
+        };
+        rows.unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .into_iter()
+            .map(|r| {
+                let payload: Value = serde_json::from_str(&r.payload)
+                    .unwrap_or_else(|e| panic!("payload is not JSON ({e}): {}", r.payload));
+                json!({"event": r.event, "payload": payload})
+            })
+            .collect()
+    }
+
     pub fn is_postgres(&self) -> bool {
         self.pg_name.is_some()
     }

@@ -49,7 +49,8 @@ async fn verify_with_jwks(app: &TestApp, token: &str) -> Value {
     let key = DecodingKey::from_rsa_components(jwk["n"].str(), jwk["e"].str())
         .unwrap_or_else(|e| panic!("{e}"));
     let mut validation = Validation::new(Algorithm::RS256);
-    validation.set_audience(&["localhost"]);
+    // Webhook tokens have an audience of their own, never the session audience.
+    validation.set_audience(&["hanko-webhooks"]);
     validation.sub = Some("hanko webhooks".to_owned());
     jsonwebtoken::decode::<Value>(token, &key, &validation)
         .unwrap_or_else(|e| panic!("webhook token does not verify: {e}"))
@@ -89,11 +90,12 @@ async fn delivered_after_two_failures_with_a_stable_id(backend: Backend) {
     assert_eq!(claims["data"]["id"], victim.user_id.as_str());
     assert_eq!(claims["data"]["emails"][0]["address"], "hook@example.com");
     assert_eq!(claims["exp"].int() - claims["iat"].int(), 300);
+    assert_eq!(claims["jti"], event_id.as_str(), "jti is the event id");
 
-    // The row stays, marked delivered, listable.
+    // The delivery stays, marked delivered, listable.
     let delivered = listed_eventually(&app, "delivered").await;
     assert_eq!(delivered.len(), 1);
-    assert_eq!(delivered[0]["id"], event_id.as_str());
+    assert_eq!(delivered[0]["event_id"], event_id.as_str());
     assert_eq!(delivered[0]["attempts"], 3);
     assert!(delivered[0]["delivered_at"].is_string());
     assert!(deliveries(&app, "pending").await.is_empty());
@@ -111,7 +113,7 @@ async fn prefix_subscription_receives_user_delete(backend: Backend) {
     assert_eq!(delivered[0].body["event"], "user.delete");
 }
 
-async fn unsubscribed_events_are_marked_delivered_without_a_request(backend: Backend) {
+async fn unsubscribed_events_are_kept_without_deliveries(backend: Backend) {
     let receiver = Receiver::start();
     let app = TestApp::builder(backend)
         .config(hooks(&receiver, &["email.create", "us"], 8))
@@ -119,8 +121,20 @@ async fn unsubscribed_events_are_marked_delivered_without_a_request(backend: Bac
         .await;
     let victim = app.user_with_session("nobody@example.com").await;
     assert_eq!(app.delete_user(&victim.token).await.status(), 204);
-    let delivered = listed_eventually(&app, "delivered").await;
-    assert_eq!(delivered.len(), 1, "delivered with no subscriber");
+    assert_eq!(
+        app.db.count("webhook_outbox", "event = 'user.delete'"),
+        1,
+        "the event is written"
+    );
+    actix_rt::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert!(
+        deliveries(&app, "pending").await.is_empty(),
+        "nothing to deliver"
+    );
+    let all: Vec<Value> = app
+        .get_json(format!("{}/webhooks/deliveries", app.admin))
+        .await;
+    assert!(all.is_empty(), "no hook wants it: {all:?}");
     assert!(receiver.attempts().is_empty(), "nobody was called");
 }
 
@@ -188,7 +202,7 @@ on_both_backends!(
     hook_credentials_never_reach_the_deliveries_api,
     delivered_after_two_failures_with_a_stable_id,
     prefix_subscription_receives_user_delete,
-    unsubscribed_events_are_marked_delivered_without_a_request,
+    unsubscribed_events_are_kept_without_deliveries,
     dead_after_max_attempts,
 );
 
@@ -214,10 +228,14 @@ async fn old_finished_events_are_pruned_and_nothing_else(backend: Backend) {
         ("recent delivered", &recent, format!("'{recent}'"), f),
     ];
     for (name, created, delivered, dead) in &rows {
+        let id = uuid::Uuid::new_v4();
         app.db.exec(&format!(
-            "INSERT INTO webhook_outbox (id, event, payload, created_at, attempts, next_attempt_at, delivered_at, last_error, dead) \
-             VALUES ('{}', 'user.delete', '{{\"name\":\"{name}\"}}', '{created}', 1, '{later}', {delivered}, NULL, {dead})",
-            uuid::Uuid::new_v4()
+            "INSERT INTO webhook_outbox (id, event, payload, created_at) \
+             VALUES ('{id}', 'user.delete', '{{\"name\":\"{name}\"}}', '{created}')"
+        ));
+        app.db.exec(&format!(
+            "INSERT INTO webhook_deliveries (event_id, hook, attempts, next_attempt_at, delivered_at, last_error, dead) \
+             VALUES ('{id}', 'a-hook', 1, '{later}', {delivered}, NULL, {dead})"
         ));
     }
     let db = persistence::Database::connect(&app.config.database);

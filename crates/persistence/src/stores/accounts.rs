@@ -1,16 +1,15 @@
 use crate::pool::{Database, DbConnection};
-use crate::rows::{AuditLogRow, EmailRow, OutboxRow, UserRow};
-use crate::schema::{audit_logs, emails, sessions, users, webhook_outbox};
+use crate::rows::{AuditLogRow, EmailRow, UserRow};
+use crate::schema::{audit_logs, emails, sessions, users};
 use crate::types::{db_time, Id, Json, Timestamp};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use domain::audit::USER_DELETED;
+use domain::events::EventKind;
 use domain::ids::UserId;
 use domain::model::{Email, NewEmail, User};
-use domain::ports::{
-    AccountStore, DeletedBy, DeletedUser, Deletion, StoreError, USER_DELETE_EVENT,
-};
+use domain::ports::{AccountStore, DeletedBy, DeletedUser, Deletion, StoreError};
 use std::collections::HashMap;
 
 /// The e-mails of one user. `eq`, not `eq_any`: a statement with a fixed shape is prepared
@@ -203,22 +202,13 @@ impl AccountStore for Database {
                 emails,
                 deleted_at,
             };
-            let payload = serde_json::to_value(&deleted)
-                .map_err(|e| DieselError::SerializationError(Box::new(e)))?;
-            let event = OutboxRow {
-                id: Id(uuid::Uuid::new_v4()),
-                event: USER_DELETE_EVENT.to_owned(),
-                payload: Json(payload),
-                created_at: at,
-                attempts: 0,
-                next_attempt_at: at,
-                delivered_at: (!deletion.has_subscribers).then_some(at),
-                last_error: None,
-                dead: false,
-            };
-            diesel::insert_into(webhook_outbox::table)
-                .values(&event)
-                .execute(conn)?;
+            super::events::append(
+                conn,
+                EventKind::UserDelete,
+                &deleted,
+                &deletion.recipients,
+                at,
+            )?;
             Ok(Some(deleted))
         })
     }

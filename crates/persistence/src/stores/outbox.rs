@@ -1,51 +1,121 @@
 use crate::pool::{Database, DbConnection};
-use crate::rows::OutboxRow;
-use crate::schema::webhook_outbox;
+use crate::rows::{DeliveryRow, OutboxRow};
+use crate::schema::{webhook_deliveries, webhook_outbox};
 use crate::types::{DbTimestamp, Id, Timestamp};
 use chrono::{DateTime, Utc};
+use diesel::dsl::{exists, not};
 use diesel::prelude::*;
-use diesel::sql_types::Integer;
+use diesel::result::Error as DieselError;
+use diesel::sql_types::{BigInt, Integer, Text};
 use domain::ids::EventId;
-use domain::model::OutboxEvent;
-use domain::ports::{DeliveryStatus, Outbox, OutboxCounts, StoreError};
+use domain::model::{Delivery, OutboxEvent};
+use domain::ports::{DeliveryStatus, HookBacklog, Outbox, Page, StoreError};
+use std::collections::HashMap;
 
 /// Postgres: `FOR UPDATE SKIP LOCKED`, so instances claiming at the same moment take
-/// different rows instead of queueing behind each other's locks.
+/// different deliveries instead of queueing behind each other's locks.
 const CLAIM_POSTGRES: &str =
-    "UPDATE webhook_outbox SET attempts = attempts + 1, next_attempt_at = $1 \
-     WHERE id IN (SELECT id FROM webhook_outbox \
+    "UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = $1 \
+     WHERE (event_id, hook) IN (SELECT event_id, hook FROM webhook_deliveries \
                   WHERE delivered_at IS NULL AND NOT dead AND next_attempt_at <= $2 \
                   ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
      RETURNING *";
 
 /// SQLite: one writer at a time, so the single UPDATE … RETURNING is already exclusive.
 const CLAIM_SQLITE: &str =
-    "UPDATE webhook_outbox SET attempts = attempts + 1, next_attempt_at = ? \
-     WHERE id IN (SELECT id FROM webhook_outbox \
+    "UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = ? \
+     WHERE (event_id, hook) IN (SELECT event_id, hook FROM webhook_deliveries \
                   WHERE delivered_at IS NULL AND NOT dead AND next_attempt_at <= ? \
                   ORDER BY next_attempt_at LIMIT ?) \
      RETURNING *";
 
+/// Pending and dead deliveries per hook (delivered ones are not read).
+const BACKLOG: &str = "SELECT hook, \
+       SUM(CASE WHEN dead THEN 0 ELSE 1 END) AS pending, \
+       SUM(CASE WHEN dead THEN 1 ELSE 0 END) AS dead \
+     FROM webhook_deliveries WHERE delivered_at IS NULL GROUP BY hook ORDER BY hook";
+
+#[derive(QueryableByName)]
+struct BacklogRow {
+    #[diesel(sql_type = Text)]
+    hook: String,
+    #[diesel(sql_type = BigInt)]
+    pending: i64,
+    #[diesel(sql_type = BigInt)]
+    dead: i64,
+}
+
+/// The events of these deliveries, attached to them.
+fn with_events(
+    conn: &mut DbConnection,
+    rows: Vec<DeliveryRow>,
+) -> Result<Vec<Delivery>, DieselError> {
+    let ids: Vec<Id> = rows.iter().map(|r| r.event_id).collect();
+    let events: HashMap<uuid::Uuid, OutboxEvent> = webhook_outbox::table
+        .filter(webhook_outbox::id.eq_any(&ids))
+        .select(OutboxRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|r| (r.id.0, OutboxEvent::from(r)))
+        .collect();
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            let event = events.get(&r.event_id.0)?.clone();
+            Some(r.with_event(event))
+        })
+        .collect())
+}
+
+fn delivery(event: EventId, hook: &str) -> (Id, String) {
+    (Id(event.0), hook.to_owned())
+}
+
 impl Outbox for Database {
-    fn list_events(&self, status: Option<DeliveryStatus>) -> Result<Vec<OutboxEvent>, StoreError> {
-        let rows = self.run(|conn| {
-            let mut query = webhook_outbox::table.into_boxed();
-            query = match status {
+    fn list_deliveries(
+        &self,
+        status: Option<DeliveryStatus>,
+        page: u32,
+        per_page: u32,
+    ) -> Result<Page<Delivery>, StoreError> {
+        let per_page = i64::from(per_page.clamp(1, 1000));
+        let offset = i64::from(page.max(1) - 1) * per_page;
+        let filtered = || {
+            let query = webhook_deliveries::table
+                .inner_join(webhook_outbox::table)
+                .into_boxed();
+            match status {
                 None => query,
                 Some(DeliveryStatus::Pending) => query
-                    .filter(webhook_outbox::delivered_at.is_null())
-                    .filter(webhook_outbox::dead.eq(false)),
+                    .filter(webhook_deliveries::delivered_at.is_null())
+                    .filter(webhook_deliveries::dead.eq(false)),
                 Some(DeliveryStatus::Delivered) => {
-                    query.filter(webhook_outbox::delivered_at.is_not_null())
+                    query.filter(webhook_deliveries::delivered_at.is_not_null())
                 }
-                Some(DeliveryStatus::Dead) => query.filter(webhook_outbox::dead.eq(true)),
-            };
-            query
-                .select(OutboxRow::as_select())
-                .order((webhook_outbox::created_at.asc(), webhook_outbox::id.asc()))
-                .load(conn)
+                Some(DeliveryStatus::Dead) => query.filter(webhook_deliveries::dead.eq(true)),
+            }
+        };
+        let (rows, total) = self.run(|conn| {
+            let total: i64 = filtered().count().get_result(conn)?;
+            let rows: Vec<(DeliveryRow, OutboxRow)> = filtered()
+                .select((DeliveryRow::as_select(), OutboxRow::as_select()))
+                .order((
+                    webhook_outbox::created_at.asc(),
+                    webhook_outbox::id.asc(),
+                    webhook_deliveries::hook.asc(),
+                ))
+                .limit(per_page)
+                .offset(offset)
+                .load(conn)?;
+            Ok((rows, total))
         })?;
-        Ok(rows.into_iter().map(OutboxEvent::from).collect())
+        Ok(Page {
+            items: rows
+                .into_iter()
+                .map(|(d, e)| d.with_event(OutboxEvent::from(e)))
+                .collect(),
+            total: u64::try_from(total).unwrap_or(0),
+        })
     }
 
     fn claim_due(
@@ -53,30 +123,64 @@ impl Outbox for Database {
         now: DateTime<Utc>,
         limit: u32,
         lease_until: DateTime<Utc>,
-    ) -> Result<Vec<OutboxEvent>, StoreError> {
+    ) -> Result<Vec<Delivery>, StoreError> {
         let limit = i32::try_from(limit).unwrap_or(i32::MAX);
-        let rows: Vec<OutboxRow> = self.run(|conn| match conn {
-            DbConnection::Pg(pg) => diesel::sql_query(CLAIM_POSTGRES)
-                .bind::<DbTimestamp, _>(Timestamp(lease_until))
-                .bind::<DbTimestamp, _>(Timestamp(now))
-                .bind::<Integer, _>(limit)
-                .load(pg),
-            DbConnection::Sqlite(sqlite) => diesel::sql_query(CLAIM_SQLITE)
-                .bind::<DbTimestamp, _>(Timestamp(lease_until))
-                .bind::<DbTimestamp, _>(Timestamp(now))
-                .bind::<Integer, _>(limit)
-                .load(sqlite),
-        })?;
-        Ok(rows.into_iter().map(OutboxEvent::from).collect())
+        self.run(|conn| {
+            let claimed: Vec<DeliveryRow> = match conn {
+                DbConnection::Pg(pg) => diesel::sql_query(CLAIM_POSTGRES)
+                    .bind::<DbTimestamp, _>(Timestamp(lease_until))
+                    .bind::<DbTimestamp, _>(Timestamp(now))
+                    .bind::<Integer, _>(limit)
+                    .load(pg)?,
+                DbConnection::Sqlite(sqlite) => diesel::sql_query(CLAIM_SQLITE)
+                    .bind::<DbTimestamp, _>(Timestamp(lease_until))
+                    .bind::<DbTimestamp, _>(Timestamp(now))
+                    .bind::<Integer, _>(limit)
+                    .load(sqlite)?,
+            };
+            with_events(conn, claimed)
+        })
     }
 
-    fn mark_delivered(&self, ids: &[EventId], at: DateTime<Utc>) -> Result<(), StoreError> {
-        let ids: Vec<Id> = ids.iter().map(|id| Id(id.0)).collect();
+    fn fan_out(
+        &self,
+        event: EventId,
+        hooks: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.transaction(|conn| {
+            diesel::delete(
+                webhook_deliveries::table.find(delivery(event, Delivery::ALL_SUBSCRIBED)),
+            )
+            .execute(conn)?;
+            for hook in hooks {
+                diesel::insert_into(webhook_deliveries::table)
+                    .values(&DeliveryRow {
+                        event_id: Id(event.0),
+                        hook: hook.clone(),
+                        attempts: 0,
+                        next_attempt_at: Timestamp(now),
+                        delivered_at: None,
+                        last_error: None,
+                        dead: false,
+                    })
+                    .execute(conn)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn mark_delivered(
+        &self,
+        event: EventId,
+        hook: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.run(|conn| {
-            diesel::update(webhook_outbox::table.filter(webhook_outbox::id.eq_any(&ids)))
+            diesel::update(webhook_deliveries::table.find(delivery(event, hook)))
                 .set((
-                    webhook_outbox::delivered_at.eq(Some(Timestamp(at))),
-                    webhook_outbox::last_error.eq(None::<String>),
+                    webhook_deliveries::delivered_at.eq(Some(Timestamp(at))),
+                    webhook_deliveries::last_error.eq(None::<String>),
                 ))
                 .execute(conn)
         })?;
@@ -85,24 +189,25 @@ impl Outbox for Database {
 
     fn mark_failed(
         &self,
-        id: EventId,
+        event: EventId,
+        hook: &str,
         error: &str,
         retry_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
         let error: String = error.chars().take(1000).collect();
         self.run(|conn| {
-            let row = webhook_outbox::table.find(Id(id.0));
+            let row = webhook_deliveries::table.find(delivery(event, hook));
             match retry_at {
                 Some(at) => diesel::update(row)
                     .set((
-                        webhook_outbox::last_error.eq(Some(error)),
-                        webhook_outbox::next_attempt_at.eq(Timestamp(at)),
+                        webhook_deliveries::last_error.eq(Some(error)),
+                        webhook_deliveries::next_attempt_at.eq(Timestamp(at)),
                     ))
                     .execute(conn),
                 None => diesel::update(row)
                     .set((
-                        webhook_outbox::last_error.eq(Some(error)),
-                        webhook_outbox::dead.eq(true),
+                        webhook_deliveries::last_error.eq(Some(error)),
+                        webhook_deliveries::dead.eq(true),
                     ))
                     .execute(conn),
             }
@@ -112,34 +217,29 @@ impl Outbox for Database {
 
     fn prune_outbox(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
         self.run(|conn| {
+            let unfinished = webhook_deliveries::table
+                .filter(webhook_deliveries::event_id.eq(webhook_outbox::id))
+                .filter(webhook_deliveries::delivered_at.is_null())
+                .filter(webhook_deliveries::dead.eq(false));
+            // Deliveries go with their event (ON DELETE CASCADE).
             diesel::delete(
                 webhook_outbox::table
                     .filter(webhook_outbox::created_at.lt(Timestamp(before)))
-                    .filter(
-                        webhook_outbox::delivered_at
-                            .is_not_null()
-                            .or(webhook_outbox::dead.eq(true)),
-                    ),
+                    .filter(not(exists(unfinished))),
             )
             .execute(conn)
         })
     }
 
-    fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
-        self.run(|conn| {
-            let pending: i64 = webhook_outbox::table
-                .filter(webhook_outbox::delivered_at.is_null())
-                .filter(webhook_outbox::dead.eq(false))
-                .count()
-                .get_result(conn)?;
-            let dead: i64 = webhook_outbox::table
-                .filter(webhook_outbox::dead.eq(true))
-                .count()
-                .get_result(conn)?;
-            Ok(OutboxCounts {
-                pending: u64::try_from(pending).unwrap_or(0),
-                dead: u64::try_from(dead).unwrap_or(0),
+    fn backlog(&self) -> Result<Vec<HookBacklog>, StoreError> {
+        let rows: Vec<BacklogRow> = self.run(|conn| diesel::sql_query(BACKLOG).load(conn))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| HookBacklog {
+                hook: r.hook,
+                pending: u64::try_from(r.pending).unwrap_or(0),
+                dead: u64::try_from(r.dead).unwrap_or(0),
             })
-        })
+            .collect())
     }
 }

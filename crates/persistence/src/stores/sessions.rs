@@ -5,9 +5,10 @@ use crate::types::{db_time, DbTimestamp, Id, Timestamp};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::Array;
+use domain::events::{EventKind, SessionDeleted};
 use domain::ids::{SessionId, UserId};
 use domain::model::{NewSession, Session};
-use domain::ports::{SessionStore, StoreError};
+use domain::ports::{SessionEnding, SessionStore, StoreError};
 
 /// Postgres: refresh `last_used`, locking in id order and skipping rows locked elsewhere.
 const TOUCH_POSTGRES: &str = "UPDATE sessions SET last_used = $1 \
@@ -100,15 +101,31 @@ impl SessionStore for Database {
         Ok(rows.into_iter().map(Session::from).collect())
     }
 
-    fn delete_session(&self, user_id: UserId, id: SessionId) -> Result<bool, StoreError> {
-        let n = self.run(|conn| {
-            diesel::delete(
+    fn end_session(&self, ending: &SessionEnding) -> Result<bool, StoreError> {
+        let at = Timestamp(db_time(ending.at));
+        self.transaction(|conn| {
+            let n = diesel::delete(
                 sessions::table
-                    .find(Id(id.0))
-                    .filter(sessions::user_id.eq(Id(user_id.0))),
+                    .find(Id(ending.session_id.0))
+                    .filter(sessions::user_id.eq(Id(ending.user_id.0))),
             )
-            .execute(conn)
-        })?;
-        Ok(n > 0)
+            .execute(conn)?;
+            if n == 0 {
+                return Ok(false);
+            }
+            let payload = SessionDeleted {
+                id: ending.session_id,
+                user_id: ending.user_id,
+                reason: ending.reason,
+            };
+            super::events::append(
+                conn,
+                EventKind::SessionDelete,
+                &payload,
+                &ending.recipients,
+                at,
+            )?;
+            Ok(true)
+        })
     }
 }
