@@ -45,6 +45,14 @@ fn each_invalid_value_names_its_key_and_exits_2() {
         ("rsa size", "secrets:\n  keys: [\"a-perfectly-long-secret-1\"]\n  rsa_bits: 1024\n", "secrets.rsa_bits"),
         ("same_site", "secrets:\n  keys: [\"a-perfectly-long-secret-1\"]\nsession:\n  cookie:\n    same_site: sometimes\n", "session.cookie.same_site"),
         ("typo", "secrets:\n  keys: [\"a-perfectly-long-secret-1\"]\naccount:\n  allow_deleton: true\n", "account"),
+        ("hook format", "secrets:\n  keys: [\"a-perfectly-long-secret-1\"]\nwebhooks:\n  hooks:\n    - url: http://h.example/x\n      events: [user]\n      format: sms\n", "webhooks.hooks.0.format"),
+        ("standard hook without a secret", "secrets:\n  keys: [\"a-perfectly-long-secret-1\"]\nwebhooks:\n  hooks:\n    - url: http://h.example/x\n      events: [user]\n      format: standard\n", "webhooks.hooks.0.secrets"),
+        ("standard hook with a plain secret", "secrets:\n  keys: [\"a-perfectly-long-secret-1\"]\nwebhooks:\n  hooks:\n    - url: http://h.example/x\n      events: [user]\n      format: standard\n      secrets: [\"not-a-whsec-secret-0123456789\"]\n", "webhooks.hooks.0.secrets"),
+        ("standard hook with a short secret", "secrets:\n  keys: [\"a-perfectly-long-secret-1\"]\nwebhooks:\n  hooks:\n    - url: http://h.example/x\n      events: [user]\n      format: standard\n      secrets: [\"whsec_c2hvcnQ=\"]\n", "webhooks.hooks.0.secrets"),
+        ("set hook without an audience", "secrets:\n  keys: [\"a-perfectly-long-secret-1\"]\nsession:\n  issuer: https://auth.example\nwebhooks:\n  hooks:\n    - url: http://h.example/x\n      events: [user]\n      format: set\n", "webhooks.hooks.0.audience"),
+        ("set hook without an issuer", "secrets:\n  keys: [\"a-perfectly-long-secret-1\"]\nwebhooks:\n  hooks:\n    - url: http://h.example/x\n      events: [user]\n      format: set\n      audience: [https://rp.example]\n", "session.issuer"),
+        ("hook audience is the session audience", "secrets:\n  keys: [\"a-perfectly-long-secret-1\"]\nwebhooks:\n  hooks:\n    - url: http://h.example/x\n      events: [user]\n      audience: [localhost]\n", "webhooks.hooks.0.audience"),
+        ("two hooks, one key", "secrets:\n  keys: [\"a-perfectly-long-secret-1\"]\nwebhooks:\n  hooks:\n    - url: http://h.example/x?token=a\n      events: [user]\n    - url: http://h.example/x?token=b\n      events: [user]\n", "webhooks.hooks.1.name"),
     ];
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     for (name, yaml, key) in cases {

@@ -443,10 +443,19 @@ async fn a_restart_mid_retry_still_delivers() {
 
 #[actix_rt::test]
 async fn two_processes_deliver_200_deletions_once_each_without_overlap() {
-    let receiver = Receiver::start();
+    // Three hooks, one per format: each must hear of each deletion once.
+    let (hanko, standard, set) = (Receiver::start(), Receiver::start(), Receiver::start());
     let db = TestDb::new(Backend::Postgres);
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let hooks = webhook_yaml(&receiver.url);
+    let hooks = format!(
+        "session:\n  issuer: https://auth.example\n\
+         webhooks:\n  hooks:\n\
+         \x20   - url: {}\n      events: [user.delete]\n\
+         \x20   - url: {}\n      events: [user.delete]\n      format: standard\n      secrets: [\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"]\n\
+         \x20   - url: {}\n      events: [user.delete]\n      format: set\n      audience: [https://rp.example]\n\
+         \x20 initial_backoff: 100ms\n  max_attempts: 50\n  timeout: 2s\n",
+        hanko.url, standard.url, set.url
+    );
     let a = start(
         &write_config_with(dir.path(), "a", &db.url, &[SECRET], &hooks),
         &dir.path().join("a.log"),
@@ -487,38 +496,47 @@ async fn two_processes_deliver_200_deletions_once_each_without_overlap() {
         .await;
     assert!(statuses.iter().all(|s| *s == 204), "{statuses:?}");
 
-    let attempts = receiver
-        .wait_for("200 deliveries", |a| {
-            a.iter().filter(|x| x.status == 200).count() >= 200
-        })
-        .await;
-    let delivered_ids: std::collections::HashSet<String> =
-        attempts.iter().map(|a| a.webhook_id.clone()).collect();
-    assert_eq!(delivered_ids.len(), 200, "every event delivered");
     let user_ids: std::collections::HashSet<String> =
         victims.iter().map(|(id, _)| id.clone()).collect();
-    let delivered_users: std::collections::HashSet<String> = attempts
-        .iter()
-        .filter_map(|a| {
-            let token = a.body["token"].as_str()?;
-            let payload = token.split('.').nth(1)?;
-            use base64::Engine;
-            let claims: Value = serde_json::from_slice(
-                &base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .decode(payload)
-                    .ok()?,
-            )
-            .ok()?;
-            claims["data"]["id"].as_str().map(str::to_owned)
-        })
-        .collect();
-    assert_eq!(delivered_users, user_ids, "one event per deleted user");
-    assert_eq!(
-        receiver.state.overlaps.load(Ordering::SeqCst),
-        0,
-        "no event attempted twice at once"
-    );
-    assert_eq!(attempts.len(), 200, "and none delivered twice");
+    let claims_of = |jws: &str| -> Option<Value> {
+        use base64::Engine;
+        let payload = jws.split('.').nth(1)?;
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .ok()?,
+        )
+        .ok()
+    };
+    for (format, receiver) in [("hanko", &hanko), ("standard", &standard), ("set", &set)] {
+        let attempts = receiver
+            .wait_for(&format!("200 {format} deliveries"), |a| {
+                a.iter().filter(|x| x.status == 200).count() >= 200
+            })
+            .await;
+        let ids: std::collections::HashSet<String> =
+            attempts.iter().map(|a| a.webhook_id.clone()).collect();
+        assert_eq!(ids.len(), 200, "{format}: every event delivered");
+        let users: std::collections::HashSet<String> = attempts
+            .iter()
+            .filter_map(|a| match format {
+                "hanko" => claims_of(a.body["token"].as_str()?)?["data"]["id"]
+                    .as_str()
+                    .map(str::to_owned),
+                "standard" => a.body["data"]["id"].as_str().map(str::to_owned),
+                _ => claims_of(a.body.as_str()?)?["sub_id"]["id"]
+                    .as_str()
+                    .map(str::to_owned),
+            })
+            .collect();
+        assert_eq!(users, user_ids, "{format}: one event per deleted user");
+        assert_eq!(
+            receiver.state.overlaps.load(Ordering::SeqCst),
+            0,
+            "{format}: no event attempted twice at once"
+        );
+        assert_eq!(attempts.len(), 200, "{format}: none delivered twice");
+    }
     a.stop();
     b.stop();
 }

@@ -10,9 +10,35 @@ use std::time::Duration;
 
 #[derive(Clone, Debug)]
 pub struct Attempt {
+    /// `webhook-id`, or a SET's `jti`: the event id, stable across retries.
     pub webhook_id: String,
+    /// The body as JSON, or as a JSON string when it is not JSON (a SET is a compact JWS).
     pub body: Value,
+    pub headers: HashMap<String, String>,
     pub status: u16,
+}
+
+impl Attempt {
+    /// A header's value (names are lowercase).
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("no {name} header: {self:?}"))
+    }
+}
+
+/// The `jti` of a compact JWS, read without verifying (the tests verify separately).
+fn jti_of(jws: &str) -> Option<String> {
+    use base64::Engine;
+    let payload = jws.split('.').nth(1)?;
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .ok()?,
+    )
+    .ok()?;
+    claims["jti"].as_str().map(str::to_owned)
 }
 
 #[derive(Default)]
@@ -21,6 +47,8 @@ pub struct ReceiverState {
     pub fail_first: AtomicUsize,
     /// Fail every attempt while set.
     pub failing: AtomicBool,
+    /// Answer every attempt with this status and body instead (after recording it).
+    pub answer: Mutex<Option<(u16, String)>>,
     attempts: Mutex<Vec<Attempt>>,
     per_id: Mutex<HashMap<String, usize>>,
     in_flight: Mutex<HashMap<String, usize>>,
@@ -32,17 +60,19 @@ pub struct Receiver {
     pub state: Arc<ReceiverState>,
 }
 
-async fn hook(
-    req: HttpRequest,
-    body: web::Json<Value>,
-    state: web::Data<ReceiverState>,
-) -> HttpResponse {
-    let id = req
+async fn hook(req: HttpRequest, body: web::Bytes, state: web::Data<ReceiverState>) -> HttpResponse {
+    let raw = String::from_utf8_lossy(&body).into_owned();
+    let body: Value = serde_json::from_str(&raw).unwrap_or(Value::String(raw.clone()));
+    let headers: HashMap<String, String> = req
         .headers()
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect();
+    let id = headers
         .get("webhook-id")
-        .and_then(|v| v.to_str().ok())
-        .expect("present and well-formed")
-        .to_owned();
+        .cloned()
+        .or_else(|| jti_of(&raw))
+        .expect("a webhook-id header or a SET with a jti");
     let seen = {
         let mut per_id = state.per_id.lock().unwrap_or_else(|e| e.into_inner());
         let n = per_id.entry(id.clone()).or_default();
@@ -69,21 +99,29 @@ async fn hook(
     }
     let fail =
         state.failing.load(Ordering::SeqCst) || seen <= state.fail_first.load(Ordering::SeqCst);
-    let status = if fail { 500 } else { 200 };
+    let fixed = state
+        .answer
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let (status, answer_body) = match fixed {
+        Some((status, body)) => (status, body),
+        None if fail => (500, String::new()),
+        None => (200, String::new()),
+    };
     state
         .attempts
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .push(Attempt {
             webhook_id: id,
-            body: body.into_inner(),
+            body,
+            headers,
             status,
         });
-    if fail {
-        HttpResponse::InternalServerError().finish()
-    } else {
-        HttpResponse::Ok().finish()
-    }
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).expect("a valid status"))
+        .content_type("application/json")
+        .body(answer_body)
 }
 
 impl Receiver {

@@ -198,7 +198,225 @@ async fn hook_credentials_never_reach_the_deliveries_api(backend: Backend) {
     );
 }
 
+/// Two hooks: one fails three times, then answers; the other always answers. The healthy one
+/// hears each event once; the failing one is retried alone and gets it on its fourth attempt.
+async fn a_failing_hook_is_retried_alone(backend: Backend) {
+    let (flaky, steady) = (Receiver::start(), Receiver::start());
+    flaky.state.fail_first.store(3, Ordering::SeqCst);
+    let app = TestApp::builder(backend)
+        .config(json!({"webhooks": {
+            "hooks": [
+                {"name": "flaky", "url": flaky.url, "events": ["user.delete"]},
+                {"name": "steady", "url": steady.url, "events": ["user.delete"]}
+            ],
+            "initial_backoff": "50ms",
+            "timeout": "2s"
+        }}))
+        .start()
+        .await;
+    for email in ["one@example.com", "two@example.com"] {
+        let victim = app.user_with_session(email).await;
+        assert_eq!(app.delete_user(&victim.token).await.status(), 204);
+    }
+    let flaky_attempts = flaky
+        .wait_for("both events through the flaky hook", |a| {
+            a.iter().filter(|x| x.status == 200).count() == 2
+        })
+        .await;
+    let steady_attempts = steady.attempts();
+    assert_eq!(
+        steady_attempts.len(),
+        2,
+        "each event once: {steady_attempts:?}"
+    );
+    assert!(steady_attempts.iter().all(|a| a.status == 200));
+    let mut ids: Vec<&str> = steady_attempts
+        .iter()
+        .map(|a| a.webhook_id.as_str())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 2, "two distinct events");
+    for id in &ids {
+        let statuses: Vec<u16> = flaky_attempts
+            .iter()
+            .filter(|a| a.webhook_id == *id)
+            .map(|a| a.status)
+            .collect();
+        assert_eq!(statuses, vec![500, 500, 500, 200], "event {id}");
+    }
+    let listed: Vec<Value> = app
+        .get_json(format!(
+            "{}/webhooks/deliveries?status=delivered",
+            app.admin
+        ))
+        .await;
+    assert_eq!(
+        listed.len(),
+        4,
+        "one delivery per event and hook: {listed:?}"
+    );
+    for d in &listed {
+        let expected = if d["hook"] == "flaky" { 4 } else { 1 };
+        assert_eq!(d["attempts"], expected, "{d}");
+    }
+    let metrics = app.get_text(format!("{}/metrics", app.admin)).await;
+    for line in [
+        "hanko_webhook_hook_attempts_total{hook=\"flaky\",result=\"failed\"} 6",
+        "hanko_webhook_hook_attempts_total{hook=\"flaky\",result=\"delivered\"} 2",
+        "hanko_webhook_hook_attempts_total{hook=\"steady\",result=\"delivered\"} 2",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
+}
+
+/// A session ended by logout or by an operator is announced; the deletion of a user is not
+/// announced per session (the user event covers them).
+async fn ended_sessions_are_announced(backend: Backend) {
+    let receiver = Receiver::start();
+    let app = TestApp::builder(backend)
+        .config(hooks(&receiver, &["session"], 8))
+        .start()
+        .await;
+    let user = app.user_with_session("sessions@example.com").await;
+    let other = app.login(&user.user_id).await;
+    app.client
+        .post(format!("{}/logout", app.public))
+        .bearer_auth(&user.token)
+        .fetch()
+        .await
+        .expect_status(204);
+    app.client
+        .delete(format!(
+            "{}/users/{}/sessions/{}",
+            app.admin, user.user_id, other.session_id
+        ))
+        .fetch()
+        .await
+        .expect_status(204);
+    let third = app.login(&user.user_id).await;
+    assert_eq!(app.delete_user(&third.token).await.status(), 204);
+    let delivered = receiver
+        .wait_for("two session events", |a| a.len() >= 2)
+        .await;
+    actix_rt::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert_eq!(
+        receiver.attempts().len(),
+        2,
+        "the deletion adds no session event"
+    );
+    let mut seen = Vec::new();
+    for attempt in &delivered {
+        assert_eq!(attempt.body["event"], "session.delete");
+        let claims = verify_with_jwks(&app, attempt.body["token"].str()).await;
+        assert_eq!(claims["data"]["user_id"], user.user_id.as_str());
+        seen.push((
+            claims["data"]["id"].str().to_owned(),
+            claims["data"]["reason"].str().to_owned(),
+        ));
+    }
+    seen.sort();
+    let mut expected = vec![
+        (user.session_id.clone(), "logout".to_owned()),
+        (other.session_id.clone(), "admin".to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(seen, expected);
+}
+
+/// A SET hook: the token verifies with the public JWKS as a `secevent+jwt` with our issuer,
+/// the hook's audience, the event id as `jti` and the RISC event; an RFC 8935 error answer
+/// is final (no retry).
+async fn a_set_refused_by_its_receiver_is_not_retried(backend: Backend) {
+    let receiver = Receiver::start();
+    *receiver
+        .state
+        .answer
+        .lock()
+        .unwrap_or_else(|e| e.into_inner()) = Some((
+        400,
+        r#"{"err":"invalid_request","description":"no"}"#.to_owned(),
+    ));
+    let app = TestApp::builder(backend)
+        .config(json!({
+            "session": {"issuer": "https://auth.example"},
+            "webhooks": {
+                "hooks": [{"url": receiver.url, "events": ["user"], "format": "set",
+                           "audience": ["https://rp.example"]}],
+                "initial_backoff": "50ms",
+                "timeout": "2s"
+            }
+        }))
+        .start()
+        .await;
+    let victim = app.user_with_session("set@example.com").await;
+    assert_eq!(app.delete_user(&victim.token).await.status(), 204);
+    let dead = listed_eventually(&app, "dead").await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0]["attempts"], 1, "refused for good: no retry");
+    assert!(
+        dead[0]["last_error"].str().contains("invalid_request"),
+        "{}",
+        dead[0]
+    );
+    actix_rt::time::sleep(std::time::Duration::from_millis(500)).await;
+    let attempts = receiver.attempts();
+    assert_eq!(attempts.len(), 1);
+    let attempt = &attempts[0];
+    assert_eq!(attempt.header("content-type"), "application/secevent+jwt");
+    assert_eq!(attempt.header("accept"), "application/json");
+    let token = attempt.body.str();
+    let header = jsonwebtoken::decode_header(token).expect("a JWS header");
+    assert_eq!(header.typ.as_deref(), Some("secevent+jwt"));
+    let jwks: Value = app
+        .get_json(format!("{}/.well-known/jwks.json", app.public))
+        .await;
+    let jwk = &jwks["keys"][0];
+    let key = DecodingKey::from_rsa_components(jwk["n"].str(), jwk["e"].str()).expect("a key");
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.set_audience(&["https://rp.example"]);
+    validation.set_issuer(&["https://auth.example"]);
+    validation.set_required_spec_claims(&["iss", "aud", "iat"]);
+    validation.validate_exp = false;
+    let claims = jsonwebtoken::decode::<Value>(token, &key, &validation)
+        .expect("the SET verifies with the JWKS")
+        .claims;
+    assert_eq!(claims["jti"], dead[0]["event_id"]);
+    assert_eq!(
+        claims["sub_id"],
+        json!({"format": "opaque", "id": victim.user_id})
+    );
+    let events = claims["events"].as_object().expect("an events object");
+    assert_eq!(events.len(), 1);
+    assert!(
+        events.contains_key("https://schemas.openid.net/secevent/risc/event-type/account-purged")
+    );
+}
+
+/// A `hanko` webhook token is signed with the session key but can never pass as a session
+/// token: its audience is the hook's, and it names no session.
+async fn webhook_tokens_never_pass_as_session_tokens(backend: Backend) {
+    let receiver = Receiver::start();
+    let app = TestApp::builder(backend)
+        .config(hooks(&receiver, &["user.delete"], 8))
+        .start()
+        .await;
+    let victim = app.user_with_session("notasession@example.com").await;
+    assert_eq!(app.delete_user(&victim.token).await.status(), 204);
+    let delivered = receiver.wait_for("a delivery", |a| !a.is_empty()).await;
+    let token = delivered[0].body["token"].str();
+    assert_error(app.get_me(token).await, 401);
+    assert!(
+        app.key_manager().verify(token, chrono::Utc::now()).is_err(),
+        "our verifier refuses it"
+    );
+}
+
 on_both_backends!(
+    a_failing_hook_is_retried_alone,
+    ended_sessions_are_announced,
+    a_set_refused_by_its_receiver_is_not_retried,
+    webhook_tokens_never_pass_as_session_tokens,
     hook_credentials_never_reach_the_deliveries_api,
     delivered_after_two_failures_with_a_stable_id,
     prefix_subscription_receives_user_delete,
@@ -252,6 +470,60 @@ async fn old_finished_events_are_pruned_and_nothing_else(backend: Backend) {
         .collect();
     names.sort();
     assert_eq!(names, vec!["old pending", "recent delivered"]);
+}
+
+/// Events written before deliveries were kept per hook (one state per event) are migrated as
+/// pending and delivered to every hook subscribed once the server runs the new version.
+async fn pending_events_survive_the_per_hook_migration(backend: Backend) {
+    let db = TestDb::new(backend);
+    let store = persistence::Database::connect(&test_config(&db.url, json!({})).database);
+    store.migrate_up().expect("migrate up");
+    store.migrate_down().expect("back to the one-row outbox");
+    let (event, user) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let (t, f) = if db.is_postgres() {
+        ("true", "false")
+    } else {
+        ("1", "0")
+    };
+    let now = chrono::Utc::now().to_rfc3339();
+    db.exec(&format!(
+        "INSERT INTO webhook_outbox (id, event, payload, created_at, attempts, next_attempt_at, delivered_at, last_error, dead) \
+         VALUES ('{event}', 'user.delete', '{{\"id\":\"{user}\",\"emails\":[]}}', '{now}', 2, '{now}', NULL, 'HTTP 500', {f})"
+    ));
+    db.exec(&format!(
+        "INSERT INTO webhook_outbox (id, event, payload, created_at, attempts, next_attempt_at, delivered_at, last_error, dead) \
+         VALUES ('{}', 'user.delete', '{{}}', '{now}', 8, '{now}', NULL, 'HTTP 500', {t})",
+        uuid::Uuid::new_v4()
+    ));
+    let receiver = Receiver::start();
+    let app = TestApp::builder(backend)
+        .on(db)
+        .config(hooks(&receiver, &["user.delete"], 8))
+        .start()
+        .await;
+    let delivered = receiver
+        .wait_for("the migrated event", |a| !a.is_empty())
+        .await;
+    assert_eq!(delivered[0].webhook_id, event.to_string());
+    let claims = verify_with_jwks(&app, delivered[0].body["token"].str()).await;
+    assert_eq!(claims["data"]["id"], user.to_string());
+    let done = listed_eventually(&app, "delivered").await;
+    assert_eq!(done.len(), 1, "{done:?}");
+    assert_eq!(
+        done[0]["hook"],
+        receiver.url.as_str(),
+        "fanned out to the hook by its key"
+    );
+    let dead = deliveries(&app, "dead").await;
+    assert_eq!(dead.len(), 1, "the dead event stays dead: {dead:?}");
+    actix_rt::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(receiver.attempts().len(), 1, "and is not retried");
+}
+
+mod migration {
+    use super::pending_events_survive_the_per_hook_migration;
+    use crate::on_both_backends;
+    on_both_backends!(pending_events_survive_the_per_hook_migration);
 }
 
 mod pruning {
