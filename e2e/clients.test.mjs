@@ -16,6 +16,9 @@ import net from "node:net";
 import { chromium } from "playwright-core";
 
 const here = dirname(fileURLToPath(import.meta.url));
+// With E2E_GRACE_PERIOD (e.g. 1h) the server schedules deletions instead: the SDK must not
+// notice (204, cookie cleared, token dead); the account is kept, scheduled, until the purge.
+const gracePeriod = process.env.E2E_GRACE_PERIOD;
 const apiBin = process.env.API_BIN ?? join(here, "..", "target", "debug", "api");
 const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
@@ -60,7 +63,7 @@ session:
     same_site: lax
 account:
   allow_deletion: true
-log:
+${gracePeriod ? `  deletion:\n    grace_period: ${gracePeriod}\n` : ""}log:
   level: warn
 `,
 );
@@ -157,7 +160,12 @@ try {
   check(after.includes("unauthorized"), `getCurrent() after deletion is refused (${after})`);
   check((await fetch(`${api}/me`, { headers: { authorization: `Bearer ${jane.token}` } })).status === 401,
     "the deleted user's token is refused by the server");
-  check((await fetch(`${admin}/users/${jane.id}`)).status === 404, "the user is gone");
+  if (gracePeriod) {
+    const kept = await (await fetch(`${admin}/users/${jane.id}`)).json();
+    check(typeof kept.deletion?.purge_after === "string", `the account is scheduled for deletion (grace period ${gracePeriod})`);
+  } else {
+    check((await fetch(`${admin}/users/${jane.id}`)).status === 404, "the user is gone");
+  }
 
   // 2. Another origin (localhost is not 127.0.0.1): the preflight fails, nothing is deleted.
   const bob = await userWithSession("bob.browser@example.com");

@@ -9,6 +9,7 @@ use crate::http::no_store;
 use crate::http::request_id;
 use crate::metrics::Metrics;
 use crate::outbox::{Dispatcher, Publisher};
+use crate::purge::Purger;
 use crate::routes;
 use crate::routes::health::DatabasePing;
 use crate::sessions::{last_used, SessionLookup, SessionTouches};
@@ -215,10 +216,21 @@ impl Application {
         ));
         let dispatcher = actix_web::rt::spawn(self.dispatcher.run());
         let toucher = actix_web::rt::spawn(last_used::run(state.db.clone(), state.touches.clone()));
+        let purger = actix_web::rt::spawn(
+            Purger {
+                db: state.db.clone(),
+                metrics: state.metrics.clone(),
+                events: state.events.clone(),
+                audit: state.config.audit_log.clone(),
+                interval: state.config.account.deletion.purge_interval.std(),
+            }
+            .run(),
+        );
         let result = futures_util::future::try_join(self.public, self.admin).await;
         refresher.abort();
         dispatcher.abort();
         toucher.abort();
+        purger.abort();
         state.touches.flush(&state.db).await;
         result.map(|_| ())
     }

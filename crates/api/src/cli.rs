@@ -7,9 +7,10 @@ use crate::sessions::issue_session;
 use chrono::Utc;
 use clap::{Parser, Subcommand};
 use domain::config::Duration;
+use domain::events::{EventKind, Recipients};
 use domain::ids::UserId;
-use domain::model::NewEmail;
-use domain::ports::AccountStore;
+use domain::model::{LegalHold, NewEmail, RequestContext};
+use domain::ports::{AccountStore, ChangeOutcome, DeletionChange, DeletionChangeKind};
 use jwks::KeyManager;
 use persistence::Database;
 use std::path::PathBuf;
@@ -98,6 +99,17 @@ pub enum UserAction {
         #[arg(long)]
         verified: bool,
     },
+    /// Cancel the scheduled deletion of a user.
+    Restore { user_id: String },
+    /// Put a user under legal hold (never purged, never deleted), or release it.
+    Hold {
+        user_id: String,
+        #[arg(long)]
+        reason: Option<String>,
+        /// Release the hold instead.
+        #[arg(long, conflicts_with = "reason")]
+        release: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -170,6 +182,20 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::User {
             action: UserAction::Create { email, verified },
         } => create_user(&config, email, verified),
+        Command::User {
+            action: UserAction::Restore { user_id },
+        } => change_deletion(&config, &user_id, DeletionChangeKind::Restore),
+        Command::User {
+            action:
+                UserAction::Hold {
+                    user_id,
+                    reason,
+                    release,
+                },
+        } => {
+            let hold = (!release).then_some(LegalHold { reason });
+            change_deletion(&config, &user_id, DeletionChangeKind::Hold(hold))
+        }
         Command::Jwt {
             action: JwtAction::Create { user_id },
         } => create_jwt(&config, &user_id),
@@ -280,6 +306,54 @@ fn create_user(config: &Config, email: String, verified: bool) -> ExitCode {
             fail("user create", "that address is already taken")
         }
         Err(e) => fail("user create", e),
+    }
+}
+
+fn change_deletion(config: &Config, user_id: &str, change: DeletionChangeKind) -> ExitCode {
+    let Ok(user_id) = user_id.parse::<UserId>() else {
+        return fail("user", "not a user id (UUID)");
+    };
+    let db = Database::connect(&config.database);
+    let change = DeletionChange {
+        user_id,
+        change,
+        context: RequestContext {
+            request_id: "cli".to_owned(),
+            source_ip: None,
+            user_agent: Some("api (command line)".to_owned()),
+        },
+        audit: config.audit_log.clone(),
+        recipients: Recipients(
+            config
+                .webhooks
+                .recipients(EventKind::UserDeleteCancelled.name()),
+        ),
+        at: Utc::now(),
+    };
+    match db.change_deletion(&change) {
+        Ok(ChangeOutcome::Changed(user)) => {
+            let d = &user.deletion;
+            match (&d.scheduled, &d.hold) {
+                (None, None) => println!("{}: active", user.id),
+                (scheduled, hold) => println!(
+                    "{}: {}{}",
+                    user.id,
+                    scheduled.map_or("no deletion scheduled".to_owned(), |s| format!(
+                        "deletion scheduled, purge after {}",
+                        s.purge_after.to_rfc3339()
+                    )),
+                    if hold.is_some() {
+                        ", on legal hold"
+                    } else {
+                        ""
+                    }
+                ),
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(ChangeOutcome::NotFound) => fail("user", "no such user"),
+        Ok(ChangeOutcome::NotScheduled) => fail("user restore", "no deletion is scheduled"),
+        Err(e) => fail("user", Report(&e)),
     }
 }
 

@@ -256,6 +256,19 @@ impl Config {
                 "must list at least one audience",
             ));
         }
+        let deletion = &self.account.deletion;
+        if deletion.grace_period.is_some_and(|g| g.std().is_zero()) {
+            return Err(ConfigError::new(
+                "account.deletion.grace_period",
+                "must be longer than 0s (leave it unset to delete at once)",
+            ));
+        }
+        if deletion.purge_interval.std() < std::time::Duration::from_millis(100) {
+            return Err(ConfigError::new(
+                "account.deletion.purge_interval",
+                "must be at least 100ms",
+            ));
+        }
         if self.session.lifespan.std().is_zero() {
             return Err(ConfigError::new(
                 "session.lifespan",

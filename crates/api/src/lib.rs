@@ -8,6 +8,7 @@
 //! - [`sessions`]: issuing sessions, batched lookups, `last_used` refresh, the cookie.
 //! - [`outbox`]: who hears of an event, and the webhook dispatcher.
 //! - [`key_refresh`]: the worker that reloads the key set.
+//! - [`purge`]: the worker that purges users whose grace period ended.
 
 pub mod app;
 pub mod cli;
@@ -16,6 +17,7 @@ pub mod http;
 pub mod key_refresh;
 pub mod metrics;
 pub mod outbox;
+pub mod purge;
 pub mod report;
 pub mod routes;
 pub mod sessions;

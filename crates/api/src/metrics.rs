@@ -36,6 +36,8 @@ pub struct Metrics {
     requests: Mutex<BTreeMap<(&'static str, String, u16), Histogram>>,
     deletions_by_user: AtomicU64,
     deletions_by_admin: AtomicU64,
+    deletions_by_purge: AtomicU64,
+    deletions_scheduled: AtomicU64,
     rejections: Mutex<BTreeMap<&'static str, u64>>,
     /// Webhook attempts by hook key and result.
     webhook_attempts: Mutex<BTreeMap<(String, AttemptResult), u64>>,
@@ -71,6 +73,8 @@ pub struct Gauges {
     pub pool_max: u32,
     /// Pending and dead deliveries per hook, if the database answered.
     pub backlog: Option<Vec<domain::ports::HookBacklog>>,
+    /// Users due for the purge, if the database answered.
+    pub purge_backlog: Option<u64>,
 }
 
 impl Metrics {
@@ -90,6 +94,16 @@ impl Metrics {
             &self.deletions_by_user
         };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A user purged after their grace period.
+    pub fn user_purged(&self) {
+        self.deletions_by_purge.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A deletion scheduled (grace period).
+    pub fn deletion_scheduled(&self) {
+        self.deletions_scheduled.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn token_rejected(&self, reason: &'static str) {
@@ -186,6 +200,29 @@ impl Metrics {
             "hanko_user_deletions_total{{by=\"admin\"}} {}",
             self.deletions_by_admin.load(Ordering::Relaxed)
         )?;
+        writeln!(
+            out,
+            "hanko_user_deletions_total{{by=\"purge\"}} {}",
+            self.deletions_by_purge.load(Ordering::Relaxed)
+        )?;
+        writeln!(
+            out,
+            "# HELP hanko_user_deletions_scheduled_total Deletions scheduled (grace period)."
+        )?;
+        writeln!(out, "# TYPE hanko_user_deletions_scheduled_total counter")?;
+        writeln!(
+            out,
+            "hanko_user_deletions_scheduled_total {}",
+            self.deletions_scheduled.load(Ordering::Relaxed)
+        )?;
+        if let Some(due) = g.purge_backlog {
+            writeln!(
+                out,
+                "# HELP hanko_purge_backlog Users whose grace period ended, not purged yet (held ones excluded)."
+            )?;
+            writeln!(out, "# TYPE hanko_purge_backlog gauge")?;
+            writeln!(out, "hanko_purge_backlog {due}")?;
+        }
 
         writeln!(
             out,

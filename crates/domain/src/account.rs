@@ -27,11 +27,26 @@ impl Default for AccountConfig {
 }
 
 /// `account.deletion.*`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeletionConfig {
     /// When set, `DELETE /user` needs a session younger than this (RFC 9470 step-up).
     pub max_session_age: Option<Duration>,
+    /// None: delete at once (Hanko's behaviour). A duration: schedule the deletion and purge
+    /// after it, undoable until then.
+    pub grace_period: Option<Duration>,
+    /// How often each instance looks for scheduled deletions that are due.
+    pub purge_interval: Duration,
+}
+
+impl Default for DeletionConfig {
+    fn default() -> Self {
+        Self {
+            max_session_age: None,
+            grace_period: None,
+            purge_interval: Duration::from_secs(60),
+        }
+    }
 }
 
 /// Why a user may not delete their own account right now.
@@ -81,6 +96,7 @@ mod tests {
             allow_deletion: allow,
             deletion: DeletionConfig {
                 max_session_age: max_age.map(Duration::from_secs),
+                ..DeletionConfig::default()
             },
             ..AccountConfig::default()
         }

@@ -43,6 +43,14 @@ impl AuditLogConfig {
 
 /// The audit log type written when a user is deleted.
 pub const USER_DELETED: &str = "user_deleted";
+/// … when a deletion is scheduled (grace period).
+pub const USER_DELETION_SCHEDULED: &str = "user_deletion_scheduled";
+/// … when a scheduled deletion is cancelled.
+pub const USER_DELETION_CANCELLED: &str = "user_deletion_cancelled";
+/// … when a legal hold is set.
+pub const USER_HOLD_SET: &str = "user_hold_set";
+/// … when a legal hold is released.
+pub const USER_HOLD_RELEASED: &str = "user_hold_released";
 
 /// `jane@example.com` → `j***@example.com`. Keeps the domain, hides the local part.
 pub fn mask_email(address: &str) -> String {

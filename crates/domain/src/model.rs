@@ -11,6 +11,41 @@ pub struct User {
     pub emails: Vec<Email>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Scheduled deletion and legal hold, if any.
+    pub deletion: DeletionState,
+}
+
+/// Where a user stands on deletion: a deletion scheduled (grace period) and a legal hold are
+/// independent; a held account is never purged nor deleted by an operator.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeletionState {
+    pub scheduled: Option<ScheduledDeletion>,
+    pub hold: Option<LegalHold>,
+}
+
+/// A deletion asked for, to be carried out after `purge_after` unless cancelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduledDeletion {
+    pub scheduled_at: DateTime<Utc>,
+    pub purge_after: DateTime<Utc>,
+}
+
+/// A legal hold: the account must not be deleted while it stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegalHold {
+    pub reason: Option<String>,
+}
+
+/// The filter of `GET /users?status=…`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserStatus {
+    /// No deletion scheduled.
+    Active,
+    /// A deletion is scheduled (held or not).
+    PendingDeletion,
+    /// Under legal hold.
+    Held,
 }
 
 impl User {

@@ -6,7 +6,8 @@ use crate::audit::AuditLogConfig;
 use crate::events::{Recipients, SessionEndReason};
 use crate::ids::{EventId, SessionId, UserId};
 use crate::model::{
-    AuditLog, Delivery, Email, NewEmail, NewSession, RequestContext, Session, StoredKey, User,
+    AuditLog, Delivery, Email, LegalHold, NewEmail, NewSession, RequestContext, Session, StoredKey,
+    User, UserStatus,
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -32,6 +33,11 @@ pub enum StoreError {
     Database(#[source] Cause),
 }
 
+/// The cause of the `Conflict` a session request for a user whose deletion is scheduled gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the user's deletion is scheduled")]
+pub struct DeletionScheduledError;
+
 /// Who asked for a deletion.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeletedBy {
@@ -40,6 +46,8 @@ pub enum DeletedBy {
     User { session: SessionId },
     /// An operator, through the admin API.
     Admin,
+    /// The purge worker, when a scheduled deletion's grace period ended.
+    Purge,
 }
 
 impl DeletedBy {
@@ -48,6 +56,7 @@ impl DeletedBy {
         match self {
             Self::User { .. } => "user",
             Self::Admin => "admin",
+            Self::Purge => "purge",
         }
     }
 }
@@ -75,6 +84,78 @@ pub struct SessionEnding {
     pub at: DateTime<Utc>,
 }
 
+/// How a deletion request ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeletionOutcome {
+    Deleted(DeletedUser),
+    /// The user was already gone (a concurrent deletion won) or, for [`DeletedBy::User`], the
+    /// session no longer exists.
+    Gone,
+    /// Under legal hold: nothing was deleted.
+    Held,
+}
+
+/// A self-service deletion to schedule (grace period): the user marked, every session removed,
+/// the audit entry and the `user.delete.scheduled` event, in one transaction.
+#[derive(Clone, Debug)]
+pub struct Scheduling {
+    pub user_id: UserId,
+    /// The session asking; it must still be live when the transaction runs.
+    pub session: SessionId,
+    pub purge_after: DateTime<Utc>,
+    pub context: RequestContext,
+    pub audit: AuditLogConfig,
+    pub recipients: Recipients,
+    pub at: DateTime<Utc>,
+}
+
+/// The payload of `user.delete.scheduled`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ScheduledUser {
+    pub id: UserId,
+    pub emails: Vec<Email>,
+    pub purge_after: DateTime<Utc>,
+}
+
+/// An operator's change to a user's deletion state: cancel a scheduled deletion, or set or
+/// release a legal hold. Audited and (for a cancellation) announced in its transaction.
+#[derive(Clone, Debug)]
+pub struct DeletionChange {
+    pub user_id: UserId,
+    pub change: DeletionChangeKind,
+    pub context: RequestContext,
+    pub audit: AuditLogConfig,
+    /// The hooks `user.delete.cancelled` goes to (a restoration only).
+    pub recipients: Recipients,
+    pub at: DateTime<Utc>,
+}
+
+/// What an operator changes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeletionChangeKind {
+    /// Cancel the scheduled deletion: the user is back as before.
+    Restore,
+    /// Set (`Some(reason)`) or release (`None`) the legal hold.
+    Hold(Option<LegalHold>),
+}
+
+/// How an operator's change ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChangeOutcome {
+    Changed(User),
+    NotFound,
+    /// A restoration of a user with no deletion scheduled.
+    NotScheduled,
+}
+
+/// One pass of the purge: the transaction of a deletion for one due, unheld user.
+#[derive(Clone, Debug)]
+pub struct Purge {
+    pub audit: AuditLogConfig,
+    pub recipients: Recipients,
+    pub at: DateTime<Utc>,
+}
+
 /// The payload of the `user.delete` event: who was deleted, with which addresses, when.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DeletedUser {
@@ -92,24 +173,43 @@ pub trait AccountStore: Send + Sync {
     /// The user with their addresses, if they exist.
     fn find_user(&self, id: UserId) -> Result<Option<User>, StoreError>;
 
-    /// One page of users (1-based), optionally those holding an address, and the total count.
+    /// One page of users (1-based), optionally those holding an address or in a state, and
+    /// the total count.
     fn list_users(
         &self,
         page: u32,
         per_page: u32,
         email: Option<&str>,
+        status: Option<UserStatus>,
     ) -> Result<(Vec<User>, u64), StoreError>;
 
     /// Deletes the user and, by cascade, every row of theirs, and writes the audit log entry and
-    /// the `user.delete` outbox event, all in one transaction. `Ok(None)` if the user was
-    /// already gone (a concurrent deletion won) or, for [`DeletedBy::User`], the session no
-    /// longer exists; on any error nothing changes.
-    fn delete_user(&self, deletion: &Deletion) -> Result<Option<DeletedUser>, StoreError>;
+    /// the `user.delete` outbox event, all in one transaction; on any error nothing changes.
+    /// A user under legal hold is not deleted ([`DeletionOutcome::Held`]).
+    fn delete_user(&self, deletion: &Deletion) -> Result<DeletionOutcome, StoreError>;
+
+    /// Schedules the deletion of the session's user (see [`Scheduling`]). `Ok(None)` if the
+    /// user or the session is gone.
+    fn schedule_deletion(
+        &self,
+        scheduling: &Scheduling,
+    ) -> Result<Option<ScheduledUser>, StoreError>;
+
+    /// Restores a scheduled user or sets/releases a legal hold (see [`DeletionChange`]).
+    fn change_deletion(&self, change: &DeletionChange) -> Result<ChangeOutcome, StoreError>;
+
+    /// Purges one due, unheld user, if any, in one transaction. Instances running this at the
+    /// same time never take the same user.
+    fn purge_one(&self, purge: &Purge) -> Result<Option<DeletedUser>, StoreError>;
+
+    /// How many users are due for the purge at `now` (held ones excluded).
+    fn purge_backlog(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
 }
 
 /// Server-side sessions.
 pub trait SessionStore: Send + Sync {
-    /// Creates a session. `NotFound` if the user does not exist.
+    /// Creates a session. `NotFound` if the user does not exist; `Conflict` (with
+    /// [`DeletionScheduledError`] as the cause) if their deletion is scheduled.
     fn create_session(&self, new: &NewSession, at: DateTime<Utc>) -> Result<Session, StoreError>;
 
     /// The session, if its row exists (expired or not: the caller decides).

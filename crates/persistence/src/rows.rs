@@ -15,6 +15,10 @@ pub(crate) struct UserRow {
     pub id: Id,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    pub deletion_scheduled_at: Option<Timestamp>,
+    pub purge_after: Option<Timestamp>,
+    pub hold: bool,
+    pub hold_reason: Option<String>,
 }
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]

@@ -8,6 +8,10 @@ diesel::table! {
         id -> DbUuid,
         created_at -> DbTimestamp,
         updated_at -> DbTimestamp,
+        deletion_scheduled_at -> Nullable<DbTimestamp>,
+        purge_after -> Nullable<DbTimestamp>,
+        hold -> Bool,
+        hold_reason -> Nullable<Text>,
     }
 }
 

@@ -13,10 +13,11 @@ use chrono::Utc;
 use domain::email::{validate_new_emails, EmailsRefused};
 use domain::events::{EventKind, SessionEndReason};
 use domain::ids::{SessionId, UserId};
-use domain::model::NewEmail;
+use domain::model::{LegalHold, NewEmail, UserStatus};
 use domain::ports::{
-    AccountStore, AuditLogFilter, AuditLogStore, DeletedBy, Deletion, DeliveryStatus, Outbox,
-    SessionEnding, SessionStore,
+    AccountStore, AuditLogFilter, AuditLogStore, ChangeOutcome, DeletedBy, Deletion,
+    DeletionChange, DeletionChangeKind, DeletionOutcome, DeliveryStatus, Outbox, SessionEnding,
+    SessionStore,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -74,6 +75,7 @@ struct ListUsers {
     page: Option<u32>,
     per_page: Option<u32>,
     email: Option<String>,
+    status: Option<UserStatus>,
 }
 
 async fn list_users(
@@ -87,6 +89,7 @@ async fn list_users(
             q.page.unwrap_or(1),
             q.per_page.unwrap_or(20),
             q.email.as_deref(),
+            q.status,
         )
     })
     .await?;
@@ -124,13 +127,96 @@ async fn delete_user(
     };
     let db = state.db.clone();
     match blocking("deleting user", move || db.delete_user(&deletion)).await? {
-        Some(_) => {
+        DeletionOutcome::Deleted(_) => {
             state.metrics.user_deleted(true);
             state.events.committed(EventKind::UserDelete);
             Ok(HttpResponse::NoContent().finish())
         }
-        None => Err(ApiError::status(StatusCode::NOT_FOUND)),
+        DeletionOutcome::Gone => Err(ApiError::status(StatusCode::NOT_FOUND)),
+        DeletionOutcome::Held => Err(ApiError::status(StatusCode::CONFLICT)),
     }
+}
+
+/// Runs an operator's change to a user's deletion state and answers with the user.
+async fn change_deletion(
+    req: &HttpRequest,
+    state: &AppState,
+    user_id: UserId,
+    change: DeletionChangeKind,
+) -> Result<HttpResponse, ApiError> {
+    let restoring = change == DeletionChangeKind::Restore;
+    let change = DeletionChange {
+        user_id,
+        change,
+        context: request_context(req),
+        audit: state.config.audit_log.clone(),
+        recipients: state.events.recipients(EventKind::UserDeleteCancelled),
+        at: Utc::now(),
+    };
+    let db = state.db.clone();
+    match blocking("changing a deletion", move || db.change_deletion(&change)).await? {
+        ChangeOutcome::Changed(user) => {
+            if restoring {
+                state.events.committed(EventKind::UserDeleteCancelled);
+            }
+            Ok(HttpResponse::Ok().json(UserView::from(&user)))
+        }
+        ChangeOutcome::NotFound => Err(ApiError::status(StatusCode::NOT_FOUND)),
+        ChangeOutcome::NotScheduled => Err(ApiError::status(StatusCode::CONFLICT)),
+    }
+}
+
+/// `POST /users/{id}/restore`: cancels a scheduled deletion (409 if none is scheduled).
+async fn restore_user(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<UserId>,
+) -> Result<HttpResponse, ApiError> {
+    change_deletion(&req, &state, id.into_inner(), DeletionChangeKind::Restore).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HoldRequest {
+    hold: bool,
+    reason: Option<String>,
+}
+
+/// `PUT /users/{id}/hold`: sets or releases the legal hold.
+async fn hold_user(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<UserId>,
+    body: web::Json<HoldRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    if body
+        .reason
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > 1000)
+    {
+        return Err(ApiError::status(StatusCode::BAD_REQUEST));
+    }
+    let hold = body.hold.then_some(LegalHold {
+        reason: body.reason,
+    });
+    change_deletion(
+        &req,
+        &state,
+        id.into_inner(),
+        DeletionChangeKind::Hold(hold),
+    )
+    .await
+}
+
+/// `GET /users/{id}/export`: what `GET /user/export` gives the user.
+async fn export_user(
+    state: web::Data<AppState>,
+    id: web::Path<UserId>,
+) -> Result<HttpResponse, ApiError> {
+    super::export::export(&state.db, id.into_inner())
+        .await?
+        .ok_or(ApiError::status(StatusCode::NOT_FOUND))
 }
 
 #[derive(Deserialize)]
@@ -284,12 +370,18 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         .await
         .ok()
         .and_then(Result::ok);
+    let db = state.db.clone();
+    let purge_backlog = web::block(move || db.purge_backlog(Utc::now()))
+        .await
+        .ok()
+        .and_then(Result::ok);
     let pool = state.db.pool_state();
     let gauges = Gauges {
         pool_connections: pool.connections,
         pool_idle: pool.idle_connections,
         pool_max: pool.max_size,
         backlog,
+        purge_backlog,
     };
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
@@ -308,6 +400,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::delete().to(delete_user)),
     )
     .service(resource("/users/{id}/sessions", "GET").route(web::get().to(list_sessions)))
+    .service(resource("/users/{id}/restore", "POST").route(web::post().to(restore_user)))
+    .service(resource("/users/{id}/hold", "PUT").route(web::put().to(hold_user)))
+    .service(resource("/users/{id}/export", "GET").route(web::get().to(export_user)))
     .service(
         resource("/users/{id}/sessions/{session_id}", "DELETE")
             .route(web::delete().to(delete_session)),

@@ -1,6 +1,7 @@
 //! The handlers: the public API, the admin API and the health checks (README "API").
 
 pub mod admin;
+pub mod export;
 pub mod health;
 pub mod public;
 pub mod views;

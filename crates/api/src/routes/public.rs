@@ -14,7 +14,10 @@ use chrono::Utc;
 use domain::account::DeletionRefused;
 use domain::events::{EventKind, SessionEndReason};
 use domain::ids::UserId;
-use domain::ports::{AccountStore, DeletedBy, DeletedUser, Deletion, SessionEnding, SessionStore};
+use domain::ports::{
+    AccountStore, DeletedBy, DeletedUser, Deletion, DeletionOutcome, ScheduledUser, Scheduling,
+    SessionEnding, SessionStore,
+};
 use serde_json::json;
 
 /// What the single blocking step of `DELETE /user` found.
@@ -25,13 +28,18 @@ enum DeleteOutcome {
     Refused(DeletionRefused),
     /// Deleted now.
     Deleted(DeletedUser),
+    /// Scheduled: purged after the grace period unless an operator restores the account.
+    Scheduled(ScheduledUser),
     /// A concurrent deletion (or logout) won: the token no longer stands for anyone.
     Gone,
+    /// Under legal hold, and there is no grace period to schedule into.
+    Held,
 }
 
-/// `DELETE /user`: deletes the authenticated user. The session check and the deletion run in
-/// one blocking step (one thread hop, not two); the transaction checks again that the session
-/// is live while it holds the user's lock.
+/// `DELETE /user`: deletes the authenticated user, or, with `account.deletion.grace_period`,
+/// schedules the deletion (every session removed at once). The session check and the change
+/// run in one blocking step (one thread hop, not two); the transaction checks again that the
+/// session is live while it holds the user's lock.
 pub async fn delete_user(
     claims: VerifiedTokens,
     req: HttpRequest,
@@ -59,6 +67,21 @@ pub async fn delete_user(
         {
             return Ok(DeleteOutcome::Refused(refused));
         }
+        if let Some(grace) = st.config.account.deletion.grace_period {
+            let scheduling = Scheduling {
+                user_id,
+                session: session.id,
+                purge_after: now + grace.chrono(),
+                context,
+                audit: st.config.audit_log.clone(),
+                recipients: st.events.recipients(EventKind::UserDeleteScheduled),
+                at: now,
+            };
+            return Ok(match st.db.schedule_deletion(&scheduling)? {
+                Some(scheduled) => DeleteOutcome::Scheduled(scheduled),
+                None => DeleteOutcome::Gone,
+            });
+        }
         let deletion = Deletion {
             user_id,
             by: DeletedBy::User {
@@ -70,8 +93,9 @@ pub async fn delete_user(
             at: now,
         };
         Ok(match st.db.delete_user(&deletion)? {
-            Some(deleted) => DeleteOutcome::Deleted(deleted),
-            None => DeleteOutcome::Gone,
+            DeletionOutcome::Deleted(deleted) => DeleteOutcome::Deleted(deleted),
+            DeletionOutcome::Gone => DeleteOutcome::Gone,
+            DeletionOutcome::Held => DeleteOutcome::Held,
         })
     })
     .await?;
@@ -84,6 +108,19 @@ pub async fn delete_user(
                 .cookie(cookie::removal(&state.config.session.cookie))
                 .finish())
         }
+        DeleteOutcome::Scheduled(scheduled) => {
+            log::info!(
+                "user {} scheduled for deletion after {}",
+                scheduled.id,
+                scheduled.purge_after
+            );
+            state.metrics.deletion_scheduled();
+            state.events.committed(EventKind::UserDeleteScheduled);
+            Ok(HttpResponse::NoContent()
+                .cookie(cookie::removal(&state.config.session.cookie))
+                .finish())
+        }
+        DeleteOutcome::Held => Err(ApiError::status(StatusCode::CONFLICT)),
         DeleteOutcome::NoSession => {
             state.metrics.token_rejected("session");
             Err(ApiError::unauthorized())
@@ -146,6 +183,17 @@ pub async fn logout(
         .finish())
 }
 
+/// `GET /user/export`: everything the service holds about the authenticated user.
+pub async fn export(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    super::export::export(&state.db, auth.user_id)
+        .await?
+        // The session was live a moment ago: the user went meanwhile.
+        .ok_or_else(ApiError::unauthorized)
+}
+
 /// `GET /.well-known/config`: what frontends need to know.
 pub async fn well_known_config(state: web::Data<AppState>) -> HttpResponse {
     let c = &state.config;
@@ -153,6 +201,7 @@ pub async fn well_known_config(state: web::Data<AppState>) -> HttpResponse {
         "account": {
             "allow_deletion": c.account.allow_deletion,
             "allow_signup": c.account.allow_signup,
+            "deletion_grace_period": c.account.deletion.grace_period,
         },
         "session": { "lifespan": c.session.lifespan },
     }))
@@ -165,6 +214,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, allow_deletion: bool) {
     cfg.service(resource("/me", "GET").route(web::get().to(me)))
         .service(resource("/users/{id}", "GET").route(web::get().to(get_user)))
         .service(resource("/logout", "POST").route(web::post().to(logout)))
+        .service(resource("/user/export", "GET").route(web::get().to(export)))
         .service(
             resource("/.well-known/jwks.json", "GET")
                 .route(web::get().to(jwks::handler::jwks_json)),

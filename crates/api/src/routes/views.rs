@@ -1,8 +1,8 @@
 //! How records look on the wire, shared by the public and admin handlers.
 
 use chrono::{DateTime, Utc};
-use domain::ids::{EmailId, EventId, UserId};
-use domain::model::{Delivery, User};
+use domain::ids::{EmailId, EventId, SessionId, UserId};
+use domain::model::{AuditLog, Delivery, Session, User};
 use serde::Serialize;
 
 /// A user as the API shows it (public and admin alike).
@@ -14,6 +14,17 @@ pub struct UserView {
     pub emails: Vec<EmailView>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// `null`, or the scheduled deletion and the legal hold.
+    pub deletion: Option<DeletionView>,
+}
+
+/// A user's deletion state, when there is one.
+#[derive(Debug, Serialize)]
+pub struct DeletionView {
+    pub scheduled_at: Option<DateTime<Utc>>,
+    pub purge_after: Option<DateTime<Utc>>,
+    pub hold: bool,
+    pub hold_reason: Option<String>,
 }
 
 /// One address of a user.
@@ -42,8 +53,56 @@ impl From<&User> for UserView {
                 .collect(),
             created_at: user.created_at,
             updated_at: user.updated_at,
+            deletion: deletion_view(user),
         }
     }
+}
+
+fn deletion_view(user: &User) -> Option<DeletionView> {
+    let d = &user.deletion;
+    if d.scheduled.is_none() && d.hold.is_none() {
+        return None;
+    }
+    Some(DeletionView {
+        scheduled_at: d.scheduled.map(|s| s.scheduled_at),
+        purge_after: d.scheduled.map(|s| s.purge_after),
+        hold: d.hold.is_some(),
+        hold_reason: d.hold.as_ref().and_then(|h| h.reason.clone()),
+    })
+}
+
+/// A session as a user's export and the admin API show it.
+#[derive(Debug, Serialize)]
+pub struct SessionView {
+    pub id: SessionId,
+    pub user_agent: Option<String>,
+    pub ip_address: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub last_used: DateTime<Utc>,
+}
+
+impl From<&Session> for SessionView {
+    fn from(s: &Session) -> Self {
+        Self {
+            id: s.id,
+            user_agent: s.user_agent.clone(),
+            ip_address: s.ip_address.clone(),
+            created_at: s.created_at,
+            expires_at: s.expires_at,
+            last_used: s.last_used,
+        }
+    }
+}
+
+/// Everything the service holds about one user (GDPR Art. 15/20): the user, their sessions,
+/// the audit entries about them (newest first), and when this was taken.
+#[derive(Debug, Serialize)]
+pub struct ExportView {
+    pub user: UserView,
+    pub sessions: Vec<SessionView>,
+    pub audit_logs: Vec<AuditLog>,
+    pub exported_at: DateTime<Utc>,
 }
 
 /// One delivery of one event to one hook, as operators see it.

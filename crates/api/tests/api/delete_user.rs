@@ -205,7 +205,7 @@ async fn disabled_deletion_is_404_and_deletes_nothing(backend: Backend) {
         .await;
     assert_eq!(
         config,
-        json!({"account": {"allow_deletion": false, "allow_signup": true}, "session": {"lifespan": "12h"}})
+        json!({"account": {"allow_deletion": false, "allow_signup": true, "deletion_grace_period": null}, "session": {"lifespan": "12h"}})
     );
 }
 

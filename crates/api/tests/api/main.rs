@@ -6,6 +6,7 @@ mod config;
 mod cors;
 mod delete_user;
 mod foundation;
+mod grace;
 mod helpers;
 mod last_used;
 mod outage;

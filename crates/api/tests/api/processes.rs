@@ -123,6 +123,14 @@ impl Server {
     }
 }
 
+impl Server {
+    /// SIGKILL: no shutdown, no flush, whatever was in flight is cut.
+    fn kill_hard(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -539,6 +547,171 @@ async fn two_processes_deliver_200_deletions_once_each_without_overlap() {
     }
     a.stop();
     b.stop();
+}
+
+/// Schedules the deletion of `n` new users (half through each server); returns their ids.
+async fn schedule_many(servers: &[&Server], n: usize, tag: &str) -> Vec<String> {
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        let server = servers[i % servers.len()];
+        let user = server
+            .user_with_session(&format!("{tag}{i}@example.com"))
+            .await;
+        server.delete_user(&user.token).await.expect_status(204);
+        ids.push(user.user_id);
+    }
+    ids
+}
+
+/// Waits until none of `ids` is left in the users table (up to `within`).
+async fn wait_until_purged(db: &TestDb, ids: &[String], within: Duration) {
+    let list = ids
+        .iter()
+        .map(|id| format!("'{id}'"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let deadline = Instant::now() + within;
+    loop {
+        let left = db.count("users", &format!("id IN ({list})"));
+        if left == 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{left} users never purged");
+        actix_rt::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Every user purged exactly once: one `user_deleted` audit entry by the purge and one
+/// `user.delete` event each, and nothing of theirs left.
+fn assert_purged_once(db: &TestDb, ids: &[String]) {
+    let list = ids
+        .iter()
+        .map(|id| format!("'{id}'"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let n = i64::try_from(ids.len()).expect("a count");
+    assert_eq!(
+        db.count(
+            "audit_logs",
+            &format!("type = 'user_deleted' AND actor_user_id IN ({list})")
+        ),
+        n,
+        "one audit entry each"
+    );
+    let purged_by = db.count(
+        "audit_logs",
+        &format!("type = 'user_deleted' AND actor_user_id IN ({list}) AND CAST(details AS TEXT) LIKE '%purge%'"),
+    );
+    assert_eq!(purged_by, n, "all by the purge");
+    let events = db
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "user.delete")
+        .filter(|e| ids.iter().any(|id| e["payload"]["id"] == id.as_str()))
+        .count();
+    assert_eq!(events, ids.len(), "one user.delete event each");
+    for table in ["users", "emails", "sessions"] {
+        let column = if table == "users" { "id" } else { "user_id" };
+        assert_eq!(
+            db.count(table, &format!("{column} IN ({list})")),
+            0,
+            "nothing of theirs left in {table}"
+        );
+    }
+}
+
+fn grace_yaml(period: &str) -> String {
+    format!("  deletion:\n    grace_period: {period}\n    purge_interval: 200ms\n")
+}
+
+/// Two instances purging the same database: each user is purged once, by one of them.
+#[actix_rt::test]
+async fn two_processes_purge_200_scheduled_users_once_each() {
+    let db = TestDb::new(Backend::Postgres);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    // `account:` is already in the base config: the grace keys nest under it.
+    let extra = grace_yaml("2s");
+    let config = |name: &str| {
+        let path = write_config_with(dir.path(), name, &db.url, &[SECRET], "");
+        let text = std::fs::read_to_string(&path).expect("config");
+        std::fs::write(
+            &path,
+            text.replace(
+                "account:\n  allow_deletion: true\n",
+                &format!("account:\n  allow_deletion: true\n{extra}"),
+            ),
+        )
+        .expect("config");
+        path
+    };
+    let (log_a, log_b) = (dir.path().join("a.log"), dir.path().join("b.log"));
+    let a = start(&config("a"), &log_a).await;
+    let b = start(&config("b"), &log_b).await;
+    let ids = schedule_many(&[&a, &b], 200, "purge").await;
+    wait_until_purged(&db, &ids, Duration::from_secs(60)).await;
+    a.stop();
+    b.stop();
+    assert_purged_once(&db, &ids);
+    for log in [&log_a, &log_b] {
+        let written = std::fs::read_to_string(log).expect("a log");
+        assert!(
+            !written.contains("ERROR") && !written.contains("WARN"),
+            "{}: {written}",
+            log.display()
+        );
+    }
+}
+
+/// A server killed (SIGKILL) while it purges: after a restart every due user is purged exactly
+/// once, none half (a purge is one transaction).
+#[actix_rt::test]
+async fn a_kill_during_the_purge_leaves_no_user_half_deleted() {
+    let db = TestDb::new(Backend::Postgres);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = write_config_with(dir.path(), "k", &db.url, &[SECRET], "");
+    let text = std::fs::read_to_string(&path).expect("config");
+    std::fs::write(
+        &path,
+        text.replace(
+            "account:\n  allow_deletion: true\n",
+            &format!("account:\n  allow_deletion: true\n{}", grace_yaml("3s")),
+        ),
+    )
+    .expect("config");
+    let server = start(&path, &dir.path().join("k1.log")).await;
+    let ids = schedule_many(&[&server], 300, "killed").await;
+    // Kill it as soon as the purge has started and before it is done.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let purged = db.count("audit_logs", "type = 'user_deleted'");
+        if purged > 0 {
+            assert!(
+                purged < 300,
+                "the purge finished before the kill: make it slower"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "the purge never started");
+        actix_rt::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.kill_hard();
+    let at_kill = db.count("audit_logs", "type = 'user_deleted'");
+    assert!(at_kill < 300, "killed mid-purge ({at_kill} of 300 done)");
+    // Nobody half-deleted: every audit entry has its deletion, every remaining user is whole.
+    let list = ids
+        .iter()
+        .map(|id| format!("'{id}'"))
+        .collect::<Vec<_>>()
+        .join(",");
+    assert_eq!(
+        db.count("users", &format!("id IN ({list})")) + at_kill,
+        300,
+        "each user is either whole or deleted with its audit entry"
+    );
+    let restarted = start(&path, &dir.path().join("k2.log")).await;
+    wait_until_purged(&db, &ids, Duration::from_secs(60)).await;
+    restarted.stop();
+    assert_purged_once(&db, &ids);
 }
 
 #[actix_rt::test]

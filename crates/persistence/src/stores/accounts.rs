@@ -5,11 +5,19 @@ use crate::types::{db_time, Id, Json, Timestamp};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
-use domain::audit::USER_DELETED;
-use domain::events::EventKind;
+use domain::audit::{
+    AuditLogConfig, USER_DELETED, USER_DELETION_CANCELLED, USER_DELETION_SCHEDULED,
+    USER_HOLD_RELEASED, USER_HOLD_SET,
+};
+use domain::events::{EventKind, Recipients};
 use domain::ids::UserId;
-use domain::model::{Email, NewEmail, User};
-use domain::ports::{AccountStore, DeletedBy, DeletedUser, Deletion, StoreError};
+use domain::model::{
+    DeletionState, Email, LegalHold, NewEmail, RequestContext, ScheduledDeletion, User, UserStatus,
+};
+use domain::ports::{
+    AccountStore, ChangeOutcome, DeletedBy, DeletedUser, Deletion, DeletionChange,
+    DeletionChangeKind, DeletionOutcome, Purge, ScheduledUser, Scheduling, StoreError,
+};
 use std::collections::HashMap;
 
 /// The e-mails of one user. `eq`, not `eq_any`: a statement with a fixed shape is prepared
@@ -42,8 +50,167 @@ fn assemble(user_rows: Vec<UserRow>, email_rows: Vec<EmailRow>) -> Vec<User> {
             emails: by_user.remove(&u.id.0).unwrap_or_default(),
             created_at: u.created_at.0,
             updated_at: u.updated_at.0,
+            deletion: DeletionState {
+                scheduled: u
+                    .deletion_scheduled_at
+                    .zip(u.purge_after)
+                    .map(|(at, after)| ScheduledDeletion {
+                        scheduled_at: at.0,
+                        purge_after: after.0,
+                    }),
+                hold: u.hold.then(|| LegalHold {
+                    reason: u.hold_reason.clone(),
+                }),
+            },
         })
         .collect()
+}
+
+/// Locks the user row for the rest of the transaction and says whether it exists and is
+/// under legal hold. The backends differ: Postgres locks the row with SELECT … FOR UPDATE (a
+/// fixed-shape statement, prepared once per connection; Diesel never caches UPDATEs); SQLite
+/// has no row locks, and an UPDATE takes its write lock at once, which avoids a deadlock on a
+/// later read-to-write upgrade.
+fn lock_user(
+    conn: &mut DbConnection,
+    user_id: Id,
+    at: Timestamp,
+) -> Result<Option<bool>, DieselError> {
+    match conn {
+        DbConnection::Pg(pg) => users::table
+            .find(user_id)
+            .select(users::hold)
+            .for_update()
+            .first::<bool>(pg)
+            .optional(),
+        DbConnection::Sqlite(sqlite) => {
+            let touched = diesel::update(users::table.find(user_id))
+                .set(users::updated_at.eq(at))
+                .execute(sqlite)?;
+            if touched == 0 {
+                return Ok(None);
+            }
+            users::table
+                .find(user_id)
+                .select(users::hold)
+                .first::<bool>(sqlite)
+                .optional()
+        }
+    }
+}
+
+/// Whether `session` is a live session of the user (checked under the user's lock).
+fn session_is_live(
+    conn: &mut DbConnection,
+    user_id: Id,
+    session: Id,
+    at: Timestamp,
+) -> Result<bool, DieselError> {
+    let live = sessions::table
+        .find(session)
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::expires_at.gt(at))
+        .count()
+        .get_result::<i64>(conn)?;
+    Ok(live > 0)
+}
+
+/// Writes one audit entry about `user_id`.
+#[allow(clippy::too_many_arguments)]
+fn audit(
+    conn: &mut DbConnection,
+    config: &AuditLogConfig,
+    kind: &str,
+    user_id: Id,
+    emails: &[Email],
+    context: &RequestContext,
+    details: serde_json::Value,
+    at: Timestamp,
+) -> Result<(), DieselError> {
+    if !config.enabled {
+        return Ok(());
+    }
+    let entry = AuditLogRow {
+        id: Id(uuid::Uuid::new_v4()),
+        kind: kind.to_owned(),
+        actor_user_id: Some(user_id),
+        actor_email: config.actor_email_of(emails),
+        meta_http_request_id: Some(context.request_id.clone()),
+        meta_source_ip: context.source_ip.clone(),
+        meta_user_agent: context.user_agent.clone(),
+        details: Json(details),
+        created_at: at,
+    };
+    diesel::insert_into(audit_logs::table)
+        .values(&entry)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The deletion proper, on a locked user: cascade, audit `user_deleted`, event `user.delete`.
+#[allow(clippy::too_many_arguments)]
+fn delete_locked(
+    conn: &mut DbConnection,
+    user_id: Id,
+    by: DeletedBy,
+    context: &RequestContext,
+    audit_config: &AuditLogConfig,
+    recipients: &Recipients,
+    deleted_at: DateTime<Utc>,
+) -> Result<DeletedUser, DieselError> {
+    let at = Timestamp(deleted_at);
+    let emails: Vec<Email> = emails_of(conn, user_id)?
+        .into_iter()
+        .map(Email::from)
+        .collect();
+    // Emails, sessions and every other row of the user go by ON DELETE CASCADE.
+    diesel::delete(users::table.find(user_id)).execute(conn)?;
+    audit(
+        conn,
+        audit_config,
+        USER_DELETED,
+        user_id,
+        &emails,
+        context,
+        serde_json::json!({ "by": by.label() }),
+        at,
+    )?;
+    let deleted = DeletedUser {
+        id: UserId(user_id.0),
+        emails,
+        deleted_at,
+    };
+    super::events::append(conn, EventKind::UserDelete, &deleted, recipients, at)?;
+    Ok(deleted)
+}
+
+/// The user row with their addresses, read inside a transaction.
+fn load_user(conn: &mut DbConnection, user_id: Id) -> Result<Option<User>, DieselError> {
+    let Some(user) = users::table
+        .find(user_id)
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let email_rows = emails_of(conn, user.id)?;
+    Ok(assemble(vec![user], email_rows).pop())
+}
+
+/// Postgres: the next due, unheld user, locked; one taken by another instance is skipped.
+const DUE_POSTGRES: &str = "SELECT id FROM users \
+     WHERE purge_after IS NOT NULL AND purge_after <= $1 AND NOT hold \
+     ORDER BY purge_after LIMIT 1 FOR UPDATE SKIP LOCKED";
+/// SQLite: one writer at a time; the UPDATE takes the write lock and names the user.
+const DUE_SQLITE: &str = "UPDATE users SET updated_at = updated_at WHERE id = \
+     (SELECT id FROM users WHERE purge_after IS NOT NULL AND purge_after <= ? AND NOT hold \
+      ORDER BY purge_after LIMIT 1) RETURNING id";
+
+#[derive(QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = crate::types::DbUuid)]
+    id: Id,
 }
 
 impl AccountStore for Database {
@@ -53,6 +220,10 @@ impl AccountStore for Database {
             id: Id(uuid::Uuid::new_v4()),
             created_at: Timestamp(at),
             updated_at: Timestamp(at),
+            deletion_scheduled_at: None,
+            purge_after: None,
+            hold: false,
+            hold_reason: None,
         };
         let email_rows: Vec<EmailRow> = new_emails
             .iter()
@@ -81,18 +252,7 @@ impl AccountStore for Database {
     }
 
     fn find_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        self.run(|conn| {
-            let Some(user) = users::table
-                .find(Id(id.0))
-                .select(UserRow::as_select())
-                .first(conn)
-                .optional()?
-            else {
-                return Ok(None);
-            };
-            let email_rows = emails_of(conn, user.id)?;
-            Ok(assemble(vec![user], email_rows).pop())
-        })
+        self.run(|conn| load_user(conn, Id(id.0)))
     }
 
     fn list_users(
@@ -100,6 +260,7 @@ impl AccountStore for Database {
         page: u32,
         per_page: u32,
         email: Option<&str>,
+        status: Option<UserStatus>,
     ) -> Result<(Vec<User>, u64), StoreError> {
         let per_page = i64::from(per_page.clamp(1, 1000));
         let offset = i64::from(page.max(1) - 1) * per_page;
@@ -117,6 +278,21 @@ impl AccountStore for Database {
                     .select(emails::user_id);
                 count = count.filter(users::id.eq_any(owners));
             }
+            match status {
+                None => {}
+                Some(UserStatus::Active) => {
+                    query = query.filter(users::deletion_scheduled_at.is_null());
+                    count = count.filter(users::deletion_scheduled_at.is_null());
+                }
+                Some(UserStatus::PendingDeletion) => {
+                    query = query.filter(users::deletion_scheduled_at.is_not_null());
+                    count = count.filter(users::deletion_scheduled_at.is_not_null());
+                }
+                Some(UserStatus::Held) => {
+                    query = query.filter(users::hold.eq(true));
+                    count = count.filter(users::hold.eq(true));
+                }
+            }
             let total: i64 = count.count().get_result(conn)?;
             let user_rows = query
                 .select(UserRow::as_select())
@@ -133,83 +309,195 @@ impl AccountStore for Database {
         })
     }
 
-    fn delete_user(&self, deletion: &Deletion) -> Result<Option<DeletedUser>, StoreError> {
+    fn delete_user(&self, deletion: &Deletion) -> Result<DeletionOutcome, StoreError> {
         let user_id = Id(deletion.user_id.0);
         let deleted_at = db_time(deletion.at);
         let at = Timestamp(deleted_at);
         self.transaction(|conn| {
-            // Lock the user first, so concurrent deleters queue here and then find the user
-            // gone. The backends differ: Postgres locks the row with SELECT … FOR UPDATE (a
-            // fixed-shape statement, prepared once per connection; Diesel never caches
-            // UPDATEs); SQLite has no row locks, and an UPDATE takes its write lock at once,
-            // which avoids a deadlock on a later read-to-write upgrade.
-            let locked = match conn {
-                DbConnection::Pg(pg) => users::table
-                    .find(user_id)
-                    .select(users::id)
-                    .for_update()
-                    .first::<Id>(pg)
-                    .optional()?
-                    .is_some(),
-                DbConnection::Sqlite(sqlite) => {
-                    diesel::update(users::table.find(user_id))
-                        .set(users::updated_at.eq(at))
-                        .execute(sqlite)?
-                        > 0
-                }
+            // Lock the user first, so concurrent deleters queue here and then find them gone.
+            let Some(held) = lock_user(conn, user_id, at)? else {
+                return Ok(DeletionOutcome::Gone);
             };
-            if !locked {
+            if let DeletedBy::User { session } = deletion.by {
+                if !session_is_live(conn, user_id, Id(session.0), at)? {
+                    return Ok(DeletionOutcome::Gone);
+                }
+            }
+            if held {
+                return Ok(DeletionOutcome::Held);
+            }
+            let deleted = delete_locked(
+                conn,
+                user_id,
+                deletion.by,
+                &deletion.context,
+                &deletion.audit,
+                &deletion.recipients,
+                deleted_at,
+            )?;
+            Ok(DeletionOutcome::Deleted(deleted))
+        })
+    }
+
+    fn schedule_deletion(
+        &self,
+        scheduling: &Scheduling,
+    ) -> Result<Option<ScheduledUser>, StoreError> {
+        let user_id = Id(scheduling.user_id.0);
+        let at = Timestamp(db_time(scheduling.at));
+        let purge_after = db_time(scheduling.purge_after);
+        self.transaction(|conn| {
+            if lock_user(conn, user_id, at)?.is_none()
+                || !session_is_live(conn, user_id, Id(scheduling.session.0), at)?
+            {
                 return Ok(None);
             }
-            if let DeletedBy::User { session } = deletion.by {
-                let live = sessions::table
-                    .find(Id(session.0))
-                    .filter(sessions::user_id.eq(user_id))
-                    .filter(sessions::expires_at.gt(at))
-                    .count()
-                    .get_result::<i64>(conn)?;
-                if live == 0 {
-                    return Ok(None);
-                }
-            }
+            diesel::update(users::table.find(user_id))
+                .set((
+                    users::deletion_scheduled_at.eq(Some(at)),
+                    users::purge_after.eq(Some(Timestamp(purge_after))),
+                    users::updated_at.eq(at),
+                ))
+                .execute(conn)?;
+            // Every token of the user dies with its session, on every instance at once.
+            diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)?;
             let emails: Vec<Email> = emails_of(conn, user_id)?
                 .into_iter()
                 .map(Email::from)
                 .collect();
-            // Emails, sessions and every other row of the user go by ON DELETE CASCADE.
-            diesel::delete(users::table.find(user_id)).execute(conn)?;
-
-            if deletion.audit.enabled {
-                let ctx = &deletion.context;
-                let entry = AuditLogRow {
-                    id: Id(uuid::Uuid::new_v4()),
-                    kind: USER_DELETED.to_owned(),
-                    actor_user_id: Some(user_id),
-                    actor_email: deletion.audit.actor_email_of(&emails),
-                    meta_http_request_id: Some(ctx.request_id.clone()),
-                    meta_source_ip: ctx.source_ip.clone(),
-                    meta_user_agent: ctx.user_agent.clone(),
-                    details: Json(serde_json::json!({ "by": deletion.by.label() })),
-                    created_at: at,
-                };
-                diesel::insert_into(audit_logs::table)
-                    .values(&entry)
-                    .execute(conn)?;
-            }
-
-            let deleted = DeletedUser {
-                id: deletion.user_id,
+            audit(
+                conn,
+                &scheduling.audit,
+                USER_DELETION_SCHEDULED,
+                user_id,
+                &emails,
+                &scheduling.context,
+                serde_json::json!({ "by": "user", "purge_after": purge_after }),
+                at,
+            )?;
+            let scheduled = ScheduledUser {
+                id: scheduling.user_id,
                 emails,
-                deleted_at,
+                purge_after,
             };
             super::events::append(
                 conn,
-                EventKind::UserDelete,
-                &deleted,
-                &deletion.recipients,
+                EventKind::UserDeleteScheduled,
+                &scheduled,
+                &scheduling.recipients,
                 at,
             )?;
-            Ok(Some(deleted))
+            Ok(Some(scheduled))
         })
+    }
+
+    fn change_deletion(&self, change: &DeletionChange) -> Result<ChangeOutcome, StoreError> {
+        let user_id = Id(change.user_id.0);
+        let at = Timestamp(db_time(change.at));
+        self.transaction(|conn| {
+            if lock_user(conn, user_id, at)?.is_none() {
+                return Ok(ChangeOutcome::NotFound);
+            }
+            let Some(before) = load_user(conn, user_id)? else {
+                return Ok(ChangeOutcome::NotFound);
+            };
+            let (kind, details) = match &change.change {
+                DeletionChangeKind::Restore => {
+                    if before.deletion.scheduled.is_none() {
+                        return Ok(ChangeOutcome::NotScheduled);
+                    }
+                    diesel::update(users::table.find(user_id))
+                        .set((
+                            users::deletion_scheduled_at.eq(None::<Timestamp>),
+                            users::purge_after.eq(None::<Timestamp>),
+                            users::updated_at.eq(at),
+                        ))
+                        .execute(conn)?;
+                    super::events::append(
+                        conn,
+                        EventKind::UserDeleteCancelled,
+                        &serde_json::json!({ "id": change.user_id }),
+                        &change.recipients,
+                        at,
+                    )?;
+                    (
+                        USER_DELETION_CANCELLED,
+                        serde_json::json!({ "by": "admin" }),
+                    )
+                }
+                DeletionChangeKind::Hold(hold) => {
+                    diesel::update(users::table.find(user_id))
+                        .set((
+                            users::hold.eq(hold.is_some()),
+                            users::hold_reason.eq(hold.as_ref().and_then(|h| h.reason.clone())),
+                            users::updated_at.eq(at),
+                        ))
+                        .execute(conn)?;
+                    match hold {
+                        Some(h) => (
+                            USER_HOLD_SET,
+                            serde_json::json!({ "by": "admin", "reason": h.reason }),
+                        ),
+                        None => (USER_HOLD_RELEASED, serde_json::json!({ "by": "admin" })),
+                    }
+                }
+            };
+            audit(
+                conn,
+                &change.audit,
+                kind,
+                user_id,
+                &before.emails,
+                &change.context,
+                details,
+                at,
+            )?;
+            Ok(match load_user(conn, user_id)? {
+                Some(user) => ChangeOutcome::Changed(user),
+                None => ChangeOutcome::NotFound,
+            })
+        })
+    }
+
+    fn purge_one(&self, purge: &Purge) -> Result<Option<DeletedUser>, StoreError> {
+        let deleted_at = db_time(purge.at);
+        let now = Timestamp(deleted_at);
+        self.transaction(|conn| {
+            let due: Option<IdRow> = match conn {
+                DbConnection::Pg(pg) => diesel::sql_query(DUE_POSTGRES)
+                    .bind::<crate::types::DbTimestamp, _>(now)
+                    .get_result(pg)
+                    .optional()?,
+                DbConnection::Sqlite(sqlite) => diesel::sql_query(DUE_SQLITE)
+                    .bind::<crate::types::DbTimestamp, _>(now)
+                    .get_result(sqlite)
+                    .optional()?,
+            };
+            let Some(IdRow { id }) = due else {
+                return Ok(None);
+            };
+            let context = RequestContext::default();
+            delete_locked(
+                conn,
+                id,
+                DeletedBy::Purge,
+                &context,
+                &purge.audit,
+                &purge.recipients,
+                deleted_at,
+            )
+            .map(Some)
+        })
+    }
+
+    fn purge_backlog(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let due: i64 = self.run(|conn| {
+            users::table
+                .filter(users::purge_after.le(Timestamp(now)))
+                .filter(users::hold.eq(false))
+                .count()
+                .get_result(conn)
+        })?;
+        Ok(u64::try_from(due).unwrap_or(0))
     }
 }

@@ -1,6 +1,6 @@
 use crate::pool::{Database, DbConnection};
 use crate::rows::SessionRow;
-use crate::schema::sessions;
+use crate::schema::{sessions, users};
 use crate::types::{db_time, DbTimestamp, Id, Timestamp};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -8,7 +8,7 @@ use diesel::sql_types::Array;
 use domain::events::{EventKind, SessionDeleted};
 use domain::ids::{SessionId, UserId};
 use domain::model::{NewSession, Session};
-use domain::ports::{SessionEnding, SessionStore, StoreError};
+use domain::ports::{DeletionScheduledError, SessionEnding, SessionStore, StoreError};
 
 /// Postgres: refresh `last_used`, locking in id order and skipping rows locked elsewhere.
 const TOUCH_POSTGRES: &str = "UPDATE sessions SET last_used = $1 \
@@ -27,11 +27,29 @@ impl SessionStore for Database {
             expires_at: Timestamp(at + new.lifespan),
             last_used: Timestamp(at),
         };
-        self.run(|conn| {
+        // Insert first, then look at the user: the insert's foreign key already holds the user
+        // row against a concurrent scheduling (Postgres) or the write lock is ours (SQLite),
+        // so a deletion scheduled meanwhile is seen and the session rolled back.
+        let mut scheduled = false;
+        let result = self.transaction(|conn| {
             diesel::insert_into(sessions::table)
                 .values(&row)
-                .execute(conn)
-        })?;
+                .execute(conn)?;
+            let pending: Option<Option<Timestamp>> = users::table
+                .find(row.user_id)
+                .select(users::deletion_scheduled_at)
+                .first(conn)
+                .optional()?;
+            if matches!(pending, Some(Some(_))) {
+                scheduled = true;
+                return Err(diesel::result::Error::RollbackTransaction);
+            }
+            Ok(())
+        });
+        if scheduled {
+            return Err(StoreError::Conflict(Box::new(DeletionScheduledError)));
+        }
+        result?;
         Ok(row.into())
     }
 
