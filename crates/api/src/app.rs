@@ -8,6 +8,7 @@ use crate::http::metrics::{self as request_metrics, Listener};
 use crate::http::no_store;
 use crate::http::request_id;
 use crate::metrics::Metrics;
+use crate::openapi::{self, ServedDocument};
 use crate::outbox::{Dispatcher, Publisher};
 use crate::purge::Purger;
 use crate::routes;
@@ -129,9 +130,13 @@ impl Application {
             let ping = web::Data::new(DatabasePing::default());
             let cors = web::Data::new(CorsPolicy::new(&config.server.public.cors));
             let allow_deletion = config.account.allow_deletion;
+            let document = web::Data::new(ServedDocument(web::Bytes::from(openapi::to_json(
+                &openapi::served(openapi::Listener::Public, allow_deletion),
+            ))));
             let server = HttpServer::new(move || {
                 App::new()
                     .app_data(web::Data::new(state.clone()))
+                    .app_data(document.clone())
                     .app_data(web::Data::from(state.keys.clone()))
                     .app_data(web::Data::from(state.metrics.clone()))
                     .app_data(web::Data::new(Listener("public")))
@@ -141,6 +146,10 @@ impl Application {
                     .app_data(path_errors())
                     .app_data(query_errors())
                     .configure(|cfg| routes::public::configure(cfg, allow_deletion))
+                    .service(
+                        routes::resource("/openapi.json", "GET")
+                            .route(web::get().to(openapi::openapi_json)),
+                    )
                     .configure(routes::health::configure)
                     .default_service(web::to(not_found))
                     .wrap(from_fn(no_store::middleware))
@@ -157,9 +166,13 @@ impl Application {
             let state = state.clone();
             let guard = web::Data::new(AdminGuard::new(config.server.admin.api_key.clone()));
             let ping = web::Data::new(DatabasePing::default());
+            let document = web::Data::new(ServedDocument(web::Bytes::from(openapi::to_json(
+                &openapi::served(openapi::Listener::Admin, true),
+            ))));
             let server = HttpServer::new(move || {
                 App::new()
                     .app_data(web::Data::new(state.clone()))
+                    .app_data(document.clone())
                     .app_data(guard.clone())
                     .app_data(ping.clone())
                     .app_data(web::Data::from(state.metrics.clone()))
@@ -168,6 +181,10 @@ impl Application {
                     .app_data(path_errors())
                     .app_data(query_errors())
                     .configure(routes::admin::configure)
+                    .service(
+                        routes::resource("/openapi.json", "GET")
+                            .route(web::get().to(openapi::openapi_json)),
+                    )
                     .configure(routes::health::configure)
                     .default_service(web::to(not_found))
                     .wrap(from_fn(admin_guard::middleware))

@@ -2,6 +2,7 @@
 
 use crate::app::{Application, Options, StartupError};
 use crate::config::{Config, ConfigSource};
+use crate::openapi;
 use crate::report::Report;
 use crate::sessions::issue_session;
 use chrono::Utc;
@@ -65,6 +66,17 @@ pub enum Command {
         #[command(subcommand)]
         action: SecretsAction,
     },
+    /// Print a listener's OpenAPI document (needs no configuration).
+    Openapi {
+        #[arg(value_enum)]
+        listener: OpenapiListener,
+    },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum OpenapiListener {
+    Public,
+    Admin,
 }
 
 #[derive(Subcommand, Debug)]
@@ -163,6 +175,14 @@ fn fail(context: &str, e: impl std::fmt::Display) -> ExitCode {
 
 /// Runs the command line; returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
+    if let Some(Command::Openapi { listener }) = &cli.command {
+        let listener = match listener {
+            OpenapiListener::Public => openapi::Listener::Public,
+            OpenapiListener::Admin => openapi::Listener::Admin,
+        };
+        println!("{}", openapi::to_json(&openapi::document(listener)));
+        return ExitCode::SUCCESS;
+    }
     let config = match load_config(cli.config.as_ref()) {
         Ok(c) => c,
         Err(code) => return code,
@@ -203,6 +223,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Secrets {
             action: SecretsAction::Reencrypt,
         } => reencrypt(&config),
+        Command::Openapi { .. } => ExitCode::SUCCESS,
     }
 }
 

@@ -7,6 +7,7 @@
 //! - [`routes`]: the handlers of the public and admin APIs and the health checks.
 //! - [`sessions`]: issuing sessions, batched lookups, `last_used` refresh, the cookie.
 //! - [`outbox`]: who hears of an event, and the webhook dispatcher.
+//! - [`openapi`]: the OpenAPI 3.1 document of each listener, generated from the handlers.
 //! - [`key_refresh`]: the worker that reloads the key set.
 //! - [`purge`]: the worker that purges users whose grace period ended.
 
@@ -16,6 +17,7 @@ pub mod config;
 pub mod http;
 pub mod key_refresh;
 pub mod metrics;
+pub mod openapi;
 pub mod outbox;
 pub mod purge;
 pub mod report;

@@ -16,19 +16,33 @@ pub enum EmailsRefused {
     Duplicate,
 }
 
+/// The longest address accepted, in characters.
+pub const MAX_EMAIL_LEN: usize = 254;
+/// The longest local part accepted, in characters.
+pub const MAX_LOCAL_PART_LEN: usize = 64;
+
+/// The rule of [`is_email`] as an ECMA-262 regular expression (with [`MAX_EMAIL_LEN`] as the
+/// length limit), for API descriptions: the two must accept exactly the same strings.
+pub const EMAIL_PATTERN: &str = "^[^@\\s\\x00-\\x1f\\x7f-\\x9f\\ufeff]{1,64}@[^@.\\s\\x00-\\x1f\\x7f-\\x9f\\ufeff][^@\\s\\x00-\\x1f\\x7f-\\x9f\\ufeff]*\\.[^@\\s\\x00-\\x1f\\x7f-\\x9f\\ufeff]*[^@.\\s\\x00-\\x1f\\x7f-\\x9f\\ufeff]$";
+
+/// A character an address may not hold: whitespace, a control character, a byte-order mark.
+fn forbidden(c: char) -> bool {
+    c.is_whitespace() || c.is_control() || c == '\u{feff}'
+}
+
 /// A deliberately plain check: one `@`, a non-empty local part, a dotted domain, no spaces.
 pub fn is_email(address: &str) -> bool {
     let Some((local, domain)) = address.split_once('@') else {
         return false;
     };
-    address.len() <= 254
+    address.chars().count() <= MAX_EMAIL_LEN
         && !local.is_empty()
-        && local.len() <= 64
+        && local.chars().count() <= MAX_LOCAL_PART_LEN
         && !domain.contains('@')
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
-        && !address.chars().any(|c| c.is_whitespace() || c.is_control())
+        && !address.chars().any(forbidden)
 }
 
 /// Checks the addresses of a new user: each an address, at most one primary, no duplicates.

@@ -28,10 +28,14 @@ struct Internal {
     cause: Cause,
 }
 
-#[derive(Serialize)]
-struct ErrorBody {
-    code: u16,
-    message: &'static str,
+/// The one error shape of the API (the seed's `Error`).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error, example = json!({"code": 401, "message": "Unauthorized"}))]
+pub struct ErrorBody {
+    /// The HTTP status code.
+    pub code: u16,
+    /// The status's reason phrase; never a detail of what failed.
+    pub message: &'static str,
 }
 
 impl ApiError {

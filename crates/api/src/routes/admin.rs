@@ -1,8 +1,8 @@
 //! The admin API: for operators and tests, on its own listener (README "API").
 
 use super::resource;
-use super::views::{DeliveryView, UserView};
-use crate::http::error::{blocking, ApiError};
+use super::views::{AuditLogView, DeliveryView, ExportView, SessionView, UserView};
+use crate::http::error::{blocking, ApiError, ErrorBody};
 use crate::http::request_id::request_context;
 use crate::metrics::Gauges;
 use crate::sessions::{issue_session, IssueError};
@@ -20,23 +20,42 @@ use domain::ports::{
     SessionStore,
 };
 use serde::Deserialize;
-use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
 
-#[derive(Deserialize)]
+/// A new user.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     #[serde(default)]
     emails: Vec<CreateEmail>,
 }
 
-#[derive(Deserialize)]
+/// One address of a new user.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateEmail {
+    /// An e-mail address (the exact rule is the pattern below).
+    #[schema(example = "jane@example.com")]
     address: String,
     #[serde(default)]
     is_primary: bool,
     #[serde(default)]
     is_verified: bool,
+}
+
+/// The most items a page holds.
+const MAX_PER_PAGE: u32 = 1000;
+/// The highest page number accepted.
+const MAX_PAGE: u32 = 1_000_000;
+
+/// A listing's page and page size (defaults 1 and 20); out of bounds is the client's mistake.
+fn paging(page: Option<u32>, per_page: Option<u32>) -> Result<(u32, u32), ApiError> {
+    let (page, per_page) = (page.unwrap_or(1), per_page.unwrap_or(20));
+    if (1..=MAX_PAGE).contains(&page) && (1..=MAX_PER_PAGE).contains(&per_page) {
+        Ok((page, per_page))
+    } else {
+        Err(ApiError::status(StatusCode::BAD_REQUEST))
+    }
 }
 
 /// A refused address list is the client's mistake: a duplicate conflicts, the rest is malformed.
@@ -49,6 +68,23 @@ fn refused(e: EmailsRefused) -> ApiError {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/users",
+    operation_id = "createUser",
+    tag = "Users",
+    summary = "Create a user",
+    request_body = CreateUser,
+    responses(
+        (status = 201, description = "The user", body = UserView),
+        (status = 400, description = "Not valid JSON, an unknown field, an address that is not one, or two primaries", body = ErrorBody),
+        (status = 409, description = "An address is taken", body = ErrorBody),
+        (status = 401, description = "A missing or wrong api key", body = ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 403, description = "Without an api key: a request a browser page could have sent", body = ErrorBody),
+        (status = 500, description = "Internal server error", body = ErrorBody),
+    ),
+    security(("ApiKeyAuth" = []), ())
+)]
 async fn create_user(
     state: web::Data<AppState>,
     body: web::Json<CreateUser>,
@@ -69,28 +105,46 @@ async fn create_user(
     Ok(HttpResponse::Created().json(UserView::from(&user)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListUsers {
+    /// 1-based.
+    #[param(minimum = 1, maximum = 1000000)]
     page: Option<u32>,
+    /// 20 unless given.
+    #[param(minimum = 1, maximum = 1000)]
     per_page: Option<u32>,
     email: Option<String>,
+    #[param(value_type = Option<UserStatusParam>)]
     status: Option<UserStatus>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/users",
+    operation_id = "listUsers",
+    tag = "Users",
+    summary = "List users",
+    params(ListUsers),
+    responses(
+        (status = 200, description = "One page of users", body = Vec<UserView>, headers(("X-Total-Count" = u64, description = "Users matching, all pages"))),
+        (status = 400, description = "A malformed query", body = ErrorBody),
+        (status = 401, description = "A missing or wrong api key", body = ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 403, description = "Without an api key: a request a browser page could have sent", body = ErrorBody),
+        (status = 500, description = "Internal server error", body = ErrorBody),
+    ),
+    security(("ApiKeyAuth" = []), ())
+)]
 async fn list_users(
     state: web::Data<AppState>,
     query: web::Query<ListUsers>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
+    let (page, per_page) = paging(q.page, q.per_page)?;
     let db = state.db.clone();
     let (users, total) = blocking("listing users", move || {
-        db.list_users(
-            q.page.unwrap_or(1),
-            q.per_page.unwrap_or(20),
-            q.email.as_deref(),
-            q.status,
-        )
+        db.list_users(page, per_page, q.email.as_deref(), q.status)
     })
     .await?;
     let body: Vec<UserView> = users.iter().map(UserView::from).collect();
@@ -99,6 +153,23 @@ async fn list_users(
         .json(body))
 }
 
+#[utoipa::path(
+    get,
+    path = "/users/{id}",
+    operation_id = "getUserById",
+    tag = "Users",
+    summary = "Get a user",
+    params(("id" = uuid::Uuid, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "The user", body = UserView),
+        (status = 400, description = "The id is not a UUID", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 401, description = "A missing or wrong api key", body = ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 403, description = "Without an api key: a request a browser page could have sent", body = ErrorBody),
+        (status = 500, description = "Internal server error", body = ErrorBody),
+    ),
+    security(("ApiKeyAuth" = []), ())
+)]
 async fn get_user(
     state: web::Data<AppState>,
     id: web::Path<UserId>,
@@ -111,6 +182,24 @@ async fn get_user(
     Ok(HttpResponse::Ok().json(UserView::from(&user)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/users/{id}",
+    operation_id = "deleteUserById",
+    tag = "Users",
+    summary = "Delete a user at once",
+    params(("id" = uuid::Uuid, Path, description = "The user's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "The id is not a UUID", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 409, description = "The user is under legal hold", body = ErrorBody),
+        (status = 401, description = "A missing or wrong api key", body = ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 403, description = "Without an api key: a request a browser page could have sent", body = ErrorBody),
+        (status = 500, description = "Internal server error", body = ErrorBody),
+    ),
+    security(("ApiKeyAuth" = []), ())
+)]
 async fn delete_user(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -167,6 +256,24 @@ async fn change_deletion(
 }
 
 /// `POST /users/{id}/restore`: cancels a scheduled deletion (409 if none is scheduled).
+#[utoipa::path(
+    post,
+    path = "/users/{id}/restore",
+    operation_id = "restoreUser",
+    tag = "Users",
+    summary = "Cancel a scheduled deletion",
+    params(("id" = uuid::Uuid, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "The user, back as before", body = UserView),
+        (status = 400, description = "The id is not a UUID", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 409, description = "No deletion is scheduled", body = ErrorBody),
+        (status = 401, description = "A missing or wrong api key", body = ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 403, description = "Without an api key: a request a browser page could have sent", body = ErrorBody),
+        (status = 500, description = "Internal server error", body = ErrorBody),
+    ),
+    security(("ApiKeyAuth" = []), ())
+)]
 async fn restore_user(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -175,7 +282,8 @@ async fn restore_user(
     change_deletion(&req, &state, id.into_inner(), DeletionChangeKind::Restore).await
 }
 
-#[derive(Deserialize)]
+/// A legal hold to set or release.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct HoldRequest {
     hold: bool,
@@ -183,6 +291,24 @@ struct HoldRequest {
 }
 
 /// `PUT /users/{id}/hold`: sets or releases the legal hold.
+#[utoipa::path(
+    put,
+    path = "/users/{id}/hold",
+    operation_id = "holdUser",
+    tag = "Users",
+    summary = "Set or release a legal hold",
+    params(("id" = uuid::Uuid, Path, description = "The user's id")),
+    request_body = HoldRequest,
+    responses(
+        (status = 200, description = "The user", body = UserView),
+        (status = 400, description = "The id is not a UUID, or the body is not valid", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 401, description = "A missing or wrong api key", body = ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 403, description = "Without an api key: a request a browser page could have sent", body = ErrorBody),
+        (status = 500, description = "Internal server error", body = ErrorBody),
+    ),
+    security(("ApiKeyAuth" = []), ())
+)]
 async fn hold_user(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -210,6 +336,23 @@ async fn hold_user(
 }
 
 /// `GET /users/{id}/export`: what `GET /user/export` gives the user.
+#[utoipa::path(
+    get,
+    path = "/users/{id}/export",
+    operation_id = "exportUserById",
+    tag = "Users",
+    summary = "Everything held about a user",
+    params(("id" = uuid::Uuid, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "The export", body = ExportView),
+        (status = 400, description = "The id is not a UUID", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 401, description = "A missing or wrong api key", body = ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 403, description = "Without an api key: a request a browser page could have sent", body = ErrorBody),
+        (status = 500, description = "Internal server error", body = ErrorBody),
+    ),
+    security(("ApiKeyAuth" = []), ())
+)]
 async fn export_user(
     state: web::Data<AppState>,
     id: web::Path<UserId>,
@@ -219,14 +362,34 @@ async fn export_user(
         .ok_or(ApiError::status(StatusCode::NOT_FOUND))
 }
 
-#[derive(Deserialize)]
+/// A session to issue.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateSession {
+    #[schema(format = Uuid)]
     user_id: String,
     user_agent: Option<String>,
     ip_address: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/sessions",
+    operation_id = "createSession",
+    tag = "Sessions",
+    summary = "Issue a session and its token",
+    request_body = CreateSession,
+    responses(
+        (status = 200, description = "The session token", body = IssuedSessionView),
+        (status = 400, description = "Not valid JSON, an unknown field, or a user id that is not a UUID", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 409, description = "The user's deletion is scheduled", body = ErrorBody),
+        (status = 401, description = "A missing or wrong api key", body = ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 403, description = "Without an api key: a request a browser page could have sent", body = ErrorBody),
+        (status = 500, description = "Internal server error", body = ErrorBody),
+    ),
+    security(("ApiKeyAuth" = []), ())
+)]
 async fn create_session(
     state: web::Data<AppState>,
     body: web::Json<CreateSession>,
@@ -247,9 +410,30 @@ async fn create_session(
         IssueError::Store(e) => ApiError::store("issuing session", e),
         IssueError::Key(e) => ApiError::internal("issuing session", e),
     })?;
-    Ok(HttpResponse::Ok().json(issued))
+    Ok(HttpResponse::Ok().json(IssuedSessionView {
+        session_token: issued.session_token,
+        session_id: issued.session_id,
+        expires_at: issued.expires_at,
+    }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/users/{id}/sessions",
+    operation_id = "listSessions",
+    tag = "Sessions",
+    summary = "A user's sessions",
+    params(("id" = uuid::Uuid, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "The sessions, newest first", body = Vec<SessionView>),
+        (status = 400, description = "The id is not a UUID", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 401, description = "A missing or wrong api key", body = ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 403, description = "Without an api key: a request a browser page could have sent", body = ErrorBody),
+        (status = 500, description = "Internal server error", body = ErrorBody),
+    ),
+    security(("ApiKeyAuth" = []), ())
+)]
 async fn list_sessions(
     state: web::Data<AppState>,
     id: web::Path<UserId>,
@@ -264,9 +448,27 @@ async fn list_sessions(
     })
     .await?
     .ok_or(ApiError::status(StatusCode::NOT_FOUND))?;
-    Ok(HttpResponse::Ok().json(sessions))
+    let body: Vec<SessionView> = sessions.iter().map(SessionView::from).collect();
+    Ok(HttpResponse::Ok().json(body))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/users/{id}/sessions/{session_id}",
+    operation_id = "deleteSession",
+    tag = "Sessions",
+    summary = "End a session",
+    params(("id" = uuid::Uuid, Path, description = "The user's id"), ("session_id" = uuid::Uuid, Path, description = "The session's id")),
+    responses(
+        (status = 204, description = "Ended (announced as session.delete)"),
+        (status = 400, description = "An id is not a UUID", body = ErrorBody),
+        (status = 404, description = "No such session of this user", body = ErrorBody),
+        (status = 401, description = "A missing or wrong api key", body = ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 403, description = "Without an api key: a request a browser page could have sent", body = ErrorBody),
+        (status = 500, description = "Internal server error", body = ErrorBody),
+    ),
+    security(("ApiKeyAuth" = []), ())
+)]
 async fn delete_session(
     state: web::Data<AppState>,
     path: web::Path<(UserId, SessionId)>,
@@ -288,40 +490,88 @@ async fn delete_session(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListAuditLogs {
+    /// e.g. `user_deleted`.
     #[serde(rename = "type")]
+    #[param(rename = "type")]
     kind: Option<String>,
+    #[param(value_type = Option<uuid::Uuid>)]
     actor_user_id: Option<UserId>,
+    /// 1-based.
+    #[param(minimum = 1, maximum = 1000000)]
     page: Option<u32>,
+    /// 20 unless given.
+    #[param(minimum = 1, maximum = 1000)]
     per_page: Option<u32>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/audit_logs",
+    operation_id = "listAuditLogs",
+    tag = "Audit",
+    summary = "Audit log entries",
+    params(ListAuditLogs),
+    responses(
+        (status = 200, description = "Entries, newest first", body = Vec<AuditLogView>),
+        (status = 400, description = "A malformed query", body = ErrorBody),
+        (status = 401, description = "A missing or wrong api key", body = ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 403, description = "Without an api key: a request a browser page could have sent", body = ErrorBody),
+        (status = 500, description = "Internal server error", body = ErrorBody),
+    ),
+    security(("ApiKeyAuth" = []), ())
+)]
 async fn list_audit_logs(
     state: web::Data<AppState>,
     query: web::Query<ListAuditLogs>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
+    let (page, per_page) = paging(q.page, q.per_page)?;
     let filter = AuditLogFilter {
         kind: q.kind,
         actor_user_id: q.actor_user_id,
-        page: q.page.unwrap_or(1),
-        per_page: q.per_page.unwrap_or(20),
+        page,
+        per_page,
     };
     let db = state.db.clone();
     let logs = blocking("listing audit logs", move || db.list_audit_logs(&filter)).await?;
-    Ok(HttpResponse::Ok().json(logs))
+    let body: Vec<AuditLogView> = logs.iter().map(AuditLogView::from).collect();
+    Ok(HttpResponse::Ok().json(body))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListDeliveries {
+    #[param(value_type = Option<DeliveryStatusParam>)]
     status: Option<String>,
+    /// 1-based.
+    #[param(minimum = 1, maximum = 1000000)]
     page: Option<u32>,
+    /// 20 unless given.
+    #[param(minimum = 1, maximum = 1000)]
     per_page: Option<u32>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/webhooks/deliveries",
+    operation_id = "listDeliveries",
+    tag = "Webhooks",
+    summary = "Webhook deliveries, one per event and hook",
+    params(ListDeliveries),
+    responses(
+        (status = 200, description = "One page of deliveries", body = Vec<DeliveryView>, headers(("X-Total-Count" = u64, description = "Deliveries matching, all pages"))),
+        (status = 400, description = "A malformed query", body = ErrorBody),
+        (status = 401, description = "A missing or wrong api key", body = ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 403, description = "Without an api key: a request a browser page could have sent", body = ErrorBody),
+        (status = 500, description = "Internal server error", body = ErrorBody),
+    ),
+    security(("ApiKeyAuth" = []), ())
+)]
 async fn list_deliveries(
     state: web::Data<AppState>,
     query: web::Query<ListDeliveries>,
@@ -334,7 +584,7 @@ async fn list_deliveries(
         Some("dead") => Some(DeliveryStatus::Dead),
         Some(_) => return Err(ApiError::status(StatusCode::BAD_REQUEST)),
     };
-    let (page, per_page) = (q.page.unwrap_or(1), q.per_page.unwrap_or(20));
+    let (page, per_page) = paging(q.page, q.per_page)?;
     let db = state.db.clone();
     let listed = blocking("listing deliveries", move || {
         db.list_deliveries(status, page, per_page)
@@ -346,24 +596,128 @@ async fn list_deliveries(
         .json(body))
 }
 
+/// A user's state, to filter by.
+#[derive(ToSchema)]
+#[schema(as = UserStatus)]
+#[allow(dead_code)]
+pub(crate) enum UserStatusParam {
+    #[schema(rename = "active")]
+    Active,
+    #[schema(rename = "pending_deletion")]
+    PendingDeletion,
+    #[schema(rename = "held")]
+    Held,
+}
+
+/// A delivery's state, to filter by.
+#[derive(ToSchema)]
+#[schema(as = DeliveryStatus)]
+#[allow(dead_code)]
+pub(crate) enum DeliveryStatusParam {
+    #[schema(rename = "pending")]
+    Pending,
+    #[schema(rename = "delivered")]
+    Delivered,
+    #[schema(rename = "dead")]
+    Dead,
+}
+
+/// The id of a new key.
+#[derive(serde::Serialize, ToSchema)]
+pub struct Rotated {
+    pub kid: String,
+}
+
+/// A stored signing key (its public part is in the JWKS).
+#[derive(serde::Serialize, ToSchema)]
+#[schema(as = Key)]
+pub struct KeyView {
+    pub kid: String,
+    pub created_at: chrono::DateTime<Utc>,
+    pub activates_at: chrono::DateTime<Utc>,
+    /// Whether this key signs new tokens now.
+    pub signing: bool,
+}
+
+/// A new session and its token.
+#[derive(serde::Serialize, ToSchema)]
+#[schema(as = IssuedSession)]
+pub struct IssuedSessionView {
+    pub session_token: String,
+    #[schema(value_type = uuid::Uuid)]
+    pub session_id: SessionId,
+    pub expires_at: chrono::DateTime<Utc>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/jwks/rotate",
+    operation_id = "rotateKey",
+    tag = "Keys",
+    summary = "Add a signing key that signs from now",
+    responses(
+        (status = 201, description = "The new key's id", body = Rotated),
+        (status = 401, description = "A missing or wrong api key", body = ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 403, description = "Without an api key: a request a browser page could have sent", body = ErrorBody),
+        (status = 500, description = "Internal server error", body = ErrorBody),
+    ),
+    security(("ApiKeyAuth" = []), ())
+)]
 async fn rotate_key(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let keys = state.keys.clone();
     let kid = web::block(move || keys.rotate(None, Utc::now()))
         .await
         .map_err(ApiError::blocking)?
         .map_err(|e| ApiError::internal("rotating key", e))?;
-    Ok(HttpResponse::Created().json(json!({ "kid": kid })))
+    Ok(HttpResponse::Created().json(Rotated { kid }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/jwks",
+    operation_id = "listKeys",
+    tag = "Keys",
+    summary = "The stored keys",
+    responses(
+        (status = 200, description = "Every key, oldest first", body = Vec<KeyView>),
+        (status = 401, description = "A missing or wrong api key", body = ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 403, description = "Without an api key: a request a browser page could have sent", body = ErrorBody),
+        (status = 500, description = "Internal server error", body = ErrorBody),
+    ),
+    security(("ApiKeyAuth" = []), ())
+)]
 async fn list_keys(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let keys = state.keys.clone();
     let list = web::block(move || keys.list(Utc::now()))
         .await
         .map_err(ApiError::blocking)?
         .map_err(|e| ApiError::internal("listing keys", e))?;
-    Ok(HttpResponse::Ok().json(list))
+    let body: Vec<KeyView> = list
+        .into_iter()
+        .map(|k| KeyView {
+            kid: k.kid,
+            created_at: k.created_at,
+            activates_at: k.activates_at,
+            signing: k.signing,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(body))
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "Operations",
+    summary = "Prometheus metrics",
+    responses(
+        (status = 200, description = "The Prometheus text exposition", content_type = "text/plain", body = String),
+        (status = 401, description = "A missing or wrong api key", body = ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 403, description = "Without an api key: a request a browser page could have sent", body = ErrorBody),
+        (status = 500, description = "Internal server error", body = ErrorBody),
+    ),
+    security(("ApiKeyAuth" = []), ())
+)]
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let db = state.db.clone();
     let backlog = web::block(move || db.backlog())

@@ -1,7 +1,7 @@
 //! The user's data export (GDPR Art. 15/20), shared by `GET /user/export` and the admin's
 //! `GET /users/{id}/export`: the same document, nothing masked.
 
-use super::views::{ExportView, SessionView, UserView};
+use super::views::{AuditLogView, ExportView, SessionView, UserView};
 use crate::http::error::{blocking, ApiError};
 use actix_web::http::header;
 use actix_web::HttpResponse;
@@ -42,7 +42,7 @@ pub async fn export(db: &Database, user_id: UserId) -> Result<Option<HttpRespons
         let body = ExportView {
             user: UserView::from(&user),
             sessions: sessions.iter().map(SessionView::from).collect(),
-            audit_logs,
+            audit_logs: audit_logs.iter().map(AuditLogView::from).collect(),
             exported_at: Utc::now(),
         };
         HttpResponse::Ok()

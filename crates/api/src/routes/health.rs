@@ -6,7 +6,6 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use domain::ports::Health;
-use serde_json::json;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -32,11 +31,42 @@ impl DatabasePing {
     }
 }
 
+/// `{"alive": true}`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Alive {
+    pub alive: bool,
+}
+
+/// `{"ready": …}`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Ready {
+    pub ready: bool,
+}
+
+#[utoipa::path(
+    get,
+    path = "/health/alive",
+    operation_id = "alive",
+    tag = "Health",
+    summary = "The process answers",
+    responses((status = 200, description = "Alive", body = Alive))
+)]
 pub async fn alive() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "alive": true }))
+    HttpResponse::Ok().json(Alive { alive: true })
 }
 
 /// Ready when the database answers (within the pool timeout) and a key can sign.
+#[utoipa::path(
+    get,
+    path = "/health/ready",
+    operation_id = "ready",
+    tag = "Health",
+    summary = "The database answers and a key can sign",
+    responses(
+        (status = 200, description = "Ready", body = Ready),
+        (status = 503, description = "Not ready", body = Ready),
+    )
+)]
 pub async fn ready(state: web::Data<AppState>, ping: web::Data<DatabasePing>) -> HttpResponse {
     let db_ok = match ping.fresh() {
         Some(ok) => ok,
@@ -64,7 +94,7 @@ pub async fn ready(state: web::Data<AppState>, ping: web::Data<DatabasePing>) ->
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    HttpResponse::build(status).json(json!({ "ready": ready }))
+    HttpResponse::build(status).json(Ready { ready })
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -2,9 +2,9 @@
 //! `/.well-known/*`.
 
 use super::resource;
-use super::views::UserView;
+use super::views::{ExportView, UserView};
 use crate::http::auth::{live_session, Authenticated, VerifiedTokens};
-use crate::http::error::{blocking, ApiError};
+use crate::http::error::{blocking, ApiError, ErrorBody};
 use crate::http::request_id::request_context;
 use crate::sessions::cookie;
 use crate::state::AppState;
@@ -18,7 +18,6 @@ use domain::ports::{
     AccountStore, DeletedBy, DeletedUser, Deletion, DeletionOutcome, ScheduledUser, Scheduling,
     SessionEnding, SessionStore,
 };
-use serde_json::json;
 
 /// What the single blocking step of `DELETE /user` found.
 enum DeleteOutcome {
@@ -36,6 +35,24 @@ enum DeleteOutcome {
     Held,
 }
 
+/// The document of a deletion that answered 204.
+#[utoipa::path(
+    delete,
+    path = "/user",
+    operation_id = "deleteUser",
+    tag = "User Management",
+    summary = "Deletes the current user",
+    description = "Used to delete the current user. Note that `config.account.allow_deletion` must be set to true. With `account.deletion.grace_period` the deletion is scheduled instead (the answer is the same).",
+    responses(
+        (status = 204, description = "The user has been deleted (or, with a grace period, the deletion scheduled); the session cookie is cleared",
+            headers(("Set-Cookie" = String, description = "Removes the session cookie (Max-Age=0)"))),
+        (status = 401, description = "Unauthorized, or a more recent sign-in is needed (RFC 9470 challenge)", body = ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Bearer`, or the RFC 9470 `insufficient_user_authentication` challenge with `max_age`"))),
+        (status = 409, description = "The account is under legal hold", body = ErrorBody),
+        (status = 500, description = "Internal server error", body = ErrorBody),
+    ),
+    security(("CookieAuth" = []), ("BearerTokenAuth" = []))
+)]
 /// `DELETE /user`: deletes the authenticated user, or, with `account.deletion.grace_period`,
 /// schedules the deletion (every session removed at once). The session check and the change
 /// run in one blocking step (one thread hop, not two); the transaction checks again that the
@@ -140,12 +157,50 @@ pub async fn delete_user(
     }
 }
 
+/// The authenticated user's id.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Me {
+    #[schema(value_type = uuid::Uuid)]
+    pub id: UserId,
+}
+
 /// `GET /me`.
+#[utoipa::path(
+    get,
+    path = "/me",
+    operation_id = "getMe",
+    tag = "User Management",
+    summary = "The current user's id",
+    responses(
+        (status = 200, description = "The current user's id", body = Me),
+        (status = 401, description = "Unauthorized", body = ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 500, description = "Internal server error", body = ErrorBody),
+    ),
+    security(("CookieAuth" = []), ("BearerTokenAuth" = []))
+)]
 pub async fn me(auth: Authenticated) -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "id": auth.user_id }))
+    HttpResponse::Ok().json(Me { id: auth.user_id })
 }
 
 /// `GET /users/{id}`: only one's own.
+#[utoipa::path(
+    get,
+    path = "/users/{id}",
+    operation_id = "getUser",
+    tag = "User Management",
+    summary = "The current user, by id",
+    params(("id" = uuid::Uuid, Path, description = "The current user's id")),
+    responses(
+        (status = 200, description = "The user", body = UserView),
+        (status = 400, description = "The id is not a UUID", body = ErrorBody),
+        (status = 401, description = "Unauthorized", body = ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 403, description = "Another user's id", body = ErrorBody),
+        (status = 500, description = "Internal server error", body = ErrorBody),
+    ),
+    security(("CookieAuth" = []), ("BearerTokenAuth" = []))
+)]
 pub async fn get_user(
     auth: Authenticated,
     id: web::Path<UserId>,
@@ -163,6 +218,21 @@ pub async fn get_user(
 }
 
 /// `POST /logout`: ends the current session.
+#[utoipa::path(
+    post,
+    path = "/logout",
+    operation_id = "logout",
+    tag = "Authentication",
+    summary = "Ends the current session",
+    responses(
+        (status = 204, description = "The session has ended; the session cookie is cleared",
+            headers(("Set-Cookie" = String, description = "Removes the session cookie (Max-Age=0)"))),
+        (status = 401, description = "Unauthorized", body = ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 500, description = "Internal server error", body = ErrorBody),
+    ),
+    security(("CookieAuth" = []), ("BearerTokenAuth" = []))
+)]
 pub async fn logout(
     auth: Authenticated,
     state: web::Data<AppState>,
@@ -184,6 +254,24 @@ pub async fn logout(
 }
 
 /// `GET /user/export`: everything the service holds about the authenticated user.
+#[utoipa::path(
+    get,
+    path = "/user/export",
+    operation_id = "exportUser",
+    tag = "User Management",
+    summary = "Everything held about the current user (GDPR Art. 15/20)",
+    responses(
+        (status = 200, description = "The export, as an attachment", body = ExportView,
+            headers(
+                ("Content-Disposition" = String, description = "attachment; filename=\"user-<id>.json\""),
+                ("Cache-Control" = String, description = "no-store"),
+            )),
+        (status = 401, description = "Unauthorized", body = ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 500, description = "Internal server error", body = ErrorBody),
+    ),
+    security(("CookieAuth" = []), ("BearerTokenAuth" = []))
+)]
 pub async fn export(
     auth: Authenticated,
     state: web::Data<AppState>,
@@ -194,17 +282,94 @@ pub async fn export(
         .ok_or_else(ApiError::unauthorized)
 }
 
+/// What frontends need to know.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct PublicConfig {
+    pub account: AccountSettings,
+    pub session: SessionSettings,
+}
+
+/// The account settings frontends show or hide features by.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct AccountSettings {
+    /// Whether `DELETE /user` exists.
+    pub allow_deletion: bool,
+    pub allow_signup: bool,
+    /// `null`: deletion is immediate; else how long a deleted account is kept (e.g. `30d`).
+    #[schema(value_type = Option<String>, example = "30d")]
+    pub deletion_grace_period: Option<domain::config::Duration>,
+}
+
+/// The session settings.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct SessionSettings {
+    #[schema(value_type = String, example = "12h")]
+    pub lifespan: domain::config::Duration,
+}
+
 /// `GET /.well-known/config`: what frontends need to know.
+#[utoipa::path(
+    get,
+    path = "/.well-known/config",
+    operation_id = "getConfig",
+    tag = "Configuration",
+    summary = "The settings frontends need",
+    responses((status = 200, description = "The public configuration", body = PublicConfig))
+)]
 pub async fn well_known_config(state: web::Data<AppState>) -> HttpResponse {
     let c = &state.config;
-    HttpResponse::Ok().json(json!({
-        "account": {
-            "allow_deletion": c.account.allow_deletion,
-            "allow_signup": c.account.allow_signup,
-            "deletion_grace_period": c.account.deletion.grace_period,
+    HttpResponse::Ok().json(PublicConfig {
+        account: AccountSettings {
+            allow_deletion: c.account.allow_deletion,
+            allow_signup: c.account.allow_signup,
+            deletion_grace_period: c.account.deletion.grace_period,
         },
-        "session": { "lifespan": c.session.lifespan },
-    }))
+        session: SessionSettings {
+            lifespan: c.session.lifespan,
+        },
+    })
+}
+
+/// One public signing key.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Jwk {
+    #[schema(example = "RSA")]
+    pub kty: String,
+    pub kid: String,
+    #[serde(rename = "use")]
+    #[schema(example = "sig")]
+    pub use_: String,
+    #[schema(example = "RS256")]
+    pub alg: String,
+    pub n: String,
+    pub e: String,
+}
+
+/// The public keys that verify session tokens (and webhook tokens and SETs).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Jwks {
+    pub keys: Vec<Jwk>,
+}
+
+/// `GET /.well-known/jwks.json`, served by the `jwks` crate.
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    operation_id = "getJwks",
+    tag = "Well-Known",
+    summary = "The JSON Web Key Set",
+    params(("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer")),
+    responses(
+        (status = 200, description = "The key set", body = Jwks,
+            headers(
+                ("ETag" = String, description = "A strong ETag of the body"),
+                ("Cache-Control" = String, description = "public, max-age=600, stale-while-revalidate=60, stale-if-error=86400"),
+            )),
+        (status = 304, description = "The key set has not changed"),
+    )
+)]
+pub async fn jwks_json(req: HttpRequest, keys: web::Data<jwks::KeyManager>) -> HttpResponse {
+    jwks::handler::jwks_json(req, keys).await
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig, allow_deletion: bool) {
@@ -215,9 +380,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, allow_deletion: bool) {
         .service(resource("/users/{id}", "GET").route(web::get().to(get_user)))
         .service(resource("/logout", "POST").route(web::post().to(logout)))
         .service(resource("/user/export", "GET").route(web::get().to(export)))
-        .service(
-            resource("/.well-known/jwks.json", "GET")
-                .route(web::get().to(jwks::handler::jwks_json)),
-        )
+        .service(resource("/.well-known/jwks.json", "GET").route(web::get().to(jwks_json)))
         .service(resource("/.well-known/config", "GET").route(web::get().to(well_known_config)));
 }

@@ -1,13 +1,16 @@
 //! How records look on the wire, shared by the public and admin handlers.
 
 use chrono::{DateTime, Utc};
-use domain::ids::{EmailId, EventId, SessionId, UserId};
+use domain::ids::{AuditLogId, EmailId, EventId, SessionId, UserId};
 use domain::model::{AuditLog, Delivery, Session, User};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// A user as the API shows it (public and admin alike).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = User)]
 pub struct UserView {
+    #[schema(value_type = uuid::Uuid)]
     pub id: UserId,
     /// The primary address, if any.
     pub email: Option<String>,
@@ -19,7 +22,8 @@ pub struct UserView {
 }
 
 /// A user's deletion state, when there is one.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Deletion)]
 pub struct DeletionView {
     pub scheduled_at: Option<DateTime<Utc>>,
     pub purge_after: Option<DateTime<Utc>>,
@@ -28,8 +32,10 @@ pub struct DeletionView {
 }
 
 /// One address of a user.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Email)]
 pub struct EmailView {
+    #[schema(value_type = uuid::Uuid)]
     pub id: EmailId,
     pub address: String,
     pub is_verified: bool,
@@ -72,8 +78,10 @@ fn deletion_view(user: &User) -> Option<DeletionView> {
 }
 
 /// A session as a user's export and the admin API show it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Session)]
 pub struct SessionView {
+    #[schema(value_type = uuid::Uuid)]
     pub id: SessionId,
     pub user_agent: Option<String>,
     pub ip_address: Option<String>,
@@ -97,19 +105,58 @@ impl From<&Session> for SessionView {
 
 /// Everything the service holds about one user (GDPR Art. 15/20): the user, their sessions,
 /// the audit entries about them (newest first), and when this was taken.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Export)]
 pub struct ExportView {
     pub user: UserView,
     pub sessions: Vec<SessionView>,
-    pub audit_logs: Vec<AuditLog>,
+    pub audit_logs: Vec<AuditLogView>,
     pub exported_at: DateTime<Utc>,
 }
 
+/// An audit log entry.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AuditLog)]
+pub struct AuditLogView {
+    #[schema(value_type = uuid::Uuid)]
+    pub id: AuditLogId,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[schema(value_type = Option<uuid::Uuid>)]
+    pub actor_user_id: Option<UserId>,
+    pub actor_email: Option<String>,
+    pub meta_http_request_id: Option<String>,
+    pub meta_source_ip: Option<String>,
+    pub meta_user_agent: Option<String>,
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&AuditLog> for AuditLogView {
+    fn from(a: &AuditLog) -> Self {
+        Self {
+            id: a.id,
+            kind: a.kind.clone(),
+            actor_user_id: a.actor_user_id,
+            actor_email: a.actor_email.clone(),
+            meta_http_request_id: a.meta_http_request_id.clone(),
+            meta_source_ip: a.meta_source_ip.clone(),
+            meta_user_agent: a.meta_user_agent.clone(),
+            details: a.details.clone(),
+            created_at: a.created_at,
+        }
+    }
+}
+
 /// One delivery of one event to one hook, as operators see it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Delivery)]
 pub struct DeliveryView {
+    #[schema(value_type = uuid::Uuid)]
     pub event_id: EventId,
     pub event: String,
+    #[schema(value_type = Object)]
     pub payload: serde_json::Value,
     pub created_at: DateTime<Utc>,
     /// The hook's key: its name, or its URL without user-info or query string.

@@ -1,0 +1,205 @@
+//! The API described by the code (OpenAPI 3.1): one document per listener, generated from the
+//! handlers' own annotations and types, served at `/openapi.json`, and printed by
+//! `api openapi public|admin` (the committed copies under `docs/` are that output).
+
+use crate::http::error::ErrorBody;
+use crate::routes::{admin, health, public, views};
+use actix_web::{web, HttpResponse};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::OpenApi as Document;
+use utoipa::{Modify, OpenApi};
+
+/// The public listener's API.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Hanko Public API (hanko-rs)",
+        description = "The public API of hanko-rs: `DELETE /user` (the Hanko operation) and what it stands on. \
+            Session tokens are RS256 JWTs, verified with the keys published at `/.well-known/jwks.json`, \
+            accepted in the `hanko` cookie (CookieAuth) or as `Authorization: Bearer <JWT>` (BearerTokenAuth). \
+            Every error is `{code, message}`.",
+        license(name = "AGPL-3.0-or-later")
+    ),
+    paths(
+        public::delete_user,
+        public::me,
+        public::get_user,
+        public::export,
+        public::logout,
+        public::well_known_config,
+        public::jwks_json,
+        health::alive,
+        health::ready,
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&PublicSecurity),
+    tags(
+        (name = "User Management", description = "The current user"),
+        (name = "Authentication", description = "Sessions"),
+        (name = "Well-Known", description = "Published keys"),
+        (name = "Configuration", description = "What frontends need"),
+        (name = "Health", description = "Probes"),
+    )
+)]
+pub struct PublicApi;
+
+/// The admin listener's API.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "hanko-rs Admin API",
+        description = "For operators and tests, on its own listener. When `server.admin.api_key` is set every \
+            request but the health checks needs `Authorization: Bearer <api_key>` (ApiKeyAuth). Every error is \
+            `{code, message}`.",
+        license(name = "AGPL-3.0-or-later")
+    ),
+    paths(
+        admin::create_user,
+        admin::list_users,
+        admin::get_user,
+        admin::delete_user,
+        admin::restore_user,
+        admin::hold_user,
+        admin::export_user,
+        admin::create_session,
+        admin::list_sessions,
+        admin::delete_session,
+        admin::list_audit_logs,
+        admin::list_deliveries,
+        admin::rotate_key,
+        admin::list_keys,
+        admin::metrics,
+        health::alive,
+        health::ready,
+    ),
+    components(schemas(ErrorBody, views::UserView, admin::UserStatusParam, admin::DeliveryStatusParam)),
+    modifiers(&AdminSecurity),
+    tags(
+        (name = "Users"), (name = "Sessions"), (name = "Audit"), (name = "Webhooks"),
+        (name = "Keys"), (name = "Operations"), (name = "Health"),
+    )
+)]
+pub struct AdminApi;
+
+struct PublicSecurity;
+
+impl Modify for PublicSecurity {
+    fn modify(&self, doc: &mut Document) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "CookieAuth",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "hanko",
+                "The session JWT in the `hanko` cookie",
+            ))),
+        );
+        components.add_security_scheme(
+            "BearerTokenAuth",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("`Authorization: Bearer <JWT>`"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+struct AdminSecurity;
+
+impl Modify for AdminSecurity {
+    fn modify(&self, doc: &mut Document) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "ApiKeyAuth",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("`Authorization: Bearer <server.admin.api_key>`"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Which listener's document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Listener {
+    Public,
+    Admin,
+}
+
+/// The whole document of a listener, as committed under `docs/`.
+pub fn document(listener: Listener) -> Document {
+    match listener {
+        Listener::Public => PublicApi::openapi(),
+        Listener::Admin => AdminApi::openapi(),
+    }
+}
+
+/// The document a running listener serves: without `DELETE /user` when it is not mounted.
+pub fn served(listener: Listener, allow_deletion: bool) -> Document {
+    let mut doc = document(listener);
+    if listener == Listener::Public && !allow_deletion {
+        if let Some(item) = doc.paths.paths.get_mut("/user") {
+            item.delete = None;
+        }
+        doc.paths.paths.retain(|_, item| {
+            item.get.is_some() || item.post.is_some() || item.put.is_some() || item.delete.is_some()
+        });
+    }
+    doc
+}
+
+/// Pretty JSON, as committed and served.
+pub fn to_json(doc: &Document) -> String {
+    let rendered = serde_json::to_value(doc).map(|mut value| {
+        add_json_schema_rules(&mut value);
+        value
+    });
+    rendered
+        .and_then(|value| serde_json::to_string_pretty(&value))
+        .unwrap_or_else(|e| format!("{{\"error\": \"cannot render the document: {e}\"}}"))
+}
+
+/// Two validation rules of a new user that utoipa's schema model cannot hold (it keeps only
+/// `x-` extensions), written into the JSON: an address matches exactly what
+/// [`domain::email::is_email`] accepts, and at most one address is primary (JSON Schema
+/// 2020-12 `contains` with `maxContains`).
+fn add_json_schema_rules(doc: &mut serde_json::Value) {
+    let schemas = &mut doc["components"]["schemas"];
+    if let Some(address) = schemas
+        .pointer_mut("/CreateEmail/properties/address")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        address.insert("pattern".into(), domain::email::EMAIL_PATTERN.into());
+        address.insert("maxLength".into(), domain::email::MAX_EMAIL_LEN.into());
+    }
+    if let Some(emails) = schemas
+        .pointer_mut("/CreateUser/properties/emails")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        emails.insert(
+            "contains".into(),
+            serde_json::json!({
+                "type": "object",
+                "properties": {"is_primary": {"const": true}},
+                "required": ["is_primary"]
+            }),
+        );
+        emails.insert("minContains".into(), 0.into());
+        emails.insert("maxContains".into(), 1.into());
+    }
+}
+
+/// The serialised document of a listener, rendered once at start-up.
+#[derive(Clone)]
+pub struct ServedDocument(pub web::Bytes);
+
+/// `GET /openapi.json`.
+pub async fn openapi_json(doc: web::Data<ServedDocument>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(doc.0.clone())
+}

@@ -1,0 +1,42 @@
+"""Schemathesis hooks: every request gets credentials of its own.
+
+Public API: a fresh user and session per request, so an operation that ends the session
+(POST /logout, DELETE /user) cannot starve the ones after it, and the `ignored_auth` check can
+replace exactly the credentials set here. Admin API: the api key.
+"""
+import os
+import uuid
+
+import requests
+import schemathesis
+
+ADMIN = os.environ["ST_ADMIN_URL"]
+API_KEY = os.environ["ST_API_KEY"]
+MODE = os.environ.get("ST_MODE", "public")
+
+
+def _admin(path, body):
+    res = requests.post(
+        f"{ADMIN}{path}",
+        json=body,
+        headers={"authorization": f"Bearer {API_KEY}"},
+        timeout=10,
+    )
+    res.raise_for_status()
+    return res.json()
+
+
+@schemathesis.auth(refresh_interval=None)
+class Credentials:
+    def get(self, case, ctx):
+        if MODE == "admin":
+            return API_KEY
+        user = _admin(
+            "/users",
+            {"emails": [{"address": f"st-{uuid.uuid4().hex}@example.com", "is_primary": True}]},
+        )
+        return _admin("/sessions", {"user_id": user["id"]})["session_token"]
+
+    def set(self, case, data, ctx):
+        case.headers = case.headers or {}
+        case.headers["Authorization"] = f"Bearer {data}"
