@@ -289,7 +289,59 @@ async fn me_users_and_logout(backend: Backend) {
     );
 }
 
+/// The event a deletion leaves says exactly what the user was, on either backend (Postgres
+/// builds it in SQL, in the deletion's single statement): every address with its id, flags and
+/// times, as the admin API showed them (times in RFC 3339).
+async fn the_event_describes_the_user_as_it_was(backend: Backend) {
+    let app = TestApp::builder(backend).start().await;
+    let created: Value = app
+        .client
+        .post(format!("{}/users", app.admin))
+        .json(&json!({"emails": [
+            {"address": "first@example.com", "is_primary": true, "is_verified": true},
+            {"address": "second@example.com"}
+        ]}))
+        .fetch()
+        .await
+        .expect_status(201)
+        .json();
+    let id = created["id"].str().to_owned();
+    let login = app.login(&id).await;
+    app.delete_user(&login.token).await.expect_status(204);
+    let events = app.db.events();
+    assert_eq!(events.len(), 1);
+    let payload = &events[0]["payload"];
+    assert_eq!(payload["id"], id.as_str());
+    let instant = |v: &Value| chrono::DateTime::parse_from_rfc3339(v.str()).expect("RFC 3339");
+    let mut shown: Vec<&Value> = created["emails"]
+        .as_array()
+        .expect("emails")
+        .iter()
+        .collect();
+    let mut sent: Vec<&Value> = payload["emails"]
+        .as_array()
+        .expect("emails")
+        .iter()
+        .collect();
+    shown.sort_by_key(|e| e["address"].str().to_owned());
+    sent.sort_by_key(|e| e["address"].str().to_owned());
+    assert_eq!(shown.len(), sent.len());
+    for (a, b) in shown.iter().zip(&sent) {
+        for field in ["id", "address", "is_verified", "is_primary"] {
+            assert_eq!(a[field], b[field], "{field}");
+        }
+        // The same instant the record holds, in RFC 3339 on either backend.
+        assert!(instant(&b["created_at"]) <= instant(&b["updated_at"]));
+        assert!(
+            instant(&b["created_at"])
+                >= instant(&created["created_at"]) - chrono::Duration::seconds(1)
+        );
+    }
+    assert!(chrono::DateTime::parse_from_rfc3339(payload["deleted_at"].str()).is_ok());
+}
+
 on_both_backends!(
+    the_event_describes_the_user_as_it_was,
     deletes_the_user_and_everything_of_theirs,
     cookie_carrier_and_configured_cookie_attributes,
     missing_or_bad_tokens_are_401_and_delete_nothing,

@@ -207,6 +207,68 @@ const DUE_SQLITE: &str = "UPDATE users SET updated_at = updated_at WHERE id = \
      (SELECT id FROM users WHERE purge_after IS NOT NULL AND purge_after <= ? AND NOT hold \
       ORDER BY purge_after LIMIT 1) RETURNING id";
 
+/// Postgres: the whole deletion as one statement (see the file).
+const DELETE_POSTGRES: &str = include_str!("../sql/delete_user.sql");
+
+#[derive(QueryableByName)]
+struct DeleteRow {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    found: bool,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    held: bool,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    emails: Option<String>,
+}
+
+/// The deletion on Postgres, in one round trip (autocommit: the statement is its own
+/// transaction, so it commits or changes nothing).
+fn delete_in_one_statement(
+    pg: &mut diesel::PgConnection,
+    deletion: &Deletion,
+    deleted_at: DateTime<Utc>,
+) -> Result<DeletionOutcome, DieselError> {
+    use diesel::sql_types::{Array, Bool, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+    let session = match deletion.by {
+        DeletedBy::User { session } => Some(session.0),
+        DeletedBy::Admin | DeletedBy::Purge => None,
+    };
+    let ctx = &deletion.context;
+    // Serialised as the other backends' events are (serde), so receivers see one format.
+    let deleted_at_text = serde_json::to_value(deleted_at)
+        .map_err(|e| DieselError::SerializationError(Box::new(e)))?
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let row: DeleteRow = diesel::sql_query(DELETE_POSTGRES)
+        .bind::<SqlUuid, _>(deletion.user_id.0)
+        .bind::<Nullable<SqlUuid>, _>(session)
+        .bind::<Timestamptz, _>(deleted_at)
+        .bind::<SqlUuid, _>(uuid::Uuid::new_v4())
+        .bind::<Bool, _>(deletion.audit.enabled)
+        .bind::<Bool, _>(deletion.audit.mask_email)
+        .bind::<Nullable<Text>, _>(Some(ctx.request_id.as_str()))
+        .bind::<Nullable<Text>, _>(ctx.source_ip.as_deref())
+        .bind::<Nullable<Text>, _>(ctx.user_agent.as_deref())
+        .bind::<Jsonb, _>(serde_json::json!({ "by": deletion.by.label() }))
+        .bind::<SqlUuid, _>(uuid::Uuid::new_v4())
+        .bind::<Text, _>(deleted_at_text)
+        .bind::<Array<Text>, _>(&deletion.recipients.0)
+        .get_result(pg)?;
+    if !row.found {
+        return Ok(DeletionOutcome::Gone);
+    }
+    if row.held {
+        return Ok(DeletionOutcome::Held);
+    }
+    let emails: Vec<Email> = serde_json::from_str(row.emails.as_deref().unwrap_or("[]"))
+        .map_err(|e| DieselError::DeserializationError(Box::new(e)))?;
+    Ok(DeletionOutcome::Deleted(DeletedUser {
+        id: deletion.user_id,
+        emails,
+        deleted_at,
+    }))
+}
+
 #[derive(QueryableByName)]
 struct IdRow {
     #[diesel(sql_type = crate::types::DbUuid)]
@@ -313,6 +375,13 @@ impl AccountStore for Database {
         let user_id = Id(deletion.user_id.0);
         let deleted_at = db_time(deletion.at);
         let at = Timestamp(deleted_at);
+        if self.url().is_postgres() {
+            return self.run(|conn| match conn {
+                DbConnection::Pg(pg) => delete_in_one_statement(pg, deletion, deleted_at),
+                // The URL is Postgres: every connection of the pool is.
+                DbConnection::Sqlite(_) => Err(DieselError::BrokenTransactionManager),
+            });
+        }
         self.transaction(|conn| {
             // Lock the user first, so concurrent deleters queue here and then find them gone.
             let Some(held) = lock_user(conn, user_id, at)? else {
