@@ -1,3 +1,3 @@
--- The session lookup an authenticated GET /me runs (SPEC §6).
+-- The session lookup an authenticated GET /me runs: one session row by primary key.
 \set n random(1, :targets)
-SELECT s.id, s.user_id, s.user_agent, s.ip_address, s.created_at, s.expires_at, s.last_used FROM sessions s JOIN bench_targets t ON t.session_id = s.id WHERE t.n = :n;
+SELECT id, user_id, user_agent, ip_address, created_at, expires_at, last_used FROM sessions WHERE id = md5('s' || :n)::uuid;

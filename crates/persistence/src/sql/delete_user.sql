@@ -3,11 +3,12 @@
 -- live), read the e-mails, delete the user (the cascade takes e-mails and sessions), write
 -- the audit entry and the user.delete event with its deliveries. A held user is locked and
 -- reported, not deleted. Every CTE sees the same snapshot; data-modifying ones always run.
---  $1 user id            $2 session id (NULL: an admin)   $3 now
---  $4 audit entry id     $5 audit enabled                 $6 mask the e-mail in the audit
---  $7 request id         $8 source ip                     $9 user agent
---  $10 audit details     $11 event id                     $12 deleted_at as serialised
---  $13 the hooks to deliver the event to
+-- Parameters (#n below is $n in the statement):
+--  #1 user id            #2 session id (NULL: an admin)   #3 now
+--  #4 audit entry id     #5 audit enabled                 #6 mask the e-mail in the audit
+--  #7 request id         #8 source ip                     #9 user agent
+--  #10 audit details     #11 event id                     #12 deleted_at as serialised
+--  #13 the hooks to deliver the event to
 WITH target AS (
     SELECT u.id, u.hold FROM users u
     WHERE u.id = $1

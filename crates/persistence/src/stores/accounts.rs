@@ -5,6 +5,7 @@ use crate::types::{db_time, Id, Json, Timestamp};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
+use diesel::QueryResult;
 use domain::audit::{
     AuditLogConfig, USER_DELETED, USER_DELETION_CANCELLED, USER_DELETION_SCHEDULED,
     USER_HOLD_RELEASED, USER_HOLD_SET,
@@ -220,6 +221,74 @@ struct DeleteRow {
     emails: Option<String>,
 }
 
+/// The values of [`DELETE_POSTGRES`], by placeholder number.
+struct DeleteStatement<'a> {
+    user: uuid::Uuid,
+    session: Option<uuid::Uuid>,
+    now: DateTime<Utc>,
+    audit_id: uuid::Uuid,
+    audit_enabled: bool,
+    mask_email: bool,
+    request_id: &'a str,
+    source_ip: Option<&'a str>,
+    user_agent: Option<&'a str>,
+    details: serde_json::Value,
+    event_id: uuid::Uuid,
+    deleted_at: String,
+    hooks: &'a [String],
+}
+
+/// The statement's type is its cache key: Diesel prepares it once per connection and reuses
+/// it (a `sql_query` is never cached, so Postgres would parse and plan it on every call).
+struct DeleteStatementId;
+
+impl diesel::query_builder::QueryId for DeleteStatement<'_> {
+    type QueryId = DeleteStatementId;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::Query for DeleteStatement<'_> {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for DeleteStatement<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Array, Bool, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+        // Each `$n` of the file becomes a bind of the n-th value (Diesel numbers binds itself).
+        let mut rest = DELETE_POSTGRES;
+        while let Some(at) = rest.find('$') {
+            out.push_sql(&rest[..at]);
+            let digits = rest[at + 1..]
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len() - at - 1);
+            match &rest[at + 1..at + 1 + digits] {
+                "1" => out.push_bind_param::<SqlUuid, _>(&self.user)?,
+                "2" => out.push_bind_param::<Nullable<SqlUuid>, _>(&self.session)?,
+                "3" => out.push_bind_param::<Timestamptz, _>(&self.now)?,
+                "4" => out.push_bind_param::<SqlUuid, _>(&self.audit_id)?,
+                "5" => out.push_bind_param::<Bool, _>(&self.audit_enabled)?,
+                "6" => out.push_bind_param::<Bool, _>(&self.mask_email)?,
+                "7" => out.push_bind_param::<Text, _>(&self.request_id)?,
+                "8" => out.push_bind_param::<Nullable<Text>, _>(&self.source_ip)?,
+                "9" => out.push_bind_param::<Nullable<Text>, _>(&self.user_agent)?,
+                "10" => out.push_bind_param::<Jsonb, _>(&self.details)?,
+                "11" => out.push_bind_param::<SqlUuid, _>(&self.event_id)?,
+                "12" => out.push_bind_param::<Text, _>(&self.deleted_at)?,
+                "13" => out.push_bind_param::<Array<Text>, _>(&self.hooks)?,
+                _ => out.push_sql("$"),
+            }
+            rest = &rest[at + 1 + digits..];
+        }
+        out.push_sql(rest);
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<diesel::PgConnection> for DeleteStatement<'_> {}
+
 /// The deletion on Postgres, in one round trip (autocommit: the statement is its own
 /// transaction, so it commits or changes nothing).
 fn delete_in_one_statement(
@@ -227,7 +296,6 @@ fn delete_in_one_statement(
     deletion: &Deletion,
     deleted_at: DateTime<Utc>,
 ) -> Result<DeletionOutcome, DieselError> {
-    use diesel::sql_types::{Array, Bool, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
     let session = match deletion.by {
         DeletedBy::User { session } => Some(session.0),
         DeletedBy::Admin | DeletedBy::Purge => None,
@@ -239,21 +307,22 @@ fn delete_in_one_statement(
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    let row: DeleteRow = diesel::sql_query(DELETE_POSTGRES)
-        .bind::<SqlUuid, _>(deletion.user_id.0)
-        .bind::<Nullable<SqlUuid>, _>(session)
-        .bind::<Timestamptz, _>(deleted_at)
-        .bind::<SqlUuid, _>(uuid::Uuid::new_v4())
-        .bind::<Bool, _>(deletion.audit.enabled)
-        .bind::<Bool, _>(deletion.audit.mask_email)
-        .bind::<Nullable<Text>, _>(Some(ctx.request_id.as_str()))
-        .bind::<Nullable<Text>, _>(ctx.source_ip.as_deref())
-        .bind::<Nullable<Text>, _>(ctx.user_agent.as_deref())
-        .bind::<Jsonb, _>(serde_json::json!({ "by": deletion.by.label() }))
-        .bind::<SqlUuid, _>(uuid::Uuid::new_v4())
-        .bind::<Text, _>(deleted_at_text)
-        .bind::<Array<Text>, _>(&deletion.recipients.0)
-        .get_result(pg)?;
+    let row: DeleteRow = DeleteStatement {
+        user: deletion.user_id.0,
+        session,
+        now: deleted_at,
+        audit_id: uuid::Uuid::new_v4(),
+        audit_enabled: deletion.audit.enabled,
+        mask_email: deletion.audit.mask_email,
+        request_id: &ctx.request_id,
+        source_ip: ctx.source_ip.as_deref(),
+        user_agent: ctx.user_agent.as_deref(),
+        details: serde_json::json!({ "by": deletion.by.label() }),
+        event_id: uuid::Uuid::new_v4(),
+        deleted_at: deleted_at_text,
+        hooks: &deletion.recipients.0,
+    }
+    .get_result(pg)?;
     if !row.found {
         return Ok(DeletionOutcome::Gone);
     }

@@ -1,0 +1,281 @@
+"""The benchmark (bench/run builds the binary and calls this): every path swept over
+concurrency for both sides, every level printed, peak compared with peak.
+
+  DELETE /user           vs pgbench: the one-statement CTE reference and the statement-by-
+                         statement reference, same rows (bench/delete_cte.sql, delete.sql)
+  GET /me (authenticated) vs pgbench reading the session row by primary key (lookup.sql)
+  /.well-known/jwks.json vs nginx serving the same bytes, same number of workers
+  peak RSS of the server
+
+Each side runs alone: the server serves no other traffic while a reference runs, writes no
+delivery rows (no hooks), has no grace period (no purge) and no `last_used` write pending
+(one token, refreshed at most once a minute); the references leave nothing for its workers.
+Results: bench/out/results.json. Knobs: BENCH_DURATION (s, 5), BENCH_LEVELS ("8 16 32 64").
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import datetime
+import platform
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "bench", "out")
+BIN = os.path.join(ROOT, "target", "release", "api")
+PG = "postgres://postgres@127.0.0.1:5432"
+DURATION = int(os.environ.get("BENCH_DURATION", "5"))
+LEVELS = [int(x) for x in os.environ.get("BENCH_LEVELS", "8 16 32 64").split()]
+WORKERS = 2
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
+
+
+def psql(db, *args):
+    return run(["psql", f"{PG}/{db}", "-qX", *args])
+
+
+class Server:
+    def __init__(self, db):
+        self.public_port, self.admin_port = free_port(), free_port()
+        self.config = os.path.join(OUT, "config.yaml")
+        with open(self.config, "w") as f:
+            f.write(
+                f"server:\n  public:\n    address: 127.0.0.1:{self.public_port}\n"
+                f"  admin:\n    address: 127.0.0.1:{self.admin_port}\n"
+                f"database:\n  url: {PG}/{db}\n  pool_size: 16\n"
+                'secrets:\n  keys: ["benchmark-secret-0123456789abcdef"]\n'
+                "account:\n  allow_deletion: true\nlog:\n  level: warn\n"
+            )
+        self.log = open(os.path.join(OUT, "server.log"), "w")
+        self.proc = subprocess.Popen([BIN, "--config", self.config, "serve"], stderr=self.log)
+        self.public = f"http://127.0.0.1:{self.public_port}"
+        self.admin = f"http://127.0.0.1:{self.admin_port}"
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"{self.public}/health/ready", timeout=1)
+                return
+            except Exception:
+                time.sleep(0.05)
+        sys.exit("the server did not get ready: see bench/out/server.log")
+
+    def peak_rss_mib(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM"):
+                    return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=40)
+
+
+def wrk(url, conns, script, *args):
+    threads = min(conns, 2)
+    cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{DURATION}s", "-s", os.path.join(ROOT, "bench", script), url]
+    if args:
+        cmd += ["--", *args]
+    out = run(cmd).stdout
+    line = next(l for l in out.splitlines() if l.startswith("RESULT "))
+    r = json.loads(line[len("RESULT "):])
+    ok = r["requests"] - r["non2xx"] - r["socket_errors"]
+    if r["non2xx"] or r["socket_errors"] or ok <= 0:
+        sys.exit(f"{url} at {conns}: a measurement with errors is not one: {r}\n"
+                 + open(os.path.join(OUT, "server.log")).read()[-2000:])
+    return {"rate": ok / (r["duration_us"] / 1e6), "p50_ms": r["p50_us"] / 1000, "p99_ms": r["p99_us"] / 1000}
+
+
+def pgbench(db, script, conns, tag, *extra):
+    logdir = tempfile.mkdtemp(dir=OUT)
+    cmd = ["pgbench", "-n", "-M", "prepared", "-c", str(conns), "-j", str(min(conns, 2)), "-T", str(DURATION),
+           "-l", "--log-prefix", os.path.join(logdir, "tx"), *extra, "-f", os.path.join(ROOT, "bench", script), f"{PG}/{db}"]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    m = re.search(r"^tps = ([0-9.]+)", res.stdout, re.M)
+    failed = re.search(r"number of failed transactions: ([0-9]+)", res.stdout)
+    if res.returncode != 0 or not m or (failed and int(failed.group(1)) > 0):
+        sys.exit(f"pgbench {script} at {conns} failed:\n{res.stdout[-1500:]}\n{res.stderr[-1500:]}")
+    latencies = []
+    for name in os.listdir(logdir):
+        with open(os.path.join(logdir, name)) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 3:
+                    latencies.append(int(parts[2]))
+    shutil.rmtree(logdir)
+    latencies.sort()
+    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] / 1000 if latencies else float("nan")
+    return {"rate": float(m.group(1)), "p50_ms": pick(0.50), "p99_ms": pick(0.99), "command": " ".join(cmd[:-1]) + f" {PG}/{db}"}
+
+
+def line(path, side, conns, r):
+    print(f"{path:<8} {side:<22} c={conns:<3} {r['rate']:>9.0f}/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:7.2f} ms", flush=True)
+
+
+def peak(rows):
+    return max(rows, key=lambda r: r["rate"])
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    db = f"bench_{os.getpid()}"
+    run(["psql", f"{PG}/postgres", "-qXc", f"CREATE DATABASE {db}"])
+    server = nginx_dir = None
+    results = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+               "machine": f"{platform.machine()} {os.cpu_count()} cpus", "duration_s": DURATION, "levels": LEVELS}
+    try:
+        server = Server(db)
+        # Seeding: tokens for our DELETE runs (each request needs a live session of its own),
+        # rows for the pgbench references (ids derived from n: found by primary key alone).
+        deletes_per_level = int(os.environ.get("BENCH_DELETE_TOKENS", str(6000 * DURATION)))
+        total = deletes_per_level * len(LEVELS)
+        print(f"seeding {total} users with sessions through the admin API", flush=True)
+        tokens = os.path.join(OUT, "delete_tokens.txt")
+        run(["node", os.path.join(ROOT, "bench", "seed.mjs"), server.admin, str(total), tokens, "32"])
+        run(["node", os.path.join(ROOT, "bench", "seed.mjs"), server.admin, "1", os.path.join(OUT, "me_token.txt"), "1"])
+        all_tokens = open(tokens).read().split()
+        targets = 2 * 8000 * DURATION * len(LEVELS) + 10000
+        print(f"seeding {targets} users with sessions for pgbench", flush=True)
+        psql(db, "-v", f"count={targets}", "-f", os.path.join(ROOT, "bench", "targets.sql"))
+        psql(db, "-c", "CHECKPOINT")
+
+        # JWKS vs nginx.
+        www = tempfile.mkdtemp(prefix="hanko-bench-www.")
+        os.chmod(www, 0o755)
+        os.makedirs(os.path.join(www, ".well-known"))
+        os.chmod(os.path.join(www, ".well-known"), 0o755)
+        body = urllib.request.urlopen(f"{server.public}/.well-known/jwks.json").read()
+        with open(os.path.join(www, ".well-known", "jwks.json"), "wb") as f:
+            f.write(body)
+        os.chmod(os.path.join(www, ".well-known", "jwks.json"), 0o644)
+        nginx_dir = os.path.join(OUT, "nginx")
+        os.makedirs(os.path.join(nginx_dir, "logs"), exist_ok=True)
+        nginx_port = free_port()
+        with open(os.path.join(nginx_dir, "nginx.conf"), "w") as f:
+            f.write(f"""worker_processes {WORKERS};
+pid {nginx_dir}/nginx.pid;
+error_log {nginx_dir}/logs/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  server {{
+    listen 127.0.0.1:{nginx_port};
+    root {www};
+    location = /.well-known/jwks.json {{
+      default_type application/json;
+      add_header Cache-Control "public, max-age=600, stale-while-revalidate=60, stale-if-error=86400";
+      add_header Access-Control-Allow-Origin "*";
+      add_header Vary "Origin";
+      etag on;
+    }}
+  }}
+}}
+""")
+        run(["nginx", "-p", nginx_dir, "-c", os.path.join(nginx_dir, "nginx.conf")])
+        time.sleep(0.3)
+        jwks = {"ours": [], "nginx": []}
+        for c in LEVELS:
+            for side, url in (("ours", f"{server.public}/.well-known/jwks.json"),
+                              ("nginx", f"http://127.0.0.1:{nginx_port}/.well-known/jwks.json")):
+                r = dict(wrk(url, c, "report.lua"), connections=c)
+                jwks[side].append(r)
+                line("jwks", side, c, r)
+        run(["nginx", "-p", nginx_dir, "-c", os.path.join(nginx_dir, "nginx.conf"), "-s", "stop"])
+        nginx_dir = None
+        shutil.rmtree(www)
+
+        # GET /me vs the session row by primary key.
+        me_token = open(os.path.join(OUT, "me_token.txt")).read().split()[0]
+        me = {"ours": [], "pgbench": []}
+        for c in LEVELS:
+            r = dict(wrk(f"{server.public}/me", c, "report.lua", f"Bearer {me_token}"), connections=c)
+            me["ours"].append(r)
+            line("me", "ours", c, r)
+            time.sleep(1.2)  # let a pending last_used write (at most one) land before the reference
+            r = dict(pgbench(db, "lookup.sql", c, "me", "-D", f"targets={targets}"), connections=c)
+            me["pgbench"].append(r)
+            line("me", "pgbench pk read", c, r)
+
+        # DELETE /user vs the one-statement reference and the statement-by-statement one.
+        delete = {"ours": [], "pgbench_cte": [], "pgbench_statements": []}
+        for i, c in enumerate(LEVELS):
+            chunk = os.path.join(OUT, f"tokens_{c}.txt")
+            with open(chunk, "w") as f:
+                f.write("\n".join(all_tokens[i * deletes_per_level:(i + 1) * deletes_per_level]) + "\n")
+            r = dict(wrk(f"{server.public}/user", c, "delete.lua", chunk, str(min(c, 2))), connections=c)
+            delete["ours"].append(r)
+            line("delete", "ours", c, r)
+            psql(db, "-c", "CHECKPOINT")
+            for side, script in (("pgbench_cte", "delete_cte.sql"), ("pgbench_statements", "delete.sql")):
+                r = dict(pgbench(db, script, c, side), connections=c)
+                delete[side].append(r)
+                line("delete", side.replace("_", " "), c, r)
+                psql(db, "-c", "CHECKPOINT")
+
+        rss = server.peak_rss_mib()
+        server.stop()
+        server = None
+
+        def summary(rows, ref_rows):
+            ours, ref = peak(rows), peak(ref_rows)
+            return {"ours_peak": ours, "reference_peak": ref, "ratio": ours["rate"] / ref["rate"],
+                    "p99_ratio": ours["p99_ms"] / ref["p99_ms"]}
+
+        results.update({
+            "jwks": {"levels": jwks, **summary(jwks["ours"], jwks["nginx"])},
+            "me": {"levels": me, **summary(me["ours"], me["pgbench"])},
+            "delete": {"levels": delete,
+                       "vs_cte": summary(delete["ours"], delete["pgbench_cte"]),
+                       "vs_statements": summary(delete["ours"], delete["pgbench_statements"])},
+            "peak_rss_mib": rss,
+        })
+        with open(os.path.join(OUT, "results.json"), "w") as f:
+            json.dump(results, f, indent=2)
+
+        d_cte, d_st, m, j = results["delete"]["vs_cte"], results["delete"]["vs_statements"], results["me"], results["jwks"]
+        print()
+        print("peak against peak (best level of each side):")
+        print(f"delete_user_ratio_vs_cte {d_cte['ratio']:.2f}   ({d_cte['ours_peak']['rate']:.0f} at c={d_cte['ours_peak']['connections']} vs "
+              f"{d_cte['reference_peak']['rate']:.0f} at c={d_cte['reference_peak']['connections']}; target >= 0.85)")
+        print(f"delete_user_ratio_vs_statements {d_st['ratio']:.2f}   (reference {d_st['reference_peak']['rate']:.0f} at c={d_st['reference_peak']['connections']})")
+        print(f"delete_user_p99_at_peak_ms {d_cte['ours_peak']['p99_ms']:.2f} vs {d_cte['reference_peak']['p99_ms']:.2f} "
+              f"(ratio {d_cte['p99_ratio']:.2f}; target <= 2)")
+        print(f"me_ratio {m['ratio']:.2f}   ({m['ours_peak']['rate']:.0f} at c={m['ours_peak']['connections']} vs "
+              f"{m['reference_peak']['rate']:.0f} at c={m['reference_peak']['connections']}; target >= 0.8)")
+        print(f"jwks_ratio {j['ratio']:.2f}   ({j['ours_peak']['rate']:.0f} at c={j['ours_peak']['connections']} vs "
+              f"{j['reference_peak']['rate']:.0f} at c={j['reference_peak']['connections']}; target >= 1.2)")
+        print(f"peak_rss_mib {rss:.1f}   (target <= 32)")
+        print("reference commands (run one alone to reproduce it):")
+        print(f"  {d_cte['reference_peak']['command']}")
+        print(f"  {m['reference_peak']['command']}")
+        print(f"results written to {os.path.join(OUT, 'results.json')}")
+    finally:
+        if server:
+            server.stop()
+        if nginx_dir:
+            subprocess.run(["nginx", "-p", nginx_dir, "-c", os.path.join(nginx_dir, "nginx.conf"), "-s", "stop"])
+        # Kept for reproducing a reference alone: pass BENCH_KEEP_DB=1.
+        if os.environ.get("BENCH_KEEP_DB") != "1":
+            subprocess.run(["psql", f"{PG}/postgres", "-qXc", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)"])
+        else:
+            print(f"kept database {db}")
+
+
+if __name__ == "__main__":
+    main()
