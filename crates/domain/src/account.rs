@@ -62,6 +62,12 @@ pub enum DeletionRefused {
 }
 
 impl AccountConfig {
+    /// The oldest session creation time that may still delete its account at `now`, when
+    /// `account.deletion.max_session_age` asks for a recent sign-in.
+    pub fn oldest_session_allowed(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.deletion.max_session_age.map(|max| now - max.chrono())
+    }
+
     /// Decides whether the holder of a session created at `session_created_at` may delete
     /// their own account at `now`. Pure: no clock, no I/O.
     pub fn may_delete_own_account(

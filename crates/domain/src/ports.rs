@@ -41,9 +41,13 @@ pub struct DeletionScheduledError;
 /// Who asked for a deletion.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeletedBy {
-    /// The user themself, through `DELETE /user`, holding this session (which must still be
-    /// live when the transaction runs).
-    User { session: SessionId },
+    /// The user themself, through `DELETE /user`, holding this session, which must still be
+    /// live when the transaction runs and, when re-authentication is required, created at or
+    /// after `created_after` (RFC 9470 step-up).
+    User {
+        session: SessionId,
+        created_after: Option<DateTime<Utc>>,
+    },
     /// An operator, through the admin API.
     Admin,
     /// The purge worker, when a scheduled deletion's grace period ended.
@@ -88,9 +92,13 @@ pub struct SessionEnding {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DeletionOutcome {
     Deleted(DeletedUser),
-    /// The user was already gone (a concurrent deletion won) or, for [`DeletedBy::User`], the
-    /// session no longer exists.
+    /// The user was already gone (a concurrent deletion won).
     Gone,
+    /// [`DeletedBy::User`]: the session is not a live session of the user (logged out,
+    /// expired, deleted).
+    NoSession,
+    /// [`DeletedBy::User`]: the session is live but older than re-authentication allows.
+    ReauthenticationRequired,
     /// Under legal hold: nothing was deleted.
     Held,
 }

@@ -221,7 +221,10 @@ async fn delete_user(
             state.events.committed(EventKind::UserDelete);
             Ok(HttpResponse::NoContent().finish())
         }
-        DeletionOutcome::Gone => Err(ApiError::status(StatusCode::NOT_FOUND)),
+        // The session outcomes only answer a user's own deletion; an operator names no session.
+        DeletionOutcome::Gone
+        | DeletionOutcome::NoSession
+        | DeletionOutcome::ReauthenticationRequired => Err(ApiError::status(StatusCode::NOT_FOUND)),
         DeletionOutcome::Held => Err(ApiError::status(StatusCode::CONFLICT)),
     }
 }

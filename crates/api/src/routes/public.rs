@@ -35,7 +35,13 @@ enum DeleteOutcome {
     Held,
 }
 
-/// The document of a deletion that answered 204.
+/// The refusal of a session older than `account.deletion.max_session_age` allows.
+fn reauthentication(account: &domain::account::AccountConfig) -> DeletionRefused {
+    DeletionRefused::ReauthenticationRequired {
+        max_age: account.deletion.max_session_age.unwrap_or_default(),
+    }
+}
+
 #[utoipa::path(
     delete,
     path = "/user",
@@ -66,6 +72,39 @@ pub async fn delete_user(
     let st = state.clone();
     let outcome = blocking("deleting user", move || {
         let now = Utc::now();
+        let account = &st.config.account;
+        if !account.allow_deletion {
+            return Ok(DeleteOutcome::Refused(DeletionRefused::Disabled));
+        }
+        if account.deletion.grace_period.is_none() {
+            // At once: the deletion's own statement checks the session (live, the token's
+            // user's, recent enough), so a candidate costs one round trip.
+            for token in &claims.tokens {
+                let deletion = Deletion {
+                    user_id: token.user_id,
+                    by: DeletedBy::User {
+                        session: token.session_id,
+                        created_after: account.oldest_session_allowed(now),
+                    },
+                    context: context.clone(),
+                    audit: st.config.audit_log.clone(),
+                    recipients: st.events.recipients(EventKind::UserDelete),
+                    at: now,
+                };
+                match st.db.delete_user(&deletion)? {
+                    DeletionOutcome::NoSession => continue,
+                    DeletionOutcome::Deleted(deleted) => {
+                        return Ok(DeleteOutcome::Deleted(deleted))
+                    }
+                    DeletionOutcome::Gone => return Ok(DeleteOutcome::Gone),
+                    DeletionOutcome::Held => return Ok(DeleteOutcome::Held),
+                    DeletionOutcome::ReauthenticationRequired => {
+                        return Ok(DeleteOutcome::Refused(reauthentication(account)))
+                    }
+                }
+            }
+            return Ok(DeleteOutcome::NoSession);
+        }
         let mut live = None;
         for token in &claims.tokens {
             let found = st.db.find_session(token.session_id)?;
@@ -77,42 +116,22 @@ pub async fn delete_user(
         let Some((user_id, session)) = live else {
             return Ok(DeleteOutcome::NoSession);
         };
-        if let Err(refused) = st
-            .config
-            .account
-            .may_delete_own_account(session.created_at, now)
-        {
+        if let Err(refused) = account.may_delete_own_account(session.created_at, now) {
             return Ok(DeleteOutcome::Refused(refused));
         }
-        if let Some(grace) = st.config.account.deletion.grace_period {
-            let scheduling = Scheduling {
-                user_id,
-                session: session.id,
-                purge_after: now + grace.chrono(),
-                context,
-                audit: st.config.audit_log.clone(),
-                recipients: st.events.recipients(EventKind::UserDeleteScheduled),
-                at: now,
-            };
-            return Ok(match st.db.schedule_deletion(&scheduling)? {
-                Some(scheduled) => DeleteOutcome::Scheduled(scheduled),
-                None => DeleteOutcome::Gone,
-            });
-        }
-        let deletion = Deletion {
+        let grace = account.deletion.grace_period.unwrap_or_default();
+        let scheduling = Scheduling {
             user_id,
-            by: DeletedBy::User {
-                session: session.id,
-            },
+            session: session.id,
+            purge_after: now + grace.chrono(),
             context,
             audit: st.config.audit_log.clone(),
-            recipients: st.events.recipients(EventKind::UserDelete),
+            recipients: st.events.recipients(EventKind::UserDeleteScheduled),
             at: now,
         };
-        Ok(match st.db.delete_user(&deletion)? {
-            DeletionOutcome::Deleted(deleted) => DeleteOutcome::Deleted(deleted),
-            DeletionOutcome::Gone => DeleteOutcome::Gone,
-            DeletionOutcome::Held => DeleteOutcome::Held,
+        Ok(match st.db.schedule_deletion(&scheduling)? {
+            Some(scheduled) => DeleteOutcome::Scheduled(scheduled),
+            None => DeleteOutcome::Gone,
         })
     })
     .await?;

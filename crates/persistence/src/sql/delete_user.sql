@@ -9,12 +9,18 @@
 --  #7 request id         #8 source ip                     #9 user agent
 --  #10 audit details     #11 event id                     #12 deleted_at as serialised
 --  #13 the hooks to deliver the event to
-WITH target AS (
+--  #14 the oldest session creation allowed (RFC 9470 step-up; NULL: any age)
+-- The asking session is checked here too, so DELETE /user needs no other round trip.
+WITH asking AS (
+    SELECT s.created_at FROM sessions s
+    WHERE s.id = $2 AND s.user_id = $1 AND s.expires_at > $3
+),
+fresh AS (
+    SELECT 1 FROM asking a WHERE $14::timestamptz IS NULL OR a.created_at >= $14
+),
+target AS (
     SELECT u.id, u.hold FROM users u
-    WHERE u.id = $1
-      AND ($2::uuid IS NULL OR EXISTS (
-            SELECT 1 FROM sessions s
-            WHERE s.id = $2 AND s.user_id = u.id AND s.expires_at > $3))
+    WHERE u.id = $1 AND ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM fresh))
     FOR UPDATE OF u
 ),
 mails AS (
@@ -61,4 +67,6 @@ deliveries AS (
 )
 SELECT EXISTS (SELECT 1 FROM target) AS found,
        coalesce((SELECT t.hold FROM target t), false) AS held,
-       (SELECT l.emails::text FROM listed l) AS emails
+       (SELECT l.emails::text FROM listed l) AS emails,
+       EXISTS (SELECT 1 FROM asking) AS session_live,
+       EXISTS (SELECT 1 FROM fresh) AS session_fresh

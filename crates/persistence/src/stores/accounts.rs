@@ -219,6 +219,10 @@ struct DeleteRow {
     held: bool,
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
     emails: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    session_live: bool,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    session_fresh: bool,
 }
 
 /// The values of [`DELETE_POSTGRES`], by placeholder number.
@@ -236,6 +240,7 @@ struct DeleteStatement<'a> {
     event_id: uuid::Uuid,
     deleted_at: String,
     hooks: &'a [String],
+    created_after: Option<DateTime<Utc>>,
 }
 
 /// The statement's type is its cache key: Diesel prepares it once per connection and reuses
@@ -278,6 +283,7 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for DeleteStatement<'_
                 "11" => out.push_bind_param::<SqlUuid, _>(&self.event_id)?,
                 "12" => out.push_bind_param::<Text, _>(&self.deleted_at)?,
                 "13" => out.push_bind_param::<Array<Text>, _>(&self.hooks)?,
+                "14" => out.push_bind_param::<Nullable<Timestamptz>, _>(&self.created_after)?,
                 _ => out.push_sql("$"),
             }
             rest = &rest[at + 1 + digits..];
@@ -296,9 +302,12 @@ fn delete_in_one_statement(
     deletion: &Deletion,
     deleted_at: DateTime<Utc>,
 ) -> Result<DeletionOutcome, DieselError> {
-    let session = match deletion.by {
-        DeletedBy::User { session } => Some(session.0),
-        DeletedBy::Admin | DeletedBy::Purge => None,
+    let (session, created_after) = match deletion.by {
+        DeletedBy::User {
+            session,
+            created_after,
+        } => (Some(session.0), created_after),
+        DeletedBy::Admin | DeletedBy::Purge => (None, None),
     };
     let ctx = &deletion.context;
     // Serialised as the other backends' events are (serde), so receivers see one format.
@@ -321,8 +330,15 @@ fn delete_in_one_statement(
         event_id: uuid::Uuid::new_v4(),
         deleted_at: deleted_at_text,
         hooks: &deletion.recipients.0,
+        created_after,
     }
     .get_result(pg)?;
+    if session.is_some() && !row.session_live {
+        return Ok(DeletionOutcome::NoSession);
+    }
+    if session.is_some() && !row.session_fresh {
+        return Ok(DeletionOutcome::ReauthenticationRequired);
+    }
     if !row.found {
         return Ok(DeletionOutcome::Gone);
     }
@@ -454,11 +470,29 @@ impl AccountStore for Database {
         self.transaction(|conn| {
             // Lock the user first, so concurrent deleters queue here and then find them gone.
             let Some(held) = lock_user(conn, user_id, at)? else {
-                return Ok(DeletionOutcome::Gone);
+                // No user, so no session of theirs either: said as Postgres says it.
+                return Ok(match deletion.by {
+                    DeletedBy::User { .. } => DeletionOutcome::NoSession,
+                    DeletedBy::Admin | DeletedBy::Purge => DeletionOutcome::Gone,
+                });
             };
-            if let DeletedBy::User { session } = deletion.by {
-                if !session_is_live(conn, user_id, Id(session.0), at)? {
-                    return Ok(DeletionOutcome::Gone);
+            if let DeletedBy::User {
+                session,
+                created_after,
+            } = deletion.by
+            {
+                let created: Option<Timestamp> = sessions::table
+                    .find(Id(session.0))
+                    .filter(sessions::user_id.eq(user_id))
+                    .filter(sessions::expires_at.gt(at))
+                    .select(sessions::created_at)
+                    .first(conn)
+                    .optional()?;
+                let Some(created) = created else {
+                    return Ok(DeletionOutcome::NoSession);
+                };
+                if created_after.is_some_and(|oldest| created.0 < oldest) {
+                    return Ok(DeletionOutcome::ReauthenticationRequired);
                 }
             }
             if held {
