@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import net from "node:net";
+import { check, freePort } from "./lib.mjs";
 import { chromium } from "playwright-core";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -22,21 +22,6 @@ const gracePeriod = process.env.E2E_GRACE_PERIOD;
 const apiBin = process.env.API_BIN ?? join(here, "..", "target", "debug", "api");
 const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
-  });
-}
-
-function check(condition, message) {
-  if (!condition) throw new Error(`FAILED: ${message}`);
-  console.log(`ok - ${message}`);
-}
 
 const [apiPort, adminPort, pagePort] = [await freePort(), await freePort(), await freePort()];
 const allowedOrigin = `http://127.0.0.1:${pagePort}`;

@@ -17,26 +17,11 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import net from "node:net";
+import { check, freePort } from "./lib.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const apiBin = process.env.API_BIN ?? join(here, "..", "target", "debug", "api");
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
-  });
-}
-
-function check(condition, message) {
-  if (!condition) throw new Error(`FAILED: ${message}`);
-  console.log(`ok - ${message}`);
-}
 
 // One local receiver for the three hooks; each delivery is kept with its raw body and headers.
 const received = { standard: [], set: [], hanko: [] };
