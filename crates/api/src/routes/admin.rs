@@ -43,6 +43,21 @@ struct CreateEmail {
     is_verified: bool,
 }
 
+/// The answers every guarded admin operation may give besides its own (the guard's and ours).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+enum AdminRefusals {
+    #[response(status = 401, description = "A missing or wrong api key", headers(("WWW-Authenticate" = String, description = "Bearer")))]
+    Unauthorized(ErrorBody),
+    #[response(
+        status = 403,
+        description = "Without an api key: a request a browser page could have sent"
+    )]
+    Forbidden(ErrorBody),
+    #[response(status = 500, description = "Internal server error")]
+    Internal(ErrorBody),
+}
+
 /// The most items a page holds.
 const MAX_PER_PAGE: u32 = 1000;
 /// The highest page number accepted.
@@ -79,9 +94,7 @@ fn refused(e: EmailsRefused) -> ApiError {
         (status = 201, description = "The user", body = UserView),
         (status = 400, description = "Not valid JSON, an unknown field, an address that is not one, or two primaries", body = ErrorBody),
         (status = 409, description = "An address is taken", body = ErrorBody),
-        (status = 401, description = "A missing or wrong api key", body = ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer"))),
-        (status = 403, description = "Without an api key: a request a browser page could have sent", body = ErrorBody),
-        (status = 500, description = "Internal server error", body = ErrorBody),
+        AdminRefusals,
     ),
     security(("ApiKeyAuth" = []), ())
 )]
@@ -130,9 +143,7 @@ struct ListUsers {
     responses(
         (status = 200, description = "One page of users", body = Vec<UserView>, headers(("X-Total-Count" = u64, description = "Users matching, all pages"))),
         (status = 400, description = "A malformed query", body = ErrorBody),
-        (status = 401, description = "A missing or wrong api key", body = ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer"))),
-        (status = 403, description = "Without an api key: a request a browser page could have sent", body = ErrorBody),
-        (status = 500, description = "Internal server error", body = ErrorBody),
+        AdminRefusals,
     ),
     security(("ApiKeyAuth" = []), ())
 )]
@@ -164,9 +175,7 @@ async fn list_users(
         (status = 200, description = "The user", body = UserView),
         (status = 400, description = "The id is not a UUID", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
-        (status = 401, description = "A missing or wrong api key", body = ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer"))),
-        (status = 403, description = "Without an api key: a request a browser page could have sent", body = ErrorBody),
-        (status = 500, description = "Internal server error", body = ErrorBody),
+        AdminRefusals,
     ),
     security(("ApiKeyAuth" = []), ())
 )]
@@ -194,9 +203,7 @@ async fn get_user(
         (status = 400, description = "The id is not a UUID", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
         (status = 409, description = "The user is under legal hold", body = ErrorBody),
-        (status = 401, description = "A missing or wrong api key", body = ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer"))),
-        (status = 403, description = "Without an api key: a request a browser page could have sent", body = ErrorBody),
-        (status = 500, description = "Internal server error", body = ErrorBody),
+        AdminRefusals,
     ),
     security(("ApiKeyAuth" = []), ())
 )]
@@ -271,9 +278,7 @@ async fn change_deletion(
         (status = 400, description = "The id is not a UUID", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
         (status = 409, description = "No deletion is scheduled", body = ErrorBody),
-        (status = 401, description = "A missing or wrong api key", body = ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer"))),
-        (status = 403, description = "Without an api key: a request a browser page could have sent", body = ErrorBody),
-        (status = 500, description = "Internal server error", body = ErrorBody),
+        AdminRefusals,
     ),
     security(("ApiKeyAuth" = []), ())
 )]
@@ -306,9 +311,7 @@ struct HoldRequest {
         (status = 200, description = "The user", body = UserView),
         (status = 400, description = "The id is not a UUID, or the body is not valid", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
-        (status = 401, description = "A missing or wrong api key", body = ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer"))),
-        (status = 403, description = "Without an api key: a request a browser page could have sent", body = ErrorBody),
-        (status = 500, description = "Internal server error", body = ErrorBody),
+        AdminRefusals,
     ),
     security(("ApiKeyAuth" = []), ())
 )]
@@ -350,9 +353,7 @@ async fn hold_user(
         (status = 200, description = "The export", body = ExportView),
         (status = 400, description = "The id is not a UUID", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
-        (status = 401, description = "A missing or wrong api key", body = ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer"))),
-        (status = 403, description = "Without an api key: a request a browser page could have sent", body = ErrorBody),
-        (status = 500, description = "Internal server error", body = ErrorBody),
+        AdminRefusals,
     ),
     security(("ApiKeyAuth" = []), ())
 )]
@@ -387,9 +388,7 @@ struct CreateSession {
         (status = 400, description = "Not valid JSON, an unknown field, or a user id that is not a UUID", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
         (status = 409, description = "The user's deletion is scheduled", body = ErrorBody),
-        (status = 401, description = "A missing or wrong api key", body = ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer"))),
-        (status = 403, description = "Without an api key: a request a browser page could have sent", body = ErrorBody),
-        (status = 500, description = "Internal server error", body = ErrorBody),
+        AdminRefusals,
     ),
     security(("ApiKeyAuth" = []), ())
 )]
@@ -431,9 +430,7 @@ async fn create_session(
         (status = 200, description = "The sessions, newest first", body = Vec<SessionView>),
         (status = 400, description = "The id is not a UUID", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
-        (status = 401, description = "A missing or wrong api key", body = ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer"))),
-        (status = 403, description = "Without an api key: a request a browser page could have sent", body = ErrorBody),
-        (status = 500, description = "Internal server error", body = ErrorBody),
+        AdminRefusals,
     ),
     security(("ApiKeyAuth" = []), ())
 )]
@@ -466,9 +463,7 @@ async fn list_sessions(
         (status = 204, description = "Ended (announced as session.delete)"),
         (status = 400, description = "An id is not a UUID", body = ErrorBody),
         (status = 404, description = "No such session of this user", body = ErrorBody),
-        (status = 401, description = "A missing or wrong api key", body = ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer"))),
-        (status = 403, description = "Without an api key: a request a browser page could have sent", body = ErrorBody),
-        (status = 500, description = "Internal server error", body = ErrorBody),
+        AdminRefusals,
     ),
     security(("ApiKeyAuth" = []), ())
 )]
@@ -521,9 +516,7 @@ struct ListAuditLogs {
     responses(
         (status = 200, description = "Entries, newest first", body = Vec<AuditLogView>),
         (status = 400, description = "A malformed query", body = ErrorBody),
-        (status = 401, description = "A missing or wrong api key", body = ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer"))),
-        (status = 403, description = "Without an api key: a request a browser page could have sent", body = ErrorBody),
-        (status = 500, description = "Internal server error", body = ErrorBody),
+        AdminRefusals,
     ),
     security(("ApiKeyAuth" = []), ())
 )]
@@ -569,9 +562,7 @@ struct ListDeliveries {
     responses(
         (status = 200, description = "One page of deliveries", body = Vec<DeliveryView>, headers(("X-Total-Count" = u64, description = "Deliveries matching, all pages"))),
         (status = 400, description = "A malformed query", body = ErrorBody),
-        (status = 401, description = "A missing or wrong api key", body = ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer"))),
-        (status = 403, description = "Without an api key: a request a browser page could have sent", body = ErrorBody),
-        (status = 500, description = "Internal server error", body = ErrorBody),
+        AdminRefusals,
     ),
     security(("ApiKeyAuth" = []), ())
 )]
@@ -660,9 +651,7 @@ pub struct IssuedSessionView {
     summary = "Add a signing key that signs from now",
     responses(
         (status = 201, description = "The new key's id", body = Rotated),
-        (status = 401, description = "A missing or wrong api key", body = ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer"))),
-        (status = 403, description = "Without an api key: a request a browser page could have sent", body = ErrorBody),
-        (status = 500, description = "Internal server error", body = ErrorBody),
+        AdminRefusals,
     ),
     security(("ApiKeyAuth" = []), ())
 )]
@@ -683,9 +672,7 @@ async fn rotate_key(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     summary = "The stored keys",
     responses(
         (status = 200, description = "Every key, oldest first", body = Vec<KeyView>),
-        (status = 401, description = "A missing or wrong api key", body = ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer"))),
-        (status = 403, description = "Without an api key: a request a browser page could have sent", body = ErrorBody),
-        (status = 500, description = "Internal server error", body = ErrorBody),
+        AdminRefusals,
     ),
     security(("ApiKeyAuth" = []), ())
 )]
@@ -715,9 +702,7 @@ async fn list_keys(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
     summary = "Prometheus metrics",
     responses(
         (status = 200, description = "The Prometheus text exposition", content_type = "text/plain", body = String),
-        (status = 401, description = "A missing or wrong api key", body = ErrorBody, headers(("WWW-Authenticate" = String, description = "Bearer"))),
-        (status = 403, description = "Without an api key: a request a browser page could have sent", body = ErrorBody),
-        (status = 500, description = "Internal server error", body = ErrorBody),
+        AdminRefusals,
     ),
     security(("ApiKeyAuth" = []), ())
 )]

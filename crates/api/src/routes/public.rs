@@ -35,6 +35,16 @@ enum DeleteOutcome {
     Held,
 }
 
+/// The answers every authenticated public operation may give besides its own.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+enum SessionRefusals {
+    #[response(status = 401, description = "Unauthorized", headers(("WWW-Authenticate" = String, description = "Bearer")))]
+    Unauthorized(ErrorBody),
+    #[response(status = 500, description = "Internal server error")]
+    Internal(ErrorBody),
+}
+
 /// The refusal of a session older than `account.deletion.max_session_age` allows.
 fn reauthentication(account: &domain::account::AccountConfig) -> DeletionRefused {
     DeletionRefused::ReauthenticationRequired {
@@ -192,9 +202,7 @@ pub struct Me {
     summary = "The current user's id",
     responses(
         (status = 200, description = "The current user's id", body = Me),
-        (status = 401, description = "Unauthorized", body = ErrorBody,
-            headers(("WWW-Authenticate" = String, description = "Bearer"))),
-        (status = 500, description = "Internal server error", body = ErrorBody),
+        SessionRefusals,
     ),
     security(("CookieAuth" = []), ("BearerTokenAuth" = []))
 )]
@@ -246,9 +254,7 @@ pub async fn get_user(
     responses(
         (status = 204, description = "The session has ended; the session cookie is cleared",
             headers(("Set-Cookie" = String, description = "Removes the session cookie (Max-Age=0)"))),
-        (status = 401, description = "Unauthorized", body = ErrorBody,
-            headers(("WWW-Authenticate" = String, description = "Bearer"))),
-        (status = 500, description = "Internal server error", body = ErrorBody),
+        SessionRefusals,
     ),
     security(("CookieAuth" = []), ("BearerTokenAuth" = []))
 )]
@@ -285,9 +291,7 @@ pub async fn logout(
                 ("Content-Disposition" = String, description = "attachment; filename=\"user-<id>.json\""),
                 ("Cache-Control" = String, description = "no-store"),
             )),
-        (status = 401, description = "Unauthorized", body = ErrorBody,
-            headers(("WWW-Authenticate" = String, description = "Bearer"))),
-        (status = 500, description = "Internal server error", body = ErrorBody),
+        SessionRefusals,
     ),
     security(("CookieAuth" = []), ("BearerTokenAuth" = []))
 )]
