@@ -5,6 +5,7 @@ pub mod admin_guard;
 pub mod auth;
 pub mod cors;
 pub mod error;
+pub mod json_object;
 pub mod metrics;
 pub mod no_store;
 pub mod request_id;

@@ -3,6 +3,7 @@
 use super::resource;
 use super::views::{AuditLogView, DeliveryView, ExportView, SessionView, UserView};
 use crate::http::error::{blocking, ApiError, ErrorBody};
+use crate::http::json_object::JsonObject;
 use crate::http::request_id::request_context;
 use crate::metrics::Gauges;
 use crate::sessions::{issue_session, IssueError};
@@ -100,10 +101,10 @@ fn refused(e: EmailsRefused) -> ApiError {
 )]
 async fn create_user(
     state: web::Data<AppState>,
-    body: web::Json<CreateUser>,
+    body: JsonObject<CreateUser>,
 ) -> Result<HttpResponse, ApiError> {
     let emails: Vec<NewEmail> = body
-        .into_inner()
+        .0
         .emails
         .into_iter()
         .map(|e| NewEmail {
@@ -319,9 +320,9 @@ async fn hold_user(
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<UserId>,
-    body: web::Json<HoldRequest>,
+    body: JsonObject<HoldRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
+    let body = body.0;
     if body
         .reason
         .as_ref()
@@ -394,9 +395,9 @@ struct CreateSession {
 )]
 async fn create_session(
     state: web::Data<AppState>,
-    body: web::Json<CreateSession>,
+    body: JsonObject<CreateSession>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
+    let body = body.0;
     let user_id: UserId = body
         .user_id
         .parse()

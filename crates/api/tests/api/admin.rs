@@ -61,6 +61,7 @@ async fn creating_users_validates_every_field(backend: Backend) {
             400,
         ),
         ("wrong type", r#"{"emails": "a@b.c"}"#, 400),
+        ("an array of the fields, not an object", "[[]]", 400),
         (
             "two primaries",
             r#"{"emails": [{"address": "p1@x.io", "is_primary": true}, {"address": "p2@x.io", "is_primary": true}]}"#,
