@@ -6,11 +6,15 @@ concurrency for both sides, every level printed, peak compared with peak.
   GET /me (authenticated) vs pgbench reading the session row by primary key (lookup.sql)
   /.well-known/jwks.json vs nginx serving the same bytes, same number of workers
   peak RSS of the server
+  on SQLite (the embedded default): DELETE /user and GET /me vs bench/sqlite_reference.py,
+                         Python's sqlite3 running the same statements on the same file, one
+                         process per client (no target yet: reported)
 
 Each side runs alone: the server serves no other traffic while a reference runs, writes no
 delivery rows (no hooks), has no grace period (no purge) and no `last_used` write pending
 (one token, refreshed at most once a minute); the references leave nothing for its workers.
-Results: bench/out/results.json. Knobs: BENCH_DURATION (s, 5), BENCH_LEVELS ("8 16 32 64").
+Results: bench/out/results.json. Knobs: BENCH_DURATION (s, 5), BENCH_LEVELS ("8 16 32 64"),
+BENCH_PATHS ("jwks me delete sqlite": a subset measures only those; the summary then covers only them).
 """
 import json
 import os
@@ -28,10 +32,11 @@ import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "bench", "out")
-BIN = os.path.join(ROOT, "target", "release", "api")
+BIN = os.environ.get("BENCH_BIN", os.path.join(ROOT, "target", "release", "api"))
 PG = "postgres://postgres@127.0.0.1:5432"
 DURATION = int(os.environ.get("BENCH_DURATION", "5"))
 LEVELS = [int(x) for x in os.environ.get("BENCH_LEVELS", "8 16 32 64").split()]
+PATHS = os.environ.get("BENCH_PATHS", "jwks me delete sqlite").split()
 WORKERS = 2
 
 
@@ -52,18 +57,20 @@ def psql(db, *args):
 
 
 class Server:
-    def __init__(self, db):
+    def __init__(self, db, url=None, name="server"):
         self.public_port, self.admin_port = free_port(), free_port()
-        self.config = os.path.join(OUT, "config.yaml")
+        self.config = os.path.join(OUT, f"{name}.yaml")
+        self.log_path = os.path.join(OUT, f"{name}.log")
+        url = url or f"{PG}/{db}"
         with open(self.config, "w") as f:
             f.write(
                 f"server:\n  public:\n    address: 127.0.0.1:{self.public_port}\n"
                 f"  admin:\n    address: 127.0.0.1:{self.admin_port}\n"
-                f"database:\n  url: {PG}/{db}\n  pool_size: 16\n"
+                f"database:\n  url: {url}\n  pool_size: 16\n"
                 'secrets:\n  keys: ["benchmark-secret-0123456789abcdef"]\n'
                 "account:\n  allow_deletion: true\nlog:\n  level: warn\n"
             )
-        self.log = open(os.path.join(OUT, "server.log"), "w")
+        self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen([BIN, "--config", self.config, "serve"], stderr=self.log)
         self.public = f"http://127.0.0.1:{self.public_port}"
         self.admin = f"http://127.0.0.1:{self.admin_port}"
@@ -73,7 +80,7 @@ class Server:
                 return
             except Exception:
                 time.sleep(0.05)
-        sys.exit("the server did not get ready: see bench/out/server.log")
+        sys.exit(f"the server did not get ready: see {self.log_path}")
 
     def peak_rss_mib(self):
         with open(f"/proc/{self.proc.pid}/status") as f:
@@ -98,7 +105,7 @@ def wrk(url, conns, script, *args):
     ok = r["requests"] - r["non2xx"] - r["socket_errors"]
     if r["non2xx"] or r["socket_errors"] or ok <= 0:
         sys.exit(f"{url} at {conns}: a measurement with errors is not one: {r}\n"
-                 + open(os.path.join(OUT, "server.log")).read()[-2000:])
+                 + "(the server's log is in bench/out/)")
     return {"rate": ok / (r["duration_us"] / 1e6), "p50_ms": r["p50_us"] / 1000, "p99_ms": r["p99_us"] / 1000}
 
 
@@ -132,6 +139,66 @@ def peak(rows):
     return max(rows, key=lambda r: r["rate"])
 
 
+def sqlite_paths():
+    """DELETE /user and GET /me on the embedded default (SQLite), against
+    bench/sqlite_reference.py doing the same statements on the same file, same concurrency."""
+    folder = tempfile.mkdtemp(prefix="sqlite.", dir=OUT)
+    path = os.path.join(folder, "hanko.sqlite3")
+    reference = [sys.executable, os.path.join(ROOT, "bench", "sqlite_reference.py")]
+    seed = os.path.join(ROOT, "bench", "seed.mjs")
+    server = Server(None, url=f"sqlite://{path}", name="server-sqlite")
+    try:
+        ours_per_level = int(os.environ.get("BENCH_SQLITE_TOKENS", str(2500 * DURATION)))
+        ref_per_level = 4000 * DURATION
+        print(f"seeding {ours_per_level * len(LEVELS)} users with sessions through the admin API (SQLite)", flush=True)
+        tokens = os.path.join(OUT, "sqlite_tokens.txt")
+        me_token = os.path.join(OUT, "sqlite_me_token.txt")
+        run(["node", seed, server.admin, str(ours_per_level * len(LEVELS)), tokens, "8"])
+        run(["node", seed, server.admin, "1", me_token, "1"])
+        me_token = open(me_token).read().split()[0]
+        all_tokens = open(tokens).read().split()
+        print(f"seeding {ref_per_level * len(LEVELS)} users with sessions for the sqlite3 reference", flush=True)
+        run(reference + ["seed", path, "1", str(ref_per_level * len(LEVELS))])
+
+        def measure_reference(mode, c, first, count):
+            out = run(reference + [mode, path, str(c), str(DURATION), str(first), str(count)]).stdout
+            return json.loads(out.strip().splitlines()[-1])
+
+        me = {"ours": [], "reference": []}
+        for c in LEVELS:
+            r = dict(wrk(f"{server.public}/me", c, "report.lua", f"Bearer {me_token}"), connections=c)
+            me["ours"].append(r)
+            line("me-sqlite", "ours", c, r)
+            time.sleep(1.2)  # a pending last_used write lands before the reference
+            r = dict(measure_reference("lookup", c, 1, ref_per_level * len(LEVELS)), connections=c)
+            me["reference"].append(r)
+            line("me-sqlite", "sqlite3 pk read", c, r)
+        delete = {"ours": [], "reference": []}
+        for i, c in enumerate(LEVELS):
+            chunk = os.path.join(OUT, f"sqlite_tokens_{c}.txt")
+            with open(chunk, "w") as f:
+                f.write("\n".join(all_tokens[i * ours_per_level:(i + 1) * ours_per_level]) + "\n")
+            r = dict(wrk(f"{server.public}/user", c, "delete.lua", chunk, str(min(c, 2))), connections=c)
+            delete["ours"].append(r)
+            line("del-sqlite", "ours", c, r)
+            r = dict(measure_reference("delete", c, 1 + i * ref_per_level, ref_per_level), connections=c)
+            delete["reference"].append(r)
+            line("del-sqlite", "sqlite3 statements", c, r)
+        rss = server.peak_rss_mib()
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+    return {"me": {"levels": me, **summary(me["ours"], me["reference"])},
+            "delete": {"levels": delete, **summary(delete["ours"], delete["reference"])},
+            "peak_rss_mib": rss}
+
+
+def summary(rows, ref_rows):
+    ours, ref = peak(rows), peak(ref_rows)
+    return {"ours_peak": ours, "reference_peak": ref, "ratio": ours["rate"] / ref["rate"],
+            "p99_ratio": ours["p99_ms"] / ref["p99_ms"]}
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     db = f"bench_{os.getpid()}"
@@ -143,7 +210,7 @@ def main():
         server = Server(db)
         # Seeding: tokens for our DELETE runs (each request needs a live session of its own),
         # rows for the pgbench references (ids derived from n: found by primary key alone).
-        deletes_per_level = int(os.environ.get("BENCH_DELETE_TOKENS", str(6000 * DURATION)))
+        deletes_per_level = int(os.environ.get("BENCH_DELETE_TOKENS", str(6000 * DURATION))) if "delete" in PATHS else 0
         total = deletes_per_level * len(LEVELS)
         print(f"seeding {total} users with sessions through the admin API", flush=True)
         tokens = os.path.join(OUT, "delete_tokens.txt")
@@ -156,114 +223,130 @@ def main():
         psql(db, "-c", "CHECKPOINT")
 
         # JWKS vs nginx.
-        www = tempfile.mkdtemp(prefix="hanko-bench-www.")
-        os.chmod(www, 0o755)
-        os.makedirs(os.path.join(www, ".well-known"))
-        os.chmod(os.path.join(www, ".well-known"), 0o755)
-        body = urllib.request.urlopen(f"{server.public}/.well-known/jwks.json").read()
-        with open(os.path.join(www, ".well-known", "jwks.json"), "wb") as f:
-            f.write(body)
-        os.chmod(os.path.join(www, ".well-known", "jwks.json"), 0o644)
-        nginx_dir = os.path.join(OUT, "nginx")
-        os.makedirs(os.path.join(nginx_dir, "logs"), exist_ok=True)
-        nginx_port = free_port()
-        with open(os.path.join(nginx_dir, "nginx.conf"), "w") as f:
-            f.write(f"""worker_processes {WORKERS};
-pid {nginx_dir}/nginx.pid;
-error_log {nginx_dir}/logs/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  server {{
-    listen 127.0.0.1:{nginx_port};
-    root {www};
-    location = /.well-known/jwks.json {{
-      default_type application/json;
-      add_header Cache-Control "public, max-age=600, stale-while-revalidate=60, stale-if-error=86400";
-      add_header Access-Control-Allow-Origin "*";
-      add_header Vary "Origin";
-      etag on;
+        if "jwks" in PATHS:
+            www = tempfile.mkdtemp(prefix="hanko-bench-www.")
+            os.chmod(www, 0o755)
+            os.makedirs(os.path.join(www, ".well-known"))
+            os.chmod(os.path.join(www, ".well-known"), 0o755)
+            body = urllib.request.urlopen(f"{server.public}/.well-known/jwks.json").read()
+            with open(os.path.join(www, ".well-known", "jwks.json"), "wb") as f:
+                f.write(body)
+            os.chmod(os.path.join(www, ".well-known", "jwks.json"), 0o644)
+            nginx_dir = os.path.join(OUT, "nginx")
+            os.makedirs(os.path.join(nginx_dir, "logs"), exist_ok=True)
+            nginx_port = free_port()
+            with open(os.path.join(nginx_dir, "nginx.conf"), "w") as f:
+                f.write(f"""worker_processes {WORKERS};
+    pid {nginx_dir}/nginx.pid;
+    error_log {nginx_dir}/logs/error.log warn;
+    events {{ worker_connections 4096; }}
+    http {{
+      access_log off;
+      server {{
+        listen 127.0.0.1:{nginx_port};
+        root {www};
+        location = /.well-known/jwks.json {{
+          default_type application/json;
+          add_header Cache-Control "public, max-age=600, stale-while-revalidate=60, stale-if-error=86400";
+          add_header Access-Control-Allow-Origin "*";
+          add_header Vary "Origin";
+          etag on;
+        }}
+      }}
     }}
-  }}
-}}
-""")
-        run(["nginx", "-p", nginx_dir, "-c", os.path.join(nginx_dir, "nginx.conf")])
-        time.sleep(0.3)
-        jwks = {"ours": [], "nginx": []}
-        for c in LEVELS:
-            for side, url in (("ours", f"{server.public}/.well-known/jwks.json"),
-                              ("nginx", f"http://127.0.0.1:{nginx_port}/.well-known/jwks.json")):
-                r = dict(wrk(url, c, "report.lua"), connections=c)
-                jwks[side].append(r)
-                line("jwks", side, c, r)
-        run(["nginx", "-p", nginx_dir, "-c", os.path.join(nginx_dir, "nginx.conf"), "-s", "stop"])
-        nginx_dir = None
-        shutil.rmtree(www)
+    """)
+            run(["nginx", "-p", nginx_dir, "-c", os.path.join(nginx_dir, "nginx.conf")])
+            time.sleep(0.3)
+            jwks = {"ours": [], "nginx": []}
+            for c in LEVELS:
+                for side, url in (("ours", f"{server.public}/.well-known/jwks.json"),
+                                  ("nginx", f"http://127.0.0.1:{nginx_port}/.well-known/jwks.json")):
+                    r = dict(wrk(url, c, "report.lua"), connections=c)
+                    jwks[side].append(r)
+                    line("jwks", side, c, r)
+            run(["nginx", "-p", nginx_dir, "-c", os.path.join(nginx_dir, "nginx.conf"), "-s", "stop"])
+            nginx_dir = None
+            shutil.rmtree(www)
 
         # GET /me vs the session row by primary key.
-        me_token = open(os.path.join(OUT, "me_token.txt")).read().split()[0]
-        me = {"ours": [], "pgbench": []}
-        for c in LEVELS:
-            r = dict(wrk(f"{server.public}/me", c, "report.lua", f"Bearer {me_token}"), connections=c)
-            me["ours"].append(r)
-            line("me", "ours", c, r)
-            time.sleep(1.2)  # let a pending last_used write (at most one) land before the reference
-            r = dict(pgbench(db, "lookup.sql", c, "me", "-D", f"targets={targets}"), connections=c)
-            me["pgbench"].append(r)
-            line("me", "pgbench pk read", c, r)
+        if "me" in PATHS:
+            me_token = open(os.path.join(OUT, "me_token.txt")).read().split()[0]
+            me = {"ours": [], "pgbench": []}
+            for c in LEVELS:
+                r = dict(wrk(f"{server.public}/me", c, "report.lua", f"Bearer {me_token}"), connections=c)
+                me["ours"].append(r)
+                line("me", "ours", c, r)
+                time.sleep(1.2)  # let a pending last_used write (at most one) land before the reference
+                r = dict(pgbench(db, "lookup.sql", c, "me", "-D", f"targets={targets}"), connections=c)
+                me["pgbench"].append(r)
+                line("me", "pgbench pk read", c, r)
 
         # DELETE /user vs the one-statement reference and the statement-by-statement one.
-        delete = {"ours": [], "pgbench_cte": [], "pgbench_statements": []}
-        for i, c in enumerate(LEVELS):
-            chunk = os.path.join(OUT, f"tokens_{c}.txt")
-            with open(chunk, "w") as f:
-                f.write("\n".join(all_tokens[i * deletes_per_level:(i + 1) * deletes_per_level]) + "\n")
-            r = dict(wrk(f"{server.public}/user", c, "delete.lua", chunk, str(min(c, 2))), connections=c)
-            delete["ours"].append(r)
-            line("delete", "ours", c, r)
-            psql(db, "-c", "CHECKPOINT")
-            for side, script in (("pgbench_cte", "delete_cte.sql"), ("pgbench_statements", "delete.sql")):
-                r = dict(pgbench(db, script, c, side), connections=c)
-                delete[side].append(r)
-                line("delete", side.replace("_", " "), c, r)
+        if "delete" in PATHS:
+            delete = {"ours": [], "pgbench_cte": [], "pgbench_statements": []}
+            for i, c in enumerate(LEVELS):
+                chunk = os.path.join(OUT, f"tokens_{c}.txt")
+                with open(chunk, "w") as f:
+                    f.write("\n".join(all_tokens[i * deletes_per_level:(i + 1) * deletes_per_level]) + "\n")
+                r = dict(wrk(f"{server.public}/user", c, "delete.lua", chunk, str(min(c, 2))), connections=c)
+                delete["ours"].append(r)
+                line("delete", "ours", c, r)
                 psql(db, "-c", "CHECKPOINT")
+                for side, script in (("pgbench_cte", "delete_cte.sql"), ("pgbench_statements", "delete.sql")):
+                    r = dict(pgbench(db, script, c, side), connections=c)
+                    delete[side].append(r)
+                    line("delete", side.replace("_", " "), c, r)
+                    psql(db, "-c", "CHECKPOINT")
 
         rss = server.peak_rss_mib()
         server.stop()
         server = None
 
-        def summary(rows, ref_rows):
-            ours, ref = peak(rows), peak(ref_rows)
-            return {"ours_peak": ours, "reference_peak": ref, "ratio": ours["rate"] / ref["rate"],
-                    "p99_ratio": ours["p99_ms"] / ref["p99_ms"]}
+        if "sqlite" in PATHS:
+            results["sqlite"] = sqlite_paths()
 
-        results.update({
-            "jwks": {"levels": jwks, **summary(jwks["ours"], jwks["nginx"])},
-            "me": {"levels": me, **summary(me["ours"], me["pgbench"])},
-            "delete": {"levels": delete,
-                       "vs_cte": summary(delete["ours"], delete["pgbench_cte"]),
-                       "vs_statements": summary(delete["ours"], delete["pgbench_statements"])},
-            "peak_rss_mib": rss,
-        })
+        if "jwks" in PATHS:
+            results["jwks"] = {"levels": jwks, **summary(jwks["ours"], jwks["nginx"])}
+        if "me" in PATHS:
+            results["me"] = {"levels": me, **summary(me["ours"], me["pgbench"])}
+        if "delete" in PATHS:
+            results["delete"] = {"levels": delete,
+                                 "vs_cte": summary(delete["ours"], delete["pgbench_cte"]),
+                                 "vs_statements": summary(delete["ours"], delete["pgbench_statements"])}
+        results["peak_rss_mib"] = rss
         with open(os.path.join(OUT, "results.json"), "w") as f:
             json.dump(results, f, indent=2)
 
-        d_cte, d_st, m, j = results["delete"]["vs_cte"], results["delete"]["vs_statements"], results["me"], results["jwks"]
         print()
         print("peak against peak (best level of each side):")
-        print(f"delete_user_ratio_vs_cte {d_cte['ratio']:.2f}   ({d_cte['ours_peak']['rate']:.0f} at c={d_cte['ours_peak']['connections']} vs "
-              f"{d_cte['reference_peak']['rate']:.0f} at c={d_cte['reference_peak']['connections']}; target >= 0.85)")
-        print(f"delete_user_ratio_vs_statements {d_st['ratio']:.2f}   (reference {d_st['reference_peak']['rate']:.0f} at c={d_st['reference_peak']['connections']})")
-        print(f"delete_user_p99_at_peak_ms {d_cte['ours_peak']['p99_ms']:.2f} vs {d_cte['reference_peak']['p99_ms']:.2f} "
-              f"(ratio {d_cte['p99_ratio']:.2f}; target <= 2)")
-        print(f"me_ratio {m['ratio']:.2f}   ({m['ours_peak']['rate']:.0f} at c={m['ours_peak']['connections']} vs "
-              f"{m['reference_peak']['rate']:.0f} at c={m['reference_peak']['connections']}; target >= 0.8)")
-        print(f"jwks_ratio {j['ratio']:.2f}   ({j['ours_peak']['rate']:.0f} at c={j['ours_peak']['connections']} vs "
-              f"{j['reference_peak']['rate']:.0f} at c={j['reference_peak']['connections']}; target >= 1.2)")
+        commands = []
+        if "delete" in PATHS:
+            d_cte, d_st = results["delete"]["vs_cte"], results["delete"]["vs_statements"]
+            print(f"delete_user_ratio_vs_cte {d_cte['ratio']:.2f}   ({d_cte['ours_peak']['rate']:.0f} at c={d_cte['ours_peak']['connections']} vs "
+                  f"{d_cte['reference_peak']['rate']:.0f} at c={d_cte['reference_peak']['connections']}; target >= 0.85)")
+            print(f"delete_user_ratio_vs_statements {d_st['ratio']:.2f}   (reference {d_st['reference_peak']['rate']:.0f} at c={d_st['reference_peak']['connections']})")
+            print(f"delete_user_p99_at_peak_ms {d_cte['ours_peak']['p99_ms']:.2f} vs {d_cte['reference_peak']['p99_ms']:.2f} "
+                  f"(ratio {d_cte['p99_ratio']:.2f}; target <= 2)")
+            commands.append(d_cte['reference_peak']['command'])
+        if "me" in PATHS:
+            m = results["me"]
+            print(f"me_ratio {m['ratio']:.2f}   ({m['ours_peak']['rate']:.0f} at c={m['ours_peak']['connections']} vs "
+                  f"{m['reference_peak']['rate']:.0f} at c={m['reference_peak']['connections']}; target >= 0.8)")
+            commands.append(m['reference_peak']['command'])
+        if "jwks" in PATHS:
+            j = results["jwks"]
+            print(f"jwks_ratio {j['ratio']:.2f}   ({j['ours_peak']['rate']:.0f} at c={j['ours_peak']['connections']} vs "
+                  f"{j['reference_peak']['rate']:.0f} at c={j['reference_peak']['connections']}; target >= 1.2)")
+        if "sqlite" in PATHS:
+            for name, r in (("me", results["sqlite"]["me"]), ("delete_user", results["sqlite"]["delete"])):
+                print(f"sqlite_{name}_ratio {r['ratio']:.2f}   ({r['ours_peak']['rate']:.0f} at c={r['ours_peak']['connections']} vs "
+                      f"{r['reference_peak']['rate']:.0f} at c={r['reference_peak']['connections']}; no target yet; "
+                      f"p99 {r['ours_peak']['p99_ms']:.2f} vs {r['reference_peak']['p99_ms']:.2f} ms)")
         print(f"peak_rss_mib {rss:.1f}   (target <= 32)")
-        print("reference commands (run one alone to reproduce it):")
-        print(f"  {d_cte['reference_peak']['command']}")
-        print(f"  {m['reference_peak']['command']}")
+        if commands:
+            print("reference commands (run one alone to reproduce it):")
+            for command in commands:
+                print(f"  {command}")
         print(f"results written to {os.path.join(OUT, 'results.json')}")
     finally:
         if server:

@@ -8,6 +8,7 @@ use crate::http::metrics::{self as request_metrics, Listener};
 use crate::http::no_store;
 use crate::http::request_id;
 use crate::metrics::Metrics;
+use crate::offload::Offload;
 use crate::openapi::{self, ServedDocument};
 use crate::outbox::{Dispatcher, Publisher};
 use crate::purge::Purger;
@@ -17,7 +18,7 @@ use crate::sessions::{last_used, SessionLookup, SessionTouches};
 use crate::state::AppState;
 use crate::{key_refresh, report::Report};
 use actix_web::dev::Server;
-use actix_web::middleware::{from_fn, Logger};
+use actix_web::middleware::{from_fn, Condition, Logger};
 use actix_web::{web, App, HttpServer};
 use chrono::Utc;
 use jwks::KeyManager;
@@ -107,6 +108,7 @@ impl Application {
         let webhooks = Arc::new(config.webhooks.clone());
         let state = AppState {
             db: db.clone(),
+            offload: Offload::new(db.pool_state().max_size),
             keys,
             config: config.clone(),
             metrics: Arc::new(Metrics::default()),
@@ -156,7 +158,7 @@ impl Application {
                     .wrap(from_fn(cors::middleware))
                     .wrap(from_fn(request_metrics::record))
                     .wrap(from_fn(request_id::middleware))
-                    .wrap(Logger::new(LOG_FORMAT))
+                    .wrap(access_log())
             })
             .listen(public_listener)
             .map_err(|e| StartupError::Bind("public listener".into(), e))?;
@@ -190,7 +192,7 @@ impl Application {
                     .wrap(from_fn(admin_guard::middleware))
                     .wrap(from_fn(request_metrics::record))
                     .wrap(from_fn(request_id::middleware))
-                    .wrap(Logger::new(LOG_FORMAT))
+                    .wrap(access_log())
             })
             .listen(admin_listener)
             .map_err(|e| StartupError::Bind("admin listener".into(), e))?;
@@ -251,6 +253,13 @@ impl Application {
         state.touches.flush(&state.db).await;
         result.map(|_| ())
     }
+}
+
+/// The access log, only when its lines would be written: the logger renders every line
+/// whether or not the level lets it through.
+fn access_log() -> Condition<Logger> {
+    let enabled = log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info);
+    Condition::new(enabled, Logger::new(LOG_FORMAT))
 }
 
 fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, StartupError> {

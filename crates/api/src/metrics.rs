@@ -1,6 +1,7 @@
 //! Prometheus metrics: request counts and latencies by listener, route and status, deletions,
 //! token rejections by reason, webhook deliveries; pool and outbox gauges read at scrape time.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,10 +31,13 @@ impl Histogram {
     }
 }
 
+/// A request series: listener, route pattern, status.
+type RequestKey = (&'static str, Cow<'static, str>, u16);
+
 /// Every counter the service keeps.
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(&'static str, String, u16), Histogram>>,
+    requests: Mutex<BTreeMap<RequestKey, Histogram>>,
     deletions_by_user: AtomicU64,
     deletions_by_admin: AtomicU64,
     deletions_by_purge: AtomicU64,
@@ -78,7 +82,13 @@ pub struct Gauges {
 }
 
 impl Metrics {
-    pub fn observe_request(&self, listener: &'static str, route: String, status: u16, secs: f64) {
+    pub fn observe_request(
+        &self,
+        listener: &'static str,
+        route: Cow<'static, str>,
+        status: u16,
+        secs: f64,
+    ) {
         self.requests
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

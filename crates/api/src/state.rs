@@ -2,6 +2,7 @@
 
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::offload::Offload;
 use crate::outbox::Publisher;
 use crate::sessions::{SessionLookup, SessionTouches};
 use jwks::KeyManager;
@@ -13,6 +14,8 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct AppState {
     pub db: Database,
+    /// Where handlers run their storage work (at most a pool's worth at once).
+    pub offload: Offload,
     pub keys: Arc<KeyManager>,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,

@@ -143,18 +143,6 @@ impl ResponseError for ApiError {
     }
 }
 
-/// Runs blocking storage work off the async threads, mapping both failure layers.
-pub async fn blocking<T, F>(context: &'static str, f: F) -> Result<T, ApiError>
-where
-    F: FnOnce() -> Result<T, StoreError> + Send + 'static,
-    T: Send + 'static,
-{
-    actix_web::web::block(f)
-        .await
-        .map_err(ApiError::blocking)?
-        .map_err(|e| ApiError::store(context, e))
-}
-
 /// Default service: any unknown path is a JSON 404.
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::status(StatusCode::NOT_FOUND))

@@ -25,6 +25,18 @@ fn acceptable(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
 }
 
+/// A fresh UUID v4 from aws-lc's generator, which runs in user space: the OS source would
+/// cost a system call on every request.
+fn generated_id() -> String {
+    let mut bytes = [0u8; 16];
+    match aws_lc_rs::rand::fill(&mut bytes) {
+        Ok(()) => uuid::Builder::from_random_bytes(bytes)
+            .into_uuid()
+            .to_string(),
+        Err(_) => uuid::Uuid::new_v4().to_string(),
+    }
+}
+
 pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -35,7 +47,7 @@ pub async fn middleware(
         .and_then(|v| v.to_str().ok())
         .filter(|v| acceptable(v))
         .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        .unwrap_or_else(generated_id);
     req.extensions_mut().insert(RequestId(id.clone()));
     // Our middleware answer refusals as responses (never `Err`), so every answer passes here.
     let mut res = next.call(req).await?;

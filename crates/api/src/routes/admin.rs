@@ -2,7 +2,7 @@
 
 use super::resource;
 use super::views::{AuditLogView, DeliveryView, ExportView, SessionView, UserView};
-use crate::http::error::{blocking, ApiError, ErrorBody};
+use crate::http::error::{ApiError, ErrorBody};
 use crate::http::json_object::JsonObject;
 use crate::http::request_id::request_context;
 use crate::metrics::Gauges;
@@ -115,7 +115,10 @@ async fn create_user(
         .collect();
     validate_new_emails(&emails).map_err(refused)?;
     let db = state.db.clone();
-    let user = blocking("creating user", move || db.create_user(&emails, Utc::now())).await?;
+    let user = state
+        .offload
+        .run("creating user", move || db.create_user(&emails, Utc::now()))
+        .await?;
     Ok(HttpResponse::Created().json(UserView::from(&user)))
 }
 
@@ -155,10 +158,12 @@ async fn list_users(
     let q = query.into_inner();
     let (page, per_page) = paging(q.page, q.per_page)?;
     let db = state.db.clone();
-    let (users, total) = blocking("listing users", move || {
-        db.list_users(page, per_page, q.email.as_deref(), q.status)
-    })
-    .await?;
+    let (users, total) = state
+        .offload
+        .run("listing users", move || {
+            db.list_users(page, per_page, q.email.as_deref(), q.status)
+        })
+        .await?;
     let body: Vec<UserView> = users.iter().map(UserView::from).collect();
     Ok(HttpResponse::Ok()
         .insert_header(("X-Total-Count", total.to_string()))
@@ -186,7 +191,9 @@ async fn get_user(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let db = state.db.clone();
-    let user = blocking("loading user", move || db.find_user(id))
+    let user = state
+        .offload
+        .run("loading user", move || db.find_user(id))
         .await?
         .ok_or(ApiError::status(StatusCode::NOT_FOUND))?;
     Ok(HttpResponse::Ok().json(UserView::from(&user)))
@@ -223,7 +230,11 @@ async fn delete_user(
         at: Utc::now(),
     };
     let db = state.db.clone();
-    match blocking("deleting user", move || db.delete_user(&deletion)).await? {
+    match state
+        .offload
+        .run("deleting user", move || db.delete_user(&deletion))
+        .await?
+    {
         DeletionOutcome::Deleted(_) => {
             state.metrics.user_deleted(true);
             state.events.committed(EventKind::UserDelete);
@@ -254,7 +265,11 @@ async fn change_deletion(
         at: Utc::now(),
     };
     let db = state.db.clone();
-    match blocking("changing a deletion", move || db.change_deletion(&change)).await? {
+    match state
+        .offload
+        .run("changing a deletion", move || db.change_deletion(&change))
+        .await?
+    {
         ChangeOutcome::Changed(user) => {
             if restoring {
                 state.events.committed(EventKind::UserDeleteCancelled);
@@ -362,7 +377,7 @@ async fn export_user(
     state: web::Data<AppState>,
     id: web::Path<UserId>,
 ) -> Result<HttpResponse, ApiError> {
-    super::export::export(&state.db, id.into_inner())
+    super::export::export(&state, id.into_inner())
         .await?
         .ok_or(ApiError::status(StatusCode::NOT_FOUND))
 }
@@ -441,14 +456,16 @@ async fn list_sessions(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let db = state.db.clone();
-    let sessions = blocking("listing sessions", move || {
-        if db.find_user(id)?.is_none() {
-            return Ok(None);
-        }
-        db.list_sessions(id).map(Some)
-    })
-    .await?
-    .ok_or(ApiError::status(StatusCode::NOT_FOUND))?;
+    let sessions = state
+        .offload
+        .run("listing sessions", move || {
+            if db.find_user(id)?.is_none() {
+                return Ok(None);
+            }
+            db.list_sessions(id).map(Some)
+        })
+        .await?
+        .ok_or(ApiError::status(StatusCode::NOT_FOUND))?;
     let body: Vec<SessionView> = sessions.iter().map(SessionView::from).collect();
     Ok(HttpResponse::Ok().json(body))
 }
@@ -481,7 +498,11 @@ async fn delete_session(
         at: Utc::now(),
     };
     let db = state.db.clone();
-    if blocking("ending session", move || db.end_session(&ending)).await? {
+    if state
+        .offload
+        .run("ending session", move || db.end_session(&ending))
+        .await?
+    {
         state.events.committed(EventKind::SessionDelete);
         Ok(HttpResponse::NoContent().finish())
     } else {
@@ -534,7 +555,10 @@ async fn list_audit_logs(
         per_page,
     };
     let db = state.db.clone();
-    let logs = blocking("listing audit logs", move || db.list_audit_logs(&filter)).await?;
+    let logs = state
+        .offload
+        .run("listing audit logs", move || db.list_audit_logs(&filter))
+        .await?;
     let body: Vec<AuditLogView> = logs.iter().map(AuditLogView::from).collect();
     Ok(HttpResponse::Ok().json(body))
 }
@@ -581,10 +605,12 @@ async fn list_deliveries(
     };
     let (page, per_page) = paging(q.page, q.per_page)?;
     let db = state.db.clone();
-    let listed = blocking("listing deliveries", move || {
-        db.list_deliveries(status, page, per_page)
-    })
-    .await?;
+    let listed = state
+        .offload
+        .run("listing deliveries", move || {
+            db.list_deliveries(status, page, per_page)
+        })
+        .await?;
     let body: Vec<DeliveryView> = listed.items.iter().map(DeliveryView::from).collect();
     Ok(HttpResponse::Ok()
         .insert_header(("X-Total-Count", listed.total.to_string()))

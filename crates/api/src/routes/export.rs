@@ -2,42 +2,44 @@
 //! `GET /users/{id}/export`: the same document, nothing masked.
 
 use super::views::{AuditLogView, ExportView, SessionView, UserView};
-use crate::http::error::{blocking, ApiError};
+use crate::http::error::ApiError;
+use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::HttpResponse;
 use chrono::Utc;
 use domain::ids::UserId;
 use domain::ports::{AccountStore, AuditLogFilter, AuditLogStore, SessionStore};
-use persistence::Database;
 
 /// Audit entries read per query while exporting.
 const PAGE: u32 = 1000;
 
 /// The export of `user_id`, or `None` if there is no such user.
-pub async fn export(db: &Database, user_id: UserId) -> Result<Option<HttpResponse>, ApiError> {
-    let db = db.clone();
-    let found = blocking("exporting a user", move || {
-        let Some(user) = db.find_user(user_id)? else {
-            return Ok(None);
-        };
-        let sessions = db.list_sessions(user_id)?;
-        let mut audit_logs = Vec::new();
-        for page in 1.. {
-            let batch = db.list_audit_logs(&AuditLogFilter {
-                kind: None,
-                actor_user_id: Some(user_id),
-                page,
-                per_page: PAGE,
-            })?;
-            let last = batch.len() < PAGE as usize;
-            audit_logs.extend(batch);
-            if last {
-                break;
+pub async fn export(state: &AppState, user_id: UserId) -> Result<Option<HttpResponse>, ApiError> {
+    let db = state.db.clone();
+    let found = state
+        .offload
+        .run("exporting a user", move || {
+            let Some(user) = db.find_user(user_id)? else {
+                return Ok(None);
+            };
+            let sessions = db.list_sessions(user_id)?;
+            let mut audit_logs = Vec::new();
+            for page in 1.. {
+                let batch = db.list_audit_logs(&AuditLogFilter {
+                    kind: None,
+                    actor_user_id: Some(user_id),
+                    page,
+                    per_page: PAGE,
+                })?;
+                let last = batch.len() < PAGE as usize;
+                audit_logs.extend(batch);
+                if last {
+                    break;
+                }
             }
-        }
-        Ok(Some((user, sessions, audit_logs)))
-    })
-    .await?;
+            Ok(Some((user, sessions, audit_logs)))
+        })
+        .await?;
     Ok(found.map(|(user, sessions, audit_logs)| {
         let body = ExportView {
             user: UserView::from(&user),

@@ -7,11 +7,14 @@ pub mod public;
 pub mod views;
 
 use crate::http::error::ApiError;
+use crate::http::metrics::RouteLabel;
 use actix_web::{web, HttpResponse, Resource};
 
 /// A resource whose other methods answer 405 with `Allow` in our error shape.
-pub fn resource(path: &str, allow: &'static str) -> Resource {
-    web::resource(path).default_service(web::to(move || async move {
-        Err::<HttpResponse, _>(ApiError::method_not_allowed(allow))
-    }))
+pub fn resource(path: &'static str, allow: &'static str) -> Resource {
+    web::resource(path)
+        .app_data(RouteLabel(path))
+        .default_service(web::to(move || async move {
+            Err::<HttpResponse, _>(ApiError::method_not_allowed(allow))
+        }))
 }

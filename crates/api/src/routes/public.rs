@@ -4,7 +4,7 @@
 use super::resource;
 use super::views::{ExportView, UserView};
 use crate::http::auth::{live_session, Authenticated, VerifiedTokens};
-use crate::http::error::{blocking, ApiError, ErrorBody};
+use crate::http::error::{ApiError, ErrorBody};
 use crate::http::request_id::request_context;
 use crate::sessions::cookie;
 use crate::state::AppState;
@@ -80,71 +80,73 @@ pub async fn delete_user(
 ) -> Result<HttpResponse, ApiError> {
     let context = request_context(&req);
     let st = state.clone();
-    let outcome = blocking("deleting user", move || {
-        let now = Utc::now();
-        let account = &st.config.account;
-        if !account.allow_deletion {
-            return Ok(DeleteOutcome::Refused(DeletionRefused::Disabled));
-        }
-        if account.deletion.grace_period.is_none() {
-            // At once: the deletion's own statement checks the session (live, the token's
-            // user's, recent enough), so a candidate costs one round trip.
-            for token in &claims.tokens {
-                let deletion = Deletion {
-                    user_id: token.user_id,
-                    by: DeletedBy::User {
-                        session: token.session_id,
-                        created_after: account.oldest_session_allowed(now),
-                    },
-                    context: context.clone(),
-                    audit: st.config.audit_log.clone(),
-                    recipients: st.events.recipients(EventKind::UserDelete),
-                    at: now,
-                };
-                match st.db.delete_user(&deletion)? {
-                    DeletionOutcome::NoSession => continue,
-                    DeletionOutcome::Deleted(deleted) => {
-                        return Ok(DeleteOutcome::Deleted(deleted))
-                    }
-                    DeletionOutcome::Gone => return Ok(DeleteOutcome::Gone),
-                    DeletionOutcome::Held => return Ok(DeleteOutcome::Held),
-                    DeletionOutcome::ReauthenticationRequired => {
-                        return Ok(DeleteOutcome::Refused(reauthentication(account)))
+    let outcome = state
+        .offload
+        .run("deleting user", move || {
+            let now = Utc::now();
+            let account = &st.config.account;
+            if !account.allow_deletion {
+                return Ok(DeleteOutcome::Refused(DeletionRefused::Disabled));
+            }
+            if account.deletion.grace_period.is_none() {
+                // At once: the deletion's own statement checks the session (live, the token's
+                // user's, recent enough), so a candidate costs one round trip.
+                for token in &claims.tokens {
+                    let deletion = Deletion {
+                        user_id: token.user_id,
+                        by: DeletedBy::User {
+                            session: token.session_id,
+                            created_after: account.oldest_session_allowed(now),
+                        },
+                        context: context.clone(),
+                        audit: st.config.audit_log.clone(),
+                        recipients: st.events.recipients(EventKind::UserDelete),
+                        at: now,
+                    };
+                    match st.db.delete_user(&deletion)? {
+                        DeletionOutcome::NoSession => continue,
+                        DeletionOutcome::Deleted(deleted) => {
+                            return Ok(DeleteOutcome::Deleted(deleted))
+                        }
+                        DeletionOutcome::Gone => return Ok(DeleteOutcome::Gone),
+                        DeletionOutcome::Held => return Ok(DeleteOutcome::Held),
+                        DeletionOutcome::ReauthenticationRequired => {
+                            return Ok(DeleteOutcome::Refused(reauthentication(account)))
+                        }
                     }
                 }
+                return Ok(DeleteOutcome::NoSession);
             }
-            return Ok(DeleteOutcome::NoSession);
-        }
-        let mut live = None;
-        for token in &claims.tokens {
-            let found = st.db.find_session(token.session_id)?;
-            if let Some(session) = live_session(found, token, now) {
-                live = Some((token.user_id, session));
-                break;
+            let mut live = None;
+            for token in &claims.tokens {
+                let found = st.db.find_session(token.session_id)?;
+                if let Some(session) = live_session(found, token, now) {
+                    live = Some((token.user_id, session));
+                    break;
+                }
             }
-        }
-        let Some((user_id, session)) = live else {
-            return Ok(DeleteOutcome::NoSession);
-        };
-        if let Err(refused) = account.may_delete_own_account(session.created_at, now) {
-            return Ok(DeleteOutcome::Refused(refused));
-        }
-        let grace = account.deletion.grace_period.unwrap_or_default();
-        let scheduling = Scheduling {
-            user_id,
-            session: session.id,
-            purge_after: now + grace.chrono(),
-            context,
-            audit: st.config.audit_log.clone(),
-            recipients: st.events.recipients(EventKind::UserDeleteScheduled),
-            at: now,
-        };
-        Ok(match st.db.schedule_deletion(&scheduling)? {
-            Some(scheduled) => DeleteOutcome::Scheduled(scheduled),
-            None => DeleteOutcome::Gone,
+            let Some((user_id, session)) = live else {
+                return Ok(DeleteOutcome::NoSession);
+            };
+            if let Err(refused) = account.may_delete_own_account(session.created_at, now) {
+                return Ok(DeleteOutcome::Refused(refused));
+            }
+            let grace = account.deletion.grace_period.unwrap_or_default();
+            let scheduling = Scheduling {
+                user_id,
+                session: session.id,
+                purge_after: now + grace.chrono(),
+                context,
+                audit: st.config.audit_log.clone(),
+                recipients: st.events.recipients(EventKind::UserDeleteScheduled),
+                at: now,
+            };
+            Ok(match st.db.schedule_deletion(&scheduling)? {
+                Some(scheduled) => DeleteOutcome::Scheduled(scheduled),
+                None => DeleteOutcome::Gone,
+            })
         })
-    })
-    .await?;
+        .await?;
     match outcome {
         DeleteOutcome::Deleted(deleted) => {
             log::info!("user {} deleted", deleted.id);
@@ -238,7 +240,9 @@ pub async fn get_user(
         return Err(ApiError::status(StatusCode::FORBIDDEN));
     }
     let db = state.db.clone();
-    let user = blocking("loading user", move || db.find_user(id))
+    let user = state
+        .offload
+        .run("loading user", move || db.find_user(id))
         .await?
         .ok_or_else(ApiError::unauthorized)?;
     Ok(HttpResponse::Ok().json(UserView::from(&user)))
@@ -270,7 +274,11 @@ pub async fn logout(
         at: Utc::now(),
     };
     let db = state.db.clone();
-    if blocking("ending session", move || db.end_session(&ending)).await? {
+    if state
+        .offload
+        .run("ending session", move || db.end_session(&ending))
+        .await?
+    {
         state.events.committed(EventKind::SessionDelete);
     }
     Ok(HttpResponse::NoContent()
@@ -299,7 +307,7 @@ pub async fn export(
     auth: Authenticated,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    super::export::export(&state.db, auth.user_id)
+    super::export::export(&state, auth.user_id)
         .await?
         // The session was live a moment ago: the user went meanwhile.
         .ok_or_else(ApiError::unauthorized)

@@ -1,0 +1,73 @@
+//! Storage work leaves the async threads for blocking ones, at most as many at once as the
+//! pool has connections. The rest wait here, in arrival order, as futures: not as parked
+//! threads queued on the pool, which costs a thread each, a wake-up each, and hands the next
+//! free connection to whichever thread the scheduler picks (a long latency tail under load).
+
+use crate::http::error::ApiError;
+use domain::ports::StoreError;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+/// The gate in front of the blocking threads. Cheap to clone: every clone is the same gate.
+#[derive(Clone, Debug)]
+pub struct Offload {
+    permits: Arc<Semaphore>,
+}
+
+impl Offload {
+    /// A gate letting `connections` jobs run at once (the pool's size; at least one).
+    pub fn new(connections: u32) -> Self {
+        let permits = usize::try_from(connections.max(1)).unwrap_or(Semaphore::MAX_PERMITS);
+        Self {
+            permits: Arc::new(Semaphore::new(permits.min(Semaphore::MAX_PERMITS))),
+        }
+    }
+
+    /// Runs `f` on a blocking thread once a connection's worth of room is free; maps both
+    /// failure layers (the task, the store) to the answer, keeping the cause for the log.
+    pub async fn run<T, F>(&self, context: &'static str, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce() -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        // The semaphore is never closed, so waiting can only end with a permit.
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| ApiError::internal(context, e))?;
+        actix_web::web::block(f)
+            .await
+            .map_err(ApiError::blocking)?
+            .map_err(|e| ApiError::store(context, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Offload;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    #[actix_web::test]
+    async fn never_more_jobs_at_once_than_connections() {
+        let gate = Offload::new(3);
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let jobs = (0..12).map(|_| {
+            let (running, most) = (running.clone(), most.clone());
+            gate.run("test", move || {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(20));
+                running.fetch_sub(1, Ordering::SeqCst);
+                Ok(())
+            })
+        });
+        for result in futures_util::future::join_all(jobs).await {
+            assert!(result.is_ok(), "a gated job failed");
+        }
+        assert_eq!(most.load(Ordering::SeqCst), 3);
+    }
+}
