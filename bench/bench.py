@@ -207,100 +207,102 @@ def main():
     results = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                "machine": f"{platform.machine()} {os.cpu_count()} cpus", "duration_s": DURATION, "levels": LEVELS}
     try:
-        server = Server(db)
-        # Seeding: tokens for our DELETE runs (each request needs a live session of its own),
-        # rows for the pgbench references (ids derived from n: found by primary key alone).
-        deletes_per_level = int(os.environ.get("BENCH_DELETE_TOKENS", str(6000 * DURATION))) if "delete" in PATHS else 0
-        total = deletes_per_level * len(LEVELS)
-        print(f"seeding {total} users with sessions through the admin API", flush=True)
-        tokens = os.path.join(OUT, "delete_tokens.txt")
-        run(["node", os.path.join(ROOT, "bench", "seed.mjs"), server.admin, str(total), tokens, "32"])
-        run(["node", os.path.join(ROOT, "bench", "seed.mjs"), server.admin, "1", os.path.join(OUT, "me_token.txt"), "1"])
-        all_tokens = open(tokens).read().split()
-        targets = 2 * 8000 * DURATION * len(LEVELS) + 10000
-        print(f"seeding {targets} users with sessions for pgbench", flush=True)
-        psql(db, "-v", f"count={targets}", "-f", os.path.join(ROOT, "bench", "targets.sql"))
-        psql(db, "-c", "CHECKPOINT")
+        rss = None
+        if {"jwks", "me", "delete"} & set(PATHS):
+            server = Server(db)
+            # Seeding: tokens for our DELETE runs (each request needs a live session of its own),
+            # rows for the pgbench references (ids derived from n: found by primary key alone).
+            deletes_per_level = int(os.environ.get("BENCH_DELETE_TOKENS", str(6000 * DURATION))) if "delete" in PATHS else 0
+            total = deletes_per_level * len(LEVELS)
+            print(f"seeding {total} users with sessions through the admin API", flush=True)
+            tokens = os.path.join(OUT, "delete_tokens.txt")
+            run(["node", os.path.join(ROOT, "bench", "seed.mjs"), server.admin, str(total), tokens, "32"])
+            run(["node", os.path.join(ROOT, "bench", "seed.mjs"), server.admin, "1", os.path.join(OUT, "me_token.txt"), "1"])
+            all_tokens = open(tokens).read().split()
+            targets = 2 * 8000 * DURATION * len(LEVELS) + 10000
+            print(f"seeding {targets} users with sessions for pgbench", flush=True)
+            psql(db, "-v", f"count={targets}", "-f", os.path.join(ROOT, "bench", "targets.sql"))
+            psql(db, "-c", "CHECKPOINT")
 
-        # JWKS vs nginx.
-        if "jwks" in PATHS:
-            www = tempfile.mkdtemp(prefix="hanko-bench-www.")
-            os.chmod(www, 0o755)
-            os.makedirs(os.path.join(www, ".well-known"))
-            os.chmod(os.path.join(www, ".well-known"), 0o755)
-            body = urllib.request.urlopen(f"{server.public}/.well-known/jwks.json").read()
-            with open(os.path.join(www, ".well-known", "jwks.json"), "wb") as f:
-                f.write(body)
-            os.chmod(os.path.join(www, ".well-known", "jwks.json"), 0o644)
-            nginx_dir = os.path.join(OUT, "nginx")
-            os.makedirs(os.path.join(nginx_dir, "logs"), exist_ok=True)
-            nginx_port = free_port()
-            with open(os.path.join(nginx_dir, "nginx.conf"), "w") as f:
-                f.write(f"""worker_processes {WORKERS};
-    pid {nginx_dir}/nginx.pid;
-    error_log {nginx_dir}/logs/error.log warn;
-    events {{ worker_connections 4096; }}
-    http {{
-      access_log off;
-      server {{
-        listen 127.0.0.1:{nginx_port};
-        root {www};
-        location = /.well-known/jwks.json {{
-          default_type application/json;
-          add_header Cache-Control "public, max-age=600, stale-while-revalidate=60, stale-if-error=86400";
-          add_header Access-Control-Allow-Origin "*";
-          add_header Vary "Origin";
-          etag on;
+            # JWKS vs nginx.
+            if "jwks" in PATHS:
+                www = tempfile.mkdtemp(prefix="hanko-bench-www.")
+                os.chmod(www, 0o755)
+                os.makedirs(os.path.join(www, ".well-known"))
+                os.chmod(os.path.join(www, ".well-known"), 0o755)
+                body = urllib.request.urlopen(f"{server.public}/.well-known/jwks.json").read()
+                with open(os.path.join(www, ".well-known", "jwks.json"), "wb") as f:
+                    f.write(body)
+                os.chmod(os.path.join(www, ".well-known", "jwks.json"), 0o644)
+                nginx_dir = os.path.join(OUT, "nginx")
+                os.makedirs(os.path.join(nginx_dir, "logs"), exist_ok=True)
+                nginx_port = free_port()
+                with open(os.path.join(nginx_dir, "nginx.conf"), "w") as f:
+                    f.write(f"""worker_processes {WORKERS};
+        pid {nginx_dir}/nginx.pid;
+        error_log {nginx_dir}/logs/error.log warn;
+        events {{ worker_connections 4096; }}
+        http {{
+          access_log off;
+          server {{
+            listen 127.0.0.1:{nginx_port};
+            root {www};
+            location = /.well-known/jwks.json {{
+              default_type application/json;
+              add_header Cache-Control "public, max-age=600, stale-while-revalidate=60, stale-if-error=86400";
+              add_header Access-Control-Allow-Origin "*";
+              add_header Vary "Origin";
+              etag on;
+            }}
+          }}
         }}
-      }}
-    }}
-    """)
-            run(["nginx", "-p", nginx_dir, "-c", os.path.join(nginx_dir, "nginx.conf")])
-            time.sleep(0.3)
-            jwks = {"ours": [], "nginx": []}
-            for c in LEVELS:
-                for side, url in (("ours", f"{server.public}/.well-known/jwks.json"),
-                                  ("nginx", f"http://127.0.0.1:{nginx_port}/.well-known/jwks.json")):
-                    r = dict(wrk(url, c, "report.lua"), connections=c)
-                    jwks[side].append(r)
-                    line("jwks", side, c, r)
-            run(["nginx", "-p", nginx_dir, "-c", os.path.join(nginx_dir, "nginx.conf"), "-s", "stop"])
-            nginx_dir = None
-            shutil.rmtree(www)
+        """)
+                run(["nginx", "-p", nginx_dir, "-c", os.path.join(nginx_dir, "nginx.conf")])
+                time.sleep(0.3)
+                jwks = {"ours": [], "nginx": []}
+                for c in LEVELS:
+                    for side, url in (("ours", f"{server.public}/.well-known/jwks.json"),
+                                      ("nginx", f"http://127.0.0.1:{nginx_port}/.well-known/jwks.json")):
+                        r = dict(wrk(url, c, "report.lua"), connections=c)
+                        jwks[side].append(r)
+                        line("jwks", side, c, r)
+                run(["nginx", "-p", nginx_dir, "-c", os.path.join(nginx_dir, "nginx.conf"), "-s", "stop"])
+                nginx_dir = None
+                shutil.rmtree(www)
 
-        # GET /me vs the session row by primary key.
-        if "me" in PATHS:
-            me_token = open(os.path.join(OUT, "me_token.txt")).read().split()[0]
-            me = {"ours": [], "pgbench": []}
-            for c in LEVELS:
-                r = dict(wrk(f"{server.public}/me", c, "report.lua", f"Bearer {me_token}"), connections=c)
-                me["ours"].append(r)
-                line("me", "ours", c, r)
-                time.sleep(1.2)  # let a pending last_used write (at most one) land before the reference
-                r = dict(pgbench(db, "lookup.sql", c, "me", "-D", f"targets={targets}"), connections=c)
-                me["pgbench"].append(r)
-                line("me", "pgbench pk read", c, r)
+            # GET /me vs the session row by primary key.
+            if "me" in PATHS:
+                me_token = open(os.path.join(OUT, "me_token.txt")).read().split()[0]
+                me = {"ours": [], "pgbench": []}
+                for c in LEVELS:
+                    r = dict(wrk(f"{server.public}/me", c, "report.lua", f"Bearer {me_token}"), connections=c)
+                    me["ours"].append(r)
+                    line("me", "ours", c, r)
+                    time.sleep(1.2)  # let a pending last_used write (at most one) land before the reference
+                    r = dict(pgbench(db, "lookup.sql", c, "me", "-D", f"targets={targets}"), connections=c)
+                    me["pgbench"].append(r)
+                    line("me", "pgbench pk read", c, r)
 
-        # DELETE /user vs the one-statement reference and the statement-by-statement one.
-        if "delete" in PATHS:
-            delete = {"ours": [], "pgbench_cte": [], "pgbench_statements": []}
-            for i, c in enumerate(LEVELS):
-                chunk = os.path.join(OUT, f"tokens_{c}.txt")
-                with open(chunk, "w") as f:
-                    f.write("\n".join(all_tokens[i * deletes_per_level:(i + 1) * deletes_per_level]) + "\n")
-                r = dict(wrk(f"{server.public}/user", c, "delete.lua", chunk, str(min(c, 2))), connections=c)
-                delete["ours"].append(r)
-                line("delete", "ours", c, r)
-                psql(db, "-c", "CHECKPOINT")
-                for side, script in (("pgbench_cte", "delete_cte.sql"), ("pgbench_statements", "delete.sql")):
-                    r = dict(pgbench(db, script, c, side), connections=c)
-                    delete[side].append(r)
-                    line("delete", side.replace("_", " "), c, r)
+            # DELETE /user vs the one-statement reference and the statement-by-statement one.
+            if "delete" in PATHS:
+                delete = {"ours": [], "pgbench_cte": [], "pgbench_statements": []}
+                for i, c in enumerate(LEVELS):
+                    chunk = os.path.join(OUT, f"tokens_{c}.txt")
+                    with open(chunk, "w") as f:
+                        f.write("\n".join(all_tokens[i * deletes_per_level:(i + 1) * deletes_per_level]) + "\n")
+                    r = dict(wrk(f"{server.public}/user", c, "delete.lua", chunk, str(min(c, 2))), connections=c)
+                    delete["ours"].append(r)
+                    line("delete", "ours", c, r)
                     psql(db, "-c", "CHECKPOINT")
+                    for side, script in (("pgbench_cte", "delete_cte.sql"), ("pgbench_statements", "delete.sql")):
+                        r = dict(pgbench(db, script, c, side), connections=c)
+                        delete[side].append(r)
+                        line("delete", side.replace("_", " "), c, r)
+                        psql(db, "-c", "CHECKPOINT")
 
-        rss = server.peak_rss_mib()
-        server.stop()
-        server = None
+            rss = server.peak_rss_mib()
+            server.stop()
+            server = None
 
         if "sqlite" in PATHS:
             results["sqlite"] = sqlite_paths()
@@ -313,7 +315,8 @@ def main():
             results["delete"] = {"levels": delete,
                                  "vs_cte": summary(delete["ours"], delete["pgbench_cte"]),
                                  "vs_statements": summary(delete["ours"], delete["pgbench_statements"])}
-        results["peak_rss_mib"] = rss
+        if rss is not None:
+            results["peak_rss_mib"] = rss
         with open(os.path.join(OUT, "results.json"), "w") as f:
             json.dump(results, f, indent=2)
 
@@ -342,7 +345,10 @@ def main():
                 print(f"sqlite_{name}_ratio {r['ratio']:.2f}   ({r['ours_peak']['rate']:.0f} at c={r['ours_peak']['connections']} vs "
                       f"{r['reference_peak']['rate']:.0f} at c={r['reference_peak']['connections']}; no target yet; "
                       f"p99 {r['ours_peak']['p99_ms']:.2f} vs {r['reference_peak']['p99_ms']:.2f} ms)")
-        print(f"peak_rss_mib {rss:.1f}   (target <= 32)")
+        if rss is not None:
+            print(f"peak_rss_mib {rss:.1f}   (target <= 32)")
+        if "sqlite" in PATHS:
+            print(f"peak_rss_mib_sqlite {results['sqlite']['peak_rss_mib']:.1f}")
         if commands:
             print("reference commands (run one alone to reproduce it):")
             for command in commands:

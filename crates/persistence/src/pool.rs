@@ -6,6 +6,7 @@ use diesel::connection::SimpleConnection;
 use diesel::result::Error as DieselError;
 use diesel::{Connection, ConnectionError, PgConnection, SqliteConnection};
 use domain::ports::StoreError;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// A connection to either backend. Queries written against it run on both.
@@ -95,6 +96,8 @@ pub struct PoolState {
 pub struct Database {
     pool: r2d2::Pool<Manager>,
     url: DatabaseUrl,
+    /// SQLite only: the writers of this process take turns here (see [`Database::write`]).
+    sqlite_writer: Option<Arc<Mutex<()>>>,
 }
 
 impl std::fmt::Debug for Database {
@@ -123,6 +126,7 @@ impl Database {
             });
         Self {
             pool,
+            sqlite_writer: (!config.url.is_postgres()).then(|| Arc::new(Mutex::new(()))),
             url: config.url.clone(),
         }
     }
@@ -161,12 +165,29 @@ impl Database {
         result.map_err(store_error)
     }
 
-    /// Like [`Database::run`], inside one transaction.
+    /// Like [`Database::run`], inside one transaction, as a writer (see [`Database::write`]).
     pub(crate) fn transaction<T>(
         &self,
         f: impl FnOnce(&mut DbConnection) -> Result<T, DieselError>,
     ) -> Result<T, StoreError> {
-        self.run(|conn| conn.transaction(f))
+        self.write(|conn| conn.transaction(f))
+    }
+
+    /// Like [`Database::run`], for work that writes. SQLite admits one writer at a time, and a
+    /// connection that finds the file locked sleeps in its busy handler, in steps of
+    /// milliseconds, instead of being woken when the writer is done: so this process's writers
+    /// take turns on a mutex first (the turn is taken before the connection, so waiting
+    /// writers hold no connection readers need). Other processes on the same file still meet
+    /// the busy handler. Postgres writers run at once.
+    pub(crate) fn write<T>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, DieselError>,
+    ) -> Result<T, StoreError> {
+        let _turn = self
+            .sqlite_writer
+            .as_ref()
+            .map(|writer| writer.lock().unwrap_or_else(PoisonError::into_inner));
+        self.run(f)
     }
 
     /// Runs `f` with the raw connection (for migrations).

@@ -26,12 +26,12 @@ impl KeyStore for Database {
             created_at: Timestamp(key.created_at),
             activates_at: Timestamp(key.activates_at),
         };
-        self.run(|conn| diesel::insert_into(jwks::table).values(&row).execute(conn))?;
+        self.write(|conn| diesel::insert_into(jwks::table).values(&row).execute(conn))?;
         Ok(())
     }
 
     fn replace_encrypted_key(&self, kid: &str, encrypted_key: &str) -> Result<bool, StoreError> {
-        let n = self.run(|conn| {
+        let n = self.write(|conn| {
             diesel::update(jwks::table.filter(jwks::kid.eq(kid)))
                 .set(jwks::encrypted_key.eq(encrypted_key))
                 .execute(conn)
@@ -40,6 +40,6 @@ impl KeyStore for Database {
     }
 
     fn delete_keys(&self, kids: &[String]) -> Result<usize, StoreError> {
-        self.run(|conn| diesel::delete(jwks::table.filter(jwks::kid.eq_any(kids))).execute(conn))
+        self.write(|conn| diesel::delete(jwks::table.filter(jwks::kid.eq_any(kids))).execute(conn))
     }
 }

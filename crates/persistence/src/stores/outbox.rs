@@ -125,7 +125,7 @@ impl Outbox for Database {
         lease_until: DateTime<Utc>,
     ) -> Result<Vec<Delivery>, StoreError> {
         let limit = i32::try_from(limit).unwrap_or(i32::MAX);
-        self.run(|conn| {
+        self.write(|conn| {
             let claimed: Vec<DeliveryRow> = match conn {
                 DbConnection::Pg(pg) => diesel::sql_query(CLAIM_POSTGRES)
                     .bind::<DbTimestamp, _>(Timestamp(lease_until))
@@ -176,7 +176,7 @@ impl Outbox for Database {
         hook: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.run(|conn| {
+        self.write(|conn| {
             diesel::update(webhook_deliveries::table.find(delivery(event, hook)))
                 .set((
                     webhook_deliveries::delivered_at.eq(Some(Timestamp(at))),
@@ -195,7 +195,7 @@ impl Outbox for Database {
         retry_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
         let error: String = error.chars().take(1000).collect();
-        self.run(|conn| {
+        self.write(|conn| {
             let row = webhook_deliveries::table.find(delivery(event, hook));
             match retry_at {
                 Some(at) => diesel::update(row)
@@ -216,7 +216,7 @@ impl Outbox for Database {
     }
 
     fn prune_outbox(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
-        self.run(|conn| {
+        self.write(|conn| {
             let unfinished = webhook_deliveries::table
                 .filter(webhook_deliveries::event_id.eq(webhook_outbox::id))
                 .filter(webhook_deliveries::delivered_at.is_null())

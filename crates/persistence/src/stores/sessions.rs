@@ -82,7 +82,7 @@ impl SessionStore for Database {
         min_interval: chrono::Duration,
     ) -> Result<(), StoreError> {
         let stale_before = Timestamp(at - min_interval);
-        self.run(|conn| match conn {
+        self.write(|conn| match conn {
             // Rows are locked in id order, and a row locked elsewhere (a deletion's cascade,
             // another instance's flush) is skipped rather than waited for: `last_used` is
             // informational, and waiting in plan order could deadlock with a cascade.
