@@ -9,6 +9,7 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpRequest};
 use domain::model::RequestContext;
+use std::cell::Cell;
 
 /// The id of the request being handled.
 #[derive(Clone, Debug)]
@@ -25,16 +26,24 @@ fn acceptable(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
 }
 
-/// A fresh UUID v4 from aws-lc's generator, which runs in user space: the OS source would
-/// cost a system call on every request.
+thread_local! {
+    /// This thread's id prefix (random, drawn once) and its counter.
+    static NEXT_ID: Cell<(u64, u64)> = Cell::new((uuid::Uuid::new_v4().as_u64_pair().0, 0));
+}
+
+/// A fresh id in UUID form: unique, not secret (it is echoed and logged). A random prefix per
+/// thread and a counter, so no random draw (and no system call) per request.
 fn generated_id() -> String {
-    let mut bytes = [0u8; 16];
-    match aws_lc_rs::rand::fill(&mut bytes) {
-        Ok(()) => uuid::Builder::from_random_bytes(bytes)
+    NEXT_ID.with(|next| {
+        let (prefix, counter) = next.get();
+        next.set((prefix, counter.wrapping_add(1)));
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&prefix.to_be_bytes());
+        bytes[8..].copy_from_slice(&counter.to_be_bytes());
+        uuid::Builder::from_random_bytes(bytes)
             .into_uuid()
-            .to_string(),
-        Err(_) => uuid::Uuid::new_v4().to_string(),
-    }
+            .to_string()
+    })
 }
 
 pub async fn middleware(
@@ -79,5 +88,26 @@ pub fn request_context(req: &HttpRequest) -> RequestContext {
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|s| s.chars().take(512).collect()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{acceptable, generated_id};
+    use std::collections::HashSet;
+
+    #[test]
+    fn generated_ids_are_distinct_uuids_across_threads() {
+        let mut seen = HashSet::new();
+        let other = std::thread::spawn(|| (0..1000).map(|_| generated_id()).collect::<Vec<_>>());
+        let mine: Vec<String> = (0..1000).map(|_| generated_id()).collect();
+        let theirs = other.join().unwrap_or_default();
+        assert_eq!(theirs.len(), 1000);
+        for id in mine.into_iter().chain(theirs) {
+            let parsed = uuid::Uuid::parse_str(&id).map(|u| u.get_version_num());
+            assert_eq!(parsed.ok(), Some(4), "{id} is not a v4-form UUID");
+            assert!(acceptable(&id));
+            assert!(seen.insert(id), "an id repeated");
+        }
     }
 }

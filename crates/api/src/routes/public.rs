@@ -404,13 +404,15 @@ pub async fn jwks_json(req: HttpRequest, keys: web::Data<jwks::KeyManager>) -> H
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig, allow_deletion: bool) {
+    // Routes are tried in this order: the document every verifier fetches comes first, and
+    // the static paths before the one with a pattern to match.
+    cfg.service(resource("/.well-known/jwks.json", "GET").route(web::get().to(jwks_json)))
+        .service(resource("/.well-known/config", "GET").route(web::get().to(well_known_config)));
     if allow_deletion {
         cfg.service(resource("/user", "DELETE").route(web::delete().to(delete_user)));
     }
     cfg.service(resource("/me", "GET").route(web::get().to(me)))
-        .service(resource("/users/{id}", "GET").route(web::get().to(get_user)))
         .service(resource("/logout", "POST").route(web::post().to(logout)))
         .service(resource("/user/export", "GET").route(web::get().to(export)))
-        .service(resource("/.well-known/jwks.json", "GET").route(web::get().to(jwks_json)))
-        .service(resource("/.well-known/config", "GET").route(web::get().to(well_known_config)));
+        .service(resource("/users/{id}", "GET").route(web::get().to(get_user)));
 }
