@@ -128,7 +128,9 @@ def pgbench(db, script, conns, tag, *extra):
     shutil.rmtree(logdir)
     latencies.sort()
     pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] / 1000 if latencies else float("nan")
-    return {"rate": float(m.group(1)), "p50_ms": pick(0.50), "p99_ms": pick(0.99), "command": " ".join(cmd[:-1]) + f" {PG}/{db}"}
+    # The command to reproduce the figure alone (without the latency log, which is ours).
+    alone = [a for i, a in enumerate(cmd[:-1]) if a not in ("-l", "--log-prefix") and cmd[i - 1] != "--log-prefix"]
+    return {"rate": float(m.group(1)), "p50_ms": pick(0.50), "p99_ms": pick(0.99), "command": " ".join(alone) + f" {PG}/{db}"}
 
 
 def line(path, side, conns, r):

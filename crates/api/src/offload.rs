@@ -3,8 +3,7 @@
 //! threads queued on the pool, which costs a thread each, a wake-up each, and hands the next
 //! free connection to whichever thread the scheduler picks (a long latency tail under load).
 
-use crate::http::error::ApiError;
-use domain::ports::StoreError;
+use domain::ports::{Cause, StoreError};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
@@ -23,9 +22,9 @@ impl Offload {
         }
     }
 
-    /// Runs `f` on a blocking thread once a connection's worth of room is free; maps both
-    /// failure layers (the task, the store) to the answer, keeping the cause for the log.
-    pub async fn run<T, F>(&self, context: &'static str, f: F) -> Result<T, ApiError>
+    /// Runs `f` on a blocking thread once a connection's worth of room is free. `context`
+    /// names the work in the error, which keeps its cause.
+    pub async fn run<T, F>(&self, context: &'static str, f: F) -> Result<T, OffloadError>
     where
         F: FnOnce() -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
@@ -35,12 +34,37 @@ impl Offload {
             .permits
             .acquire()
             .await
-            .map_err(|e| ApiError::internal(context, e))?;
+            .map_err(|e| OffloadError::Failed {
+                context,
+                source: e.into(),
+            })?;
         actix_web::web::block(f)
             .await
-            .map_err(ApiError::blocking)?
-            .map_err(|e| ApiError::store(context, e))
+            .map_err(|e| OffloadError::Failed {
+                context,
+                source: e.into(),
+            })?
+            .map_err(|source| OffloadError::Store { context, source })
     }
+}
+
+/// Why offloaded work did not produce its result.
+#[derive(Debug, thiserror::Error)]
+pub enum OffloadError {
+    /// The store refused or failed.
+    #[error("{context}: {source}")]
+    Store {
+        context: &'static str,
+        #[source]
+        source: StoreError,
+    },
+    /// The work never completed (its thread panicked, or the runtime is shutting down).
+    #[error("{context}: the blocking task did not complete: {source}")]
+    Failed {
+        context: &'static str,
+        #[source]
+        source: Cause,
+    },
 }
 
 #[cfg(test)]

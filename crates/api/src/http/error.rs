@@ -3,6 +3,7 @@
 //! [`ApiError`] and is logged once, with the request id, by [`super::request_id`] when the
 //! error has become a response; the client never sees it.
 
+use crate::offload::OffloadError;
 use crate::report::Report;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
@@ -152,4 +153,14 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
 pub fn bad_request<E: fmt::Display>(e: E, _req: &actix_web::HttpRequest) -> actix_web::Error {
     log::debug!("bad request: {e}");
     ApiError::status(StatusCode::BAD_REQUEST).into()
+}
+
+/// Offloaded storage work that failed: the store's verdict, or an internal error.
+impl From<OffloadError> for ApiError {
+    fn from(e: OffloadError) -> Self {
+        match e {
+            OffloadError::Store { context, source } => Self::store(context, source),
+            OffloadError::Failed { context, source } => Self::internal(context, source),
+        }
+    }
 }
