@@ -332,6 +332,9 @@ def main():
             print(f"delete_user_ratio_vs_statements {d_st['ratio']:.2f}   (reference {d_st['reference_peak']['rate']:.0f} at c={d_st['reference_peak']['connections']})")
             print(f"delete_user_p99_at_peak_ms {d_cte['ours_peak']['p99_ms']:.2f} vs {d_cte['reference_peak']['p99_ms']:.2f} "
                   f"(ratio {d_cte['p99_ratio']:.2f}; target <= 2)")
+            same_level = "  ".join(f"c={o['connections']}: {o['p99_ms'] / r['p99_ms']:.2f}"
+                                   for o, r in zip(delete["ours"], delete["pgbench_cte"]))
+            print(f"delete_user_p99_ratio_at_each_level {same_level}")
             commands.append(d_cte['reference_peak']['command'])
         if "me" in PATHS:
             m = results["me"]
