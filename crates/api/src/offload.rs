@@ -29,22 +29,27 @@ impl Offload {
         F: FnOnce() -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
-        // The semaphore is never closed, so waiting can only end with a permit.
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| OffloadError::Failed {
-                context,
-                source: e.into(),
-            })?;
-        actix_web::web::block(f)
-            .await
-            .map_err(|e| OffloadError::Failed {
-                context,
-                source: e.into(),
-            })?
-            .map_err(|source| OffloadError::Store { context, source })
+        // The semaphore is never closed, so waiting can only end with a permit. The job holds
+        // it until it ends, even if the request that asked is dropped meanwhile.
+        let permit =
+            self.permits
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|e| OffloadError::Failed {
+                    context,
+                    source: e.into(),
+                })?;
+        actix_web::web::block(move || {
+            let _permit = permit;
+            f()
+        })
+        .await
+        .map_err(|e| OffloadError::Failed {
+            context,
+            source: e.into(),
+        })?
+        .map_err(|source| OffloadError::Store { context, source })
     }
 }
 
@@ -52,14 +57,14 @@ impl Offload {
 #[derive(Debug, thiserror::Error)]
 pub enum OffloadError {
     /// The store refused or failed.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Store {
         context: &'static str,
         #[source]
         source: StoreError,
     },
     /// The work never completed (its thread panicked, or the runtime is shutting down).
-    #[error("{context}: the blocking task did not complete: {source}")]
+    #[error("{context}: the blocking task did not complete")]
     Failed {
         context: &'static str,
         #[source]
@@ -93,5 +98,31 @@ mod tests {
             assert!(result.is_ok(), "a gated job failed");
         }
         assert_eq!(most.load(Ordering::SeqCst), 3);
+    }
+
+    #[actix_web::test]
+    async fn a_dropped_request_keeps_its_slot_until_its_job_ends() {
+        let gate = Offload::new(1);
+        let first_done = Arc::new(AtomicUsize::new(0));
+        let done = first_done.clone();
+        let first = actix_web::rt::spawn({
+            let gate = gate.clone();
+            async move {
+                gate.run("first", move || {
+                    std::thread::sleep(Duration::from_millis(100));
+                    done.store(1, Ordering::SeqCst);
+                    Ok(())
+                })
+                .await
+            }
+        });
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        // The client went away: the handler's future is dropped while its job still runs.
+        first.abort();
+        let seen = first_done.clone();
+        let second = gate
+            .run("second", move || Ok(seen.load(Ordering::SeqCst)))
+            .await;
+        assert_eq!(second.ok(), Some(1), "the second job ran beside the first");
     }
 }
