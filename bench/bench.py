@@ -133,6 +133,14 @@ def pgbench(db, script, conns, tag, *extra):
     return {"rate": float(m.group(1)), "p50_ms": pick(0.50), "p99_ms": pick(0.99), "command": " ".join(alone) + f" {PG}/{db}"}
 
 
+def delete_users(server, tokens, conns, prefix=""):
+    """DELETE /user at `conns` connections, each request with a token of its own."""
+    chunk = os.path.join(OUT, f"{prefix}tokens_{conns}.txt")
+    with open(chunk, "w") as f:
+        f.write("\n".join(tokens) + "\n")
+    return dict(wrk(f"{server.public}/user", conns, "delete.lua", chunk, str(min(conns, 2))), connections=conns)
+
+
 def line(path, side, conns, r):
     print(f"{path:<8} {side:<22} c={conns:<3} {r['rate']:>9.0f}/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:7.2f} ms", flush=True)
 
@@ -177,10 +185,7 @@ def sqlite_paths():
             line("me-sqlite", "sqlite3 pk read", c, r)
         delete = {"ours": [], "reference": []}
         for i, c in enumerate(LEVELS):
-            chunk = os.path.join(OUT, f"sqlite_tokens_{c}.txt")
-            with open(chunk, "w") as f:
-                f.write("\n".join(all_tokens[i * ours_per_level:(i + 1) * ours_per_level]) + "\n")
-            r = dict(wrk(f"{server.public}/user", c, "delete.lua", chunk, str(min(c, 2))), connections=c)
+            r = delete_users(server, all_tokens[i * ours_per_level:(i + 1) * ours_per_level], c, "sqlite_")
             delete["ours"].append(r)
             line("del-sqlite", "ours", c, r)
             r = dict(measure_reference("delete", c, 1 + i * ref_per_level, ref_per_level), connections=c)
@@ -289,10 +294,7 @@ def main():
             if "delete" in PATHS:
                 delete = {"ours": [], "pgbench_cte": [], "pgbench_statements": []}
                 for i, c in enumerate(LEVELS):
-                    chunk = os.path.join(OUT, f"tokens_{c}.txt")
-                    with open(chunk, "w") as f:
-                        f.write("\n".join(all_tokens[i * deletes_per_level:(i + 1) * deletes_per_level]) + "\n")
-                    r = dict(wrk(f"{server.public}/user", c, "delete.lua", chunk, str(min(c, 2))), connections=c)
+                    r = delete_users(server, all_tokens[i * deletes_per_level:(i + 1) * deletes_per_level], c)
                     delete["ours"].append(r)
                     line("delete", "ours", c, r)
                     psql(db, "-c", "CHECKPOINT")
