@@ -106,7 +106,8 @@ def wrk(url, conns, script, *args):
     if r["non2xx"] or r["socket_errors"] or ok <= 0:
         sys.exit(f"{url} at {conns}: a measurement with errors is not one: {r}\n"
                  + "(the server's log is in bench/out/)")
-    return {"rate": ok / (r["duration_us"] / 1e6), "p50_ms": r["p50_us"] / 1000, "p99_ms": r["p99_us"] / 1000}
+    return {"rate": ok / (r["duration_us"] / 1e6), "p50_ms": r["p50_us"] / 1000, "p99_ms": r["p99_us"] / 1000,
+            "requests": r["requests"]}
 
 
 def pgbench(db, script, conns, tag, *extra):
@@ -138,7 +139,13 @@ def delete_users(server, tokens, conns, prefix=""):
     chunk = os.path.join(OUT, f"{prefix}tokens_{conns}.txt")
     with open(chunk, "w") as f:
         f.write("\n".join(tokens) + "\n")
-    return dict(wrk(f"{server.public}/user", conns, "delete.lua", chunk, str(min(conns, 2))), connections=conns)
+    r = dict(wrk(f"{server.public}/user", conns, "delete.lua", chunk, str(min(conns, 2))), connections=conns)
+    # A wrk thread out of tokens stops while the clock runs on: the rate would be the token
+    # count's, not the server's.
+    if r["requests"] + conns >= len(tokens):
+        sys.exit(f"DELETE /user at {conns}: ran out of tokens ({len(tokens)}) at {r['rate']:.0f}/s; "
+                 "raise BENCH_DELETE_TOKENS / BENCH_SQLITE_TOKENS")
+    return r
 
 
 def line(path, side, conns, r):
@@ -219,14 +226,14 @@ def main():
             server = Server(db)
             # Seeding: tokens for our DELETE runs (each request needs a live session of its own),
             # rows for the pgbench references (ids derived from n: found by primary key alone).
-            deletes_per_level = int(os.environ.get("BENCH_DELETE_TOKENS", str(6000 * DURATION))) if "delete" in PATHS else 0
+            deletes_per_level = int(os.environ.get("BENCH_DELETE_TOKENS", str(10000 * DURATION))) if "delete" in PATHS else 0
             total = deletes_per_level * len(LEVELS)
             print(f"seeding {total} users with sessions through the admin API", flush=True)
             tokens = os.path.join(OUT, "delete_tokens.txt")
             run(["node", os.path.join(ROOT, "bench", "seed.mjs"), server.admin, str(total), tokens, "32"])
             run(["node", os.path.join(ROOT, "bench", "seed.mjs"), server.admin, "1", os.path.join(OUT, "me_token.txt"), "1"])
             all_tokens = open(tokens).read().split()
-            targets = 2 * 8000 * DURATION * len(LEVELS) + 10000
+            targets = 2 * 10000 * DURATION * len(LEVELS) + 10000
             print(f"seeding {targets} users with sessions for pgbench", flush=True)
             psql(db, "-v", f"count={targets}", "-f", os.path.join(ROOT, "bench", "targets.sql"))
             psql(db, "-c", "CHECKPOINT")

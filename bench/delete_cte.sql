@@ -1,11 +1,15 @@
--- Reference, the fastest SQL for the same atomic work: the session lookup of the auth check,
--- then ONE statement with data-modifying CTEs (session check, lock, e-mails, cascade delete,
--- audit, outbox event), as the server's own statement does (crates/persistence/src/sql/).
-SELECT s.id AS sid, s.user_id AS uid, s.expires_at FROM sessions s WHERE s.id = (SELECT md5('s' || nextval('bench_seq'))::uuid) \gset
-WITH target AS (
-    SELECT u.id, u.hold FROM users u
-    WHERE u.id = :uid
-      AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = :sid AND s.user_id = u.id AND s.expires_at > now())
+-- Reference, the fastest SQL for the same atomic work, in ONE round trip as the server's own
+-- statement (crates/persistence/src/sql/delete_user.sql) does it: session check, lock, e-mails,
+-- cascade delete, audit entry, outbox event, all data-modifying CTEs of one statement. The ids
+-- derive from a sequence number (bench/targets.sql), drawn inside the statement.
+WITH ids AS MATERIALIZED (
+    SELECT md5('u' || q.n)::uuid AS uid, md5('s' || q.n)::uuid AS sid
+    FROM (SELECT nextval('bench_seq') AS n) q
+),
+target AS (
+    SELECT u.id, u.hold FROM users u JOIN ids ON u.id = ids.uid
+    WHERE EXISTS (SELECT 1 FROM sessions s
+                  WHERE s.id = ids.sid AND s.user_id = u.id AND s.expires_at > now())
     FOR UPDATE OF u
 ),
 mails AS (

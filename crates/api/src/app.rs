@@ -22,7 +22,7 @@ use actix_web::middleware::{from_fn, Condition, Logger};
 use actix_web::{web, App, HttpServer};
 use chrono::Utc;
 use jwks::KeyManager;
-use persistence::Database;
+use persistence::{Database, WorkerPg};
 use std::net::TcpListener;
 use std::sync::Arc;
 
@@ -135,9 +135,13 @@ impl Application {
             let document = web::Data::new(ServedDocument(web::Bytes::from(openapi::to_json(
                 &openapi::served(openapi::Listener::Public, allow_deletion),
             ))));
+            let worker_pg = WorkerPgPlan::new(&config.database, public_workers);
             let server = HttpServer::new(move || {
-                App::new()
-                    .app_data(web::Data::new(state.clone()))
+                let app = match worker_pg.for_this_worker() {
+                    Some(pg) => App::new().app_data(pg),
+                    None => App::new(),
+                };
+                app.app_data(web::Data::new(state.clone()))
                     .app_data(document.clone())
                     .app_data(web::Data::from(state.keys.clone()))
                     .app_data(web::Data::from(state.metrics.clone()))
@@ -285,4 +289,39 @@ fn path_errors() -> web::PathConfig {
 
 fn query_errors() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(bad_request)
+}
+
+/// How each public worker gets its own Postgres connections ([`WorkerPg`]): the URL and a
+/// share of the pool size. `None` on SQLite, or when the asynchronous driver cannot use the
+/// URL (then every statement goes through the pool; said once at start).
+#[derive(Clone)]
+struct WorkerPgPlan(Option<(String, usize, std::time::Duration)>);
+
+impl WorkerPgPlan {
+    fn new(database: &persistence::DatabaseConfig, workers: usize) -> Self {
+        let persistence::DatabaseUrl::Postgres(url) = &database.url else {
+            return Self(None);
+        };
+        let pool = usize::try_from(database.pool_size.get()).unwrap_or(usize::MAX);
+        let lanes = pool.div_ceil(workers.max(1));
+        let timeout = database.connect_timeout.std();
+        match WorkerPg::new(url, lanes, timeout) {
+            Ok(_) => Self(Some((url.clone(), lanes, timeout))),
+            Err(e) => {
+                log::warn!(
+                    "DELETE /user goes through the connection pool (thread hops): {}",
+                    Report(&e)
+                );
+                Self(None)
+            }
+        }
+    }
+
+    /// This worker's connections (none yet: they open on first use).
+    fn for_this_worker(&self) -> Option<web::Data<WorkerPg>> {
+        let (url, lanes, timeout) = self.0.as_ref()?;
+        WorkerPg::new(url, *lanes, *timeout)
+            .ok()
+            .map(web::Data::new)
+    }
 }

@@ -12,7 +12,9 @@ mod rows;
 pub mod schema;
 mod stores;
 pub mod types;
+mod worker_pg;
 
 pub use config::{DatabaseConfig, DatabaseUrl, DatabaseUrlError};
 pub use migrations::{MigrationError, MigrationStatus};
 pub use pool::{Database, DbConnection, PoolState};
+pub use worker_pg::{NotForWorkers, WorkerPg};

@@ -11,13 +11,16 @@ use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
+use domain::account::AccountConfig;
 use domain::account::DeletionRefused;
 use domain::events::{EventKind, SessionEndReason};
 use domain::ids::UserId;
+use domain::model::RequestContext;
 use domain::ports::{
     AccountStore, DeletedBy, DeletedUser, Deletion, DeletionOutcome, ScheduledUser, Scheduling,
-    SessionEnding, SessionStore,
+    SessionEnding, SessionStore, StoreError,
 };
+use persistence::WorkerPg;
 
 /// What the single blocking step of `DELETE /user` found.
 enum DeleteOutcome {
@@ -70,83 +73,43 @@ fn reauthentication(account: &domain::account::AccountConfig) -> DeletionRefused
     security(("CookieAuth" = []), ("BearerTokenAuth" = []))
 )]
 /// `DELETE /user`: deletes the authenticated user, or, with `account.deletion.grace_period`,
-/// schedules the deletion (every session removed at once). The session check and the change
-/// run in one blocking step (one thread hop, not two); the transaction checks again that the
-/// session is live while it holds the user's lock.
+/// schedules the deletion (every session removed at once). An immediate deletion is one
+/// statement that also checks the session; on Postgres the worker sends it on its own
+/// connection ([`WorkerPg`]), elsewhere it runs in one blocking step (one thread hop). The
+/// statement or transaction checks again that the session is live while it holds the lock.
 pub async fn delete_user(
     claims: VerifiedTokens,
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let context = request_context(&req);
-    let st = state.clone();
-    let outcome = state
-        .offload
-        .run("deleting user", move || {
-            let now = Utc::now();
-            let account = &st.config.account;
-            if !account.allow_deletion {
-                return Ok(DeleteOutcome::Refused(DeletionRefused::Disabled));
-            }
-            if account.deletion.grace_period.is_none() {
-                // At once: the deletion's own statement checks the session (live, the token's
-                // user's, recent enough), so a candidate costs one round trip.
-                for token in &claims.tokens {
-                    let deletion = Deletion {
-                        user_id: token.user_id,
-                        by: DeletedBy::User {
-                            session: token.session_id,
-                            created_after: account.oldest_session_allowed(now),
-                        },
-                        context: context.clone(),
-                        audit: st.config.audit_log.clone(),
-                        recipients: st.events.recipients(EventKind::UserDelete),
-                        at: now,
-                    };
-                    match st.db.delete_user(&deletion)? {
-                        DeletionOutcome::NoSession => continue,
-                        DeletionOutcome::Deleted(deleted) => {
-                            return Ok(DeleteOutcome::Deleted(deleted))
-                        }
-                        DeletionOutcome::Gone => return Ok(DeleteOutcome::Gone),
-                        DeletionOutcome::Held => return Ok(DeleteOutcome::Held),
-                        DeletionOutcome::ReauthenticationRequired => {
-                            return Ok(DeleteOutcome::Refused(reauthentication(account)))
-                        }
-                    }
-                }
-                return Ok(DeleteOutcome::NoSession);
-            }
-            let mut live = None;
-            for token in &claims.tokens {
-                let found = st.db.find_session(token.session_id)?;
-                if let Some(session) = live_session(found, token, now) {
-                    live = Some((token.user_id, session));
+    let account = &state.config.account;
+    let worker_pg = req.app_data::<web::Data<WorkerPg>>();
+    let outcome = match worker_pg {
+        Some(pg) if account.allow_deletion && account.deletion.grace_period.is_none() => {
+            let mut outcome = DeleteOutcome::NoSession;
+            for deletion in immediate_deletions(&state, &claims, &context, Utc::now()) {
+                let found = pg
+                    .delete_user(&deletion)
+                    .await
+                    .map_err(|e| ApiError::store("deleting user", e))?;
+                if let Some(decided) = decide(found, account) {
+                    outcome = decided;
                     break;
                 }
             }
-            let Some((user_id, session)) = live else {
-                return Ok(DeleteOutcome::NoSession);
-            };
-            if let Err(refused) = account.may_delete_own_account(session.created_at, now) {
-                return Ok(DeleteOutcome::Refused(refused));
-            }
-            let grace = account.deletion.grace_period.unwrap_or_default();
-            let scheduling = Scheduling {
-                user_id,
-                session: session.id,
-                purge_after: now + grace.chrono(),
-                context,
-                audit: st.config.audit_log.clone(),
-                recipients: st.events.recipients(EventKind::UserDeleteScheduled),
-                at: now,
-            };
-            Ok(match st.db.schedule_deletion(&scheduling)? {
-                Some(scheduled) => DeleteOutcome::Scheduled(scheduled),
-                None => DeleteOutcome::Gone,
-            })
-        })
-        .await?;
+            outcome
+        }
+        _ => {
+            let st = state.clone();
+            state
+                .offload
+                .run("deleting user", move || {
+                    delete_in_one_step(&st, &claims, context)
+                })
+                .await?
+        }
+    };
     match outcome {
         DeleteOutcome::Deleted(deleted) => {
             log::info!("user {} deleted", deleted.id);
@@ -186,6 +149,89 @@ pub async fn delete_user(
             )))
         }
     }
+}
+
+/// One deletion per verified token, in the order the tokens are to be tried.
+fn immediate_deletions<'a>(
+    state: &'a AppState,
+    claims: &'a VerifiedTokens,
+    context: &'a RequestContext,
+    now: chrono::DateTime<Utc>,
+) -> impl Iterator<Item = Deletion> + 'a {
+    let account = &state.config.account;
+    claims.tokens.iter().map(move |token| Deletion {
+        user_id: token.user_id,
+        by: DeletedBy::User {
+            session: token.session_id,
+            created_after: account.oldest_session_allowed(now),
+        },
+        context: context.clone(),
+        audit: state.config.audit_log.clone(),
+        recipients: state.events.recipients(EventKind::UserDelete),
+        at: now,
+    })
+}
+
+/// What a deletion's outcome answers; `None`: this token's session is not live, try the next.
+fn decide(found: DeletionOutcome, account: &AccountConfig) -> Option<DeleteOutcome> {
+    match found {
+        DeletionOutcome::NoSession => None,
+        DeletionOutcome::Deleted(deleted) => Some(DeleteOutcome::Deleted(deleted)),
+        DeletionOutcome::Gone => Some(DeleteOutcome::Gone),
+        DeletionOutcome::Held => Some(DeleteOutcome::Held),
+        DeletionOutcome::ReauthenticationRequired => {
+            Some(DeleteOutcome::Refused(reauthentication(account)))
+        }
+    }
+}
+
+/// `DELETE /user` in one blocking step: the policy, the session check and the change.
+fn delete_in_one_step(
+    st: &AppState,
+    claims: &VerifiedTokens,
+    context: RequestContext,
+) -> Result<DeleteOutcome, StoreError> {
+    let now = Utc::now();
+    let account = &st.config.account;
+    if !account.allow_deletion {
+        return Ok(DeleteOutcome::Refused(DeletionRefused::Disabled));
+    }
+    if account.deletion.grace_period.is_none() {
+        for deletion in immediate_deletions(st, claims, &context, now) {
+            if let Some(decided) = decide(st.db.delete_user(&deletion)?, account) {
+                return Ok(decided);
+            }
+        }
+        return Ok(DeleteOutcome::NoSession);
+    }
+    let mut live = None;
+    for token in &claims.tokens {
+        let found = st.db.find_session(token.session_id)?;
+        if let Some(session) = live_session(found, token, now) {
+            live = Some((token.user_id, session));
+            break;
+        }
+    }
+    let Some((user_id, session)) = live else {
+        return Ok(DeleteOutcome::NoSession);
+    };
+    if let Err(refused) = account.may_delete_own_account(session.created_at, now) {
+        return Ok(DeleteOutcome::Refused(refused));
+    }
+    let grace = account.deletion.grace_period.unwrap_or_default();
+    let scheduling = Scheduling {
+        user_id,
+        session: session.id,
+        purge_after: now + grace.chrono(),
+        context,
+        audit: st.config.audit_log.clone(),
+        recipients: st.events.recipients(EventKind::UserDeleteScheduled),
+        at: now,
+    };
+    Ok(match st.db.schedule_deletion(&scheduling)? {
+        Some(scheduled) => DeleteOutcome::Scheduled(scheduled),
+        None => DeleteOutcome::Gone,
+    })
 }
 
 /// The authenticated user's id.

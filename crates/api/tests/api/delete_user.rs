@@ -354,6 +354,62 @@ on_both_backends!(
     me_users_and_logout,
 );
 
+/// On Postgres the worker sends the deletion on connections of its own (no thread hop), opened
+/// as the load needs them, at most its share of `pool_size` (4 here, one worker), and
+/// encrypted whenever the server offers TLS (`sslmode=prefer`, libpq's default too).
+#[actix_rt::test]
+async fn on_postgres_the_worker_deletes_on_connections_of_its_own() {
+    let app = TestApp::builder(Backend::Postgres).start().await;
+    let ours = "datname = current_database() AND application_name = 'hanko-api deletions'";
+    assert_eq!(
+        app.db.count("pg_stat_activity", ours),
+        0,
+        "none before the first deletion"
+    );
+
+    let one = app.user_with_session("one@example.com").await;
+    assert_eq!(app.delete_user(&one.token).await.status(), 204);
+    assert_eq!(
+        app.db.count("pg_stat_activity", ours),
+        1,
+        "one deletion, one connection"
+    );
+
+    let mut victims = Vec::new();
+    for i in 0..24 {
+        victims.push(app.user_with_session(&format!("many{i}@example.com")).await);
+    }
+    let statuses: Vec<u16> =
+        futures_util::future::join_all(victims.iter().map(|v| app.delete_user(&v.token)))
+            .await
+            .iter()
+            .map(|r| r.status().as_u16())
+            .collect();
+    assert!(statuses.iter().all(|s| *s == 204), "{statuses:?}");
+    assert_eq!(app.db.count("users", "1=1"), 0);
+    assert_eq!(app.db.count("webhook_outbox", "event = 'user.delete'"), 25);
+    let open = app.db.count("pg_stat_activity", ours);
+    assert!(
+        (1..=4).contains(&open),
+        "{open} connections for a share of 4"
+    );
+
+    if app
+        .db
+        .count("pg_settings", "name = 'ssl' AND setting = 'on'")
+        == 1
+    {
+        let encrypted = app.db.count(
+            "pg_stat_ssl s JOIN pg_stat_activity a USING (pid)",
+            "a.datname = current_database() AND a.application_name = 'hanko-api deletions' AND s.ssl",
+        );
+        assert_eq!(
+            encrypted, open,
+            "the server offers TLS: every worker connection uses it"
+        );
+    }
+}
+
 mod last_used {
     use crate::helpers::*;
     use crate::on_both_backends;

@@ -99,8 +99,23 @@ async fn database_outage_and_recovery_without_restart() {
         .await;
     let login = app.user_with_session("outage@example.com").await;
     assert_eq!(app.get_me(&login.token).await.status(), 200);
+    // A deletion before the cut leaves the worker a connection of its own, which dies with it.
+    let early = app.user_with_session("early@example.com").await;
+    assert_eq!(app.delete_user(&early.token).await.status(), 204);
+    let doomed = app.user_with_session("doomed@example.com").await;
 
     proxy.cut();
+
+    // The deletion, on the worker's dead connection or a new one that cannot open: an honest
+    // 500 within the timeout, and nothing deleted (checked once the database is back).
+    let started = Instant::now();
+    assert_error(app.delete_user(&doomed.token).await, 500);
+    assert_error(app.delete_user(&doomed.token).await, 500);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
 
     // A good token needs the session row: an honest 500, within the pool timeout, not a hang.
     let started = Instant::now();
@@ -160,5 +175,11 @@ async fn database_outage_and_recovery_without_restart() {
         200,
         "recovered without restart"
     );
+    assert_eq!(
+        app.get_me(&doomed.token).await.status(),
+        200,
+        "the failed deletion changed nothing"
+    );
     assert_eq!(app.delete_user(&login.token).await.status(), 204);
+    assert_eq!(app.delete_user(&doomed.token).await.status(), 204);
 }

@@ -80,8 +80,13 @@ fn command(config: &Path) -> Command {
 }
 
 async fn start(config: &Path, log: &Path) -> Server {
+    start_with_env(config, log, &[]).await
+}
+
+async fn start_with_env(config: &Path, log: &Path, env: &[(&str, &str)]) -> Server {
     let log_file = std::fs::File::create(log).unwrap_or_else(|e| panic!("{e}"));
     let child = command(config)
+        .envs(env.iter().copied())
         .arg("serve")
         .stdout(Stdio::null())
         .stderr(log_file)
@@ -817,5 +822,37 @@ async fn secrets_never_reach_the_log() {
     assert!(
         printed.contains(&format!("url: http://127.0.0.1:{closed}/in")),
         "{printed}"
+    );
+}
+
+/// A libpq environment variable (here `PGAPPNAME`) would change how libpq connects but not how
+/// the asynchronous driver does: the deletion then keeps to the pool (libpq), says so once in
+/// the log, and works as before.
+#[actix_rt::test]
+async fn a_libpq_environment_keeps_deletions_on_the_pool() {
+    let db = TestDb::new(Backend::Postgres);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config = write_config(dir.path(), "env", &db.url, &[SECRET]);
+    let log = dir.path().join("env.log");
+    let server = start_with_env(&config, &log, &[("PGAPPNAME", "pooled-by-env")]).await;
+    let victim = server.user_with_session("env@example.com").await;
+    server.delete_user(&victim.token).await.expect_status(204);
+    assert_eq!(db.count("users", "1=1"), 0);
+    let condition =
+        |name: &str| format!("datname = current_database() AND application_name = '{name}'");
+    assert_eq!(
+        db.count("pg_stat_activity", &condition("hanko-api deletions")),
+        0
+    );
+    assert!(
+        db.count("pg_stat_activity", &condition("pooled-by-env")) >= 1,
+        "the pool's connections are libpq's, which read PGAPPNAME"
+    );
+    server.stop();
+    let written = std::fs::read_to_string(&log).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        written.contains("DELETE /user goes through the connection pool")
+            && written.contains("PGAPPNAME"),
+        "{written}"
     );
 }

@@ -5,7 +5,6 @@ use crate::types::{db_time, Id, Json, Timestamp};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
-use diesel::QueryResult;
 use domain::audit::{
     AuditLogConfig, USER_DELETED, USER_DELETION_CANCELLED, USER_DELETION_SCHEDULED,
     USER_HOLD_RELEASED, USER_HOLD_SET,
@@ -208,152 +207,6 @@ const DUE_SQLITE: &str = "UPDATE users SET updated_at = updated_at WHERE id = \
      (SELECT id FROM users WHERE purge_after IS NOT NULL AND purge_after <= ? AND NOT hold \
       ORDER BY purge_after LIMIT 1) RETURNING id";
 
-/// Postgres: the whole deletion as one statement (see the file).
-const DELETE_POSTGRES: &str = include_str!("../sql/delete_user.sql");
-
-#[derive(QueryableByName)]
-struct DeleteRow {
-    #[diesel(sql_type = diesel::sql_types::Bool)]
-    found: bool,
-    #[diesel(sql_type = diesel::sql_types::Bool)]
-    held: bool,
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-    emails: Option<String>,
-    #[diesel(sql_type = diesel::sql_types::Bool)]
-    session_live: bool,
-    #[diesel(sql_type = diesel::sql_types::Bool)]
-    session_fresh: bool,
-}
-
-/// The values of [`DELETE_POSTGRES`], by placeholder number.
-struct DeleteStatement<'a> {
-    user: uuid::Uuid,
-    session: Option<uuid::Uuid>,
-    now: DateTime<Utc>,
-    audit_id: uuid::Uuid,
-    audit_enabled: bool,
-    mask_email: bool,
-    request_id: &'a str,
-    source_ip: Option<&'a str>,
-    user_agent: Option<&'a str>,
-    details: serde_json::Value,
-    event_id: uuid::Uuid,
-    deleted_at: String,
-    hooks: &'a [String],
-    created_after: Option<DateTime<Utc>>,
-}
-
-/// The statement's type is its cache key: Diesel prepares it once per connection and reuses
-/// it (a `sql_query` is never cached, so Postgres would parse and plan it on every call).
-struct DeleteStatementId;
-
-impl diesel::query_builder::QueryId for DeleteStatement<'_> {
-    type QueryId = DeleteStatementId;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl diesel::query_builder::Query for DeleteStatement<'_> {
-    type SqlType = diesel::sql_types::Untyped;
-}
-
-impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for DeleteStatement<'_> {
-    fn walk_ast<'b>(
-        &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
-    ) -> QueryResult<()> {
-        use diesel::sql_types::{Array, Bool, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
-        // Each `$n` of the file becomes a bind of the n-th value (Diesel numbers binds itself).
-        let mut rest = DELETE_POSTGRES;
-        while let Some(at) = rest.find('$') {
-            out.push_sql(&rest[..at]);
-            let digits = rest[at + 1..]
-                .find(|c: char| !c.is_ascii_digit())
-                .unwrap_or(rest.len() - at - 1);
-            match &rest[at + 1..at + 1 + digits] {
-                "1" => out.push_bind_param::<SqlUuid, _>(&self.user)?,
-                "2" => out.push_bind_param::<Nullable<SqlUuid>, _>(&self.session)?,
-                "3" => out.push_bind_param::<Timestamptz, _>(&self.now)?,
-                "4" => out.push_bind_param::<SqlUuid, _>(&self.audit_id)?,
-                "5" => out.push_bind_param::<Bool, _>(&self.audit_enabled)?,
-                "6" => out.push_bind_param::<Bool, _>(&self.mask_email)?,
-                "7" => out.push_bind_param::<Text, _>(&self.request_id)?,
-                "8" => out.push_bind_param::<Nullable<Text>, _>(&self.source_ip)?,
-                "9" => out.push_bind_param::<Nullable<Text>, _>(&self.user_agent)?,
-                "10" => out.push_bind_param::<Jsonb, _>(&self.details)?,
-                "11" => out.push_bind_param::<SqlUuid, _>(&self.event_id)?,
-                "12" => out.push_bind_param::<Text, _>(&self.deleted_at)?,
-                "13" => out.push_bind_param::<Array<Text>, _>(&self.hooks)?,
-                "14" => out.push_bind_param::<Nullable<Timestamptz>, _>(&self.created_after)?,
-                _ => out.push_sql("$"),
-            }
-            rest = &rest[at + 1 + digits..];
-        }
-        out.push_sql(rest);
-        Ok(())
-    }
-}
-
-impl RunQueryDsl<diesel::PgConnection> for DeleteStatement<'_> {}
-
-/// The deletion on Postgres, in one round trip (autocommit: the statement is its own
-/// transaction, so it commits or changes nothing).
-fn delete_in_one_statement(
-    pg: &mut diesel::PgConnection,
-    deletion: &Deletion,
-    deleted_at: DateTime<Utc>,
-) -> Result<DeletionOutcome, DieselError> {
-    let (session, created_after) = match deletion.by {
-        DeletedBy::User {
-            session,
-            created_after,
-        } => (Some(session.0), created_after),
-        DeletedBy::Admin | DeletedBy::Purge => (None, None),
-    };
-    let ctx = &deletion.context;
-    // Serialised as the other backends' events are (serde), so receivers see one format.
-    let deleted_at_text = serde_json::to_value(deleted_at)
-        .map_err(|e| DieselError::SerializationError(Box::new(e)))?
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let row: DeleteRow = DeleteStatement {
-        user: deletion.user_id.0,
-        session,
-        now: deleted_at,
-        audit_id: uuid::Uuid::new_v4(),
-        audit_enabled: deletion.audit.enabled,
-        mask_email: deletion.audit.mask_email,
-        request_id: &ctx.request_id,
-        source_ip: ctx.source_ip.as_deref(),
-        user_agent: ctx.user_agent.as_deref(),
-        details: serde_json::json!({ "by": deletion.by.label() }),
-        event_id: uuid::Uuid::new_v4(),
-        deleted_at: deleted_at_text,
-        hooks: &deletion.recipients.0,
-        created_after,
-    }
-    .get_result(pg)?;
-    if session.is_some() && !row.session_live {
-        return Ok(DeletionOutcome::NoSession);
-    }
-    if session.is_some() && !row.session_fresh {
-        return Ok(DeletionOutcome::ReauthenticationRequired);
-    }
-    if !row.found {
-        return Ok(DeletionOutcome::Gone);
-    }
-    if row.held {
-        return Ok(DeletionOutcome::Held);
-    }
-    let emails: Vec<Email> = serde_json::from_str(row.emails.as_deref().unwrap_or("[]"))
-        .map_err(|e| DieselError::DeserializationError(Box::new(e)))?;
-    Ok(DeletionOutcome::Deleted(DeletedUser {
-        id: deletion.user_id,
-        emails,
-        deleted_at,
-    }))
-}
-
 #[derive(QueryableByName)]
 struct IdRow {
     #[diesel(sql_type = crate::types::DbUuid)]
@@ -462,7 +315,7 @@ impl AccountStore for Database {
         let at = Timestamp(deleted_at);
         if self.url().is_postgres() {
             return self.run(|conn| match conn {
-                DbConnection::Pg(pg) => delete_in_one_statement(pg, deletion, deleted_at),
+                DbConnection::Pg(pg) => super::deletion::in_one_statement(pg, deletion, deleted_at),
                 // The URL is Postgres: every connection of the pool is.
                 DbConnection::Sqlite(_) => Err(DieselError::BrokenTransactionManager),
             });

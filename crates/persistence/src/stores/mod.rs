@@ -2,6 +2,7 @@
 
 mod accounts;
 mod audit_logs;
+pub(crate) mod deletion;
 pub(crate) mod events;
 mod health;
 mod keys;

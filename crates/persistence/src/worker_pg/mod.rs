@@ -1,0 +1,387 @@
+//! Postgres connections owned by one HTTP worker thread and used without leaving it.
+//!
+//! The pool ([`crate::Database`]) serves blocking threads: each statement costs two thread
+//! wake-ups (the worker hands it over, the blocking thread hands the answer back) and a thread
+//! that sleeps on its socket. For the hottest write, `DELETE /user`, the worker instead sends
+//! the one statement itself on an asynchronous connection and serves other requests until the
+//! answer arrives, as pgbench does. Each worker owns a few connections (lanes), opened when
+//! the load needs them: a request takes an idle lane, else opens a new one while the worker
+//! has fewer than its share, else queues (pipelines) on the least busy.
+//!
+//! The URL is read by `tokio-postgres`, not libpq. Where the two could connect differently
+//! (libpq-only options, `verify-ca`/`verify-full`, libpq's environment variables or password
+//! file) [`WorkerPg::new`] refuses, and the deletion keeps to the pool.
+
+mod tls;
+
+use crate::stores::deletion::{self, DeleteRow, DeleteStatement};
+use crate::types::db_time;
+use domain::ports::{Deletion, DeletionOutcome, StoreError};
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::str::FromStr;
+use std::time::Duration;
+use tokio_postgres::config::SslMode;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, Config, NoTls, Row, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+/// One worker's connections. Not `Send`: it lives and dies on its worker thread.
+pub struct WorkerPg {
+    config: Config,
+    tls: Option<MakeRustlsConnect>,
+    connect_timeout: Duration,
+    slots: Vec<Slot>,
+}
+
+/// A place for one connection; `opening` lets one request at a time open it.
+#[derive(Default)]
+struct Slot {
+    lane: RefCell<Option<Rc<Lane>>>,
+    opening: tokio::sync::Mutex<()>,
+}
+
+/// A connection with the deletion prepared on it, and how many requests are on it now.
+struct Lane {
+    client: Client,
+    delete: Statement,
+    in_flight: Cell<usize>,
+}
+
+/// Why a database URL is left to the pool.
+#[derive(Debug, thiserror::Error)]
+pub enum NotForWorkers {
+    #[error("the asynchronous driver does not read this URL as libpq does")]
+    Url(#[source] tokio_postgres::Error),
+    #[error("libpq would also read {0}, which the asynchronous driver does not")]
+    OutsideTheUrl(&'static str),
+    #[error("the URL names no host or no user (libpq would fill in its defaults)")]
+    Incomplete,
+    #[error("setting up TLS")]
+    Tls(#[source] rustls::Error),
+}
+
+/// The `application_name` of the worker connections, unless the URL names one.
+pub const APPLICATION_NAME: &str = "hanko-api deletions";
+
+/// libpq's environment variables (every one that changes how or where it connects).
+const LIBPQ_ENVIRONMENT: [&str; 27] = [
+    "PGHOST",
+    "PGHOSTADDR",
+    "PGPORT",
+    "PGDATABASE",
+    "PGUSER",
+    "PGPASSWORD",
+    "PGPASSFILE",
+    "PGSERVICE",
+    "PGSERVICEFILE",
+    "PGOPTIONS",
+    "PGAPPNAME",
+    "PGSSLMODE",
+    "PGREQUIRESSL",
+    "PGSSLCERT",
+    "PGSSLKEY",
+    "PGSSLROOTCERT",
+    "PGSSLCRL",
+    "PGSSLNEGOTIATION",
+    "PGSSLMINPROTOCOLVERSION",
+    "PGSSLMAXPROTOCOLVERSION",
+    "PGGSSENCMODE",
+    "PGKRBSRVNAME",
+    "PGCONNECT_TIMEOUT",
+    "PGCLIENTENCODING",
+    "PGTARGETSESSIONATTRS",
+    "PGLOADBALANCEHOSTS",
+    "PGCHANNELBINDING",
+];
+
+impl WorkerPg {
+    /// Up to `lanes` connections to `url` (at least one), opened when first needed.
+    pub fn new(url: &str, lanes: usize, connect_timeout: Duration) -> Result<Self, NotForWorkers> {
+        let mut config = Config::from_str(url).map_err(NotForWorkers::Url)?;
+        if let Some(name) = LIBPQ_ENVIRONMENT
+            .iter()
+            .find(|name| std::env::var_os(name).is_some())
+        {
+            return Err(NotForWorkers::OutsideTheUrl(name));
+        }
+        if config.get_password().is_none() && password_file_exists() {
+            return Err(NotForWorkers::OutsideTheUrl("a password file (~/.pgpass)"));
+        }
+        if config.get_hosts().is_empty() || config.get_user().is_none() {
+            return Err(NotForWorkers::Incomplete);
+        }
+        config.connect_timeout(connect_timeout);
+        if config.get_application_name().is_none() {
+            // So an operator can tell these connections from the pool's in pg_stat_activity.
+            config.application_name(APPLICATION_NAME);
+        }
+        let tls = match config.get_ssl_mode() {
+            SslMode::Disable => None,
+            _ => Some(tls::encrypt_only().map_err(NotForWorkers::Tls)?),
+        };
+        Ok(Self {
+            config,
+            tls,
+            connect_timeout,
+            slots: (0..lanes.max(1)).map(|_| Slot::default()).collect(),
+        })
+    }
+
+    /// The deletion, as [`crate::Database`]'s `delete_user` does it on Postgres: the same
+    /// statement, so the same answers under the same races.
+    pub async fn delete_user(&self, deletion: &Deletion) -> Result<DeletionOutcome, StoreError> {
+        let deleted_at = db_time(deletion.at);
+        let values = DeleteStatement::new(deletion, deleted_at)
+            .map_err(|e| StoreError::Database(Box::new(e)))?;
+        let params: [&(dyn ToSql + Sync); 14] = [
+            &values.user,
+            &values.session,
+            &values.now,
+            &values.audit_id,
+            &values.audit_enabled,
+            &values.mask_email,
+            &values.request_id,
+            &values.source_ip,
+            &values.user_agent,
+            &values.details,
+            &values.event_id,
+            &values.deleted_at,
+            &values.hooks,
+            &values.created_after,
+        ];
+        let lane = self.lane().await?;
+        let answer = {
+            let _on_it = InFlight::enter(&lane);
+            lane.client.query_one(&lane.delete, &params).await
+        };
+        let row = answer
+            .and_then(|row| delete_row(&row))
+            .map_err(|e| store_error(e, &lane.client))?;
+        row.outcome(deletion, deleted_at)
+            .map_err(|e| StoreError::Database(Box::new(e)))
+    }
+
+    /// An idle lane; else a new one while there is room; else the least busy.
+    async fn lane(&self) -> Result<Rc<Lane>, StoreError> {
+        let mut least_busy: Option<Rc<Lane>> = None;
+        let mut free_slot = None;
+        for slot in &self.slots {
+            let open = slot
+                .lane
+                .borrow()
+                .as_ref()
+                .filter(|lane| !lane.client.is_closed())
+                .cloned();
+            match open {
+                Some(lane) if lane.in_flight.get() == 0 => return Ok(lane),
+                Some(lane) => {
+                    if least_busy
+                        .as_ref()
+                        .is_none_or(|l| lane.in_flight.get() < l.in_flight.get())
+                    {
+                        least_busy = Some(lane);
+                    }
+                }
+                None => {
+                    if free_slot.is_none() {
+                        free_slot = Some(slot);
+                    }
+                }
+            }
+        }
+        match (free_slot, least_busy) {
+            (Some(slot), _) => self.open(slot).await,
+            (None, Some(lane)) => Ok(lane),
+            // Every slot is either open or free, and there is at least one slot.
+            (None, None) => Err(StoreError::Unavailable(Box::new(NoLane))),
+        }
+    }
+
+    /// The slot's lane, opened by this request unless another opened it meanwhile.
+    async fn open(&self, slot: &Slot) -> Result<Rc<Lane>, StoreError> {
+        let _opening = slot.opening.lock().await;
+        if let Some(lane) = slot
+            .lane
+            .borrow()
+            .as_ref()
+            .filter(|lane| !lane.client.is_closed())
+        {
+            return Ok(lane.clone());
+        }
+        let lane = tokio::time::timeout(self.connect_timeout, self.connect())
+            .await
+            .map_err(|e| StoreError::Unavailable(Box::new(e)))??;
+        let lane = Rc::new(lane);
+        *slot.lane.borrow_mut() = Some(lane.clone());
+        Ok(lane)
+    }
+
+    async fn connect(&self) -> Result<Lane, StoreError> {
+        let unavailable = |e: tokio_postgres::Error| StoreError::Unavailable(Box::new(e));
+        // The connection task runs on this worker, as every request that uses it.
+        let client = match &self.tls {
+            None => {
+                let (client, connection) = self.config.connect(NoTls).await.map_err(unavailable)?;
+                tokio::task::spawn_local(drive(connection));
+                client
+            }
+            Some(tls) => {
+                let (client, connection) = self
+                    .config
+                    .connect(tls.clone())
+                    .await
+                    .map_err(unavailable)?;
+                tokio::task::spawn_local(drive(connection));
+                client
+            }
+        };
+        let delete = client
+            .prepare_typed(deletion::DELETE_POSTGRES, &PARAMETER_TYPES)
+            .await
+            .map_err(|e| store_error(e, &client))?;
+        Ok(Lane {
+            client,
+            delete,
+            in_flight: Cell::new(0),
+        })
+    }
+}
+
+/// Runs a connection until it ends; its requests fail with the reason.
+async fn drive<F>(connection: F)
+where
+    F: std::future::Future<Output = Result<(), tokio_postgres::Error>>,
+{
+    if let Err(e) = connection.await {
+        log::warn!("database connection of a worker ended: {e}");
+    }
+}
+
+/// Counts a request on a lane while it lasts (also when the request is dropped).
+struct InFlight<'a>(&'a Lane);
+
+impl<'a> InFlight<'a> {
+    fn enter(lane: &'a Lane) -> Self {
+        lane.in_flight.set(lane.in_flight.get() + 1);
+        Self(lane)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0
+            .in_flight
+            .set(self.0.in_flight.get().saturating_sub(1));
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("no connection slot")]
+struct NoLane;
+
+/// The types of the statement's parameters, `$1` to `$14` (see the SQL file).
+const PARAMETER_TYPES: [Type; 14] = [
+    Type::UUID,
+    Type::UUID,
+    Type::TIMESTAMPTZ,
+    Type::UUID,
+    Type::BOOL,
+    Type::BOOL,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::JSONB,
+    Type::UUID,
+    Type::TEXT,
+    Type::TEXT_ARRAY,
+    Type::TIMESTAMPTZ,
+];
+
+fn delete_row(row: &Row) -> Result<DeleteRow, tokio_postgres::Error> {
+    Ok(DeleteRow {
+        found: row.try_get("found")?,
+        held: row.try_get("held")?,
+        emails: row.try_get("emails")?,
+        session_live: row.try_get("session_live")?,
+        session_fresh: row.try_get("session_fresh")?,
+    })
+}
+
+/// Sorted as the pool's errors are: a dead connection (or one the server is shutting down)
+/// is `Unavailable`, a broken rule is `Conflict`, the rest is `Database`.
+fn store_error(e: tokio_postgres::Error, client: &Client) -> StoreError {
+    use tokio_postgres::error::SqlState;
+    let code = e.code().map(SqlState::code);
+    if client.is_closed() || code.is_some_and(|c| c.starts_with("08") || c.starts_with("57P")) {
+        return StoreError::Unavailable(Box::new(e));
+    }
+    match e.code() {
+        Some(&SqlState::UNIQUE_VIOLATION) => StoreError::Conflict(Box::new(e)),
+        Some(&SqlState::FOREIGN_KEY_VIOLATION) => StoreError::NotFound,
+        _ => StoreError::Database(Box::new(e)),
+    }
+}
+
+/// Whether libpq would find a password file (`~/.pgpass`; `PGPASSFILE` is checked as an
+/// environment variable).
+fn password_file_exists() -> bool {
+    std::env::var_os("HOME")
+        .map(std::path::PathBuf::from)
+        .is_some_and(|home| home.join(".pgpass").exists())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decide(url: &str) -> Result<WorkerPg, NotForWorkers> {
+        WorkerPg::new(url, 2, Duration::from_secs(1))
+    }
+
+    #[test]
+    fn urls_libpq_reads_differently_stay_on_the_pool() {
+        // libpq verifies the server in these modes; this driver cannot say the same.
+        for mode in ["verify-ca", "verify-full", "allow"] {
+            let url = format!("postgres://u:pw@db.example/app?sslmode={mode}");
+            assert!(matches!(decide(&url), Err(NotForWorkers::Url(_))), "{mode}");
+        }
+        // libpq-only options (a root certificate, a service file entry).
+        for option in ["sslrootcert=/etc/ca.pem", "service=prod"] {
+            let url = format!("postgres://u:pw@db.example/app?{option}");
+            assert!(
+                matches!(decide(&url), Err(NotForWorkers::Url(_))),
+                "{option}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_url_that_says_everything_gets_worker_connections() {
+        if LIBPQ_ENVIRONMENT
+            .iter()
+            .any(|name| std::env::var_os(name).is_some())
+        {
+            // libpq would read that variable too: the pool keeps the deletion (tested above
+            // for URLs; the process test covers the environment).
+            assert!(decide("postgres://u:pw@db.example/app").is_err());
+            return;
+        }
+        for url in [
+            "postgres://u:pw@db.example:5432/app",
+            "postgresql://u:pw@db.example/app?sslmode=require",
+            "postgres://u:pw@db.example/app?sslmode=disable&application_name=mine",
+        ] {
+            let pg = decide(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert_eq!(pg.slots.len(), 2);
+            assert_eq!(
+                pg.tls.is_some(),
+                !url.contains("sslmode=disable"),
+                "TLS unless disabled: {url}"
+            );
+        }
+        let named = decide("postgres://u:pw@db.example/app?application_name=mine")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(named.config.get_application_name(), Some("mine"));
+    }
+}
