@@ -66,7 +66,7 @@ class Server:
             f.write(
                 f"server:\n  public:\n    address: 127.0.0.1:{self.public_port}\n"
                 f"  admin:\n    address: 127.0.0.1:{self.admin_port}\n"
-                f"database:\n  url: {url}\n  pool_size: 16\n"
+                f"database:\n  url: {url}\n  pool_size: {os.environ.get('BENCH_POOL_SIZE', '16')}\n"
                 'secrets:\n  keys: ["benchmark-secret-0123456789abcdef"]\n'
                 "account:\n  allow_deletion: true\nlog:\n  level: warn\n"
             )
@@ -134,6 +134,17 @@ def pgbench(db, script, conns, tag, *extra):
     return {"rate": float(m.group(1)), "p50_ms": pick(0.50), "p99_ms": pick(0.99), "command": " ".join(alone) + f" {PG}/{db}"}
 
 
+# The tables a deletion writes (and the seeding filled).
+TOUCHED_TABLES = ("users", "emails", "sessions", "audit_logs", "webhook_outbox", "webhook_deliveries")
+
+
+def settle(db):
+    """Before each deletion measurement: the previous one's dead rows vacuumed and its writes
+    checkpointed, so no side pays for the other's."""
+    psql(db, "-c", f"VACUUM {', '.join(TOUCHED_TABLES)}")
+    psql(db, "-c", "CHECKPOINT")
+
+
 def delete_users(server, tokens, conns, prefix=""):
     """DELETE /user at `conns` connections, each request with a token of its own."""
     chunk = os.path.join(OUT, f"{prefix}tokens_{conns}.txt")
@@ -165,8 +176,8 @@ def sqlite_paths():
     seed = os.path.join(ROOT, "bench", "seed.mjs")
     server = Server(None, url=f"sqlite://{path}", name="server-sqlite")
     try:
-        ours_per_level = int(os.environ.get("BENCH_SQLITE_TOKENS", str(2500 * DURATION)))
-        ref_per_level = 4000 * DURATION
+        ours_per_level = int(os.environ.get("BENCH_SQLITE_TOKENS", str(5000 * DURATION)))
+        ref_per_level = 10000 * DURATION
         print(f"seeding {ours_per_level * len(LEVELS)} users with sessions through the admin API (SQLite)", flush=True)
         tokens = os.path.join(OUT, "sqlite_tokens.txt")
         me_token = os.path.join(OUT, "sqlite_me_token.txt")
@@ -178,8 +189,11 @@ def sqlite_paths():
         run(reference + ["seed", path, "1", str(ref_per_level * len(LEVELS))])
 
         def measure_reference(mode, c, first, count):
-            out = run(reference + [mode, path, str(c), str(DURATION), str(first), str(count)]).stdout
-            return json.loads(out.strip().splitlines()[-1])
+            res = subprocess.run(reference + [mode, path, str(c), str(DURATION), str(first), str(count)],
+                                 capture_output=True, text=True)
+            if res.returncode != 0:
+                sys.exit(f"the sqlite3 reference ({mode} at {c}) failed: {res.stderr.strip()[-800:]}")
+            return json.loads(res.stdout.strip().splitlines()[-1])
 
         me = {"ours": [], "reference": []}
         for c in LEVELS:
@@ -236,6 +250,11 @@ def main():
             targets = 2 * 10000 * DURATION * len(LEVELS) + 10000
             print(f"seeding {targets} users with sessions for pgbench", flush=True)
             psql(db, "-v", f"count={targets}", "-f", os.path.join(ROOT, "bench", "targets.sql"))
+            # Autovacuum would wake up on the seeded and then the deleted rows in the middle of
+            # whichever side happens to be measured: vacuum explicitly, between measurements.
+            for table in TOUCHED_TABLES:
+                psql(db, "-c", f"ALTER TABLE {table} SET (autovacuum_enabled = off)")
+            psql(db, "-c", "VACUUM (ANALYZE)")
             psql(db, "-c", "CHECKPOINT")
 
             # JWKS vs nginx.
@@ -301,15 +320,15 @@ def main():
             if "delete" in PATHS:
                 delete = {"ours": [], "pgbench_cte": [], "pgbench_statements": []}
                 for i, c in enumerate(LEVELS):
+                    settle(db)
                     r = delete_users(server, all_tokens[i * deletes_per_level:(i + 1) * deletes_per_level], c)
                     delete["ours"].append(r)
                     line("delete", "ours", c, r)
-                    psql(db, "-c", "CHECKPOINT")
                     for side, script in (("pgbench_cte", "delete_cte.sql"), ("pgbench_statements", "delete.sql")):
+                        settle(db)
                         r = dict(pgbench(db, script, c, side), connections=c)
                         delete[side].append(r)
                         line("delete", side.replace("_", " "), c, r)
-                        psql(db, "-c", "CHECKPOINT")
 
             rss = server.peak_rss_mib()
             server.stop()
