@@ -11,8 +11,7 @@ use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
-use domain::account::AccountConfig;
-use domain::account::DeletionRefused;
+use domain::account::{AccountConfig, DeletionRefused};
 use domain::events::{EventKind, SessionEndReason};
 use domain::ids::UserId;
 use domain::model::RequestContext;
@@ -22,7 +21,7 @@ use domain::ports::{
 };
 use persistence::WorkerPg;
 
-/// What the single blocking step of `DELETE /user` found.
+/// What the database step of `DELETE /user` found.
 enum DeleteOutcome {
     /// No verified token stands for a live session (deleted, expired, logged out): 401.
     NoSession,
@@ -49,7 +48,7 @@ enum SessionRefusals {
 }
 
 /// The refusal of a session older than `account.deletion.max_session_age` allows.
-fn reauthentication(account: &domain::account::AccountConfig) -> DeletionRefused {
+fn reauthentication(account: &AccountConfig) -> DeletionRefused {
     DeletionRefused::ReauthenticationRequired {
         max_age: account.deletion.max_session_age.unwrap_or_default(),
     }
@@ -87,18 +86,9 @@ pub async fn delete_user(
     let worker_pg = req.app_data::<web::Data<WorkerPg>>();
     let outcome = match worker_pg {
         Some(pg) if account.allow_deletion && account.deletion.grace_period.is_none() => {
-            let mut outcome = DeleteOutcome::NoSession;
-            for deletion in immediate_deletions(&state, &claims, &context, Utc::now()) {
-                let found = pg
-                    .delete_user(&deletion)
-                    .await
-                    .map_err(|e| ApiError::store("deleting user", e))?;
-                if let Some(decided) = decide(found, account) {
-                    outcome = decided;
-                    break;
-                }
-            }
-            outcome
+            delete_on_the_worker(pg, &state, &claims, &context)
+                .await
+                .map_err(|e| ApiError::store("deleting user", e))?
         }
         _ => {
             let st = state.clone();
@@ -183,6 +173,23 @@ fn decide(found: DeletionOutcome, account: &AccountConfig) -> Option<DeleteOutco
             Some(DeleteOutcome::Refused(reauthentication(account)))
         }
     }
+}
+
+/// `DELETE /user` at once on Postgres, from the worker thread itself: one statement per
+/// candidate token until one decides.
+async fn delete_on_the_worker(
+    pg: &WorkerPg,
+    state: &AppState,
+    claims: &VerifiedTokens,
+    context: &RequestContext,
+) -> Result<DeleteOutcome, StoreError> {
+    let account = &state.config.account;
+    for deletion in immediate_deletions(state, claims, context, Utc::now()) {
+        if let Some(decided) = decide(pg.delete_user(&deletion).await?, account) {
+            return Ok(decided);
+        }
+    }
+    Ok(DeleteOutcome::NoSession)
 }
 
 /// `DELETE /user` in one blocking step: the policy, the session check and the change.
