@@ -162,6 +162,28 @@ def delete_users(server, tokens, conns, prefix=""):
     return r
 
 
+# Seconds of load before a path's first measured level: the server opens its database
+# connections (and prepares its statements) as load arrives, while pgbench opens its own before
+# its clock starts ("without initial connection time"); measured levels compare warm with warm.
+WARM_UP_S = 1
+
+
+def warm_up(url, script, *args):
+    global DURATION
+    measured, DURATION = DURATION, WARM_UP_S
+    try:
+        wrk(url, max(LEVELS), script, *args)
+    finally:
+        DURATION = measured
+
+
+def warm_up_deletes(server, tokens, prefix=""):
+    chunk = os.path.join(OUT, f"{prefix}tokens_warm_up.txt")
+    with open(chunk, "w") as f:
+        f.write("\n".join(tokens) + "\n")
+    warm_up(f"{server.public}/user", "delete.lua", chunk, str(min(max(LEVELS), 2)))
+
+
 def line(path, side, conns, r):
     print(f"{path:<8} {side:<22} c={conns:<3} {r['rate']:>9.0f}/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:7.2f} ms", flush=True)
 
@@ -180,11 +202,12 @@ def sqlite_paths():
     server = Server(None, url=f"sqlite://{path}", name="server-sqlite")
     try:
         ours_per_level = int(os.environ.get("BENCH_SQLITE_TOKENS", str(5000 * DURATION)))
+        warm_deletes = ours_per_level * WARM_UP_S // DURATION  # the same supply per second
         ref_per_level = 10000 * DURATION
-        print(f"seeding {ours_per_level * len(LEVELS)} users with sessions through the admin API (SQLite)", flush=True)
+        print(f"seeding {ours_per_level * len(LEVELS) + warm_deletes} users with sessions through the admin API (SQLite)", flush=True)
         tokens = os.path.join(OUT, "sqlite_tokens.txt")
         me_token = os.path.join(OUT, "sqlite_me_token.txt")
-        run(["node", seed, server.admin, str(ours_per_level * len(LEVELS)), tokens, "8"])
+        run(["node", seed, server.admin, str(ours_per_level * len(LEVELS) + warm_deletes), tokens, "8"])
         run(["node", seed, server.admin, "1", me_token, "1"])
         me_token = open(me_token).read().split()[0]
         all_tokens = open(tokens).read().split()
@@ -198,6 +221,7 @@ def sqlite_paths():
                 sys.exit(f"the sqlite3 reference ({mode} at {c}) failed: {res.stderr.strip()[-800:]}")
             return json.loads(res.stdout.strip().splitlines()[-1])
 
+        warm_up(f"{server.public}/me", "report.lua", f"Bearer {me_token}")
         me = {"ours": [], "reference": []}
         for c in LEVELS:
             r = dict(wrk(f"{server.public}/me", c, "report.lua", f"Bearer {me_token}"), connections=c)
@@ -208,6 +232,8 @@ def sqlite_paths():
             me["reference"].append(r)
             line("me-sqlite", "sqlite3 pk read", c, r)
         delete = {"ours": [], "reference": []}
+        warm_up_deletes(server, all_tokens[:warm_deletes], "sqlite_")
+        all_tokens = all_tokens[warm_deletes:]
         for i, c in enumerate(LEVELS):
             r = delete_users(server, all_tokens[i * ours_per_level:(i + 1) * ours_per_level], c, "sqlite_")
             delete["ours"].append(r)
@@ -244,7 +270,8 @@ def main():
             # Seeding: tokens for our DELETE runs (each request needs a live session of its own),
             # rows for the pgbench references (ids derived from n: found by primary key alone).
             deletes_per_level = int(os.environ.get("BENCH_DELETE_TOKENS", str(10000 * DURATION))) if "delete" in PATHS else 0
-            total = deletes_per_level * len(LEVELS)
+            warm_deletes = deletes_per_level * WARM_UP_S // DURATION  # the same supply per second
+            total = deletes_per_level * len(LEVELS) + warm_deletes
             print(f"seeding {total} users with sessions through the admin API", flush=True)
             tokens = os.path.join(OUT, "delete_tokens.txt")
             run(["node", os.path.join(ROOT, "bench", "seed.mjs"), server.admin, str(total), tokens, "32"])
@@ -312,6 +339,7 @@ def main():
             # GET /me vs the session row by primary key.
             if "me" in PATHS:
                 me_token = open(os.path.join(OUT, "me_token.txt")).read().split()[0]
+                warm_up(f"{server.public}/me", "report.lua", f"Bearer {me_token}")
                 me = {"ours": [], "pgbench": []}
                 for c in LEVELS:
                     r = dict(wrk(f"{server.public}/me", c, "report.lua", f"Bearer {me_token}"), connections=c)
@@ -325,9 +353,11 @@ def main():
             # DELETE /user vs the one-statement reference and the statement-by-statement one.
             if "delete" in PATHS:
                 delete = {"ours": [], "pgbench_cte": [], "pgbench_statements": []}
+                warm_tokens, level_tokens = all_tokens[:warm_deletes], all_tokens[warm_deletes:]
+                warm_up_deletes(server, warm_tokens)
                 for i, c in enumerate(LEVELS):
                     settle(db)
-                    r = delete_users(server, all_tokens[i * deletes_per_level:(i + 1) * deletes_per_level], c)
+                    r = delete_users(server, level_tokens[i * deletes_per_level:(i + 1) * deletes_per_level], c)
                     delete["ours"].append(r)
                     line("delete", "ours", c, r)
                     for side, script in (("pgbench_cte", "delete_cte.sql"), ("pgbench_statements", "delete.sql")):
