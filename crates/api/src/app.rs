@@ -295,7 +295,15 @@ fn query_errors() -> web::QueryConfig {
 /// share of the pool size. `None` on SQLite, or when the asynchronous driver cannot use the
 /// URL (then every statement goes through the pool; said once at start).
 #[derive(Clone)]
-struct WorkerPgPlan(Option<(String, usize, std::time::Duration)>);
+struct WorkerPgPlan(Option<WorkerPgSettings>);
+
+#[derive(Clone)]
+struct WorkerPgSettings {
+    url: String,
+    lanes: usize,
+    connect_timeout: std::time::Duration,
+    idle_timeout: std::time::Duration,
+}
 
 impl WorkerPgPlan {
     fn new(database: &persistence::DatabaseConfig, workers: usize) -> Self {
@@ -304,9 +312,14 @@ impl WorkerPgPlan {
         };
         let pool = usize::try_from(database.pool_size.get()).unwrap_or(usize::MAX);
         let lanes = pool.div_ceil(workers.max(1));
-        let timeout = database.connect_timeout.std();
-        match WorkerPg::new(url, lanes, timeout) {
-            Ok(_) => Self(Some((url.clone(), lanes, timeout))),
+        let settings = WorkerPgSettings {
+            url: url.clone(),
+            lanes,
+            connect_timeout: database.connect_timeout.std(),
+            idle_timeout: database.idle_timeout.std(),
+        };
+        match settings.open() {
+            Ok(_) => Self(Some(settings)),
             Err(e) => {
                 log::warn!(
                     "DELETE /user goes through the connection pool (thread hops): {}",
@@ -319,9 +332,17 @@ impl WorkerPgPlan {
 
     /// This worker's connections (none yet: they open on first use).
     fn for_this_worker(&self) -> Option<web::Data<WorkerPg>> {
-        let (url, lanes, timeout) = self.0.as_ref()?;
-        WorkerPg::new(url, *lanes, *timeout)
-            .ok()
-            .map(web::Data::new)
+        self.0.as_ref()?.open().ok().map(web::Data::new)
+    }
+}
+
+impl WorkerPgSettings {
+    fn open(&self) -> Result<WorkerPg, persistence::NotForWorkers> {
+        WorkerPg::new(
+            &self.url,
+            self.lanes,
+            self.connect_timeout,
+            self.idle_timeout,
+        )
     }
 }

@@ -269,6 +269,12 @@ impl Config {
                 "must be at least 100ms",
             ));
         }
+        if self.database.idle_timeout.std() < std::time::Duration::from_secs(1) {
+            return Err(ConfigError::new(
+                "database.idle_timeout",
+                "must be at least 1s",
+            ));
+        }
         if self.session.lifespan.std().is_zero() {
             return Err(ConfigError::new(
                 "session.lifespan",

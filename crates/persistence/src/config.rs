@@ -17,6 +17,9 @@ pub struct DatabaseConfig {
     pub pool_size: NonZeroU32,
     /// Pool checkout timeout; past it a request fails fast.
     pub connect_timeout: Duration,
+    /// A connection unused this long is closed (the pool's and the workers' alike), so a burst
+    /// does not hold its connections against the server's `max_connections` forever.
+    pub idle_timeout: Duration,
 }
 
 impl Default for DatabaseConfig {
@@ -25,6 +28,8 @@ impl Default for DatabaseConfig {
             url: DatabaseUrl::Sqlite(PathBuf::from("data/hanko.sqlite3")),
             pool_size: NonZeroU32::MIN.saturating_add(15),
             connect_timeout: Duration::from_secs(2),
+            // r2d2's own default.
+            idle_timeout: Duration::from_secs(600),
         }
     }
 }

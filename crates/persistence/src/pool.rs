@@ -118,6 +118,7 @@ impl Database {
         let pool = r2d2::Pool::builder()
             .max_size(max_size)
             .min_idle(Some(0))
+            .idle_timeout(Some(config.idle_timeout.std()))
             .connection_timeout(config.connect_timeout.std().max(Duration::from_millis(1)))
             .test_on_check_out(false)
             .error_handler(Box::new(LogErrors))

@@ -40,6 +40,7 @@ fn each_invalid_value_names_its_key_and_exits_2() {
         ("bad duration unit", "secrets:\n  keys: [\"a-perfectly-long-secret-1\"]\ndatabase:\n  connect_timeout: 5 parsecs\n", "database.connect_timeout"),
         ("wildcard origin", "secrets:\n  keys: [\"a-perfectly-long-secret-1\"]\nserver:\n  public:\n    cors:\n      allow_origins: [\"*\"]\n", "server.public.cors.allow_origins"),
         ("origin with path", "secrets:\n  keys: [\"a-perfectly-long-secret-1\"]\nserver:\n  public:\n    cors:\n      allow_origins: [\"https://a.example/x\"]\n", "server.public.cors.allow_origins"),
+        ("idle timeout under a second", "secrets:\n  keys: [\"a-perfectly-long-secret-1\"]\ndatabase:\n  idle_timeout: 100ms\n", "database.idle_timeout"),
         ("unknown scheme", "secrets:\n  keys: [\"a-perfectly-long-secret-1\"]\ndatabase:\n  url: mysql://localhost/db\n", "database.url"),
         ("bad address", "secrets:\n  keys: [\"a-perfectly-long-secret-1\"]\nserver:\n  public:\n    address: localhost\n", "server.public.address"),
         ("rsa size", "secrets:\n  keys: [\"a-perfectly-long-secret-1\"]\n  rsa_bits: 1024\n", "secrets.rsa_bits"),

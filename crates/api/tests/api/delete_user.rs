@@ -410,6 +410,42 @@ async fn on_postgres_the_worker_deletes_on_connections_of_its_own() {
     }
 }
 
+#[actix_rt::test]
+async fn on_postgres_idle_worker_connections_close_and_reopen() {
+    let app = TestApp::builder(Backend::Postgres)
+        .config(json!({"database": {"idle_timeout": "1s"}}))
+        .start()
+        .await;
+    let ours = "datname = current_database() AND application_name = 'hanko-api deletions'";
+    let one = app.user_with_session("one@example.com").await;
+    assert_eq!(app.delete_user(&one.token).await.status(), 204);
+    assert_eq!(app.db.count("pg_stat_activity", ours), 1);
+
+    // Closed by the server once idle for 1s (the backend is gone from pg_stat_activity once
+    // the connection said goodbye); waiting is bounded, not timed.
+    let mut open = 1;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        open = app.db.count("pg_stat_activity", ours);
+        if open == 0 {
+            break;
+        }
+    }
+    assert_eq!(
+        open, 0,
+        "the idle worker connection is still open after 10s"
+    );
+
+    let two = app.user_with_session("two@example.com").await;
+    assert_eq!(
+        app.delete_user(&two.token).await.status(),
+        204,
+        "a closed lane is opened again"
+    );
+    assert_eq!(app.db.count("pg_stat_activity", ours), 1);
+    assert_eq!(app.db.count("users", "1=1"), 0);
+}
+
 mod last_used {
     use crate::helpers::*;
     use crate::on_both_backends;

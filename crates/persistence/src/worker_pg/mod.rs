@@ -6,7 +6,8 @@
 //! the one statement itself on an asynchronous connection and serves other requests until the
 //! answer arrives, as pgbench does. Each worker owns a few connections (lanes), opened when
 //! the load needs them: a request takes an idle lane, else opens a new one while the worker
-//! has fewer than its share, else queues (pipelines) on the least busy.
+//! has fewer than its share, else queues (pipelines) on the least busy. A lane unused for the
+//! idle timeout is closed, as the pool closes its idle connections.
 //!
 //! The URL is read by `tokio-postgres`, not libpq. Where the two could connect differently
 //! (libpq-only options, `verify-ca`/`verify-full`, libpq's environment variables or password
@@ -17,10 +18,12 @@ mod tls;
 use crate::stores::deletion::{self, DeleteRow, DeleteStatement};
 use crate::types::db_time;
 use domain::ports::{Deletion, DeletionOutcome, StoreError};
+use futures_util::future::{select, Either};
 use std::cell::{Cell, RefCell};
-use std::rc::Rc;
+use std::pin::pin;
+use std::rc::{Rc, Weak};
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_postgres::config::SslMode;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Config, NoTls, Row, Statement};
@@ -31,21 +34,55 @@ pub struct WorkerPg {
     config: Config,
     tls: Option<MakeRustlsConnect>,
     connect_timeout: Duration,
+    idle_timeout: Duration,
     slots: Vec<Slot>,
 }
 
 /// A place for one connection; `opening` lets one request at a time open it.
 #[derive(Default)]
 struct Slot {
-    lane: RefCell<Option<Rc<Lane>>>,
+    lane: Rc<LaneCell>,
     opening: tokio::sync::Mutex<()>,
 }
 
-/// A connection with the deletion prepared on it, and how many requests are on it now.
+/// The slot's connection, if open. Shared with the task that drives the connection, which
+/// empties it when the connection has been idle too long.
+type LaneCell = RefCell<Option<Rc<Lane>>>;
+
+/// A connection with the deletion prepared on it.
 struct Lane {
     client: Client,
     delete: Statement,
+    usage: Rc<Usage>,
+}
+
+/// How busy a lane is: requests on it now, and since when it has had none.
+struct Usage {
     in_flight: Cell<usize>,
+    idle_since: Cell<Instant>,
+}
+
+impl Usage {
+    fn new() -> Rc<Self> {
+        Rc::new(Self {
+            in_flight: Cell::new(0),
+            idle_since: Cell::new(Instant::now()),
+        })
+    }
+
+    /// When the lane will have been idle for `timeout`, if nothing happens meanwhile (a busy
+    /// lane is looked at again a full timeout from now).
+    fn idle_deadline(&self, timeout: Duration) -> Instant {
+        let since = match self.in_flight.get() {
+            0 => self.idle_since.get(),
+            _ => Instant::now(),
+        };
+        since + timeout
+    }
+
+    fn idle_for(&self, timeout: Duration) -> bool {
+        self.in_flight.get() == 0 && self.idle_since.get().elapsed() >= timeout
+    }
 }
 
 /// Why a database URL is left to the pool.
@@ -96,8 +133,14 @@ const LIBPQ_ENVIRONMENT: [&str; 27] = [
 ];
 
 impl WorkerPg {
-    /// Up to `lanes` connections to `url` (at least one), opened when first needed.
-    pub fn new(url: &str, lanes: usize, connect_timeout: Duration) -> Result<Self, NotForWorkers> {
+    /// Up to `lanes` connections to `url` (at least one), opened when first needed and closed
+    /// after `idle_timeout` unused.
+    pub fn new(
+        url: &str,
+        lanes: usize,
+        connect_timeout: Duration,
+        idle_timeout: Duration,
+    ) -> Result<Self, NotForWorkers> {
         let mut config = Config::from_str(url).map_err(NotForWorkers::Url)?;
         if let Some(name) = LIBPQ_ENVIRONMENT
             .iter()
@@ -124,6 +167,7 @@ impl WorkerPg {
             config,
             tls,
             connect_timeout,
+            idle_timeout,
             slots: (0..lanes.max(1)).map(|_| Slot::default()).collect(),
         })
     }
@@ -152,7 +196,7 @@ impl WorkerPg {
         ];
         let lane = self.lane().await?;
         let answer = {
-            let _on_it = InFlight::enter(&lane);
+            let _on_it = InFlight::enter(&lane.usage);
             lane.client.query_one(&lane.delete, &params).await
         };
         let row = answer
@@ -174,11 +218,11 @@ impl WorkerPg {
                 .filter(|lane| !lane.client.is_closed())
                 .cloned();
             match open {
-                Some(lane) if lane.in_flight.get() == 0 => return Ok(lane),
+                Some(lane) if lane.usage.in_flight.get() == 0 => return Ok(lane),
                 Some(lane) => {
                     if least_busy
                         .as_ref()
-                        .is_none_or(|l| lane.in_flight.get() < l.in_flight.get())
+                        .is_none_or(|l| lane.usage.in_flight.get() < l.usage.in_flight.get())
                     {
                         least_busy = Some(lane);
                     }
@@ -209,7 +253,7 @@ impl WorkerPg {
         {
             return Ok(lane.clone());
         }
-        let lane = tokio::time::timeout(self.connect_timeout, self.connect())
+        let lane = tokio::time::timeout(self.connect_timeout, self.connect(&slot.lane))
             .await
             .map_err(|e| StoreError::Unavailable(Box::new(e)))??;
         let lane = Rc::new(lane);
@@ -217,13 +261,15 @@ impl WorkerPg {
         Ok(lane)
     }
 
-    async fn connect(&self) -> Result<Lane, StoreError> {
+    async fn connect(&self, slot: &Rc<LaneCell>) -> Result<Lane, StoreError> {
         let unavailable = |e: tokio_postgres::Error| StoreError::Unavailable(Box::new(e));
+        let usage = Usage::new();
+        let (held_by, idle_timeout) = (Rc::downgrade(slot), self.idle_timeout);
         // The connection task runs on this worker, as every request that uses it.
         let client = match &self.tls {
             None => {
                 let (client, connection) = self.config.connect(NoTls).await.map_err(unavailable)?;
-                tokio::task::spawn_local(drive(connection));
+                tokio::task::spawn_local(drive(connection, usage.clone(), held_by, idle_timeout));
                 client
             }
             Some(tls) => {
@@ -232,7 +278,7 @@ impl WorkerPg {
                     .connect(tls.clone())
                     .await
                     .map_err(unavailable)?;
-                tokio::task::spawn_local(drive(connection));
+                tokio::task::spawn_local(drive(connection, usage.clone(), held_by, idle_timeout));
                 client
             }
         };
@@ -243,36 +289,69 @@ impl WorkerPg {
         Ok(Lane {
             client,
             delete,
-            in_flight: Cell::new(0),
+            usage,
         })
     }
 }
 
-/// Runs a connection until it ends; its requests fail with the reason.
-async fn drive<F>(connection: F)
+/// Runs a connection until it ends; its requests fail with the reason. Once the lane has been
+/// idle for `idle_timeout`, takes it out of its slot: its client is dropped, the connection
+/// says goodbye to the server and ends, and the slot opens a new one when the load needs it.
+async fn drive<F>(connection: F, usage: Rc<Usage>, slot: Weak<LaneCell>, idle_timeout: Duration)
 where
     F: std::future::Future<Output = Result<(), tokio_postgres::Error>>,
 {
-    if let Err(e) = connection.await {
+    let mut connection = pin!(connection);
+    let ended = loop {
+        let idle = pin!(tokio::time::sleep_until(
+            usage.idle_deadline(idle_timeout).into()
+        ));
+        match select(connection.as_mut(), idle).await {
+            Either::Left((ended, _)) => break ended,
+            Either::Right(((), _)) if usage.idle_for(idle_timeout) => {
+                close_if_still_there(&slot, &usage);
+                break connection.await;
+            }
+            Either::Right(_) => {}
+        }
+    };
+    if let Err(e) = ended {
         log::warn!("database connection of a worker ended: {e}");
     }
 }
 
+/// Empties the slot if it still holds the lane of `usage` (dropping the lane's client).
+fn close_if_still_there(slot: &Weak<LaneCell>, usage: &Rc<Usage>) {
+    let Some(slot) = slot.upgrade() else {
+        return;
+    };
+    let lane = {
+        let mut held = slot.borrow_mut();
+        match held.as_ref() {
+            Some(lane) if Rc::ptr_eq(&lane.usage, usage) => held.take(),
+            _ => None,
+        }
+    };
+    drop(lane);
+}
+
 /// Counts a request on a lane while it lasts (also when the request is dropped).
-struct InFlight<'a>(&'a Lane);
+struct InFlight<'a>(&'a Usage);
 
 impl<'a> InFlight<'a> {
-    fn enter(lane: &'a Lane) -> Self {
-        lane.in_flight.set(lane.in_flight.get() + 1);
-        Self(lane)
+    fn enter(usage: &'a Usage) -> Self {
+        usage.in_flight.set(usage.in_flight.get() + 1);
+        Self(usage)
     }
 }
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        self.0
-            .in_flight
-            .set(self.0.in_flight.get().saturating_sub(1));
+        let left = self.0.in_flight.get().saturating_sub(1);
+        self.0.in_flight.set(left);
+        if left == 0 {
+            self.0.idle_since.set(Instant::now());
+        }
     }
 }
 
@@ -336,7 +415,7 @@ mod tests {
     use super::*;
 
     fn decide(url: &str) -> Result<WorkerPg, NotForWorkers> {
-        WorkerPg::new(url, 2, Duration::from_secs(1))
+        WorkerPg::new(url, 2, Duration::from_secs(1), Duration::from_secs(600))
     }
 
     #[test]
