@@ -13,7 +13,14 @@ use std::cell::Cell;
 
 /// The id of the request being handled.
 #[derive(Clone, Debug)]
-pub struct RequestId(pub String);
+pub struct RequestId(HeaderValue);
+
+impl RequestId {
+    /// The id (only ever an acceptable one: visible ASCII).
+    pub fn as_str(&self) -> &str {
+        self.0.to_str().unwrap_or_default()
+    }
+}
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -33,16 +40,20 @@ thread_local! {
 
 /// A fresh id in UUID form: unique, not secret (it is echoed and logged). A random prefix per
 /// thread and a counter, so no random draw (and no system call) per request.
-fn generated_id() -> String {
+fn generated_id() -> HeaderValue {
     NEXT_ID.with(|next| {
         let (prefix, counter) = next.get();
         next.set((prefix, counter.wrapping_add(1)));
         let mut bytes = [0u8; 16];
         bytes[..8].copy_from_slice(&prefix.to_be_bytes());
         bytes[8..].copy_from_slice(&counter.to_be_bytes());
-        uuid::Builder::from_random_bytes(bytes)
+        // Formatted on the stack: the header value is the id's only allocation.
+        let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let text = uuid::Builder::from_random_bytes(bytes)
             .into_uuid()
-            .to_string()
+            .hyphenated()
+            .encode_lower(&mut text);
+        HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("unknown"))
     })
 }
 
@@ -53,9 +64,8 @@ pub async fn middleware(
     let id = req
         .headers()
         .get(&X_REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| acceptable(v))
-        .map(str::to_owned)
+        .filter(|v| v.to_str().is_ok_and(acceptable))
+        .cloned()
         .unwrap_or_else(generated_id);
     req.extensions_mut().insert(RequestId(id.clone()));
     // Our middleware answer refusals as responses (never `Err`), so every answer passes here.
@@ -65,11 +75,9 @@ pub async fn middleware(
         .error()
         .and_then(|e| e.as_error::<ApiError>())
     {
-        api_error.log_cause(&id);
+        api_error.log_cause(id.to_str().unwrap_or_default());
     }
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        res.headers_mut().insert(X_REQUEST_ID.clone(), value);
-    }
+    res.headers_mut().insert(X_REQUEST_ID.clone(), id);
     Ok(res)
 }
 
@@ -80,7 +88,7 @@ pub fn request_context(req: &HttpRequest) -> RequestContext {
         request_id: req
             .extensions()
             .get::<RequestId>()
-            .map(|r| r.0.clone())
+            .map(|r| r.as_str().to_owned())
             .unwrap_or_default(),
         source_ip: req.peer_addr().map(|a| a.ip().to_string()),
         user_agent: req
@@ -99,8 +107,14 @@ mod tests {
     #[test]
     fn generated_ids_are_distinct_uuids_across_threads() {
         let mut seen = HashSet::new();
-        let other = std::thread::spawn(|| (0..1000).map(|_| generated_id()).collect::<Vec<_>>());
-        let mine: Vec<String> = (0..1000).map(|_| generated_id()).collect();
+        let text = || {
+            generated_id()
+                .to_str()
+                .map(str::to_owned)
+                .unwrap_or_default()
+        };
+        let other = std::thread::spawn(move || (0..1000).map(|_| text()).collect::<Vec<_>>());
+        let mine: Vec<String> = (0..1000).map(|_| text()).collect();
         let theirs = other.join().unwrap_or_default();
         assert_eq!(theirs.len(), 1000);
         for id in mine.into_iter().chain(theirs) {
