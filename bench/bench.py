@@ -94,9 +94,9 @@ class Server:
         self.proc.wait(timeout=40)
 
 
-def wrk(url, conns, script, *args):
+def wrk(url, conns, script, *args, seconds=None):
     threads = min(conns, 2)
-    cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{DURATION}s", "-s", os.path.join(ROOT, "bench", script), url]
+    cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds or DURATION}s", "-s", os.path.join(ROOT, "bench", script), url]
     if args:
         cmd += ["--", *args]
     out = run(cmd).stdout
@@ -169,12 +169,7 @@ WARM_UP_S = 1
 
 
 def warm_up(url, script, *args):
-    global DURATION
-    measured, DURATION = DURATION, WARM_UP_S
-    try:
-        wrk(url, max(LEVELS), script, *args)
-    finally:
-        DURATION = measured
+    wrk(url, max(LEVELS), script, *args, seconds=WARM_UP_S)
 
 
 def warm_up_deletes(server, tokens, prefix=""):

@@ -12,7 +12,7 @@ const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
 ];
 
-#[derive(Clone, Default)]
+#[derive(Default)]
 struct Histogram {
     counts: [u64; BUCKETS.len()],
     sum: f64,
