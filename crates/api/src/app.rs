@@ -2,11 +2,9 @@
 
 use crate::config::Config;
 use crate::http::admin_guard::{self, AdminGuard};
-use crate::http::cors::{self, CorsPolicy};
+use crate::http::cors::CorsPolicy;
+use crate::http::edge::Edge;
 use crate::http::error::{bad_request, not_found};
-use crate::http::metrics::{self as request_metrics, Listener};
-use crate::http::no_store;
-use crate::http::request_id;
 use crate::metrics::Metrics;
 use crate::offload::Offload;
 use crate::openapi::{self, ServedDocument};
@@ -130,7 +128,7 @@ impl Application {
         let public = {
             let state = state.clone();
             let ping = web::Data::new(DatabasePing::default());
-            let cors = web::Data::new(CorsPolicy::new(&config.server.public.cors));
+            let cors = Arc::new(CorsPolicy::new(&config.server.public.cors));
             let allow_deletion = config.account.allow_deletion;
             let document = web::Data::new(ServedDocument(web::Bytes::from(openapi::to_json(
                 &openapi::served(openapi::Listener::Public, allow_deletion),
@@ -145,8 +143,6 @@ impl Application {
                     .app_data(document.clone())
                     .app_data(web::Data::from(state.keys.clone()))
                     .app_data(web::Data::from(state.metrics.clone()))
-                    .app_data(web::Data::new(Listener("public")))
-                    .app_data(cors.clone())
                     .app_data(ping.clone())
                     .app_data(extractor_errors())
                     .app_data(path_errors())
@@ -158,10 +154,7 @@ impl Application {
                     )
                     .configure(routes::health::configure)
                     .default_service(web::to(not_found))
-                    .wrap(from_fn(no_store::middleware))
-                    .wrap(from_fn(cors::middleware))
-                    .wrap(from_fn(request_metrics::record))
-                    .wrap(from_fn(request_id::middleware))
+                    .wrap(Edge::public(state.metrics.clone(), cors.clone()))
                     .wrap(access_log())
             })
             .listen(public_listener)
@@ -182,7 +175,6 @@ impl Application {
                     .app_data(guard.clone())
                     .app_data(ping.clone())
                     .app_data(web::Data::from(state.metrics.clone()))
-                    .app_data(web::Data::new(Listener("admin")))
                     .app_data(extractor_errors())
                     .app_data(path_errors())
                     .app_data(query_errors())
@@ -194,8 +186,7 @@ impl Application {
                     .configure(routes::health::configure)
                     .default_service(web::to(not_found))
                     .wrap(from_fn(admin_guard::middleware))
-                    .wrap(from_fn(request_metrics::record))
-                    .wrap(from_fn(request_id::middleware))
+                    .wrap(Edge::admin(state.metrics.clone()))
                     .wrap(access_log())
             })
             .listen(admin_listener)

@@ -2,12 +2,10 @@
 //! origin, preflights answered without authentication, error responses included.
 
 use crate::config::CorsConfig;
-use actix_web::body::{BoxBody, EitherBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::ServiceRequest;
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::http::{Method, StatusCode};
-use actix_web::middleware::Next;
-use actix_web::{web, Error, HttpResponse};
+use actix_web::HttpResponse;
 
 /// The CORS policy, built once from config.
 #[derive(Clone, Debug)]
@@ -87,25 +85,30 @@ fn sane_header_list(v: &HeaderValue) -> Option<HeaderValue> {
     ok.then(|| v.clone())
 }
 
-pub async fn middleware(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody, BoxBody>>, Error> {
-    let Some(origin) = req.headers().get(header::ORIGIN).cloned() else {
-        // The answer would differ with an Origin: shared caches must key on it.
-        let mut res = next.call(req).await?;
-        add_vary(res.headers_mut(), "Origin");
-        return Ok(res.map_into_left_body());
-    };
-    let allowed = req
-        .app_data::<web::Data<CorsPolicy>>()
-        .and_then(|policy| policy.check(&origin));
+/// What CORS makes of a request: a preflight is answered here; any other request is passed on,
+/// with the headers its answer gets.
+pub enum CorsStep {
+    Preflight(HttpResponse),
+    PassOn(CorsHeaders),
+}
 
-    let is_preflight = req.method() == Method::OPTIONS
-        && req
-            .headers()
-            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
-    if is_preflight {
+/// The CORS headers an answer gets: always `Vary: Origin` (the answer would differ with another
+/// Origin, so shared caches must key on it), the allowance when the origin is allowed.
+pub struct CorsHeaders(Option<Allowed>);
+
+impl CorsPolicy {
+    pub fn step(&self, req: &ServiceRequest) -> CorsStep {
+        let Some(origin) = req.headers().get(header::ORIGIN) else {
+            return CorsStep::PassOn(CorsHeaders(None));
+        };
+        let allowed = self.check(origin);
+        let is_preflight = req.method() == Method::OPTIONS
+            && req
+                .headers()
+                .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+        if !is_preflight {
+            return CorsStep::PassOn(CorsHeaders(allowed));
+        }
         let mut res = HttpResponse::build(StatusCode::NO_CONTENT).finish();
         let headers = res.headers_mut();
         add_vary(headers, "Origin");
@@ -129,21 +132,22 @@ pub async fn middleware(
                 HeaderValue::from_static(MAX_AGE),
             );
         }
-        return Ok(req.into_response(res).map_into_right_body());
+        CorsStep::Preflight(res)
     }
+}
 
-    let mut res = next.call(req).await?;
-    let headers = res.headers_mut();
-    add_vary(headers, "Origin");
-    // A handler that set its own policy (the public JWKS: `*`) keeps it.
-    if !headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
-        if let Some(allowed) = allowed {
-            set_allow_origin(headers, allowed);
-            headers.insert(
-                header::ACCESS_CONTROL_EXPOSE_HEADERS,
-                HeaderValue::from_static(EXPOSE_HEADERS),
-            );
+impl CorsHeaders {
+    pub fn add_to(self, headers: &mut HeaderMap) {
+        add_vary(headers, "Origin");
+        // A handler that set its own policy (the public JWKS: `*`) keeps it.
+        if let Some(allowed) = self.0 {
+            if !headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
+                set_allow_origin(headers, allowed);
+                headers.insert(
+                    header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                    HeaderValue::from_static(EXPOSE_HEADERS),
+                );
+            }
         }
     }
-    Ok(res.map_into_left_body())
 }

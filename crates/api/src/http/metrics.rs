@@ -1,37 +1,27 @@
-//! The request metrics middleware: every request of a listener is counted and timed by route
-//! and status, failures of other middleware (such as the admin guard) included.
+//! Request metrics: every request of a listener is counted and timed by route and status.
 
 use crate::metrics::Metrics;
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
-use actix_web::{web, Error, HttpRequest};
+use actix_web::dev::ServiceResponse;
+use actix_web::{Error, HttpRequest};
 use std::borrow::Cow;
 use std::time::Instant;
 
-/// Records every request of a listener. Unmatched paths share one label, so scanners cannot
-/// blow up the number of series.
-pub async fn record(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let started = Instant::now();
-    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
-    let listener = req
-        .app_data::<web::Data<Listener>>()
-        .map_or("public", |l| l.0);
-    let result = next.call(req).await;
-    if let Some(metrics) = metrics {
-        let (route, status) = match &result {
-            Ok(res) => (route_of(res.request()), res.status().as_u16()),
-            Err(e) => (
-                Cow::Borrowed(UNMATCHED),
-                e.as_response_error().status_code().as_u16(),
-            ),
-        };
-        metrics.observe_request(listener, route, status, started.elapsed().as_secs_f64());
-    }
-    result
+/// Records one request of a listener, failures of other middleware (such as the admin guard)
+/// included. Unmatched paths share one label, so scanners cannot blow up the number of series.
+pub fn observe<B>(
+    metrics: &Metrics,
+    listener: &'static str,
+    result: &Result<ServiceResponse<B>, Error>,
+    started: Instant,
+) {
+    let (route, status) = match result {
+        Ok(res) => (route_of(res.request()), res.status().as_u16()),
+        Err(e) => (
+            Cow::Borrowed(UNMATCHED),
+            e.as_response_error().status_code().as_u16(),
+        ),
+    };
+    metrics.observe_request(listener, route, status, started.elapsed().as_secs_f64());
 }
 
 /// The label of requests no route took.
@@ -51,6 +41,3 @@ fn route_of(req: &HttpRequest) -> Cow<'static, str> {
             .map_or(Cow::Borrowed(UNMATCHED), Cow::Owned),
     }
 }
-
-/// Which listener a request arrived on, for the `listener` label.
-pub struct Listener(pub &'static str);

@@ -2,22 +2,21 @@
 //! `Authorization` header or the session cookie), so no shared or browser cache keeps an
 //! authenticated response. A handler that set its own policy (the public JWKS) keeps it.
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{self, HeaderValue};
-use actix_web::middleware::Next;
-use actix_web::Error;
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
 
-pub async fn middleware(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let credentialed = req.headers().contains_key(header::AUTHORIZATION)
-        || req.headers().contains_key(header::COOKIE);
-    let mut res = next.call(req).await?;
-    if credentialed && !res.headers().contains_key(header::CACHE_CONTROL) {
-        res.headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+/// Whether a request's answer must not be stored, decided from the request's headers.
+#[derive(Clone, Copy, Debug)]
+pub struct NoStore(bool);
+
+impl NoStore {
+    pub fn for_request(headers: &HeaderMap) -> Self {
+        Self(headers.contains_key(header::AUTHORIZATION) || headers.contains_key(header::COOKIE))
     }
-    Ok(res)
+
+    /// Marks the answer, unless it is not credentialed or its handler chose a policy.
+    pub fn apply(self, headers: &mut HeaderMap) {
+        if self.0 && !headers.contains_key(header::CACHE_CONTROL) {
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+    }
 }

@@ -3,11 +3,9 @@
 //! This is also where the cause of an internal error is logged, once, with the id.
 
 use super::error::ApiError;
-use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
-use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage, HttpRequest};
+use actix_web::{HttpMessage, HttpRequest};
 use domain::model::RequestContext;
 use std::cell::Cell;
 
@@ -57,10 +55,9 @@ fn generated_id() -> HeaderValue {
     })
 }
 
-pub async fn middleware(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
+/// Takes the client's id when it is acceptable, makes one otherwise, and files it with the
+/// request for the handlers (the audit log).
+pub fn assign(req: &ServiceRequest) -> HeaderValue {
     let id = req
         .headers()
         .get(&X_REQUEST_ID)
@@ -68,8 +65,11 @@ pub async fn middleware(
         .cloned()
         .unwrap_or_else(generated_id);
     req.extensions_mut().insert(RequestId(id.clone()));
-    // Our middleware answer refusals as responses (never `Err`), so every answer passes here.
-    let mut res = next.call(req).await?;
+    id
+}
+
+/// Echoes the id on the answer, and logs the cause of an internal error under it (once: here).
+pub fn echo<B>(res: &mut ServiceResponse<B>, id: HeaderValue) {
     if let Some(api_error) = res
         .response()
         .error()
@@ -78,7 +78,6 @@ pub async fn middleware(
         api_error.log_cause(id.to_str().unwrap_or_default());
     }
     res.headers_mut().insert(X_REQUEST_ID.clone(), id);
-    Ok(res)
 }
 
 /// Where the request came from, for the audit log. The peer address is used as is: trusting
