@@ -36,6 +36,8 @@ BIN = os.environ.get("BENCH_BIN", os.path.join(ROOT, "target", "release", "api")
 PG = "postgres://postgres@127.0.0.1:5432"
 DURATION = int(os.environ.get("BENCH_DURATION", "5"))
 LEVELS = [int(x) for x in os.environ.get("BENCH_LEVELS", "8 16 32 64").split()]
+# Deletions per statement of the grouped reference (bench/delete_cte_batch.sql).
+BATCH = 8
 PATHS = os.environ.get("BENCH_PATHS", "jwks me delete sqlite").split()
 WORKERS = 2
 
@@ -264,7 +266,7 @@ def main():
             server = Server(db)
             # Seeding: tokens for our DELETE runs (each request needs a live session of its own),
             # rows for the pgbench references (ids derived from n: found by primary key alone).
-            deletes_per_level = int(os.environ.get("BENCH_DELETE_TOKENS", str(10000 * DURATION))) if "delete" in PATHS else 0
+            deletes_per_level = int(os.environ.get("BENCH_DELETE_TOKENS", str(12000 * DURATION))) if "delete" in PATHS else 0
             warm_deletes = deletes_per_level * WARM_UP_S // DURATION  # the same supply per second
             total = deletes_per_level * len(LEVELS) + warm_deletes
             print(f"seeding {total} users with sessions through the admin API", flush=True)
@@ -275,7 +277,7 @@ def main():
             # The deletion references take rows from 1 upward; the lookups read the last
             # LOOKUP_ROWS, which no deletion reaches, so the printed lookup command reads the
             # same rows when run alone after the run.
-            targets = 2 * 10000 * DURATION * len(LEVELS) + LOOKUP_ROWS
+            targets = 4 * 10000 * DURATION * len(LEVELS) + LOOKUP_ROWS
             print(f"seeding {targets} users with sessions for pgbench", flush=True)
             psql(db, "-v", f"count={targets}", "-f", os.path.join(ROOT, "bench", "targets.sql"))
             # Autovacuum would wake up on the seeded and then the deleted rows in the middle of
@@ -347,7 +349,7 @@ def main():
 
             # DELETE /user vs the one-statement reference and the statement-by-statement one.
             if "delete" in PATHS:
-                delete = {"ours": [], "pgbench_cte": [], "pgbench_statements": []}
+                delete = {"ours": [], "pgbench_cte": [], "pgbench_statements": [], "pgbench_cte_batch": []}
                 warm_tokens, level_tokens = all_tokens[:warm_deletes], all_tokens[warm_deletes:]
                 warm_up_deletes(server, warm_tokens)
                 for i, c in enumerate(LEVELS):
@@ -360,6 +362,15 @@ def main():
                         r = dict(pgbench(db, script, c, side), connections=c)
                         delete[side].append(r)
                         line("delete", side.replace("_", " "), c, r)
+                    settle(db)
+                    r = pgbench(db, "delete_cte_batch.sql", c, "batch", "-D", f"batch={BATCH}")
+                    r = dict(r, rate=r["rate"] * BATCH, transactions_per_s=r["rate"], connections=c)
+                    delete["pgbench_cte_batch"].append(r)
+                    line("delete", f"pgbench cte x{BATCH}", c, r)
+                    # A reference past the seeded rows would delete nothing, fast.
+                    used = int(psql(db, "-tAc", "SELECT last_value FROM bench_seq").stdout)
+                    if used > targets - LOOKUP_ROWS:
+                        sys.exit(f"the deletion references used {used} rows of {targets - LOOKUP_ROWS}: seed more")
 
             rss = server.peak_rss_mib()
             server.stop()
@@ -375,7 +386,8 @@ def main():
         if "delete" in PATHS:
             results["delete"] = {"levels": delete,
                                  "vs_cte": summary(delete["ours"], delete["pgbench_cte"]),
-                                 "vs_statements": summary(delete["ours"], delete["pgbench_statements"])}
+                                 "vs_statements": summary(delete["ours"], delete["pgbench_statements"]),
+                                 "vs_cte_batch": summary(delete["ours"], delete["pgbench_cte_batch"])}
         if rss is not None:
             results["peak_rss_mib"] = rss
         with open(os.path.join(OUT, "results.json"), "w") as f:
@@ -389,6 +401,9 @@ def main():
             print(f"delete_user_ratio_vs_cte {d_cte['ratio']:.2f}   ({d_cte['ours_peak']['rate']:.0f} at c={d_cte['ours_peak']['connections']} vs "
                   f"{d_cte['reference_peak']['rate']:.0f} at c={d_cte['reference_peak']['connections']}; target >= 0.85)")
             print(f"delete_user_ratio_vs_statements {d_st['ratio']:.2f}   (reference {d_st['reference_peak']['rate']:.0f} at c={d_st['reference_peak']['connections']})")
+            d_b = results["delete"]["vs_cte_batch"]
+            print(f"delete_user_ratio_vs_cte_x{BATCH} {d_b['ratio']:.2f}   (reference {d_b['reference_peak']['rate']:.0f} deletions/s at "
+                  f"c={d_b['reference_peak']['connections']}, always {BATCH} per statement; no target)")
             print(f"delete_user_p99_at_peak_ms {d_cte['ours_peak']['p99_ms']:.2f} vs {d_cte['reference_peak']['p99_ms']:.2f} "
                   f"(ratio {d_cte['p99_ratio']:.2f}; target <= 2)")
             same_level = "  ".join(f"c={o['connections']}: {o['p99_ms'] / r['p99_ms']:.2f}"

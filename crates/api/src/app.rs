@@ -133,7 +133,11 @@ impl Application {
             let document = web::Data::new(ServedDocument(web::Bytes::from(openapi::to_json(
                 &openapi::served(openapi::Listener::Public, allow_deletion),
             ))));
-            let worker_pg = WorkerPgPlan::new(&config.database, public_workers);
+            let worker_pg = WorkerPgPlan::new(
+                &config.database,
+                public_workers,
+                state.metrics.deletion_statements.clone(),
+            );
             let server = HttpServer::new(move || {
                 let app = match worker_pg.for_this_worker() {
                     Some(pg) => App::new().app_data(pg),
@@ -294,10 +298,15 @@ struct WorkerPgSettings {
     lanes: usize,
     connect_timeout: std::time::Duration,
     idle_timeout: std::time::Duration,
+    counts: Arc<persistence::DeletionStatements>,
 }
 
 impl WorkerPgPlan {
-    fn new(database: &persistence::DatabaseConfig, workers: usize) -> Self {
+    fn new(
+        database: &persistence::DatabaseConfig,
+        workers: usize,
+        counts: Arc<persistence::DeletionStatements>,
+    ) -> Self {
         let persistence::DatabaseUrl::Postgres(url) = &database.url else {
             return Self(None);
         };
@@ -308,6 +317,7 @@ impl WorkerPgPlan {
             lanes,
             connect_timeout: database.connect_timeout.std(),
             idle_timeout: database.idle_timeout.std(),
+            counts,
         };
         match settings.open() {
             Ok(_) => Self(Some(settings)),
@@ -334,6 +344,7 @@ impl WorkerPgSettings {
             self.lanes,
             self.connect_timeout,
             self.idle_timeout,
+            self.counts.clone(),
         )
     }
 }

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// Upper bounds (seconds) of the latency histogram buckets.
 const BUCKETS: [f64; 12] = [
@@ -72,6 +72,8 @@ pub struct Metrics {
     /// Webhook attempts by hook key and result.
     webhook_attempts: Mutex<BTreeMap<(String, AttemptResult), u64>>,
     admin_auth_failures: AtomicU64,
+    /// Counted by the HTTP workers' own Postgres connections.
+    pub deletion_statements: Arc<persistence::DeletionStatements>,
 }
 
 /// How a webhook attempt ended.
@@ -252,6 +254,29 @@ impl Metrics {
             out,
             "hanko_user_deletions_total{{by=\"purge\"}} {}",
             self.deletions_by_purge.load(Ordering::Relaxed)
+        )?;
+        writeln!(
+            out,
+            "# HELP hanko_deletion_statements_total Deletion statements the HTTP workers sent on their own Postgres connections (deletions arriving together share one)."
+        )?;
+        writeln!(out, "# TYPE hanko_deletion_statements_total counter")?;
+        writeln!(
+            out,
+            "hanko_deletion_statements_total {}",
+            self.deletion_statements.statements()
+        )?;
+        writeln!(
+            out,
+            "# HELP hanko_deletion_statement_deletions_total Deletions those statements carried."
+        )?;
+        writeln!(
+            out,
+            "# TYPE hanko_deletion_statement_deletions_total counter"
+        )?;
+        writeln!(
+            out,
+            "hanko_deletion_statement_deletions_total {}",
+            self.deletion_statements.deletions()
         )?;
         writeln!(
             out,

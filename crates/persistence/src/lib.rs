@@ -17,4 +17,4 @@ mod worker_pg;
 pub use config::{DatabaseConfig, DatabaseUrl, DatabaseUrlError};
 pub use migrations::{MigrationError, MigrationStatus};
 pub use pool::{Database, DbConnection, PoolState};
-pub use worker_pg::{NotForWorkers, WorkerPg};
+pub use worker_pg::{DeletionStatements, NotForWorkers, WorkerPg};

@@ -446,6 +446,154 @@ async fn on_postgres_idle_worker_connections_close_and_reopen() {
     assert_eq!(app.db.count("users", "1=1"), 0);
 }
 
+/// A server on Postgres whose worker has one connection (`pool_size` 1), so deletions sent at
+/// once wait for each other's statement; and 24 users with a session each
+/// (`v{i}@example.com`).
+async fn one_lane_with_victims() -> (TestApp, Vec<Login>) {
+    let app = TestApp::builder(Backend::Postgres)
+        .config(json!({"database": {"pool_size": 1}}))
+        .start()
+        .await;
+    let mut victims = Vec::new();
+    for i in 0..24 {
+        victims.push(app.user_with_session(&format!("v{i}@example.com")).await);
+    }
+    (app, victims)
+}
+
+/// Deletions that arrive while the worker's statement is out go together in the next one
+/// (`sql/delete_users.sql`). One connection (`pool_size` 1) makes them wait for each other; each
+/// keeps its own answer, audit entry (with its request id) and event, and the races inside one
+/// statement end as they do between statements.
+#[actix_rt::test]
+async fn on_postgres_deletions_arriving_together_share_a_statement() {
+    let (app, victims) = one_lane_with_victims().await;
+    // Two sessions of one user, and a session ended before its token is used.
+    let twice = app.user_with_session("twice@example.com").await;
+    let twice_again = app.login(&twice.user_id).await;
+    let logged_out = app.user_with_session("out@example.com").await;
+    app.db.exec(&format!(
+        "DELETE FROM sessions WHERE id = '{}'",
+        logged_out.session_id
+    ));
+
+    let send = |token: &str, request_id: String| {
+        app.client
+            .delete(format!("{}/user", app.public))
+            .bearer_auth(token)
+            .header("x-request-id", request_id)
+            .fetch()
+    };
+    let mut requests = vec![
+        send(&twice.token, "twice-a".into()),
+        send(&logged_out.token, "logged-out".into()),
+    ];
+    requests.extend(
+        victims
+            .iter()
+            .enumerate()
+            .map(|(i, v)| send(&v.token, format!("victim-{i}"))),
+    );
+    requests.push(send(&twice_again.token, "twice-b".into()));
+    let replies = futures_util::future::join_all(requests).await;
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status().as_u16()).collect();
+
+    assert!(statuses[2..26].iter().all(|s| *s == 204), "{statuses:?}");
+    assert_eq!(statuses[1], 401, "the ended session: {statuses:?}");
+    let mut pair = [statuses[0], statuses[26]];
+    pair.sort_unstable();
+    assert_eq!(pair, [204, 401], "one user, two sessions: {statuses:?}");
+    assert_eq!(
+        app.db.count("users", "1=1"),
+        1,
+        "only the logged-out user is left"
+    );
+
+    for (i, victim) in victims.iter().enumerate() {
+        let entries = audit_logs(&app, &victim.user_id).await;
+        assert_eq!(entries.len(), 1, "victim {i}: {entries:?}");
+        assert_eq!(entries[0]["meta_http_request_id"], format!("victim-{i}"));
+        assert_eq!(entries[0]["actor_email"], format!("v{i}@example.com"));
+    }
+    let events = outbox(&app).await;
+    assert_eq!(events.len(), 25, "24 victims and one of the pair");
+    for (i, victim) in victims.iter().enumerate() {
+        let event = events
+            .iter()
+            .find(|e| e["payload"]["id"] == victim.user_id.as_str())
+            .unwrap_or_else(|| panic!("no event for victim {i}"));
+        assert_eq!(
+            event["payload"]["emails"][0]["address"],
+            format!("v{i}@example.com")
+        );
+    }
+
+    // They did share: fewer statements than deletions (the first went alone, the others
+    // waited for it).
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.admin))
+        .fetch()
+        .await
+        .expect_status(200)
+        .text();
+    let counter = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing in {metrics}"))
+    };
+    let carried = counter("hanko_deletion_statement_deletions_total ");
+    let statements = counter("hanko_deletion_statements_total ");
+    assert_eq!(carried, 27, "every deletion went through a statement");
+    assert!(
+        statements < carried,
+        "{statements} statements for {carried} deletions"
+    );
+}
+
+/// A deletion Postgres refuses inside a shared statement fails alone: the statement changed
+/// nothing, each of its deletions is run again by itself, and only the refused one answers 500.
+#[actix_rt::test]
+async fn on_postgres_a_refused_deletion_in_a_shared_statement_fails_alone() {
+    let (app, victims) = one_lane_with_victims().await;
+    let bad = 12;
+    // The refusals are counted in a sequence, which no rollback takes back.
+    app.db.exec(&format!(
+        "CREATE SEQUENCE refusals;
+         CREATE FUNCTION refuse_one() RETURNS trigger AS $$ BEGIN
+           IF NEW.actor_user_id = '{}' THEN PERFORM nextval('refusals'); RAISE EXCEPTION 'refused'; END IF;
+           RETURN NEW; END $$ LANGUAGE plpgsql;
+         CREATE TRIGGER refuse_one BEFORE INSERT ON audit_logs FOR EACH ROW EXECUTE FUNCTION refuse_one();",
+        victims[bad].user_id
+    ));
+    let statuses: Vec<u16> =
+        futures_util::future::join_all(victims.iter().map(|v| app.delete_user(&v.token)))
+            .await
+            .iter()
+            .map(|r| r.status().as_u16())
+            .collect();
+    for (i, status) in statuses.iter().enumerate() {
+        assert_eq!(
+            *status,
+            if i == bad { 500 } else { 204 },
+            "{i}: {statuses:?}"
+        );
+    }
+    assert_eq!(
+        app.rows_of_user(&victims[bad].user_id),
+        3,
+        "nothing of it deleted"
+    );
+    assert_eq!(app.db.count("users", "1=1"), 1);
+    assert_eq!(app.db.count("webhook_outbox", "1=1"), 23);
+    assert_eq!(
+        app.db.count("refusals", "is_called AND last_value >= 2"),
+        1,
+        "refused twice: in the shared statement, then alone"
+    );
+}
+
 mod last_used {
     use crate::helpers::*;
     use crate::on_both_backends;

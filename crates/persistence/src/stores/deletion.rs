@@ -12,6 +12,9 @@ use domain::ports::{DeletedBy, DeletedUser, Deletion, DeletionOutcome};
 /// Postgres: the whole deletion as one statement (see the file).
 pub(crate) const DELETE_POSTGRES: &str = include_str!("../sql/delete_user.sql");
 
+/// Postgres: many deletions as one statement (see the file; `WorkerPg` sends it).
+pub(crate) const DELETE_MANY_POSTGRES: &str = include_str!("../sql/delete_users.sql");
+
 /// The statement's one row.
 #[derive(QueryableByName)]
 pub(crate) struct DeleteRow {

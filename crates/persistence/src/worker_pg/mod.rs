@@ -7,30 +7,40 @@
 //! answer arrives, as pgbench does. Each worker owns a few connections (lanes), opened when
 //! the load needs them: a request takes an idle lane, else opens a new one while the worker
 //! has fewer than its share, else queues (pipelines) on the least busy. A lane unused for the
-//! idle timeout is closed, as the pool closes its idle connections.
+//! idle timeout is closed, as the pool closes its idle connections. Deletions that arrive
+//! while every lane has a statement out go together in the next one (`batch`).
 //!
 //! The URL is read by `tokio-postgres`, not libpq. Where the two could connect differently
 //! (libpq-only options, `verify-ca`/`verify-full`, libpq's environment variables or password
 //! file) [`WorkerPg::new`] refuses, and the deletion keeps to the pool.
 
+mod batch;
 mod tls;
 
-use crate::stores::deletion::{self, DeleteRow, DeleteStatement};
-use crate::types::db_time;
+pub use batch::DeletionStatements;
+
+use crate::stores::deletion;
 use domain::ports::{Deletion, DeletionOutcome, StoreError};
 use futures_util::future::{select, Either};
 use std::cell::{Cell, RefCell};
 use std::pin::pin;
 use std::rc::{Rc, Weak};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_postgres::config::SslMode;
-use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{Client, Config, NoTls, Row, Statement};
+use tokio_postgres::types::Type;
+use tokio_postgres::{Client, Config, NoTls, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// One worker's connections. Not `Send`: it lives and dies on its worker thread.
 pub struct WorkerPg {
+    lanes: Rc<Lanes>,
+    queue: Rc<batch::Queue>,
+}
+
+/// The connections, and how to open them.
+struct Lanes {
     config: Config,
     tls: Option<MakeRustlsConnect>,
     connect_timeout: Duration,
@@ -49,10 +59,13 @@ struct Slot {
 /// empties it when the connection has been idle too long.
 type LaneCell = RefCell<Option<Rc<Lane>>>;
 
-/// A connection with the deletion prepared on it.
+/// A connection with the deletion statements prepared on it.
 struct Lane {
     client: Client,
-    delete: Statement,
+    /// `sql/delete_user.sql`
+    delete_one: Statement,
+    /// `sql/delete_users.sql`
+    delete_many: Statement,
     usage: Rc<Usage>,
 }
 
@@ -134,12 +147,13 @@ const LIBPQ_ENVIRONMENT: [&str; 27] = [
 
 impl WorkerPg {
     /// Up to `lanes` connections to `url` (at least one), opened when first needed and closed
-    /// after `idle_timeout` unused.
+    /// after `idle_timeout` unused. The statements sent are counted into `counts`.
     pub fn new(
         url: &str,
         lanes: usize,
         connect_timeout: Duration,
         idle_timeout: Duration,
+        counts: Arc<DeletionStatements>,
     ) -> Result<Self, NotForWorkers> {
         let mut config = Config::from_str(url).map_err(NotForWorkers::Url)?;
         if let Some(name) = LIBPQ_ENVIRONMENT
@@ -163,49 +177,28 @@ impl WorkerPg {
             SslMode::Disable => None,
             _ => Some(tls::encrypt_only().map_err(NotForWorkers::Tls)?),
         };
-        Ok(Self {
+        let lanes = Lanes {
             config,
             tls,
             connect_timeout,
             idle_timeout,
             slots: (0..lanes.max(1)).map(|_| Slot::default()).collect(),
+        };
+        Ok(Self {
+            queue: batch::Queue::new(lanes.slots.len(), counts),
+            lanes: Rc::new(lanes),
         })
     }
 
     /// The deletion, as [`crate::Database`]'s `delete_user` does it on Postgres: the same
-    /// statement, so the same answers under the same races.
+    /// statement (or, with others waiting, the same statement for many), so the same answers
+    /// under the same races.
     pub async fn delete_user(&self, deletion: &Deletion) -> Result<DeletionOutcome, StoreError> {
-        let deleted_at = db_time(deletion.at);
-        let values = DeleteStatement::new(deletion, deleted_at)
-            .map_err(|e| StoreError::Database(Box::new(e)))?;
-        let params: [&(dyn ToSql + Sync); 14] = [
-            &values.user,
-            &values.session,
-            &values.now,
-            &values.audit_id,
-            &values.audit_enabled,
-            &values.mask_email,
-            &values.request_id,
-            &values.source_ip,
-            &values.user_agent,
-            &values.details,
-            &values.event_id,
-            &values.deleted_at,
-            &values.hooks,
-            &values.created_after,
-        ];
-        let lane = self.lane().await?;
-        let answer = {
-            let _on_it = InFlight::enter(&lane.usage);
-            lane.client.query_one(&lane.delete, &params).await
-        };
-        let row = answer
-            .and_then(|row| delete_row(&row))
-            .map_err(|e| store_error(e, &lane.client))?;
-        row.outcome(deletion, deleted_at)
-            .map_err(|e| StoreError::Database(Box::new(e)))
+        batch::delete(&self.lanes, &self.queue, deletion).await
     }
+}
 
+impl Lanes {
     /// An idle lane; else a new one while there is room; else the least busy.
     async fn lane(&self) -> Result<Rc<Lane>, StoreError> {
         let mut least_busy: Option<Rc<Lane>> = None;
@@ -282,13 +275,18 @@ impl WorkerPg {
                 client
             }
         };
-        let delete = client
-            .prepare_typed(deletion::DELETE_POSTGRES, &PARAMETER_TYPES)
+        let delete_one = client
+            .prepare_typed(deletion::DELETE_POSTGRES, &ONE_PARAMETER_TYPES)
+            .await
+            .map_err(|e| store_error(e, &client))?;
+        let delete_many = client
+            .prepare_typed(deletion::DELETE_MANY_POSTGRES, &MANY_PARAMETER_TYPES)
             .await
             .map_err(|e| store_error(e, &client))?;
         Ok(Lane {
             client,
-            delete,
+            delete_one,
+            delete_many,
             usage,
         })
     }
@@ -359,8 +357,8 @@ impl Drop for InFlight<'_> {
 #[error("no connection slot")]
 struct NoLane;
 
-/// The types of the statement's parameters, `$1` to `$14` (see the SQL file).
-const PARAMETER_TYPES: [Type; 14] = [
+/// The types of `sql/delete_user.sql`'s parameters, `$1` to `$14`.
+const ONE_PARAMETER_TYPES: [Type; 14] = [
     Type::UUID,
     Type::UUID,
     Type::TIMESTAMPTZ,
@@ -377,15 +375,23 @@ const PARAMETER_TYPES: [Type; 14] = [
     Type::TIMESTAMPTZ,
 ];
 
-fn delete_row(row: &Row) -> Result<DeleteRow, tokio_postgres::Error> {
-    Ok(DeleteRow {
-        found: row.try_get("found")?,
-        held: row.try_get("held")?,
-        emails: row.try_get("emails")?,
-        session_live: row.try_get("session_live")?,
-        session_fresh: row.try_get("session_fresh")?,
-    })
-}
+/// The types of `sql/delete_users.sql`'s parameters: arrays, but for the statement-wide ones.
+const MANY_PARAMETER_TYPES: [Type; 14] = [
+    Type::UUID_ARRAY,
+    Type::UUID_ARRAY,
+    Type::TIMESTAMPTZ_ARRAY,
+    Type::UUID_ARRAY,
+    Type::BOOL,
+    Type::BOOL,
+    Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::JSONB_ARRAY,
+    Type::UUID_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::TIMESTAMPTZ_ARRAY,
+];
 
 /// Sorted as the pool's errors are: a dead connection (or one the server is shutting down)
 /// is `Unavailable`, a broken rule is `Conflict`, the rest is `Database`.
@@ -415,7 +421,13 @@ mod tests {
     use super::*;
 
     fn decide(url: &str) -> Result<WorkerPg, NotForWorkers> {
-        WorkerPg::new(url, 2, Duration::from_secs(1), Duration::from_secs(600))
+        WorkerPg::new(
+            url,
+            2,
+            Duration::from_secs(1),
+            Duration::from_secs(600),
+            Arc::default(),
+        )
     }
 
     #[test]
@@ -452,15 +464,15 @@ mod tests {
             "postgres://u:pw@db.example/app?sslmode=disable&application_name=mine",
         ] {
             let pg = decide(url).unwrap_or_else(|e| panic!("{url}: {e}"));
-            assert_eq!(pg.slots.len(), 2);
+            assert_eq!(pg.lanes.slots.len(), 2);
             assert_eq!(
-                pg.tls.is_some(),
+                pg.lanes.tls.is_some(),
                 !url.contains("sslmode=disable"),
                 "TLS unless disabled: {url}"
             );
         }
         let named = decide("postgres://u:pw@db.example/app?application_name=mine")
             .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(named.config.get_application_name(), Some("mine"));
+        assert_eq!(named.lanes.config.get_application_name(), Some("mine"));
     }
 }
