@@ -3,9 +3,10 @@
 # libpq and SQLite are bundled into the binary; at run time it needs only libssl (libpq's TLS).
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
-COPY crates crates
-COPY migrations migrations
+# The whole repository (.dockerignore leaves out build output, dependencies and .env): the
+# build fingerprints every text in it that could pass for a secret (crates/api/build.rs), so
+# the image refuses those secrets off loopback as the server built anywhere else does.
+COPY . .
 # The registry and target caches survive between builds. A network that intercepts TLS can
 # hand its CA bundle to cargo as the optional build secret `cacert`
 # (docker build --secret id=cacert,src=/path/to/bundle.pem).

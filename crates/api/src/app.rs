@@ -96,7 +96,7 @@ impl Application {
         ));
         let loader = keys.clone();
         if let Err(e) = web::block(move || loader.ensure_signing_key(Utc::now())).await? {
-            if options.migrate || matches!(e, jwks::KeyError::NoneDecrypts { .. }) {
+            if options.migrate || e.is_secrets_mismatch() {
                 return Err(e.into());
             }
             // Without migrations the database may simply not be up yet: start not-ready,

@@ -253,7 +253,7 @@ fn serve(config: Config, migrate: bool) -> ExitCode {
         {
             Ok(app) => app,
             // Stored keys that no configured secret opens: a configuration error, like a bad key.
-            Err(StartupError::Keys(e @ jwks::KeyError::NoneDecrypts { .. })) => {
+            Err(StartupError::Keys(e)) if e.is_secrets_mismatch() => {
                 eprintln!("invalid configuration: secrets.keys: {e}");
                 return ExitCode::from(CONFIG_ERROR);
             }

@@ -1,6 +1,9 @@
 //! The root configuration: each crate's section composed, loaded with figment
 //! (defaults < config file < `DATABASE_URL` < `HANKO_…` environment), validated once.
 
+mod fingerprint;
+pub mod secret_rules;
+
 use crate::outbox::WebhooksConfig;
 use domain::account::AccountConfig;
 use domain::audit::AuditLogConfig;
@@ -173,13 +176,6 @@ impl Default for LogConfig {
 /// The shortest admin api key accepted.
 pub const MIN_API_KEY_LEN: usize = 32;
 
-/// The secrets printed in this repository's config files (`config/config.yaml` for local
-/// development, `config/config.example.yaml` as a placeholder): never safe off loopback.
-pub const PUBLISHED_SECRETS: [&str; 2] = [
-    "dev-only-secret-change-me-0123456789",
-    "change-me-to-a-long-random-secret",
-];
-
 /// Where the configuration file comes from.
 pub enum ConfigSource<'a> {
     /// `config/config.yaml` if it exists.
@@ -300,10 +296,19 @@ impl Config {
         self.refuse_unsafe_setups()
     }
 
-    /// The set-ups that would be unsafe to serve (README "Run it with Docker"): an open admin
-    /// listener off loopback, the repository's development secret off loopback, a short api key.
+    /// The set-ups that would be unsafe to serve (README, "Run it with Docker"): an open admin listener off
+    /// loopback, a short api key, and secrets that are placeholders, or, off loopback, short or
+    /// published in this repository.
     fn refuse_unsafe_setups(&self) -> Result<(), ConfigError> {
         let admin = &self.server.admin;
+        let exposed = [self.server.public.address, admin.address]
+            .into_iter()
+            .find(|a| !a.ip().is_loopback());
+        for (i, secret) in self.secrets.keys.all().iter().enumerate() {
+            secret_rules::check(secret.expose(), exposed).map_err(|problem| {
+                ConfigError::new("secrets.keys", format!("secret #{} {problem}", i + 1))
+            })?;
+        }
         if let Some(key) = &admin.api_key {
             if key.expose().chars().count() < MIN_API_KEY_LEN {
                 return Err(ConfigError::new(
@@ -313,6 +318,8 @@ impl Config {
                     ),
                 ));
             }
+            secret_rules::check(key.expose(), exposed)
+                .map_err(|problem| ConfigError::new("server.admin.api_key", problem.to_string()))?;
         }
         if admin.api_key.is_none()
             && !admin.address.ip().is_loopback()
@@ -328,28 +335,17 @@ impl Config {
                 ),
             ));
         }
-        let exposed = [self.server.public.address, admin.address]
-            .into_iter()
-            .find(|a| !a.ip().is_loopback());
-        if let (Some(address), true) = (exposed, self.uses_dev_secret()) {
-            return Err(ConfigError::new(
-                "secrets.keys",
-                format!(
-                    "holds this repository's development secret while a listener is on {address}: \
-                     set HANKO_SECRETS__KEYS to secrets of your own (openssl rand -base64 32)"
-                ),
-            ));
-        }
         Ok(())
     }
 
-    /// Whether a secret published in this repository is in use.
+    /// Whether the development secret of `config/config.yaml` is in use (on loopback only:
+    /// anywhere else it is refused).
     pub fn uses_dev_secret(&self) -> bool {
         self.secrets
             .keys
             .all()
             .iter()
-            .any(|s| PUBLISHED_SECRETS.contains(&s.expose()))
+            .any(|s| s.expose() == secret_rules::DEV_SECRET)
     }
 
     /// The effective configuration as YAML, every secret replaced by `***`.

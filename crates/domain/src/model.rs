@@ -125,6 +125,15 @@ pub struct AuditLog {
     pub created_at: DateTime<Utc>,
 }
 
+impl AuditLog {
+    /// Whether the user it concerns did this themselves (`details.by` is `user`), as opposed to
+    /// an operator or the purge. Only these are shown to the user (README, "API"): what an operator
+    /// did, and from where, may be confidential (a legal hold).
+    pub fn is_own_action(&self) -> bool {
+        self.details.get("by").and_then(serde_json::Value::as_str) == Some("user")
+    }
+}
+
 /// An event in the webhook outbox.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct OutboxEvent {

@@ -251,9 +251,10 @@ pub trait KeyStore: Send + Sync {
     /// Stores a new key. `Conflict` if its `kid` exists.
     fn insert_key(&self, key: &StoredKey) -> Result<(), StoreError>;
 
-    /// Rewrites one key's ciphertext (re-encryption under another secret); `false` if no key
-    /// has this kid.
-    fn replace_encrypted_key(&self, kid: &str, encrypted_key: &str) -> Result<bool, StoreError>;
+    /// Rewrites the ciphertexts of these keys, `(kid, encrypted_key)`, in one transaction
+    /// (re-encryption under another secret): every one or none. Returns how many keys were
+    /// rewritten (a kid that no longer exists is skipped).
+    fn replace_encrypted_keys(&self, keys: &[(String, String)]) -> Result<usize, StoreError>;
 
     /// Removes the keys with these ids; returns how many were removed.
     fn delete_keys(&self, kids: &[String]) -> Result<usize, StoreError>;
@@ -356,4 +357,8 @@ pub trait Outbox: Send + Sync {
 
     /// Pending and dead deliveries per hook.
     fn backlog(&self) -> Result<Vec<HookBacklog>, StoreError>;
+
+    /// Moves every delivery of the hook known as `from` to the key `to` (and the key in their
+    /// `last_error`), in one transaction; returns how many. For a hook whose key changed.
+    fn rename_hook(&self, from: &str, to: &str) -> Result<usize, StoreError>;
 }

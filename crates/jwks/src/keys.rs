@@ -2,7 +2,9 @@
 
 use crate::config::{RsaBits, SecretsConfig, TokenPolicy};
 use crate::crypto::{self, CryptoError};
-use crate::token::{self, ClaimRules, SessionClaims, TokenError, VerifiedToken, ALGORITHM};
+use crate::token::{
+    self, ClaimRules, Refusal, SessionClaims, TokenError, VerifiedToken, ALGORITHM,
+};
 use actix_web::web::Bytes;
 use aws_lc_rs::digest::{digest, SHA256};
 use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
@@ -16,6 +18,7 @@ use domain::ports::{KeyStore, StoreError};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
@@ -37,11 +40,28 @@ pub enum KeyError {
          or missing (the one that encrypted them must be in the list)"
     )]
     NoneDecrypts { stored: usize },
+    /// Some stored keys decrypt with no configured secret. They are published (every stored key
+    /// is), so another instance may sign with them, and tokens it signs would be refused here:
+    /// refused at start, and a running instance is not ready until it is fixed.
+    #[error(
+        "stored signing keys {0:?} decrypt with no secret in secrets.keys: tokens signed with them \
+         would be refused here; add the secret that encrypted them to secrets.keys on every \
+         instance (or prune the keys)"
+    )]
+    SomeUndecryptable(Vec<String>),
     /// `secrets reencrypt` found keys no configured secret opens; nothing was rewritten.
     #[error(
         "cannot re-encrypt {0:?}: no secret in secrets.keys decrypts them; nothing was changed"
     )]
     Unreadable(Vec<String>),
+}
+
+impl KeyError {
+    /// Whether the stored keys and `secrets.keys` do not match (a configuration error: the
+    /// server exits 2), as opposed to a failure of the database or of the crypto.
+    pub fn is_secrets_mismatch(&self) -> bool {
+        matches!(self, Self::NoneDecrypts { .. } | Self::SomeUndecryptable(_))
+    }
 }
 
 /// Why `jwk prune` refused.
@@ -89,6 +109,8 @@ struct KeySet {
     keys: Vec<Arc<LoadedKey>>,
     by_kid: HashMap<String, Arc<LoadedKey>>,
     jwks: JwksDocument,
+    /// The kids of stored keys that no configured secret opens (not in `keys`).
+    undecryptable: Vec<String>,
     /// Tokens that verified against exactly this key set, keyed by SHA-256 of the whole token.
     /// Dies with the snapshot, so a reload (rotation, prune, refresh) starts it afresh.
     verified: RwLock<HashMap<[u8; 32], VerifiedToken>>,
@@ -109,7 +131,7 @@ struct PublicJwk<'a> {
 }
 
 impl KeySet {
-    fn build(keys: Vec<Arc<LoadedKey>>) -> Self {
+    fn build(keys: Vec<Arc<LoadedKey>>, undecryptable: Vec<String>) -> Self {
         let mut keys = keys;
         keys.sort_by(|a, b| {
             (a.activates_at, a.created_at, &a.kid).cmp(&(b.activates_at, b.created_at, &b.kid))
@@ -132,6 +154,7 @@ impl KeySet {
         Self {
             keys,
             by_kid,
+            undecryptable,
             jwks: JwksDocument {
                 body: Bytes::from(body),
                 etag,
@@ -156,6 +179,9 @@ pub struct KeyManager {
     last_kid_reload: Mutex<Option<Instant>>,
     /// Held for the whole of a reload.
     reloading: Mutex<()>,
+    /// Whether a reload has completed: the first one's unreadable keys are reported by its
+    /// caller's error (start-up refuses them), later ones' in the log.
+    loaded: AtomicBool,
 }
 
 /// An unknown `kid` triggers at most one reload per this interval, across all requests.
@@ -176,9 +202,10 @@ impl KeyManager {
             rsa_bits: secrets.rsa_bits,
             policy,
             rules,
-            set: RwLock::new(Arc::new(KeySet::build(Vec::new()))),
+            set: RwLock::new(Arc::new(KeySet::build(Vec::new(), Vec::new()))),
             last_kid_reload: Mutex::new(None),
             reloading: Mutex::new(()),
+            loaded: AtomicBool::new(false),
         }
     }
 
@@ -211,6 +238,7 @@ impl KeyManager {
         }
         let stored_count = stored.len();
         let mut loaded = Vec::with_capacity(stored.len());
+        let mut undecryptable = Vec::new();
         for key in stored {
             if let Some(existing) = current.by_kid.get(&key.kid) {
                 loaded.push(existing.clone());
@@ -218,8 +246,18 @@ impl KeyManager {
             }
             match self.open(&key) {
                 Ok(k) => loaded.push(Arc::new(k)),
-                // One unreadable key (its secret was removed) must not take the others down.
-                Err(e) => log::error!("cannot load key {}: {e}", key.kid),
+                // One unreadable key (its secret was removed) must not take the others down,
+                // but the instance is not ready while it lasts (see `undecryptable_kids`).
+                Err(e) => {
+                    if self.loaded.load(Ordering::Relaxed) {
+                        log::error!(
+                            "cannot load key {}: {e}; tokens signed with it are refused here \
+                             and this instance is not ready until a secret in secrets.keys opens it",
+                            key.kid
+                        );
+                    }
+                    undecryptable.push(key.kid);
+                }
             }
         }
         if stored_count > 0 && loaded.is_empty() {
@@ -227,8 +265,9 @@ impl KeyManager {
                 stored: stored_count,
             });
         }
-        let next = Arc::new(KeySet::build(loaded));
+        let next = Arc::new(KeySet::build(loaded, undecryptable));
         *self.set.write().unwrap_or_else(PoisonError::into_inner) = next;
+        self.loaded.store(true, Ordering::Relaxed);
         Ok(())
     }
 
@@ -275,7 +314,8 @@ impl KeyManager {
 
     /// Re-encrypts every stored key under the first secret (HKDF with a fresh salt), so older
     /// secrets can be removed from `secrets.keys`. All or nothing: if any key decrypts with no
-    /// configured secret, nothing is rewritten. Returns how many keys were rewritten. Blocking.
+    /// configured secret, nothing is rewritten; the rewrite is one transaction. Returns how many
+    /// keys were rewritten. Blocking.
     pub fn reencrypt_all(&self) -> Result<usize, KeyError> {
         let stored = self.store.list_keys()?;
         let mut rewritten = Vec::with_capacity(stored.len());
@@ -283,7 +323,7 @@ impl KeyManager {
         for key in &stored {
             match crypto::decrypt(&self.secrets, &key.kid, &key.encrypted_key) {
                 Ok(decrypted) => rewritten.push((
-                    key.kid.as_str(),
+                    key.kid.clone(),
                     crypto::encrypt(&self.secrets[0], &key.kid, &decrypted.plaintext)?,
                 )),
                 Err(_) => unreadable.push(key.kid.clone()),
@@ -292,15 +332,30 @@ impl KeyManager {
         if !unreadable.is_empty() {
             return Err(KeyError::Unreadable(unreadable));
         }
-        for (kid, encrypted) in &rewritten {
-            self.store.replace_encrypted_key(kid, encrypted)?;
-        }
-        Ok(rewritten.len())
+        // One transaction: a crash leaves every key under the old secret or every one under
+        // the new, never a mix that only a fleet with both secrets could read.
+        Ok(self.store.replace_encrypted_keys(&rewritten)?)
     }
 
-    /// Loads the keys and generates one if none can sign now. Blocking (key generation).
+    /// The stored keys no configured secret opens, as of the last reload: while there is any,
+    /// this instance would refuse tokens another instance signs, so it is not ready.
+    pub fn undecryptable_kids(&self) -> Vec<String> {
+        self.snapshot().undecryptable.clone()
+    }
+
+    /// Whether every stored key opened at the last reload (readiness).
+    pub fn opens_every_stored_key(&self) -> bool {
+        self.snapshot().undecryptable.is_empty()
+    }
+
+    /// Loads the keys and generates one if none can sign now. Refuses a key set in which some
+    /// stored key decrypts with no configured secret (a split fleet). Blocking (key generation).
     pub fn ensure_signing_key(&self, now: DateTime<Utc>) -> Result<(), KeyError> {
         self.reload()?;
+        let undecryptable = self.undecryptable_kids();
+        if !undecryptable.is_empty() {
+            return Err(KeyError::SomeUndecryptable(undecryptable));
+        }
         if self.snapshot().signing_key(now).is_none() {
             log::info!("no active signing key: generating one");
             self.rotate(None, now)?;
@@ -445,8 +500,19 @@ impl KeyManager {
     /// its bytes (identical bytes, identical verdict) and only its time claims are checked
     /// again; failures are never remembered.
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<VerifiedToken, TokenError> {
+        self.verify_candidate(token, now).map_err(|r| r.reason)
+    }
+
+    /// [`Self::verify`], and when the token is refused after its signature verified (expired,
+    /// wrong audience, …), the user it was signed for: one of our tokens names the request's
+    /// user even when it no longer authenticates anyone (ARCHITECTURE.md, "Invariants").
+    pub fn verify_candidate(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<VerifiedToken, Refusal> {
         if token.len() > token::MAX_TOKEN_LEN {
-            return Err(TokenError::TooLarge);
+            return Err(TokenError::TooLarge.into());
         }
         let set = self.snapshot();
         let fingerprint: [u8; 32] = digest(&SHA256, token.as_bytes())
@@ -465,7 +531,12 @@ impl KeyManager {
                 nbf: verified.not_before,
                 iat: verified.issued_at,
             };
-            times.check(now.timestamp(), self.rules.leeway)?;
+            times
+                .check(now.timestamp(), self.rules.leeway)
+                .map_err(|reason| Refusal {
+                    reason,
+                    signed_subject: Some(verified.user_id),
+                })?;
             return Ok(verified);
         }
         let verified = self.verify_fully(&set, token, now)?;
@@ -482,7 +553,7 @@ impl KeyManager {
         set: &KeySet,
         token: &str,
         now: DateTime<Utc>,
-    ) -> Result<VerifiedToken, TokenError> {
+    ) -> Result<VerifiedToken, Refusal> {
         let parts = token::precheck(token)?;
         let key = set.by_kid.get(&parts.kid).ok_or(TokenError::UnknownKid)?;
         let signature = URL_SAFE_NO_PAD
@@ -491,6 +562,9 @@ impl KeyManager {
         key.verifier
             .verify_sig(parts.signing_input.as_bytes(), &signature)
             .map_err(|_| TokenError::Signature)?;
-        token::check_claims(parts.payload, &self.rules, now.timestamp())
+        token::check_claims(parts.payload, &self.rules, now.timestamp()).map_err(|reason| Refusal {
+            reason,
+            signed_subject: token::signed_subject(parts.payload),
+        })
     }
 }

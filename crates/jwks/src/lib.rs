@@ -17,4 +17,4 @@ pub mod token;
 
 pub use config::{RsaBits, SecretsConfig, TokenPolicy};
 pub use keys::{KeyError, KeyInfo, KeyManager, PruneError};
-pub use token::{SessionClaims, TokenError, VerifiedToken};
+pub use token::{Refusal, SessionClaims, TokenError, VerifiedToken};

@@ -92,6 +92,32 @@ impl TokenError {
     }
 }
 
+/// A refused token, with the user its signature vouches for when it got that far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub reason: TokenError,
+    /// The `sub` of a token whose signature verified but whose claims were refused (expired,
+    /// wrong audience, …): a token we signed for this user, so a request that carries it acts
+    /// for this user or for no one (ARCHITECTURE.md, "Invariants"). `None` when the signature did not verify.
+    pub signed_subject: Option<UserId>,
+}
+
+impl Refusal {
+    /// Refused before the signature was known to be ours.
+    pub(crate) fn unsigned(reason: TokenError) -> Self {
+        Self {
+            reason,
+            signed_subject: None,
+        }
+    }
+}
+
+impl From<TokenError> for Refusal {
+    fn from(reason: TokenError) -> Self {
+        Self::unsigned(reason)
+    }
+}
+
 /// The header fields we look at before trusting anything. `jku`, `jwk`, `x5u` and `x5c` are
 /// deliberately not read: keys come only from our own store, found by `kid`.
 #[derive(Deserialize)]
@@ -214,6 +240,17 @@ pub(crate) fn check_claims(
         expires_at: claims.exp,
         not_before: claims.nbf,
     })
+}
+
+/// The `sub` of a payload whose signature verified, if it names a user.
+pub(crate) fn signed_subject(payload_b64: &str) -> Option<UserId> {
+    #[derive(Deserialize)]
+    struct Subject {
+        sub: String,
+    }
+    let json = URL_SAFE_NO_PAD.decode(payload_b64).ok()?;
+    let claims: Subject = serde_json::from_slice(&json).ok()?;
+    claims.sub.parse().ok()
 }
 
 /// The time claims, checked on every use of a token (remembered or not).

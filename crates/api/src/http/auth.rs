@@ -3,7 +3,8 @@
 //!
 //! Candidates are the `Authorization: Bearer` token, then the session cookie(s); the first that
 //! verifies (signature and claims, before any query: a forged token costs nothing) AND stands
-//! for a live session wins, so a stale header does not hide a good cookie.
+//! for a live session wins, so a stale header does not hide a good cookie of the same user.
+//! The first token we signed fixes the request's user: another user's token is never tried.
 
 use super::error::ApiError;
 use crate::metrics::Metrics;
@@ -51,6 +52,8 @@ pub enum Rejection {
     Token(TokenError),
     /// Tokens verified, but none stands for a live session of its user.
     NoLiveSession,
+    /// The (last) token names another user than the first token signed by us.
+    AnotherUser,
 }
 
 impl Rejection {
@@ -60,6 +63,7 @@ impl Rejection {
             Self::NoToken => "missing",
             Self::Token(e) => e.reason(),
             Self::NoLiveSession => "session",
+            Self::AnotherUser => "another_user",
         }
     }
 }
@@ -125,6 +129,11 @@ fn candidates(req: &HttpRequest, cookie_name: &str) -> Vec<String> {
 
 /// The candidates that verify, in order; a `kid` nobody knows triggers one (rate-limited) key
 /// reload before it is refused.
+///
+/// A request acts for one user (ARCHITECTURE.md, "Invariants"): the first candidate whose signature verifies names
+/// it, even if its claims are refused (an expired token of ours is still ours), and a later
+/// candidate counts only if it names the same user. Otherwise a dead header token of one user
+/// beside another user's cookie would act on the second.
 async fn verify_candidates(
     keys: &Arc<KeyManager>,
     tokens: Vec<String>,
@@ -132,9 +141,10 @@ async fn verify_candidates(
     let mut verified = Vec::with_capacity(tokens.len());
     let mut rejection = Rejection::NoToken;
     let mut reloaded = false;
+    let mut request_user: Option<UserId> = None;
     for token in tokens {
-        let mut result = keys.verify(&token, Utc::now());
-        if matches!(result, Err(TokenError::UnknownKid))
+        let mut result = keys.verify_candidate(&token, Utc::now());
+        if matches!(&result, Err(r) if r.reason == TokenError::UnknownKid)
             && !reloaded
             && keys.may_reload_for_unknown_kid()
         {
@@ -148,14 +158,25 @@ async fn verify_candidates(
                     false
                 });
             if did_reload {
-                result = keys.verify(&token, Utc::now());
+                result = keys.verify_candidate(&token, Utc::now());
+            }
+        }
+        let signed_for = match &result {
+            Ok(token) => Some(token.user_id),
+            Err(refusal) => refusal.signed_subject,
+        };
+        if let Some(user) = signed_for {
+            if *request_user.get_or_insert(user) != user {
+                log::debug!("token refused: it names another user than the request's first");
+                rejection = Rejection::AnotherUser;
+                continue;
             }
         }
         match result {
             Ok(token) => verified.push(token),
-            Err(e) => {
-                log::debug!("token refused: {}", e.reason());
-                rejection = Rejection::Token(e);
+            Err(refusal) => {
+                log::debug!("token refused: {}", refusal.reason.reason());
+                rejection = Rejection::Token(refusal.reason);
             }
         }
     }

@@ -1,5 +1,5 @@
-//! The one middleware every request of a listener passes: request id, metrics, then, on the
-//! public listener, CORS and `no-store`. Each concern keeps its own module; this layer only runs
+//! The one middleware every request of a listener passes: request id, metrics, `no-store`
+//! and, on the public listener, CORS. Each concern keeps its own module; this layer only runs
 //! them in that order, around one future per request. (One `from_fn` layer per concern boxed a
 //! future and a service call per layer per request: measured in bench/README.md.)
 
@@ -26,8 +26,8 @@ struct EdgePolicy {
     /// The `listener` label of the request metrics.
     listener: &'static str,
     metrics: Arc<Metrics>,
-    /// The browser rules, CORS and `no-store`: on the public listener only (the admin listener
-    /// refuses browsers' requests).
+    /// CORS, and `no-store` for credentialed requests only: the public listener. `None`: the
+    /// admin listener, which refuses browsers' requests and stores none of its answers.
     cors: Option<Arc<CorsPolicy>>,
 }
 
@@ -41,7 +41,7 @@ impl Edge {
         }))
     }
 
-    /// The admin listener: request id and metrics.
+    /// The admin listener: request id, metrics and `no-store` on every answer.
     pub fn admin(metrics: Arc<Metrics>) -> Self {
         Self(Rc::new(EdgePolicy {
             listener: "admin",
@@ -97,19 +97,15 @@ where
                     let result = Ok(req.into_response(answer).map_into_right_body());
                     return Box::pin(ready(policy.finish(result, started, id)));
                 }
-                CorsStep::PassOn(headers) => {
-                    (Some(headers), Some(NoStore::for_request(req.headers())))
-                }
+                CorsStep::PassOn(headers) => (Some(headers), NoStore::for_request(req.headers())),
             },
-            None => (None, None),
+            None => (None, NoStore::always()),
         };
         let answer = self.service.call(req);
         Box::pin(async move {
             let result = answer.await.map(|mut res| {
                 let headers = res.headers_mut();
-                if let Some(no_store) = no_store {
-                    no_store.apply(headers);
-                }
+                no_store.apply(headers);
                 if let Some(cors) = cors {
                     cors.add_to(headers);
                 }

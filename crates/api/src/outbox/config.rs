@@ -64,9 +64,9 @@ pub const DEFAULT_HANKO_AUDIENCE: &str = "hanko-webhooks";
 /// A Standard Webhooks secret carries at least this many random bytes.
 const MIN_STANDARD_SECRET_BYTES: usize = 24;
 
-/// A hook's URL. It may carry credentials (`https://user:pass@…`, `?token=…`), so it is only
-/// ever shown without its user-info, query and fragment: in logs, `last_error`, the
-/// deliveries API and `config check` alike. [`HookUrl::expose`] is for sending, nothing else.
+/// A hook's URL. It may carry credentials (`https://user:pass@…`, `?token=…`, a secret path),
+/// so it is only ever shown as scheme, host and port: in logs, `last_error`, the deliveries
+/// API and `config check` alike. [`HookUrl::expose`] is for sending, nothing else.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
 pub struct HookUrl(String);
@@ -77,17 +77,33 @@ impl HookUrl {
         &self.0
     }
 
-    /// `scheme://host[:port]/path`, without user-info, query string or fragment.
+    /// `scheme://host[:port]`: no user-info, path, query string or fragment, since any of them
+    /// may be the credential (`https://hooks.slack.com/services/T…/B…/XXXX`).
     pub fn redacted(&self) -> String {
+        self.parts().map_or_else(
+            || "***".to_owned(),
+            |(scheme, host, _)| format!("{scheme}://{host}"),
+        )
+    }
+
+    /// How earlier versions named an unnamed hook: `scheme://host[:port]/path`. Deliveries
+    /// stored under it are renamed at start ([`WebhookConfig::legacy_key`]).
+    fn redacted_with_path(&self) -> String {
+        self.parts().map_or_else(
+            || "***".to_owned(),
+            |(scheme, host, path)| format!("{scheme}://{host}{path}"),
+        )
+    }
+
+    /// Scheme, host (with port) and path, without user-info, query string or fragment.
+    fn parts(&self) -> Option<(&str, &str, &str)> {
         let url = self.0.split(['?', '#']).next().unwrap_or_default();
-        let Some((scheme, rest)) = url.split_once("://") else {
-            return "***".to_owned();
-        };
+        let (scheme, rest) = url.split_once("://")?;
         let (authority, path) = rest.find('/').map_or((rest, ""), |i| rest.split_at(i));
         let host = authority
             .rsplit_once('@')
             .map_or(authority, |(_, host)| host);
-        format!("{scheme}://{host}{path}")
+        Some((scheme, host, path))
     }
 }
 
@@ -115,10 +131,17 @@ impl WebhookConfig {
         self.events.iter().any(|s| subscribed(s, event))
     }
 
-    /// The key deliveries, logs and metrics know this hook by: its name, else its URL without
-    /// credentials.
+    /// The key deliveries, logs and metrics know this hook by: its name, else its URL's scheme,
+    /// host and port (two unnamed hooks on one host must be named, see `validate`).
     pub fn key(&self) -> String {
         self.name.clone().unwrap_or_else(|| self.url.redacted())
+    }
+
+    /// The key earlier versions stored this hook's deliveries under, when it differs from
+    /// [`Self::key`] (an unnamed hook whose URL has a path).
+    pub fn legacy_key(&self) -> Option<String> {
+        let legacy = self.url.redacted_with_path();
+        (self.name.is_none() && legacy != self.key()).then_some(legacy)
     }
 
     /// The `aud` of the tokens this hook receives.
@@ -286,19 +309,24 @@ mod tests {
     #[test]
     fn hook_urls_are_shown_without_credentials() {
         for (configured, shown) in [
-            ("https://hooks.example/in", "https://hooks.example/in"),
+            ("https://hooks.example/in", "https://hooks.example"),
             (
                 "https://user:pass@hooks.example:8443/in?token=s3cret#x",
-                "https://hooks.example:8443/in",
+                "https://hooks.example:8443",
             ),
             ("http://h.example?token=s3cret", "http://h.example"),
             ("http://tok@h.example", "http://h.example"),
+            (
+                "https://hooks.slack.com/services/T0001/B0002/s3cret",
+                "https://hooks.slack.com",
+            ),
             ("not a url", "***"),
         ] {
             let url = HookUrl(configured.to_owned());
             assert_eq!(url.redacted(), shown, "{configured}");
             assert_eq!(url.to_string(), shown);
             assert!(!format!("{url:?}").contains("s3cret"));
+            assert!(!serde_json::to_string(&url).unwrap().contains("s3cret"));
         }
     }
 }

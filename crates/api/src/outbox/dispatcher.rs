@@ -132,7 +132,11 @@ impl Dispatcher {
     /// Runs until the task is aborted.
     pub async fn run(self) {
         let mut last_prune: Option<std::time::Instant> = None;
+        let mut keys_adopted = false;
         loop {
+            if !keys_adopted {
+                keys_adopted = self.adopt_legacy_keys().await;
+            }
             let claimed = self.round().await;
             if last_prune.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
                 last_prune = Some(std::time::Instant::now());
@@ -141,6 +145,44 @@ impl Dispatcher {
             if claimed < BATCH as usize {
                 // Wait for an event written in this process, or poll for other instances'.
                 let _ = tokio::time::timeout(POLL, self.wake.notified()).await;
+            }
+        }
+    }
+
+    /// Moves the deliveries stored under a hook's earlier key (an unnamed hook used to be known
+    /// by its URL's path too, which may be its credential) to its key. Returns whether every
+    /// hook is done; until then it is tried again each round.
+    async fn adopt_legacy_keys(&self) -> bool {
+        let renames: Vec<(String, String)> = self
+            .config
+            .hooks
+            .iter()
+            .filter_map(|h| h.legacy_key().map(|legacy| (legacy, h.key())))
+            .collect();
+        if renames.is_empty() {
+            return true;
+        }
+        let db = self.db.clone();
+        let result = web::block(move || {
+            renames.iter().try_fold(0, |moved, (from, to)| {
+                db.rename_hook(from, to).map(|n| moved + n)
+            })
+        })
+        .await;
+        match result {
+            Ok(Ok(moved)) => {
+                if moved > 0 {
+                    log::info!("webhooks: {moved} deliveries moved to their hook's new key");
+                }
+                true
+            }
+            Ok(Err(e)) => {
+                log::warn!("webhooks: renaming hook keys: {}", Report(&e));
+                false
+            }
+            Err(e) => {
+                log::warn!("webhooks: renaming hook keys: {}", Report(&e));
+                false
             }
         }
     }

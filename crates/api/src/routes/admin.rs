@@ -377,7 +377,7 @@ async fn export_user(
     state: web::Data<AppState>,
     id: web::Path<UserId>,
 ) -> Result<HttpResponse, ApiError> {
-    super::export::export(&state, id.into_inner())
+    super::export::export(&state, id.into_inner(), super::export::Reader::Operator)
         .await?
         .ok_or(ApiError::status(StatusCode::NOT_FOUND))
 }

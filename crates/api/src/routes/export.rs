@@ -1,7 +1,10 @@
 //! The user's data export (GDPR Art. 15/20), shared by `GET /user/export` and the admin's
-//! `GET /users/{id}/export`: the same document, nothing masked.
+//! `GET /users/{id}/export`: the same data, read once; the user's own copy leaves out what
+//! operators did (a legal hold is often confidential by law, README, "API").
 
-use super::views::{AuditLogView, ExportView, SessionView, UserView};
+use super::views::{
+    AuditLogView, ExportView, PublicExportView, PublicUserView, SessionView, UserView,
+};
 use crate::http::error::ApiError;
 use crate::state::AppState;
 use actix_web::http::header;
@@ -13,8 +16,21 @@ use domain::ports::{AccountStore, AuditLogFilter, AuditLogStore, SessionStore};
 /// Audit entries read per query while exporting.
 const PAGE: u32 = 1000;
 
-/// The export of `user_id`, or `None` if there is no such user.
-pub async fn export(state: &AppState, user_id: UserId) -> Result<Option<HttpResponse>, ApiError> {
+/// Who an export is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reader {
+    /// The user it concerns: their own actions and deletion state only.
+    Subject,
+    /// An operator (the admin API): everything.
+    Operator,
+}
+
+/// The export of `user_id` for `reader`, or `None` if there is no such user.
+pub async fn export(
+    state: &AppState,
+    user_id: UserId,
+    reader: Reader,
+) -> Result<Option<HttpResponse>, ApiError> {
     let db = state.db.clone();
     let found = state
         .offload
@@ -41,18 +57,31 @@ pub async fn export(state: &AppState, user_id: UserId) -> Result<Option<HttpResp
         })
         .await?;
     Ok(found.map(|(user, sessions, audit_logs)| {
-        let body = ExportView {
-            user: UserView::from(&user),
-            sessions: sessions.iter().map(SessionView::from).collect(),
-            audit_logs: audit_logs.iter().map(AuditLogView::from).collect(),
-            exported_at: Utc::now(),
-        };
-        HttpResponse::Ok()
+        let sessions = sessions.iter().map(SessionView::from).collect();
+        let mut answer = HttpResponse::Ok();
+        answer
             .insert_header((
                 header::CONTENT_DISPOSITION,
                 format!("attachment; filename=\"user-{}.json\"", user.id),
             ))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(body)
+            .insert_header((header::CACHE_CONTROL, "no-store"));
+        match reader {
+            Reader::Operator => answer.json(ExportView {
+                user: UserView::from(&user),
+                sessions,
+                audit_logs: audit_logs.iter().map(AuditLogView::from).collect(),
+                exported_at: Utc::now(),
+            }),
+            Reader::Subject => answer.json(PublicExportView {
+                user: PublicUserView::from(&user),
+                sessions,
+                audit_logs: audit_logs
+                    .iter()
+                    .filter(|a| a.is_own_action())
+                    .map(AuditLogView::from)
+                    .collect(),
+                exported_at: Utc::now(),
+            }),
+        }
     }))
 }

@@ -61,7 +61,7 @@ pub async fn alive() -> HttpResponse {
     path = "/health/ready",
     operation_id = "ready",
     tag = "Health",
-    summary = "The database answers and a key can sign",
+    summary = "The database answers, a key can sign and every stored key opens",
     responses(
         (status = 200, description = "Ready", body = Ready),
         (status = 503, description = "Not ready", body = Ready),
@@ -87,7 +87,9 @@ pub async fn ready(state: web::Data<AppState>, ping: web::Data<DatabasePing>) ->
             ok
         }
     };
-    let keys_ok = state.keys.has_signing_key(Utc::now());
+    // A stored key no configured secret opens: tokens another instance signs with it would be
+    // refused here (its kid is logged at every reload until it is fixed).
+    let keys_ok = state.keys.has_signing_key(Utc::now()) && state.keys.opens_every_stored_key();
     let ready = db_ok && keys_ok;
     let status = if ready {
         StatusCode::OK

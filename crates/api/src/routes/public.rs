@@ -1,8 +1,9 @@
 //! The public API: `DELETE /user` (the seed), `/me`, `/users/{id}`, `/logout`,
 //! `/.well-known/*`.
 
+use super::export::Reader;
 use super::resource;
-use super::views::{ExportView, UserView};
+use super::views::{PublicExportView, PublicUserView};
 use crate::http::auth::{live_session, Authenticated, VerifiedTokens};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::request_id::request_context;
@@ -274,7 +275,7 @@ pub async fn me(auth: Authenticated) -> HttpResponse {
     summary = "The current user, by id",
     params(("id" = uuid::Uuid, Path, description = "The current user's id")),
     responses(
-        (status = 200, description = "The user", body = UserView),
+        (status = 200, description = "The user", body = PublicUserView),
         (status = 400, description = "The id is not a UUID", body = ErrorBody),
         (status = 401, description = "Unauthorized", body = ErrorBody,
             headers(("WWW-Authenticate" = String, description = "Bearer"))),
@@ -298,7 +299,7 @@ pub async fn get_user(
         .run("loading user", move || db.find_user(id))
         .await?
         .ok_or_else(ApiError::unauthorized)?;
-    Ok(HttpResponse::Ok().json(UserView::from(&user)))
+    Ok(HttpResponse::Ok().json(PublicUserView::from(&user)))
 }
 
 /// `POST /logout`: ends the current session.
@@ -347,7 +348,7 @@ pub async fn logout(
     tag = "User Management",
     summary = "Everything held about the current user (GDPR Art. 15/20)",
     responses(
-        (status = 200, description = "The export, as an attachment", body = ExportView,
+        (status = 200, description = "The export, as an attachment", body = PublicExportView,
             headers(
                 ("Content-Disposition" = String, description = "attachment; filename=\"user-<id>.json\""),
                 ("Cache-Control" = String, description = "no-store"),
@@ -360,7 +361,7 @@ pub async fn export(
     auth: Authenticated,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    super::export::export(&state, auth.user_id)
+    super::export::export(&state, auth.user_id, Reader::Subject)
         .await?
         // The session was live a moment ago: the user went meanwhile.
         .ok_or_else(ApiError::unauthorized)

@@ -6,7 +6,7 @@ use domain::model::{AuditLog, Delivery, Session, User};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// A user as the API shows it (public and admin alike).
+/// A user as operators see it (the admin API): the deletion state with its legal hold.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = User)]
 pub struct UserView {
@@ -21,7 +21,7 @@ pub struct UserView {
     pub deletion: Option<DeletionView>,
 }
 
-/// A user's deletion state, when there is one.
+/// A user's deletion state, when there is one, as operators see it.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = Deletion)]
 pub struct DeletionView {
@@ -42,24 +42,67 @@ pub struct EmailView {
     pub is_primary: bool,
 }
 
+/// A user as they see themselves (the public API): a legal hold is never shown to the person
+/// it concerns (README, "API"), so the deletion state is only the scheduled deletion, if any.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = User)]
+pub struct PublicUserView {
+    #[schema(value_type = uuid::Uuid)]
+    pub id: UserId,
+    /// The primary address, if any.
+    pub email: Option<String>,
+    pub emails: Vec<EmailView>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// `null`, or when the deletion was scheduled and when the account will be purged.
+    pub deletion: Option<ScheduledDeletionView>,
+}
+
+/// A scheduled deletion, as the user it concerns sees it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Deletion)]
+pub struct ScheduledDeletionView {
+    pub scheduled_at: DateTime<Utc>,
+    pub purge_after: DateTime<Utc>,
+}
+
+fn emails_view(user: &User) -> Vec<EmailView> {
+    user.emails
+        .iter()
+        .map(|e| EmailView {
+            id: e.id,
+            address: e.address.clone(),
+            is_verified: e.is_verified,
+            is_primary: e.is_primary,
+        })
+        .collect()
+}
+
 impl From<&User> for UserView {
     fn from(user: &User) -> Self {
         Self {
             id: user.id,
             email: user.primary_email().map(|e| e.address.clone()),
-            emails: user
-                .emails
-                .iter()
-                .map(|e| EmailView {
-                    id: e.id,
-                    address: e.address.clone(),
-                    is_verified: e.is_verified,
-                    is_primary: e.is_primary,
-                })
-                .collect(),
+            emails: emails_view(user),
             created_at: user.created_at,
             updated_at: user.updated_at,
             deletion: deletion_view(user),
+        }
+    }
+}
+
+impl From<&User> for PublicUserView {
+    fn from(user: &User) -> Self {
+        Self {
+            id: user.id,
+            email: user.primary_email().map(|e| e.address.clone()),
+            emails: emails_view(user),
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+            deletion: user.deletion.scheduled.map(|s| ScheduledDeletionView {
+                scheduled_at: s.scheduled_at,
+                purge_after: s.purge_after,
+            }),
         }
     }
 }
@@ -103,13 +146,25 @@ impl From<&Session> for SessionView {
     }
 }
 
-/// Everything the service holds about one user (GDPR Art. 15/20): the user, their sessions,
-/// the audit entries about them (newest first), and when this was taken.
+/// Everything the service holds about one user (GDPR Art. 15/20), as operators see it: the
+/// user, their sessions, every audit entry about them (newest first), and when this was taken.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = Export)]
 pub struct ExportView {
     pub user: UserView,
     pub sessions: Vec<SessionView>,
+    pub audit_logs: Vec<AuditLogView>,
+    pub exported_at: DateTime<Utc>,
+}
+
+/// The user's own export (`GET /user/export`): their data, their own actions (newest first) and
+/// their deletion state; nothing of legal holds or of what operators did (README, "API").
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Export)]
+pub struct PublicExportView {
+    pub user: PublicUserView,
+    pub sessions: Vec<SessionView>,
+    /// The entries of the user's own actions (`details.by` is `user`).
     pub audit_logs: Vec<AuditLogView>,
     pub exported_at: DateTime<Utc>,
 }

@@ -1,6 +1,7 @@
 //! Configuration: every validation error names its key; layers override in order; secrets
 //! never printed. These run the real binary (`api config check`).
 
+use crate::helpers::SECRET;
 use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_api");
@@ -29,6 +30,155 @@ fn check(file: &std::path::Path, env: &[(&str, &str)]) -> (i32, String, String) 
 }
 
 const GOOD: &str = "secrets:\n  keys: [\"a-perfectly-long-secret-1\"]\n";
+
+/// A secret made now, so it is in no file of this repository, and long enough for any listener.
+fn own_secret() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// `serve` with this file: exit code and stderr (it must exit on its own).
+fn serve(file: &std::path::Path) -> (i32, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--config").arg(file).arg("serve");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("HANKO_") || k == "DATABASE_URL" {
+            cmd.env_remove(k);
+        }
+    }
+    let out = crate::helpers::run_briefly(cmd);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// README, "Run it with Docker": placeholders are refused everywhere; off loopback, secrets under 32 characters
+/// and any text of this repository too. `serve` and `config check` refuse the same set-ups:
+/// exit 2, one line naming the key, never the secret.
+#[test]
+fn placeholder_short_and_published_secrets_are_refused_by_serve_and_check() {
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let loopback = || {
+        format!(
+            "server:\n  public:\n    address: 127.0.0.1:{}\n  admin:\n    address: 127.0.0.1:{}\n",
+            free(),
+            free()
+        )
+    };
+    let exposed = || {
+        format!(
+            "server:\n  public:\n    address: 0.0.0.0:{}\n  admin:\n    address: 127.0.0.1:{}\n",
+            free(),
+            free()
+        )
+    };
+    let keys = |secret: &str| format!("secrets:\n  keys: [{}]\n", serde_json::json!(secret));
+    let admin_exposed = |api_key: &str| {
+        format!(
+            "secrets:\n  keys: [\"{}\"]\nserver:\n  public:\n    address: 127.0.0.1:{}\n  admin:\n    address: 0.0.0.0:{}\n    api_key: {}\n",
+            own_secret(),
+            free(),
+            free(),
+            serde_json::json!(api_key)
+        )
+    };
+    let published_api_key = "an-admin-api-key-that-is-long-enough-0123";
+    let cases: Vec<(&str, String, &str, &str)> = vec![
+        (
+            "the old .env.example placeholder",
+            keys("<openssl rand -hex 32>") + &loopback(),
+            "secrets.keys",
+            "<openssl rand -hex 32>",
+        ),
+        (
+            "whitespace",
+            keys("a secret with spaces in it, long") + &loopback(),
+            "secrets.keys",
+            "a secret with spaces",
+        ),
+        (
+            "changeme",
+            keys("changeme-changeme-changeme-0123") + &loopback(),
+            "secrets.keys",
+            "changeme-changeme",
+        ),
+        (
+            "change-me, any case",
+            keys("Please-CHANGE-ME-before-production-0123") + &loopback(),
+            "secrets.keys",
+            "CHANGE-ME",
+        ),
+        (
+            "short off loopback",
+            keys(&own_secret()[..24]) + &exposed(),
+            "secrets.keys",
+            "-",
+        ),
+        (
+            "the test suite's secret off loopback",
+            keys(SECRET) + &exposed(),
+            "secrets.keys",
+            SECRET,
+        ),
+        (
+            "the example config's api key off loopback",
+            admin_exposed(published_api_key),
+            "server.admin.api_key",
+            published_api_key,
+        ),
+        (
+            "a placeholder api key",
+            format!(
+                "{GOOD}server:\n  admin:\n    api_key: \"<paste a long random key here, 32+>\"\n"
+            ),
+            "server.admin.api_key",
+            "paste a long",
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    for (name, yaml, key, secret) in &cases {
+        let file = write(&dir, yaml);
+        let (code, stdout, check_err) = check(&file, &[]);
+        let (serve_code, serve_err) = serve(&file);
+        for (command, code, stderr) in [
+            ("config check", code, &check_err),
+            ("serve", serve_code, &serve_err),
+        ] {
+            assert_eq!(code, 2, "{name}: {command} exit code: {stderr}");
+            assert_eq!(
+                stderr.trim().lines().count(),
+                1,
+                "{name}: {command}: one line: {stderr}"
+            );
+            assert!(
+                stderr.contains(&format!(" {key}:")),
+                "{name}: {command} names {key}: {stderr}"
+            );
+            assert!(
+                *secret == "-" || !stderr.contains(secret),
+                "{name}: {command} prints the secret: {stderr}"
+            );
+        }
+        assert!(stdout.is_empty(), "{name}: {stdout}");
+    }
+    // Secrets of one's own pass, off loopback too.
+    let mine = format!(
+        "secrets:\n  keys: [\"{}\"]\nserver:\n  public:\n    address: 0.0.0.0:8000\n  admin:\n    address: 0.0.0.0:8001\n    api_key: {}\n",
+        own_secret(),
+        own_secret()
+    );
+    let (code, _, stderr) = check(&write(&dir, &mine), &[]);
+    assert_eq!(code, 0, "{stderr}");
+}
 
 #[test]
 fn each_invalid_value_names_its_key_and_exits_2() {
@@ -88,7 +238,7 @@ fn environment_overrides_the_file_and_database_url_is_honoured() {
             ("HANKO_ACCOUNT__ALLOW_DELETION", "true"),
             ("HANKO_SERVER__PUBLIC__ADDRESS", "0.0.0.0:9000"),
             ("DATABASE_URL", "postgres://app:pw@db:5432/hanko"),
-            ("HANKO_SECRETS__KEYS", "[\"from-the-environment-123\"]"),
+            ("HANKO_SECRETS__KEYS", &format!("[\"{}\"]", own_secret())),
         ],
     );
     assert_eq!(code, 0, "{stderr}");
@@ -151,7 +301,7 @@ fn unsafe_setups_are_refused_before_anything_listens() {
     let cases: Vec<(&str, String, &str)> = vec![
         (
             "open admin off loopback",
-            format!("{GOOD}server:\n  public:\n    address: 127.0.0.1:{}\n  admin:\n    address: 0.0.0.0:{}\n", free(), free()),
+            format!("secrets:\n  keys: [\"{}\"]\nserver:\n  public:\n    address: 127.0.0.1:{}\n  admin:\n    address: 0.0.0.0:{}\n", own_secret(), free(), free()),
             "server.admin.api_key",
         ),
         (
@@ -166,7 +316,7 @@ fn unsafe_setups_are_refused_before_anything_listens() {
         ),
         (
             "development secret among others, admin exposed with a key",
-            format!("secrets:\n  keys: [\"a-perfectly-long-secret-1\", \"{dev}\"]\nserver:\n  public:\n    address: 127.0.0.1:{}\n  admin:\n    address: 0.0.0.0:{}\n    api_key: an-admin-api-key-that-is-long-enough-0123\n", free(), free()),
+            format!("secrets:\n  keys: [\"{}\", \"{dev}\"]\nserver:\n  public:\n    address: 127.0.0.1:{}\n  admin:\n    address: 0.0.0.0:{}\n    api_key: {}\n", own_secret(), free(), free(), own_secret()),
             "secrets.keys",
         ),
         (
@@ -214,7 +364,8 @@ fn unsafe_setups_are_refused_before_anything_listens() {
     }
     // The opt-out: an operator who guards the admin API by other means.
     let yaml = format!(
-        "{GOOD}server:\n  admin:\n    address: 0.0.0.0:8001\n    allow_unauthenticated: true\n"
+        "secrets:\n  keys: [\"{}\"]\nserver:\n  admin:\n    address: 0.0.0.0:8001\n    allow_unauthenticated: true\n",
+        own_secret()
     );
     let (code, _, stderr) = check(&write(&dir, &yaml), &[]);
     assert_eq!(code, 0, "{stderr}");

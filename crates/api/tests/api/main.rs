@@ -12,5 +12,6 @@ mod last_used;
 mod outage;
 mod processes;
 mod receiver;
+mod security;
 mod tokens;
 mod webhooks;

@@ -324,6 +324,62 @@ async fn a_wrong_secret_is_refused_and_reencrypt_retires_the_old_one() {
     server.stop();
 }
 
+/// A fleet whose instances hold different secrets would split: a key rotated under a secret
+/// one instance lacks is published, signs the other's tokens, and is refused here. So an
+/// instance that finds such a key on reload is not ready (and names the kid in its log), and
+/// one that finds it at start does not start (README, "Run it with Docker").
+#[actix_rt::test]
+async fn a_published_key_no_secret_opens_stops_start_and_readiness() {
+    let db = TestDb::new(Backend::Postgres);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let other_secret = format!("a-secret-only-one-instance-has-{}", std::process::id());
+    let old_only = write_config(dir.path(), "old", &db.url, &[SECRET]);
+    let both = write_config(dir.path(), "both", &db.url, &[&other_secret, SECRET]);
+    let old_log = dir.path().join("old.log");
+    let behind = start(&old_only, &old_log).await;
+    let ahead = start(&both, &dir.path().join("both.log")).await;
+    let client = crate::helpers::http_client();
+    let rotated = post(&client, format!("{}/jwks/rotate", ahead.admin), json!({})).await;
+    let kid = rotated["kid"].str().to_owned();
+    let user_id = ahead.create_user("split@example.com").await;
+    let token = ahead.login(&user_id).await.token;
+    assert_eq!(kid_of(&token), kid);
+
+    // The token's unknown kid makes the instance reload: it cannot open the key.
+    assert_eq!(me(&behind, &token).await, 401);
+    for url in [&behind.public, &behind.admin] {
+        let ready = client.get(format!("{url}/health/ready")).fetch().await;
+        assert_eq!(ready.status(), 503, "{ready}");
+    }
+    let written = std::fs::read_to_string(&old_log).expect("present and well-formed");
+    assert!(written.contains(&kid), "the log names the kid: {written}");
+    assert!(!written.contains(&other_secret), "never the secret");
+
+    // A new instance with the old secret alone does not start.
+    let late = write_config(dir.path(), "late", &db.url, &[SECRET]);
+    let mut serve = command(&late);
+    serve.arg("serve");
+    let out = crate::helpers::run_briefly(serve);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.contains(" secrets.keys:") && stderr.contains(&kid),
+        "names the key and the kid: {stderr}"
+    );
+
+    // Given the secret, the instance that was behind is ready and accepts the token.
+    behind.stop();
+    let fixed = start(
+        &write_config(dir.path(), "fixed", &db.url, &[&other_secret, SECRET]),
+        &dir.path().join("fixed.log"),
+    )
+    .await;
+    assert_eq!(me(&fixed, &token).await, 200);
+    fixed.stop();
+    ahead.stop();
+}
+
 #[actix_rt::test]
 async fn cli_user_and_jwt_create_then_delete_over_http() {
     let db = TestDb::new(Backend::Sqlite);
@@ -732,7 +788,7 @@ async fn secrets_never_reach_the_log() {
         "server:\n  public:\n    address: 127.0.0.1:{public}\n  admin:\n    address: 127.0.0.1:{admin}\n    api_key: admin-api-key-0123456789-abcdefghij\n\
          database:\n  url: {url}\nsecrets:\n  keys: [\"{SECRET}\"]\nlog:\n  level: debug\n\
          account:\n  allow_deletion: true\n\
-         webhooks:\n  hooks:\n    - url: http://hookuser:hook-pass-s3cret@127.0.0.1:{closed}/in?token=hook-token-s3cret\n      events: [user.delete]\n  initial_backoff: 50ms\n  max_attempts: 2\n"
+         webhooks:\n  hooks:\n    - url: http://hookuser:hook-pass-s3cret@127.0.0.1:{closed}/services/T0001/hook-path-s3cret?token=hook-token-s3cret\n      events: [user.delete]\n    - name: alerts\n      url: http://127.0.0.1:{closed}/named/named-path-s3cret\n      events: [user.delete]\n  initial_backoff: 50ms\n  max_attempts: 2\n"
     );
     std::fs::write(&config, yaml).unwrap_or_else(|e| panic!("{e}"));
     let log = dir.path().join("s.log");
@@ -784,7 +840,26 @@ async fn secrets_never_reach_the_log() {
         actix_rt::time::sleep(Duration::from_millis(100)).await;
     };
     server.stop();
-    for secret in ["hook-pass-s3cret", "hook-token-s3cret", "hookuser"] {
+    // A hook is shown by its name, else by scheme, host and port: any part of the URL after
+    // them may be its credential (a Slack hook's path is).
+    let hooks: Vec<String> = serde_json::from_str::<Vec<Value>>(&deliveries)
+        .expect("present and well-formed")
+        .iter()
+        .map(|d| d["hook"].str().to_owned())
+        .collect();
+    assert!(
+        hooks.contains(&format!("http://127.0.0.1:{closed}"))
+            && hooks.contains(&"alerts".to_owned()),
+        "{deliveries}"
+    );
+    for secret in [
+        "hook-pass-s3cret",
+        "hook-token-s3cret",
+        "hookuser",
+        "hook-path-s3cret",
+        "named-path-s3cret",
+        "/services/",
+    ] {
         assert!(
             !deliveries.contains(secret),
             "{secret} in the deliveries API"
@@ -796,8 +871,8 @@ async fn secrets_never_reach_the_log() {
         "logging at debug: {written}"
     );
     assert!(
-        written.contains(&format!("http://127.0.0.1:{closed}/in")),
-        "the failing hook is named in the log: {written}"
+        written.contains(&format!("http://127.0.0.1:{closed}:")) && written.contains("alerts:"),
+        "the failing hooks are named in the log: {written}"
     );
     for secret in [
         SECRET,
@@ -805,6 +880,8 @@ async fn secrets_never_reach_the_log() {
         "admin-api-key-0123456789-abcdefghij",
         "hook-pass-s3cret",
         "hook-token-s3cret",
+        "hook-path-s3cret",
+        "named-path-s3cret",
     ] {
         assert!(!written.contains(secret), "{secret} in the log");
     }
@@ -816,11 +893,13 @@ async fn secrets_never_reach_the_log() {
         "admin-api-key-0123456789-abcdefghij",
         "hook-pass-s3cret",
         "hook-token-s3cret",
+        "hook-path-s3cret",
+        "named-path-s3cret",
     ] {
         assert!(!printed.contains(secret), "{secret} in config check");
     }
     assert!(
-        printed.contains(&format!("url: http://127.0.0.1:{closed}/in")),
+        printed.contains(&format!("url: http://127.0.0.1:{closed}\n")),
         "{printed}"
     );
 }

@@ -30,13 +30,16 @@ impl KeyStore for Database {
         Ok(())
     }
 
-    fn replace_encrypted_key(&self, kid: &str, encrypted_key: &str) -> Result<bool, StoreError> {
-        let n = self.write(|conn| {
-            diesel::update(jwks::table.filter(jwks::kid.eq(kid)))
-                .set(jwks::encrypted_key.eq(encrypted_key))
-                .execute(conn)
-        })?;
-        Ok(n > 0)
+    fn replace_encrypted_keys(&self, keys: &[(String, String)]) -> Result<usize, StoreError> {
+        self.transaction(|conn| {
+            let mut replaced = 0;
+            for (kid, encrypted_key) in keys {
+                replaced += diesel::update(jwks::table.filter(jwks::kid.eq(kid)))
+                    .set(jwks::encrypted_key.eq(encrypted_key))
+                    .execute(conn)?;
+            }
+            Ok(replaced)
+        })
     }
 
     fn delete_keys(&self, kids: &[String]) -> Result<usize, StoreError> {

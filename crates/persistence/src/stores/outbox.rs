@@ -35,6 +35,15 @@ const BACKLOG: &str = "SELECT hook, \
        SUM(CASE WHEN dead THEN 1 ELSE 0 END) AS dead \
      FROM webhook_deliveries WHERE delivered_at IS NULL GROUP BY hook ORDER BY hook";
 
+diesel::define_sql_function! {
+    /// `REPLACE(text, from, to)`, the same on Postgres and SQLite.
+    fn replace(
+        text: diesel::sql_types::Nullable<Text>,
+        from: Text,
+        to: Text,
+    ) -> diesel::sql_types::Nullable<Text>;
+}
+
 #[derive(QueryableByName)]
 struct BacklogRow {
     #[diesel(sql_type = Text)]
@@ -241,5 +250,20 @@ impl Outbox for Database {
                 dead: u64::try_from(r.dead).unwrap_or(0),
             })
             .collect())
+    }
+
+    fn rename_hook(&self, from: &str, to: &str) -> Result<usize, StoreError> {
+        self.transaction(|conn| {
+            diesel::update(webhook_deliveries::table.filter(webhook_deliveries::hook.eq(from)))
+                .set((
+                    webhook_deliveries::hook.eq(to),
+                    webhook_deliveries::last_error.eq(replace(
+                        webhook_deliveries::last_error,
+                        from,
+                        to,
+                    )),
+                ))
+                .execute(conn)
+        })
     }
 }

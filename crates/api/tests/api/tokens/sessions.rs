@@ -187,6 +187,71 @@ async fn a_logged_out_header_token_does_not_hide_a_live_cookie(backend: Backend)
     assert_eq!(app.rows_of_user(&user.user_id), 0);
 }
 
+/// A request acts for one user (ARCHITECTURE.md, "Invariants"): the first token we signed names it, and a token of
+/// another user is never tried after it. The double click after switching accounts in
+/// another tab: user A's token in the header, user B's cookie, sent twice.
+async fn a_dead_header_token_never_acts_on_another_user_s_cookie(backend: Backend) {
+    let app = issuer_app(backend).await;
+    let a = app.user_with_session("a@example.com").await;
+    let b = app.user_with_session("b@example.com").await;
+    let (me, user) = (format!("{}/me", app.public), format!("{}/user", app.public));
+    let cookie_b = format!("hanko={}", b.token);
+    let a_then_b = |req: reqwest::RequestBuilder, header_token: &str| {
+        req.bearer_auth(header_token).header("cookie", &cookie_b)
+    };
+    a_then_b(app.client.delete(&user), &a.token)
+        .fetch()
+        .await
+        .expect_status(204);
+    assert_eq!(app.rows_of_user(&a.user_id), 0, "the first click deletes A");
+    // A's token still verifies, but its session is gone: the request is A's, and A is gone.
+    assert_error(
+        a_then_b(app.client.delete(&user), &a.token).fetch().await,
+        401,
+    );
+    assert_error(a_then_b(app.client.get(&me), &a.token).fetch().await, 401);
+    assert_eq!(app.rows_of_user(&b.user_id), 3, "B is untouched");
+
+    // A token of ours whose claims are refused (expired, another audience) names its user all
+    // the same; a token whose signature fails names no one, so B's cookie counts after it.
+    let c = app.user_with_session("c@example.com").await;
+    let key = server_key(&app);
+    let sign = |claims: &Value| {
+        sign_with(
+            &key.pkcs8,
+            &signature::RSA_PKCS1_SHA256,
+            &json!({"alg": "RS256", "typ": "JWT", "kid": key.kid}),
+            claims,
+        )
+    };
+    let expired = sign(&with(good_claims(&c), "exp", json!(now() - 10)));
+    let elsewhere = sign(&with(good_claims(&c), "aud", json!(["another-app"])));
+    let mut forged = c.token.clone().into_bytes();
+    let last = forged.len() - 1;
+    forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8_lossy(&forged).into_owned();
+    for (name, header_token) in [("expired", &expired), ("another audience", &elsewhere)] {
+        let res = a_then_b(app.client.get(&me), header_token).fetch().await;
+        assert_eq!(res.status(), 401, "{name}: {res}");
+        let res = a_then_b(app.client.delete(&user), header_token)
+            .fetch()
+            .await;
+        assert_eq!(res.status(), 401, "{name}: {res}");
+    }
+    assert_eq!(app.rows_of_user(&b.user_id), 3, "B is still untouched");
+    assert_eq!(app.rows_of_user(&c.user_id), 3, "and so is C");
+    let answer: Value = a_then_b(app.client.get(&me), &forged)
+        .fetch()
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(
+        answer["id"],
+        b.user_id.as_str(),
+        "a forged header names no one"
+    );
+}
+
 /// No cache keeps an authenticated answer (nor an answer to a credentialed request).
 async fn authenticated_responses_are_not_stored(backend: Backend) {
     let app = TestApp::builder(backend).start().await;
@@ -222,6 +287,7 @@ async fn authenticated_responses_are_not_stored(backend: Backend) {
 
 on_both_backends!(
     a_logged_out_header_token_does_not_hide_a_live_cookie,
+    a_dead_header_token_never_acts_on_another_user_s_cookie,
     authenticated_responses_are_not_stored,
     tokens_for_dead_sessions_are_refused,
     carriers_and_their_variants,
