@@ -224,6 +224,97 @@ mod tests {
         );
     }
 
+    /// Property tests of what meets the outside world here: the signature header receivers
+    /// check, and the answers they send back (`PROPTEST_CASES=100000` runs them longer).
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// `PROPTEST_CASES`, or this many.
+        fn cases(default: u32) -> ProptestConfig {
+            let cases = std::env::var("PROPTEST_CASES")
+                .ok()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(default);
+            ProptestConfig::with_cases(cases)
+        }
+
+        /// What a receiver does with `webhook-signature`, as the Standard Webhooks
+        /// specification says: split on spaces, keep the `v1,` entries, and accept if one of
+        /// them is the base64 HMAC-SHA256 of `{id}.{timestamp}.{body}` under its key.
+        fn receiver_accepts(
+            header: &str,
+            key: &[u8],
+            id: &str,
+            timestamp: &str,
+            body: &[u8],
+        ) -> bool {
+            let mut signed = format!("{id}.{timestamp}.").into_bytes();
+            signed.extend_from_slice(body);
+            let expected = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), &signed);
+            header
+                .split(' ')
+                .filter_map(|entry| entry.strip_prefix("v1,"))
+                .filter_map(|sig| STANDARD.decode(sig).ok())
+                .any(|sig| sig.as_slice() == expected.as_ref())
+        }
+
+        proptest! {
+            #![proptest_config(cases(2000))]
+
+            /// Every key's signature is in the header, each verifies with its key alone (so a
+            /// secret can be rotated), the header is one line of `v1,<base64>` entries, and a
+            /// changed body verifies with none.
+            #[test]
+            fn standard_signatures_verify_with_each_key(
+                keys in prop::collection::vec(prop::collection::vec(any::<u8>(), 24..64), 1..4),
+                id in "[ -~]{0,64}",
+                timestamp in "[0-9]{1,12}",
+                body in prop::collection::vec(any::<u8>(), 0..512),
+            ) {
+                let header = standard_signatures(&keys, &id, &timestamp, &body);
+                let entries: Vec<&str> = header.split(' ').collect();
+                prop_assert_eq!(entries.len(), keys.len());
+                for entry in &entries {
+                    let sig = entry.strip_prefix("v1,").unwrap();
+                    prop_assert_eq!(STANDARD.decode(sig).unwrap().len(), 32);
+                }
+                for key in &keys {
+                    prop_assert!(receiver_accepts(&header, key, &id, &timestamp, &body));
+                    let mut changed = body.clone();
+                    changed.push(b'!');
+                    prop_assert!(!receiver_accepts(&header, key, &id, &timestamp, &changed));
+                }
+            }
+
+            /// A receiver's answer (any status, any body) never panics; a refusal's reason is
+            /// at most a short token of its body, never the body itself.
+            #[test]
+            fn any_answer_is_read_safely(
+                format in prop_oneof![
+                    Just(HookFormat::Hanko),
+                    Just(HookFormat::Standard),
+                    Just(HookFormat::Set),
+                ],
+                status in 100u16..600,
+                body in prop_oneof![
+                    prop::collection::vec(any::<u8>(), 0..256),
+                    "\\{\"err\":\"[ -~]{0,80}\"(,\"description\":\"[ -~]{0,40}\")?\\}"
+                        .prop_map(String::into_bytes),
+                ],
+            ) {
+                match answer(format, status, &body) {
+                    Answer::Delivered => prop_assert!((200..300).contains(&status)),
+                    Answer::Refused(reason) => {
+                        prop_assert_eq!(status, 400);
+                        prop_assert!(reason.len() <= "HTTP 400 ".len() + 64, "{}", reason);
+                    }
+                    Answer::Failed(_) => {}
+                }
+            }
+        }
+    }
+
     #[test]
     fn set_answers() {
         assert_eq!(answer(HookFormat::Set, 202, b""), Answer::Delivered);

@@ -11,6 +11,7 @@ mod helpers;
 mod last_used;
 mod outage;
 mod processes;
+mod properties;
 mod receiver;
 mod security;
 mod tokens;

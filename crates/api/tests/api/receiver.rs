@@ -144,6 +144,11 @@ impl Receiver {
         }
     }
 
+    /// How the server names an unnamed hook at this URL: scheme, host and port.
+    pub fn origin(&self) -> &str {
+        self.url.trim_end_matches("/hook")
+    }
+
     pub fn attempts(&self) -> Vec<Attempt> {
         self.state
             .attempts

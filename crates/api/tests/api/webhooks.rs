@@ -187,12 +187,12 @@ async fn hook_credentials_never_reach_the_deliveries_api(backend: Backend) {
     let listing = app
         .get_text(format!("{}/webhooks/deliveries", app.admin))
         .await;
-    for secret in ["hookuser", "hook-pass-s3cret", "hook-token-s3cret"] {
+    for secret in ["hookuser", "hook-pass-s3cret", "hook-token-s3cret", "/hook"] {
         assert!(!listing.contains(secret), "{secret} in {listing}");
     }
-    let shown = receiver.url.trim_end_matches('/');
+    assert_eq!(dead[0]["hook"], receiver.origin(), "{listing}");
     assert!(
-        dead[0]["last_error"].str().contains(shown),
+        dead[0]["last_error"].str().contains(receiver.origin()),
         "the hook is still named: {}",
         dead[0]["last_error"]
     );
@@ -518,7 +518,7 @@ async fn pending_events_survive_the_per_hook_migration(backend: Backend) {
     assert_eq!(done.len(), 1, "{done:?}");
     assert_eq!(
         done[0]["hook"],
-        receiver.url.as_str(),
+        receiver.origin(),
         "fanned out to the hook by its key"
     );
     let dead = deliveries(&app, "dead").await;
@@ -527,10 +527,66 @@ async fn pending_events_survive_the_per_hook_migration(backend: Backend) {
     assert_eq!(receiver.attempts().len(), 1, "and is not retried");
 }
 
+/// Deliveries stored by earlier versions under an unnamed hook's URL with its path (which may
+/// be its credential) move to the hook's key, scheme, host and port, and are delivered.
+async fn deliveries_under_an_earlier_key_move_to_the_new_one(backend: Backend) {
+    let db = TestDb::new(backend);
+    let store = persistence::Database::connect(&test_config(&db.url, json!({})).database);
+    store.migrate_up().expect("migrate up");
+    let receiver = Receiver::start();
+    let (pending, failed) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let now = chrono::Utc::now().to_rfc3339();
+    let dead = if db.is_postgres() { "false" } else { "0" };
+    for (event, error) in [
+        (pending, "NULL".to_owned()),
+        (failed, format!("'{}: HTTP 500'", receiver.url)),
+    ] {
+        db.exec(&format!(
+            "INSERT INTO webhook_outbox (id, event, payload, created_at) \
+             VALUES ('{event}', 'user.delete', '{{\"id\":\"{}\",\"emails\":[]}}', '{now}')",
+            uuid::Uuid::new_v4()
+        ));
+        db.exec(&format!(
+            "INSERT INTO webhook_deliveries (event_id, hook, attempts, next_attempt_at, delivered_at, last_error, dead) \
+             VALUES ('{event}', '{}', 1, '{now}', NULL, {error}, {dead})",
+            receiver.url
+        ));
+    }
+    let app = TestApp::builder(backend)
+        .on(db)
+        .config(hooks(&receiver, &["user.delete"], 8))
+        .start()
+        .await;
+    let arrived = receiver
+        .wait_for("both stored deliveries", |a| a.len() >= 2)
+        .await;
+    let mut ids: Vec<String> = arrived.iter().map(|a| a.webhook_id.clone()).collect();
+    ids.sort();
+    let mut expected = vec![pending.to_string(), failed.to_string()];
+    expected.sort();
+    assert_eq!(ids, expected);
+    let listing = app
+        .get_text(format!("{}/webhooks/deliveries", app.admin))
+        .await;
+    assert!(!listing.contains("/hook"), "{listing}");
+    let listed: Vec<Value> = serde_json::from_str(&listing).expect("JSON");
+    assert_eq!(listed.len(), 2, "{listing}");
+    assert!(
+        listed.iter().all(|d| d["hook"] == receiver.origin()),
+        "{listing}"
+    );
+}
+
 mod migration {
-    use super::pending_events_survive_the_per_hook_migration;
+    use super::{
+        deliveries_under_an_earlier_key_move_to_the_new_one,
+        pending_events_survive_the_per_hook_migration,
+    };
     use crate::on_both_backends;
-    on_both_backends!(pending_events_survive_the_per_hook_migration);
+    on_both_backends!(
+        pending_events_survive_the_per_hook_migration,
+        deliveries_under_an_earlier_key_move_to_the_new_one,
+    );
 }
 
 mod pruning {

@@ -1,0 +1,169 @@
+//! Property tests of the token verifier, the first code that reads what a client sends: any
+//! bytes, and any change to a token we signed, are refused, never a panic, never a pass.
+//! `PROPTEST_CASES=100000 cargo test -p jwks --test verifier_properties` runs them longer.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use chrono::{DateTime, Duration, Utc};
+use domain::config::Secret;
+use domain::ids::{SessionId, UserId};
+use domain::model::StoredKey;
+use domain::ports::{KeyStore, StoreError};
+use jwks::config::Secrets;
+use jwks::{KeyManager, SecretsConfig, TokenPolicy};
+use proptest::prelude::*;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Keys in memory: the verifier reads keys only through this port, and these tests are about
+/// the verifier, not about storage.
+#[derive(Default)]
+struct MemoryKeys(Mutex<Vec<StoredKey>>);
+
+impl KeyStore for MemoryKeys {
+    fn list_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+        Ok(self.0.lock().unwrap().clone())
+    }
+    fn insert_key(&self, key: &StoredKey) -> Result<(), StoreError> {
+        self.0.lock().unwrap().push(key.clone());
+        Ok(())
+    }
+    fn replace_encrypted_keys(&self, _: &[(String, String)]) -> Result<usize, StoreError> {
+        Ok(0)
+    }
+    fn delete_keys(&self, _: &[String]) -> Result<usize, StoreError> {
+        Ok(0)
+    }
+}
+
+struct Fixture {
+    keys: KeyManager,
+    token: String,
+    now: DateTime<Utc>,
+}
+
+/// One key manager and one valid token for every case (RSA key generation is the slow part).
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let secrets = SecretsConfig {
+            keys: Secrets::new(vec![Secret::new("property-test-secret-0123456789")]).unwrap(),
+            rsa_bits: Default::default(),
+            refresh_interval: domain::config::Duration::from_secs(60),
+        };
+        let policy = TokenPolicy {
+            lifespan: domain::config::Duration::from_secs(3600),
+            issuer: Some("https://auth.example".into()),
+            audience: vec!["localhost".into()],
+            leeway: domain::config::Duration::from_secs(0),
+        };
+        let keys = KeyManager::new(Arc::new(MemoryKeys::default()), &secrets, policy);
+        let now = Utc::now();
+        keys.ensure_signing_key(now).unwrap();
+        let token = keys
+            .sign_session(
+                UserId(uuid::Uuid::new_v4()),
+                SessionId(uuid::Uuid::new_v4()),
+                Some("a@example.com".into()),
+                now,
+                now + Duration::hours(1),
+            )
+            .unwrap();
+        assert!(
+            keys.verify(&token, now).is_ok(),
+            "the fixture's token verifies"
+        );
+        Fixture { keys, token, now }
+    })
+}
+
+/// `PROPTEST_CASES`, or this many.
+fn cases(default: u32) -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(default);
+    ProptestConfig::with_cases(cases)
+}
+
+/// One change to a token: a character replaced, inserted or removed, or the token cut.
+#[derive(Clone, Debug)]
+enum Mutation {
+    Replace(usize, char),
+    Insert(usize, char),
+    Remove(usize),
+    Truncate(usize),
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    let c = prop_oneof![
+        proptest::char::range('A', 'Z'),
+        proptest::char::range('a', 'z'),
+        proptest::char::range('0', '9'),
+        Just('-'),
+        Just('_'),
+        Just('.'),
+        Just('='),
+        any::<char>(),
+    ];
+    prop_oneof![
+        (any::<usize>(), c.clone()).prop_map(|(i, c)| Mutation::Replace(i, c)),
+        (any::<usize>(), c).prop_map(|(i, c)| Mutation::Insert(i, c)),
+        any::<usize>().prop_map(Mutation::Remove),
+        any::<usize>().prop_map(Mutation::Truncate),
+    ]
+}
+
+fn apply(token: &str, m: &Mutation) -> String {
+    let mut chars: Vec<char> = token.chars().collect();
+    match *m {
+        Mutation::Replace(i, c) => {
+            let i = i % chars.len();
+            if chars[i] == c {
+                // Not a change: make it one.
+                chars[i] = if c == 'A' { 'B' } else { 'A' };
+            } else {
+                chars[i] = c;
+            }
+        }
+        Mutation::Insert(i, c) => chars.insert(i % (chars.len() + 1), c),
+        Mutation::Remove(i) => {
+            chars.remove(i % chars.len());
+        }
+        Mutation::Truncate(i) => chars.truncate(i % chars.len()),
+    }
+    chars.into_iter().collect()
+}
+
+proptest! {
+    #![proptest_config(cases(2000))]
+
+    /// Arbitrary bytes, read as a client's header would be.
+    #[test]
+    fn arbitrary_bytes_never_verify(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        let f = fixture();
+        let text = String::from_utf8_lossy(&bytes);
+        prop_assert!(f.keys.verify_candidate(&text, f.now).is_err());
+    }
+
+    /// Token-shaped text: three segments of the base64url alphabet.
+    #[test]
+    fn token_shaped_text_never_verifies(text in "[A-Za-z0-9_-]{0,200}\\.[A-Za-z0-9_-]{0,400}\\.[A-Za-z0-9_-]{0,400}") {
+        let f = fixture();
+        prop_assert!(f.keys.verify(&text, f.now).is_err());
+    }
+
+    /// A token we signed, changed anywhere, by one or several characters.
+    #[test]
+    fn a_changed_token_never_verifies(changes in proptest::collection::vec(mutation(), 1..4)) {
+        let f = fixture();
+        let mut token = f.token.clone();
+        for m in &changes {
+            if token.is_empty() {
+                break;
+            }
+            token = apply(&token, m);
+        }
+        prop_assume!(token != f.token);
+        let refused = f.keys.verify_candidate(&token, f.now);
+        prop_assert!(refused.is_err(), "{token} verified after {changes:?}");
+    }
+}
