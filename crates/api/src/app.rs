@@ -6,7 +6,6 @@ use crate::http::cors::CorsPolicy;
 use crate::http::edge::Edge;
 use crate::http::error::{bad_request, not_found};
 use crate::metrics::Metrics;
-use crate::offload::Offload;
 use crate::openapi::{self, ServedDocument};
 use crate::outbox::{Dispatcher, Publisher};
 use crate::purge::Purger;
@@ -20,7 +19,8 @@ use actix_web::middleware::{from_fn, Condition, Logger};
 use actix_web::{web, App, HttpServer};
 use chrono::Utc;
 use jwks::KeyManager;
-use persistence::{Database, WorkerPg};
+use persistence::Offload;
+use persistence::{Database, Deletions, WorkerPg};
 use std::net::TcpListener;
 use std::sync::Arc;
 
@@ -139,11 +139,9 @@ impl Application {
                 state.metrics.deletion_statements.clone(),
             );
             let server = HttpServer::new(move || {
-                let app = match worker_pg.for_this_worker() {
-                    Some(pg) => App::new().app_data(pg),
-                    None => App::new(),
-                };
-                app.app_data(web::Data::new(state.clone()))
+                App::new()
+                    .app_data(worker_pg.deletions_for_this_worker(&state))
+                    .app_data(web::Data::new(state.clone()))
                     .app_data(document.clone())
                     .app_data(web::Data::from(state.keys.clone()))
                     .app_data(web::Data::from(state.metrics.clone()))
@@ -174,6 +172,10 @@ impl Application {
             ))));
             let server = HttpServer::new(move || {
                 App::new()
+                    .app_data(web::Data::new(Deletions::pooled(
+                        state.db.clone(),
+                        state.offload.clone(),
+                    )))
                     .app_data(web::Data::new(state.clone()))
                     .app_data(document.clone())
                     .app_data(guard.clone())
@@ -236,7 +238,7 @@ impl Application {
         let toucher = actix_web::rt::spawn(last_used::run(state.db.clone(), state.touches.clone()));
         let purger = actix_web::rt::spawn(
             Purger {
-                db: state.db.clone(),
+                deletions: Deletions::pooled(state.db.clone(), state.offload.clone()),
                 metrics: state.metrics.clone(),
                 events: state.events.clone(),
                 audit: state.config.audit_log.clone(),
@@ -331,9 +333,14 @@ impl WorkerPgPlan {
         }
     }
 
-    /// This worker's connections (none yet: they open on first use).
-    fn for_this_worker(&self) -> Option<web::Data<WorkerPg>> {
-        self.0.as_ref()?.open().ok().map(web::Data::new)
+    /// This worker's deletions: on its own connections (none open yet: they open on first
+    /// use) when it can have them, else on the pool.
+    fn deletions_for_this_worker(&self, state: &AppState) -> web::Data<Deletions> {
+        let (db, offload) = (state.db.clone(), state.offload.clone());
+        web::Data::new(match self.0.as_ref().map(WorkerPgSettings::open) {
+            Some(Ok(lanes)) => Deletions::with_lanes(db, offload, lanes),
+            Some(Err(_)) | None => Deletions::pooled(db, offload),
+        })
     }
 }
 

@@ -17,7 +17,6 @@ pub mod config;
 pub mod http;
 pub mod key_refresh;
 pub mod metrics;
-pub mod offload;
 pub mod openapi;
 pub mod outbox;
 pub mod purge;

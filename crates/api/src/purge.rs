@@ -7,12 +7,11 @@
 use crate::metrics::Metrics;
 use crate::outbox::Publisher;
 use crate::report::Report;
-use actix_web::web;
 use chrono::Utc;
 use domain::audit::AuditLogConfig;
 use domain::events::EventKind;
-use domain::ports::{AccountStore, Purge};
-use persistence::Database;
+use domain::ports::{Deleter, Purge};
+use persistence::Deletions;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,7 +22,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 /// What the purge needs, and nothing more.
 pub struct Purger {
-    pub db: Database,
+    /// The one entry point of every deletion (on the pool: the purge has no lanes).
+    pub deletions: Deletions,
     pub metrics: Arc<Metrics>,
     pub events: Publisher,
     pub audit: AuditLogConfig,
@@ -61,19 +61,14 @@ impl Purger {
                 recipients: self.events.recipients(EventKind::UserDelete),
                 at: Utc::now(),
             };
-            let db = self.db.clone();
-            match web::block(move || db.purge_one(&purge)).await {
-                Ok(Ok(Some(deleted))) => {
+            match self.deletions.purge_next(purge).await {
+                Ok(Some(deleted)) => {
                     log::info!("user {} purged after their grace period", deleted.id);
                     self.metrics.user_purged();
                     self.events.committed(EventKind::UserDelete);
                     purged += 1;
                 }
-                Ok(Ok(None)) => break,
-                Ok(Err(e)) => {
-                    log::warn!("purge: {}", Report(&e));
-                    return Err(());
-                }
+                Ok(None) => break,
                 Err(e) => {
                     log::warn!("purge: {}", Report(&e));
                     return Err(());

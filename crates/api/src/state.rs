@@ -2,11 +2,11 @@
 
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::offload::Offload;
 use crate::outbox::Publisher;
 use crate::sessions::{SessionLookup, SessionTouches};
 use jwks::KeyManager;
 use persistence::Database;
+use persistence::Offload;
 use std::sync::Arc;
 
 /// Shared application state (cheap to clone: everything inside is shared). Background

@@ -49,43 +49,11 @@ impl Default for DeletionConfig {
     }
 }
 
-/// Why a user may not delete their own account right now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum DeletionRefused {
-    /// `account.allow_deletion` is false: the operation does not exist.
-    #[error("account deletion is disabled")]
-    Disabled,
-    /// The session is older than `account.deletion.max_session_age`: the user must sign in
-    /// again (RFC 9470 `insufficient_user_authentication`, with `max_age` in seconds).
-    #[error("re-authentication required: session older than {max_age}")]
-    ReauthenticationRequired { max_age: Duration },
-}
-
 impl AccountConfig {
     /// The oldest session creation time that may still delete its account at `now`, when
     /// `account.deletion.max_session_age` asks for a recent sign-in.
     pub fn oldest_session_allowed(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.deletion.max_session_age.map(|max| now - max.chrono())
-    }
-
-    /// Decides whether the holder of a session created at `session_created_at` may delete
-    /// their own account at `now`. Pure: no clock, no I/O.
-    pub fn may_delete_own_account(
-        &self,
-        session_created_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<(), DeletionRefused> {
-        if !self.allow_deletion {
-            return Err(DeletionRefused::Disabled);
-        }
-        if let Some(max_age) = self.deletion.max_session_age {
-            // A session "from the future" (clock skew between instances) counts as fresh.
-            let age = now.signed_duration_since(session_created_at);
-            if age > max_age.chrono() {
-                return Err(DeletionRefused::ReauthenticationRequired { max_age });
-            }
-        }
-        Ok(())
     }
 }
 
@@ -94,61 +62,24 @@ mod tests {
     use super::*;
 
     fn at(secs: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap_or_default()
+        DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap()
     }
 
-    fn config(allow: bool, max_age: Option<u64>) -> AccountConfig {
-        AccountConfig {
-            allow_deletion: allow,
+    #[test]
+    fn any_session_age_without_a_limit() {
+        assert_eq!(AccountConfig::default().oldest_session_allowed(at(0)), None);
+    }
+
+    #[test]
+    fn the_limit_reaches_back_from_now() {
+        let config = AccountConfig {
             deletion: DeletionConfig {
-                max_session_age: max_age.map(Duration::from_secs),
+                max_session_age: Some(Duration::from_secs(300)),
                 ..DeletionConfig::default()
             },
             ..AccountConfig::default()
-        }
-    }
-
-    #[test]
-    fn disabled_by_default() {
-        assert_eq!(
-            AccountConfig::default().may_delete_own_account(at(0), at(1)),
-            Err(DeletionRefused::Disabled)
-        );
-    }
-
-    #[test]
-    fn allowed_without_age_limit_whatever_the_age() {
-        assert_eq!(
-            config(true, None).may_delete_own_account(at(0), at(10_000_000)),
-            Ok(())
-        );
-    }
-
-    #[test]
-    fn age_limit_is_inclusive_of_its_bound() {
-        let c = config(true, Some(300));
-        assert_eq!(c.may_delete_own_account(at(0), at(300)), Ok(()));
-        assert_eq!(
-            c.may_delete_own_account(at(0), at(301)),
-            Err(DeletionRefused::ReauthenticationRequired {
-                max_age: Duration::from_secs(300)
-            })
-        );
-    }
-
-    #[test]
-    fn session_from_the_future_counts_as_fresh() {
-        assert_eq!(
-            config(true, Some(60)).may_delete_own_account(at(100), at(0)),
-            Ok(())
-        );
-    }
-
-    #[test]
-    fn disabled_wins_over_age() {
-        assert_eq!(
-            config(false, Some(60)).may_delete_own_account(at(0), at(1_000)),
-            Err(DeletionRefused::Disabled)
-        );
+        };
+        // A session created exactly at the bound may still delete (`created_at >= oldest`).
+        assert_eq!(config.oldest_session_allowed(at(300)), Some(at(0)));
     }
 }

@@ -8,6 +8,7 @@
 //! - [`email`]: which addresses are accepted.
 //! - [`events`]: the event catalogue and who receives an event.
 //! - [`ports`]: the traits that persistence implements and the API calls.
+//! - [`time`]: the one spelling of a time in an event payload.
 
 pub mod account;
 pub mod audit;
@@ -17,3 +18,4 @@ pub mod events;
 pub mod ids;
 pub mod model;
 pub mod ports;
+pub mod time;

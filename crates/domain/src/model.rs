@@ -62,7 +62,9 @@ pub struct Email {
     pub address: String,
     pub is_verified: bool,
     pub is_primary: bool,
+    #[serde(serialize_with = "crate::time::micros")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::time::micros")]
     pub updated_at: DateTime<Utc>,
 }
 

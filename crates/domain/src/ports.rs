@@ -1,6 +1,6 @@
 //! The ports: what the service needs from storage, as traits. `persistence` implements them;
-//! `api` and `jwks` call them. They are blocking (Diesel is); async callers run them on a
-//! blocking thread pool.
+//! `api` and `jwks` call them. They are blocking (Diesel is), and async callers run them on a
+//! blocking thread pool; but for [`Deleter`], which is async and picks its threads itself.
 
 use crate::audit::AuditLogConfig;
 use crate::events::{Recipients, SessionEndReason};
@@ -39,13 +39,14 @@ pub enum StoreError {
 pub struct DeletionScheduledError;
 
 /// Who asked for a deletion.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DeletedBy {
-    /// The user themself, through `DELETE /user`, holding this session, which must still be
-    /// live when the transaction runs and, when re-authentication is required, created at or
-    /// after `created_after` (RFC 9470 step-up).
+    /// The user themself, through `DELETE /user`, holding these sessions (the request's
+    /// candidate tokens, all of this user, in order): the first that is still live when the
+    /// transaction runs speaks for the request, and, when re-authentication is required, must
+    /// have been created at or after `created_after` (RFC 9470 step-up).
     User {
-        session: SessionId,
+        sessions: Vec<SessionId>,
         created_after: Option<DateTime<Utc>>,
     },
     /// An operator, through the admin API.
@@ -65,16 +66,20 @@ impl DeletedBy {
     }
 }
 
-/// Everything the deletion transaction needs to know.
+/// Everything a deletion needs to know.
 #[derive(Clone, Debug)]
 pub struct Deletion {
     pub user_id: UserId,
     pub by: DeletedBy,
+    /// A user's own deletion with a grace period: schedule it instead (the user marked, every
+    /// session removed, `user_deletion_scheduled`, `user.delete.scheduled`), to be purged after
+    /// this time unless an operator restores the account. `None`: delete at once.
+    pub purge_after: Option<DateTime<Utc>>,
     pub context: RequestContext,
     pub audit: AuditLogConfig,
     pub at: DateTime<Utc>,
-    /// The hooks the `user.delete` event goes to (none: the event is written with nothing
-    /// left to deliver).
+    /// The hooks the event (`user.delete`, or `user.delete.scheduled` when scheduling) goes to
+    /// (none: the event is written with nothing left to deliver).
     pub recipients: Recipients,
 }
 
@@ -92,10 +97,12 @@ pub struct SessionEnding {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DeletionOutcome {
     Deleted(DeletedUser),
+    /// Scheduled ([`Deletion::purge_after`]): purged later unless restored.
+    Scheduled(ScheduledUser),
     /// The user was already gone (a concurrent deletion won).
     Gone,
-    /// [`DeletedBy::User`]: the session is not a live session of the user (logged out,
-    /// expired, deleted).
+    /// [`DeletedBy::User`]: no session is a live session of the user (logged out, expired,
+    /// deleted).
     NoSession,
     /// [`DeletedBy::User`]: the session is live but older than re-authentication allows.
     ReauthenticationRequired,
@@ -103,25 +110,12 @@ pub enum DeletionOutcome {
     Held,
 }
 
-/// A self-service deletion to schedule (grace period): the user marked, every session removed,
-/// the audit entry and the `user.delete.scheduled` event, in one transaction.
-#[derive(Clone, Debug)]
-pub struct Scheduling {
-    pub user_id: UserId,
-    /// The session asking; it must still be live when the transaction runs.
-    pub session: SessionId,
-    pub purge_after: DateTime<Utc>,
-    pub context: RequestContext,
-    pub audit: AuditLogConfig,
-    pub recipients: Recipients,
-    pub at: DateTime<Utc>,
-}
-
 /// The payload of `user.delete.scheduled`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ScheduledUser {
     pub id: UserId,
     pub emails: Vec<Email>,
+    #[serde(serialize_with = "crate::time::micros")]
     pub purge_after: DateTime<Utc>,
 }
 
@@ -169,7 +163,27 @@ pub struct Purge {
 pub struct DeletedUser {
     pub id: UserId,
     pub emails: Vec<Email>,
+    #[serde(serialize_with = "crate::time::micros")]
     pub deleted_at: DateTime<Utc>,
+}
+
+/// Deletes accounts. Every deletion goes through one implementation of this: the user's own
+/// (at once or scheduled), an operator's and the purge's. It picks its driver and threads
+/// itself, and writes each rule (a live session, a fresh one, the hold, the masking) once per
+/// backend, so every caller gets the same answers and the same rows.
+pub trait Deleter {
+    /// Deletes (or schedules) as `deletion` says.
+    fn delete(
+        &self,
+        deletion: Deletion,
+    ) -> impl std::future::Future<Output = Result<DeletionOutcome, StoreError>>;
+
+    /// Purges the next user whose grace period has ended and who is not held, if any: the
+    /// deletion of an operator, `by: purge`. Instances never purge the same user twice.
+    fn purge_next(
+        &self,
+        purge: Purge,
+    ) -> impl std::future::Future<Output = Result<Option<DeletedUser>, StoreError>>;
 }
 
 /// Users and their e-mail addresses.
@@ -191,24 +205,8 @@ pub trait AccountStore: Send + Sync {
         status: Option<UserStatus>,
     ) -> Result<(Vec<User>, u64), StoreError>;
 
-    /// Deletes the user and, by cascade, every row of theirs, and writes the audit log entry and
-    /// the `user.delete` outbox event, all in one transaction; on any error nothing changes.
-    /// A user under legal hold is not deleted ([`DeletionOutcome::Held`]).
-    fn delete_user(&self, deletion: &Deletion) -> Result<DeletionOutcome, StoreError>;
-
-    /// Schedules the deletion of the session's user (see [`Scheduling`]). `Ok(None)` if the
-    /// user or the session is gone.
-    fn schedule_deletion(
-        &self,
-        scheduling: &Scheduling,
-    ) -> Result<Option<ScheduledUser>, StoreError>;
-
     /// Restores a scheduled user or sets/releases a legal hold (see [`DeletionChange`]).
     fn change_deletion(&self, change: &DeletionChange) -> Result<ChangeOutcome, StoreError>;
-
-    /// Purges one due, unheld user, if any, in one transaction. Instances running this at the
-    /// same time never take the same user.
-    fn purge_one(&self, purge: &Purge) -> Result<Option<DeletedUser>, StoreError>;
 
     /// How many users are due for the purge at `now` (held ones excluded).
     fn purge_backlog(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;

@@ -5,8 +5,10 @@
 //! backends (UUID, timestamps with time zone, JSON) defined in [`types`].
 
 mod config;
+pub mod deletion;
 mod error;
 mod migrations;
+mod offload;
 mod pool;
 mod rows;
 pub mod schema;
@@ -15,6 +17,8 @@ pub mod types;
 mod worker_pg;
 
 pub use config::{DatabaseConfig, DatabaseUrl, DatabaseUrlError};
+pub use deletion::Deletions;
 pub use migrations::{MigrationError, MigrationStatus};
+pub use offload::{Offload, OffloadError};
 pub use pool::{Database, DbConnection, PoolState};
 pub use worker_pg::{DeletionStatements, NotForWorkers, WorkerPg};

@@ -33,11 +33,12 @@ pub struct Authenticated {
 }
 
 /// A request whose candidate tokens were verified (signature and claims) but whose sessions
-/// were not looked up yet: for a handler that checks the session in the same blocking call as
-/// its own database work (one thread hop instead of two). It must pass what it loads through
-/// [`live_session`].
+/// were not looked up yet: for a handler whose own database work checks the session while it
+/// holds its locks (`DELETE /user`: the deletion checks that a session is live).
 #[derive(Clone, Debug)]
 pub struct VerifiedTokens {
+    /// The request's user: every token below names this user.
+    pub user_id: UserId,
     /// The verified candidates, in the order they are to be tried (never empty).
     pub tokens: Vec<VerifiedToken>,
 }
@@ -94,7 +95,7 @@ impl AuthError {
 
 /// The session a verified token stands for, if it is live and belongs to the token's user.
 /// Every authentication path ends here, so the rule exists once.
-pub fn live_session(
+fn live_session(
     session: Option<Session>,
     token: &VerifiedToken,
     now: DateTime<Utc>,
@@ -226,10 +227,17 @@ impl FromRequest for VerifiedTokens {
         let begun = begin(req);
         Box::pin(async move {
             let (state, tokens) = begun?;
-            verify_candidates(&state.keys, tokens)
+            let tokens = verify_candidates(&state.keys, tokens)
                 .await
-                .map(|tokens| VerifiedTokens { tokens })
-                .map_err(|e| e.into_api_error(&state.metrics))
+                .map_err(|e| e.into_api_error(&state.metrics))?;
+            match tokens.first() {
+                Some(first) => Ok(VerifiedTokens {
+                    user_id: first.user_id,
+                    tokens,
+                }),
+                // `verify_candidates` refuses an empty list; say so if that ever changes.
+                None => Err(AuthError::Rejected(Rejection::NoToken).into_api_error(&state.metrics)),
+            }
         })
     }
 }

@@ -3,12 +3,12 @@
 //! [`ApiError`] and is logged once, with the request id, by [`super::request_id`] when the
 //! error has become a response; the client never sees it.
 
-use crate::offload::OffloadError;
 use crate::report::Report;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use domain::ports::{Cause, StoreError};
+use persistence::OffloadError;
 use serde::Serialize;
 use std::borrow::Cow;
 use std::fmt;

@@ -16,10 +16,11 @@ use domain::events::{EventKind, SessionEndReason};
 use domain::ids::{SessionId, UserId};
 use domain::model::{LegalHold, NewEmail, UserStatus};
 use domain::ports::{
-    AccountStore, AuditLogFilter, AuditLogStore, ChangeOutcome, DeletedBy, Deletion,
+    AccountStore, AuditLogFilter, AuditLogStore, ChangeOutcome, DeletedBy, Deleter, Deletion,
     DeletionChange, DeletionChangeKind, DeletionOutcome, DeliveryStatus, Outbox, SessionEnding,
     SessionStore,
 };
+use persistence::Deletions;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -218,32 +219,35 @@ async fn get_user(
 async fn delete_user(
     req: HttpRequest,
     state: web::Data<AppState>,
+    deletions: web::Data<Deletions>,
     id: web::Path<UserId>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let deletion = Deletion {
         user_id: id,
         by: DeletedBy::Admin,
+        purge_after: None,
         context: request_context(&req),
         audit: state.config.audit_log.clone(),
         recipients: state.events.recipients(EventKind::UserDelete),
         at: Utc::now(),
     };
-    let db = state.db.clone();
-    match state
-        .offload
-        .run("deleting user", move || db.delete_user(&deletion))
-        .await?
+    match deletions
+        .delete(deletion)
+        .await
+        .map_err(|e| ApiError::store("deleting user", e))?
     {
         DeletionOutcome::Deleted(_) => {
             state.metrics.user_deleted(true);
             state.events.committed(EventKind::UserDelete);
             Ok(HttpResponse::NoContent().finish())
         }
-        // The session outcomes only answer a user's own deletion; an operator names no session.
+        // The session outcomes only answer a user's own deletion (an operator names no session),
+        // and only a user's own deletion is ever scheduled.
         DeletionOutcome::Gone
         | DeletionOutcome::NoSession
-        | DeletionOutcome::ReauthenticationRequired => Err(ApiError::status(StatusCode::NOT_FOUND)),
+        | DeletionOutcome::ReauthenticationRequired
+        | DeletionOutcome::Scheduled(_) => Err(ApiError::status(StatusCode::NOT_FOUND)),
         DeletionOutcome::Held => Err(ApiError::status(StatusCode::CONFLICT)),
     }
 }

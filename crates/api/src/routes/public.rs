@@ -4,7 +4,7 @@
 use super::export::Reader;
 use super::resource;
 use super::views::{PublicExportView, PublicUserView};
-use crate::http::auth::{live_session, Authenticated, VerifiedTokens};
+use crate::http::auth::{Authenticated, VerifiedTokens};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::request_id::request_context;
 use crate::sessions::cookie;
@@ -12,31 +12,12 @@ use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
-use domain::account::{AccountConfig, DeletionRefused};
 use domain::events::{EventKind, SessionEndReason};
 use domain::ids::UserId;
-use domain::model::RequestContext;
 use domain::ports::{
-    AccountStore, DeletedBy, DeletedUser, Deletion, DeletionOutcome, ScheduledUser, Scheduling,
-    SessionEnding, SessionStore, StoreError,
+    AccountStore, DeletedBy, Deleter, Deletion, DeletionOutcome, SessionEnding, SessionStore,
 };
-use persistence::WorkerPg;
-
-/// What the database step of `DELETE /user` found.
-enum DeleteOutcome {
-    /// No verified token stands for a live session (deleted, expired, logged out): 401.
-    NoSession,
-    /// The policy refused (disabled, or the session is too old for a deletion).
-    Refused(DeletionRefused),
-    /// Deleted now.
-    Deleted(DeletedUser),
-    /// Scheduled: purged after the grace period unless an operator restores the account.
-    Scheduled(ScheduledUser),
-    /// A concurrent deletion (or logout) won: the token no longer stands for anyone.
-    Gone,
-    /// Under legal hold, and there is no grace period to schedule into.
-    Held,
-}
+use persistence::Deletions;
 
 /// The answers every authenticated public operation may give besides its own.
 #[derive(utoipa::IntoResponses)]
@@ -46,13 +27,6 @@ enum SessionRefusals {
     Unauthorized(ErrorBody),
     #[response(status = 500, description = "Internal server error")]
     Internal(ErrorBody),
-}
-
-/// The refusal of a session older than `account.deletion.max_session_age` allows.
-fn reauthentication(account: &AccountConfig) -> DeletionRefused {
-    DeletionRefused::ReauthenticationRequired {
-        max_age: account.deletion.max_session_age.unwrap_or_default(),
-    }
 }
 
 #[utoipa::path(
@@ -73,36 +47,44 @@ fn reauthentication(account: &AccountConfig) -> DeletionRefused {
     security(("CookieAuth" = []), ("BearerTokenAuth" = []))
 )]
 /// `DELETE /user`: deletes the authenticated user, or, with `account.deletion.grace_period`,
-/// schedules the deletion (every session removed at once). An immediate deletion is one
-/// statement that also checks the session; on Postgres the worker sends it on its own
-/// connection ([`WorkerPg`]), elsewhere it runs in one blocking step (one thread hop). The
-/// statement or transaction checks again that the session is live while it holds the lock.
+/// schedules the deletion (every session removed at once). The deletion itself checks that
+/// one of the request's sessions is live (and fresh enough) while it holds the user's lock;
+/// where and how it runs is `persistence`'s business ([`Deletions`]).
 pub async fn delete_user(
     claims: VerifiedTokens,
     req: HttpRequest,
     state: web::Data<AppState>,
+    deletions: web::Data<Deletions>,
 ) -> Result<HttpResponse, ApiError> {
-    let context = request_context(&req);
     let account = &state.config.account;
-    let worker_pg = req.app_data::<web::Data<WorkerPg>>();
-    let outcome = match worker_pg {
-        Some(pg) if account.allow_deletion && account.deletion.grace_period.is_none() => {
-            delete_on_the_worker(pg, &state, &claims, &context)
-                .await
-                .map_err(|e| ApiError::store("deleting user", e))?
-        }
-        _ => {
-            let st = state.clone();
-            state
-                .offload
-                .run("deleting user", move || {
-                    delete_in_one_step(&st, &claims, context)
-                })
-                .await?
-        }
+    if !account.allow_deletion {
+        return Err(ApiError::status(StatusCode::NOT_FOUND));
+    }
+    let now = Utc::now();
+    let grace = account.deletion.grace_period;
+    let event = match grace {
+        Some(_) => EventKind::UserDeleteScheduled,
+        None => EventKind::UserDelete,
     };
+    let deletion = Deletion {
+        // Every verified token names the same user (the extractor sees to it).
+        user_id: claims.user_id,
+        by: DeletedBy::User {
+            sessions: claims.tokens.iter().map(|t| t.session_id).collect(),
+            created_after: account.oldest_session_allowed(now),
+        },
+        purge_after: grace.map(|g| now + g.chrono()),
+        context: request_context(&req),
+        audit: state.config.audit_log.clone(),
+        recipients: state.events.recipients(event),
+        at: now,
+    };
+    let outcome = deletions
+        .delete(deletion)
+        .await
+        .map_err(|e| ApiError::store("deleting user", e))?;
     match outcome {
-        DeleteOutcome::Deleted(deleted) => {
+        DeletionOutcome::Deleted(deleted) => {
             log::info!("user {} deleted", deleted.id);
             state.metrics.user_deleted(false);
             state.events.committed(EventKind::UserDelete);
@@ -110,7 +92,7 @@ pub async fn delete_user(
                 .cookie(cookie::removal(&state.config.session.cookie))
                 .finish())
         }
-        DeleteOutcome::Scheduled(scheduled) => {
+        DeletionOutcome::Scheduled(scheduled) => {
             log::info!(
                 "user {} scheduled for deletion after {}",
                 scheduled.id,
@@ -122,124 +104,23 @@ pub async fn delete_user(
                 .cookie(cookie::removal(&state.config.session.cookie))
                 .finish())
         }
-        DeleteOutcome::Held => Err(ApiError::status(StatusCode::CONFLICT)),
-        DeleteOutcome::NoSession => {
+        DeletionOutcome::Held => Err(ApiError::status(StatusCode::CONFLICT)),
+        DeletionOutcome::NoSession => {
             state.metrics.token_rejected("session");
             Err(ApiError::unauthorized())
         }
-        DeleteOutcome::Gone => Err(ApiError::unauthorized()),
-        DeleteOutcome::Refused(DeletionRefused::Disabled) => {
-            Err(ApiError::status(StatusCode::NOT_FOUND))
-        }
-        DeleteOutcome::Refused(DeletionRefused::ReauthenticationRequired { max_age }) => {
-            Err(ApiError::challenge(format!(
-                "Bearer error=\"insufficient_user_authentication\", \
-                 error_description=\"A more recent authentication is required\", \
-                 max_age=\"{}\"",
-                max_age.as_secs()
-            )))
-        }
+        // A concurrent deletion (or logout) won: the token no longer stands for anyone.
+        DeletionOutcome::Gone => Err(ApiError::unauthorized()),
+        DeletionOutcome::ReauthenticationRequired => Err(ApiError::challenge(format!(
+            "Bearer error=\"insufficient_user_authentication\", \
+             error_description=\"A more recent authentication is required\", \
+             max_age=\"{}\"",
+            account
+                .deletion
+                .max_session_age
+                .map_or(0, |age| age.as_secs())
+        ))),
     }
-}
-
-/// One deletion per verified token, in the order the tokens are to be tried.
-fn immediate_deletions<'a>(
-    state: &'a AppState,
-    claims: &'a VerifiedTokens,
-    context: &'a RequestContext,
-    now: chrono::DateTime<Utc>,
-) -> impl Iterator<Item = Deletion> + 'a {
-    let account = &state.config.account;
-    claims.tokens.iter().map(move |token| Deletion {
-        user_id: token.user_id,
-        by: DeletedBy::User {
-            session: token.session_id,
-            created_after: account.oldest_session_allowed(now),
-        },
-        context: context.clone(),
-        audit: state.config.audit_log.clone(),
-        recipients: state.events.recipients(EventKind::UserDelete),
-        at: now,
-    })
-}
-
-/// What a deletion's outcome answers; `None`: this token's session is not live, try the next.
-fn decide(found: DeletionOutcome, account: &AccountConfig) -> Option<DeleteOutcome> {
-    match found {
-        DeletionOutcome::NoSession => None,
-        DeletionOutcome::Deleted(deleted) => Some(DeleteOutcome::Deleted(deleted)),
-        DeletionOutcome::Gone => Some(DeleteOutcome::Gone),
-        DeletionOutcome::Held => Some(DeleteOutcome::Held),
-        DeletionOutcome::ReauthenticationRequired => {
-            Some(DeleteOutcome::Refused(reauthentication(account)))
-        }
-    }
-}
-
-/// `DELETE /user` at once on Postgres, from the worker thread itself: one statement per
-/// candidate token until one decides.
-async fn delete_on_the_worker(
-    pg: &WorkerPg,
-    state: &AppState,
-    claims: &VerifiedTokens,
-    context: &RequestContext,
-) -> Result<DeleteOutcome, StoreError> {
-    let account = &state.config.account;
-    for deletion in immediate_deletions(state, claims, context, Utc::now()) {
-        if let Some(decided) = decide(pg.delete_user(&deletion).await?, account) {
-            return Ok(decided);
-        }
-    }
-    Ok(DeleteOutcome::NoSession)
-}
-
-/// `DELETE /user` in one blocking step: the policy, the session check and the change.
-fn delete_in_one_step(
-    st: &AppState,
-    claims: &VerifiedTokens,
-    context: RequestContext,
-) -> Result<DeleteOutcome, StoreError> {
-    let now = Utc::now();
-    let account = &st.config.account;
-    if !account.allow_deletion {
-        return Ok(DeleteOutcome::Refused(DeletionRefused::Disabled));
-    }
-    if account.deletion.grace_period.is_none() {
-        for deletion in immediate_deletions(st, claims, &context, now) {
-            if let Some(decided) = decide(st.db.delete_user(&deletion)?, account) {
-                return Ok(decided);
-            }
-        }
-        return Ok(DeleteOutcome::NoSession);
-    }
-    let mut live = None;
-    for token in &claims.tokens {
-        let found = st.db.find_session(token.session_id)?;
-        if let Some(session) = live_session(found, token, now) {
-            live = Some((token.user_id, session));
-            break;
-        }
-    }
-    let Some((user_id, session)) = live else {
-        return Ok(DeleteOutcome::NoSession);
-    };
-    if let Err(refused) = account.may_delete_own_account(session.created_at, now) {
-        return Ok(DeleteOutcome::Refused(refused));
-    }
-    let grace = account.deletion.grace_period.unwrap_or_default();
-    let scheduling = Scheduling {
-        user_id,
-        session: session.id,
-        purge_after: now + grace.chrono(),
-        context,
-        audit: st.config.audit_log.clone(),
-        recipients: st.events.recipients(EventKind::UserDeleteScheduled),
-        at: now,
-    };
-    Ok(match st.db.schedule_deletion(&scheduling)? {
-        Some(scheduled) => DeleteOutcome::Scheduled(scheduled),
-        None => DeleteOutcome::Gone,
-    })
 }
 
 /// The authenticated user's id.

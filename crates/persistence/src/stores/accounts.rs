@@ -1,28 +1,25 @@
 use crate::pool::{Database, DbConnection};
 use crate::rows::{AuditLogRow, EmailRow, UserRow};
-use crate::schema::{audit_logs, emails, sessions, users};
+use crate::schema::{audit_logs, emails, users};
 use crate::types::{db_time, Id, Json, Timestamp};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
-use domain::audit::{
-    AuditLogConfig, USER_DELETED, USER_DELETION_CANCELLED, USER_DELETION_SCHEDULED,
-    USER_HOLD_RELEASED, USER_HOLD_SET,
-};
-use domain::events::{EventKind, Recipients};
+use domain::audit::{AuditLogConfig, USER_DELETION_CANCELLED, USER_HOLD_RELEASED, USER_HOLD_SET};
+use domain::events::EventKind;
 use domain::ids::UserId;
 use domain::model::{
     DeletionState, Email, LegalHold, NewEmail, RequestContext, ScheduledDeletion, User, UserStatus,
 };
-use domain::ports::{
-    AccountStore, ChangeOutcome, DeletedBy, DeletedUser, Deletion, DeletionChange,
-    DeletionChangeKind, DeletionOutcome, Purge, ScheduledUser, Scheduling, StoreError,
-};
+use domain::ports::{AccountStore, ChangeOutcome, DeletionChange, DeletionChangeKind, StoreError};
 use std::collections::HashMap;
 
 /// The e-mails of one user. `eq`, not `eq_any`: a statement with a fixed shape is prepared
 /// once per connection and reused, which Postgres rewards (parse and plan once).
-fn emails_of(conn: &mut DbConnection, user_id: Id) -> Result<Vec<EmailRow>, DieselError> {
+pub(crate) fn emails_of(
+    conn: &mut DbConnection,
+    user_id: Id,
+) -> Result<Vec<EmailRow>, DieselError> {
     emails::table
         .filter(emails::user_id.eq(user_id))
         .select(EmailRow::as_select())
@@ -71,7 +68,7 @@ fn assemble(user_rows: Vec<UserRow>, email_rows: Vec<EmailRow>) -> Vec<User> {
 /// fixed-shape statement, prepared once per connection; Diesel never caches UPDATEs); SQLite
 /// has no row locks, and an UPDATE takes its write lock at once, which avoids a deadlock on a
 /// later read-to-write upgrade.
-fn lock_user(
+pub(crate) fn lock_user(
     conn: &mut DbConnection,
     user_id: Id,
     at: Timestamp,
@@ -99,25 +96,9 @@ fn lock_user(
     }
 }
 
-/// Whether `session` is a live session of the user (checked under the user's lock).
-fn session_is_live(
-    conn: &mut DbConnection,
-    user_id: Id,
-    session: Id,
-    at: Timestamp,
-) -> Result<bool, DieselError> {
-    let live = sessions::table
-        .find(session)
-        .filter(sessions::user_id.eq(user_id))
-        .filter(sessions::expires_at.gt(at))
-        .count()
-        .get_result::<i64>(conn)?;
-    Ok(live > 0)
-}
-
 /// Writes one audit entry about `user_id`.
 #[allow(clippy::too_many_arguments)]
-fn audit(
+pub(crate) fn audit(
     conn: &mut DbConnection,
     config: &AuditLogConfig,
     kind: &str,
@@ -147,43 +128,6 @@ fn audit(
     Ok(())
 }
 
-/// The deletion proper, on a locked user: cascade, audit `user_deleted`, event `user.delete`.
-#[allow(clippy::too_many_arguments)]
-fn delete_locked(
-    conn: &mut DbConnection,
-    user_id: Id,
-    by: DeletedBy,
-    context: &RequestContext,
-    audit_config: &AuditLogConfig,
-    recipients: &Recipients,
-    deleted_at: DateTime<Utc>,
-) -> Result<DeletedUser, DieselError> {
-    let at = Timestamp(deleted_at);
-    let emails: Vec<Email> = emails_of(conn, user_id)?
-        .into_iter()
-        .map(Email::from)
-        .collect();
-    // Emails, sessions and every other row of the user go by ON DELETE CASCADE.
-    diesel::delete(users::table.find(user_id)).execute(conn)?;
-    audit(
-        conn,
-        audit_config,
-        USER_DELETED,
-        user_id,
-        &emails,
-        context,
-        serde_json::json!({ "by": by.label() }),
-        at,
-    )?;
-    let deleted = DeletedUser {
-        id: UserId(user_id.0),
-        emails,
-        deleted_at,
-    };
-    super::events::append(conn, EventKind::UserDelete, &deleted, recipients, at)?;
-    Ok(deleted)
-}
-
 /// The user row with their addresses, read inside a transaction.
 fn load_user(conn: &mut DbConnection, user_id: Id) -> Result<Option<User>, DieselError> {
     let Some(user) = users::table
@@ -196,21 +140,6 @@ fn load_user(conn: &mut DbConnection, user_id: Id) -> Result<Option<User>, Diese
     };
     let email_rows = emails_of(conn, user.id)?;
     Ok(assemble(vec![user], email_rows).pop())
-}
-
-/// Postgres: the next due, unheld user, locked; one taken by another instance is skipped.
-const DUE_POSTGRES: &str = "SELECT id FROM users \
-     WHERE purge_after IS NOT NULL AND purge_after <= $1 AND NOT hold \
-     ORDER BY purge_after LIMIT 1 FOR UPDATE SKIP LOCKED";
-/// SQLite: one writer at a time; the UPDATE takes the write lock and names the user.
-const DUE_SQLITE: &str = "UPDATE users SET updated_at = updated_at WHERE id = \
-     (SELECT id FROM users WHERE purge_after IS NOT NULL AND purge_after <= ? AND NOT hold \
-      ORDER BY purge_after LIMIT 1) RETURNING id";
-
-#[derive(QueryableByName)]
-struct IdRow {
-    #[diesel(sql_type = crate::types::DbUuid)]
-    id: Id,
 }
 
 impl AccountStore for Database {
@@ -309,113 +238,6 @@ impl AccountStore for Database {
         })
     }
 
-    fn delete_user(&self, deletion: &Deletion) -> Result<DeletionOutcome, StoreError> {
-        let user_id = Id(deletion.user_id.0);
-        let deleted_at = db_time(deletion.at);
-        let at = Timestamp(deleted_at);
-        if self.url().is_postgres() {
-            return self.run(|conn| match conn {
-                DbConnection::Pg(pg) => super::deletion::in_one_statement(pg, deletion, deleted_at),
-                // The URL is Postgres: every connection of the pool is.
-                DbConnection::Sqlite(_) => Err(DieselError::BrokenTransactionManager),
-            });
-        }
-        self.transaction(|conn| {
-            // Lock the user first, so concurrent deleters queue here and then find them gone.
-            let Some(held) = lock_user(conn, user_id, at)? else {
-                // No user, so no session of theirs either: said as Postgres says it.
-                return Ok(match deletion.by {
-                    DeletedBy::User { .. } => DeletionOutcome::NoSession,
-                    DeletedBy::Admin | DeletedBy::Purge => DeletionOutcome::Gone,
-                });
-            };
-            if let DeletedBy::User {
-                session,
-                created_after,
-            } = deletion.by
-            {
-                let created: Option<Timestamp> = sessions::table
-                    .find(Id(session.0))
-                    .filter(sessions::user_id.eq(user_id))
-                    .filter(sessions::expires_at.gt(at))
-                    .select(sessions::created_at)
-                    .first(conn)
-                    .optional()?;
-                let Some(created) = created else {
-                    return Ok(DeletionOutcome::NoSession);
-                };
-                if created_after.is_some_and(|oldest| created.0 < oldest) {
-                    return Ok(DeletionOutcome::ReauthenticationRequired);
-                }
-            }
-            if held {
-                return Ok(DeletionOutcome::Held);
-            }
-            let deleted = delete_locked(
-                conn,
-                user_id,
-                deletion.by,
-                &deletion.context,
-                &deletion.audit,
-                &deletion.recipients,
-                deleted_at,
-            )?;
-            Ok(DeletionOutcome::Deleted(deleted))
-        })
-    }
-
-    fn schedule_deletion(
-        &self,
-        scheduling: &Scheduling,
-    ) -> Result<Option<ScheduledUser>, StoreError> {
-        let user_id = Id(scheduling.user_id.0);
-        let at = Timestamp(db_time(scheduling.at));
-        let purge_after = db_time(scheduling.purge_after);
-        self.transaction(|conn| {
-            if lock_user(conn, user_id, at)?.is_none()
-                || !session_is_live(conn, user_id, Id(scheduling.session.0), at)?
-            {
-                return Ok(None);
-            }
-            diesel::update(users::table.find(user_id))
-                .set((
-                    users::deletion_scheduled_at.eq(Some(at)),
-                    users::purge_after.eq(Some(Timestamp(purge_after))),
-                    users::updated_at.eq(at),
-                ))
-                .execute(conn)?;
-            // Every token of the user dies with its session, on every instance at once.
-            diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)?;
-            let emails: Vec<Email> = emails_of(conn, user_id)?
-                .into_iter()
-                .map(Email::from)
-                .collect();
-            audit(
-                conn,
-                &scheduling.audit,
-                USER_DELETION_SCHEDULED,
-                user_id,
-                &emails,
-                &scheduling.context,
-                serde_json::json!({ "by": "user", "purge_after": purge_after }),
-                at,
-            )?;
-            let scheduled = ScheduledUser {
-                id: scheduling.user_id,
-                emails,
-                purge_after,
-            };
-            super::events::append(
-                conn,
-                EventKind::UserDeleteScheduled,
-                &scheduled,
-                &scheduling.recipients,
-                at,
-            )?;
-            Ok(Some(scheduled))
-        })
-    }
-
     fn change_deletion(&self, change: &DeletionChange) -> Result<ChangeOutcome, StoreError> {
         let user_id = Id(change.user_id.0);
         let at = Timestamp(db_time(change.at));
@@ -481,37 +303,6 @@ impl AccountStore for Database {
                 Some(user) => ChangeOutcome::Changed(user),
                 None => ChangeOutcome::NotFound,
             })
-        })
-    }
-
-    fn purge_one(&self, purge: &Purge) -> Result<Option<DeletedUser>, StoreError> {
-        let deleted_at = db_time(purge.at);
-        let now = Timestamp(deleted_at);
-        self.transaction(|conn| {
-            let due: Option<IdRow> = match conn {
-                DbConnection::Pg(pg) => diesel::sql_query(DUE_POSTGRES)
-                    .bind::<crate::types::DbTimestamp, _>(now)
-                    .get_result(pg)
-                    .optional()?,
-                DbConnection::Sqlite(sqlite) => diesel::sql_query(DUE_SQLITE)
-                    .bind::<crate::types::DbTimestamp, _>(now)
-                    .get_result(sqlite)
-                    .optional()?,
-            };
-            let Some(IdRow { id }) = due else {
-                return Ok(None);
-            };
-            let context = RequestContext::default();
-            delete_locked(
-                conn,
-                id,
-                DeletedBy::Purge,
-                &context,
-                &purge.audit,
-                &purge.recipients,
-                deleted_at,
-            )
-            .map(Some)
         })
     }
 

@@ -1,8 +1,7 @@
 //! The port implementations, one module per port.
 
-mod accounts;
+pub(crate) mod accounts;
 mod audit_logs;
-pub(crate) mod deletion;
 pub(crate) mod events;
 mod health;
 mod keys;

@@ -19,8 +19,8 @@ mod tls;
 
 pub use batch::DeletionStatements;
 
-use crate::stores::deletion;
-use domain::ports::{Deletion, DeletionOutcome, StoreError};
+use crate::deletion::{statement, Attempt, LaneError};
+use domain::ports::{DeletionOutcome, StoreError};
 use futures_util::future::{select, Either};
 use std::cell::{Cell, RefCell};
 use std::pin::pin;
@@ -29,7 +29,6 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_postgres::config::SslMode;
-use tokio_postgres::types::Type;
 use tokio_postgres::{Client, Config, NoTls, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -62,10 +61,10 @@ type LaneCell = RefCell<Option<Rc<Lane>>>;
 /// A connection with the deletion statements prepared on it.
 struct Lane {
     client: Client,
-    /// `sql/delete_user.sql`
+    /// [`statement::ONE`]
     delete_one: Statement,
-    /// `sql/delete_users.sql`
-    delete_many: Statement,
+    /// [`statement::GROUP`]
+    delete_group: Statement,
     usage: Rc<Usage>,
 }
 
@@ -110,6 +109,10 @@ pub enum NotForWorkers {
     #[error("setting up TLS")]
     Tls(#[source] rustls::Error),
 }
+
+/// How long a lane's statement waits for a row lock before it gives up (`lock_timeout`).
+/// Deletions take milliseconds; a wait this long means another transaction holds the user.
+pub(crate) const LOCK_WAIT: Duration = Duration::from_millis(200);
 
 /// The `application_name` of the worker connections, unless the URL names one.
 pub const APPLICATION_NAME: &str = "hanko-api deletions";
@@ -169,6 +172,13 @@ impl WorkerPg {
             return Err(NotForWorkers::Incomplete);
         }
         config.connect_timeout(connect_timeout);
+        // A deletion whose user is locked elsewhere gives up here quickly, so it never holds up
+        // the other deletions of its statement or its lane; it is run again on the pool.
+        let options = match config.get_options() {
+            Some(options) => format!("{options} -c lock_timeout={}", LOCK_WAIT.as_millis()),
+            None => format!("-c lock_timeout={}", LOCK_WAIT.as_millis()),
+        };
+        config.options(&options);
         if config.get_application_name().is_none() {
             // So an operator can tell these connections from the pool's in pg_stat_activity.
             config.application_name(APPLICATION_NAME);
@@ -190,11 +200,10 @@ impl WorkerPg {
         })
     }
 
-    /// The deletion, as [`crate::Database`]'s `delete_user` does it on Postgres: the same
-    /// statement (or, with others waiting, the same statement for many), so the same answers
-    /// under the same races.
-    pub async fn delete_user(&self, deletion: &Deletion) -> Result<DeletionOutcome, StoreError> {
-        batch::delete(&self.lanes, &self.queue, deletion).await
+    /// One attempt, with the same rules as on the pool (the same statement, or, with others
+    /// waiting, the same rules for many), so the same answers under the same races.
+    pub(crate) async fn delete(&self, attempt: Attempt) -> Result<DeletionOutcome, LaneError> {
+        batch::delete(&self.lanes, &self.queue, attempt).await
     }
 }
 
@@ -276,17 +285,17 @@ impl Lanes {
             }
         };
         let delete_one = client
-            .prepare_typed(deletion::DELETE_POSTGRES, &ONE_PARAMETER_TYPES)
+            .prepare_typed(statement::ONE, &statement::ONE_TYPES)
             .await
             .map_err(|e| store_error(e, &client))?;
-        let delete_many = client
-            .prepare_typed(deletion::DELETE_MANY_POSTGRES, &MANY_PARAMETER_TYPES)
+        let delete_group = client
+            .prepare_typed(statement::GROUP, &statement::GROUP_TYPES)
             .await
             .map_err(|e| store_error(e, &client))?;
         Ok(Lane {
             client,
             delete_one,
-            delete_many,
+            delete_group,
             usage,
         })
     }
@@ -356,42 +365,6 @@ impl Drop for InFlight<'_> {
 #[derive(Debug, thiserror::Error)]
 #[error("no connection slot")]
 struct NoLane;
-
-/// The types of `sql/delete_user.sql`'s parameters, `$1` to `$14`.
-const ONE_PARAMETER_TYPES: [Type; 14] = [
-    Type::UUID,
-    Type::UUID,
-    Type::TIMESTAMPTZ,
-    Type::UUID,
-    Type::BOOL,
-    Type::BOOL,
-    Type::TEXT,
-    Type::TEXT,
-    Type::TEXT,
-    Type::JSONB,
-    Type::UUID,
-    Type::TEXT,
-    Type::TEXT_ARRAY,
-    Type::TIMESTAMPTZ,
-];
-
-/// The types of `sql/delete_users.sql`'s parameters: arrays, but for the statement-wide ones.
-const MANY_PARAMETER_TYPES: [Type; 14] = [
-    Type::UUID_ARRAY,
-    Type::UUID_ARRAY,
-    Type::TIMESTAMPTZ_ARRAY,
-    Type::UUID_ARRAY,
-    Type::BOOL,
-    Type::BOOL,
-    Type::TEXT_ARRAY,
-    Type::TEXT_ARRAY,
-    Type::TEXT_ARRAY,
-    Type::JSONB_ARRAY,
-    Type::UUID_ARRAY,
-    Type::TEXT_ARRAY,
-    Type::TEXT_ARRAY,
-    Type::TIMESTAMPTZ_ARRAY,
-];
 
 /// Sorted as the pool's errors are: a dead connection (or one the server is shutting down)
 /// is `Unavailable`, a broken rule is `Conflict`, the rest is `Database`.

@@ -1,25 +1,23 @@
--- DELETE /user for several requests in ONE statement: what sql/delete_user.sql does for one
--- deletion, for each of the arrays' elements (one per request, in order). An HTTP worker sends
--- it when deletions arrive while its statements are all out, so Postgres parses, plans and
--- commits once for all of them. Each deletion keeps its own checks and rows; the statement is
--- atomic as a whole (a failure changes nothing for any of them; the worker then runs each
--- alone). Two requests for one user: the first with a live, fresh session speaks for the user,
--- the others find it gone, as if they had come just after. Users are locked in id order, so
--- two such statements never wait on each other in a cycle.
--- Parameters (#n below is $n in the statement; arrays have one element per request):
---  #1 user ids           #2 session ids (NULL: an admin)  #3 now
---  #4 audit entry ids    #5 audit enabled (all)           #6 mask the e-mail in the audit (all)
---  #7 request ids        #8 source ips                    #9 user agents
---  #10 audit details     #11 event ids                    #12 deleted_at as serialised
+-- The deletion on Postgres: every rule of it, once. Two statements are made of this file
+-- (crates/persistence/src/deletion/statement.rs): the same rules after one of two heads, which
+-- say which deletions the statement carries as the CTE `asked` (one row per deletion, numbered
+-- n from 1): asked_one.sql, one deletion from scalar parameters; asked_group.sql, several from
+-- arrays. One deletion, a group, an operator's and the purge's (no session: NULL) all run
+-- these rules; only the head differs (one deletion does not pay for unnest).
+-- For each deletion: lock the user (only if the asking session, when there is one, is still
+-- live and, for a step-up, fresh), read the e-mails, delete the user (the cascade takes
+-- e-mails and sessions), write the audit entry and the user.delete event with its deliveries.
+-- A held user is locked and reported, not deleted. Several deletions of one user: the first
+-- whose session speaks (live and fresh, or none asked) acts; the others find the user gone
+-- (or, held, find the hold). Users are locked in id order, so two statements never wait on
+-- each other in a cycle. Every CTE sees the same snapshot; data-modifying ones always run.
+-- Parameters (#n below is $n; one element per deletion in the group head):
+--  #1 user id            #2 session id (NULL: an operator or the purge)   #3 now
+--  #4 audit entry id     #5 audit enabled (all)       #6 mask the e-mail in the audit (all)
+--  #7 request id         #8 source ip                 #9 user agent
+--  #10 audit details     #11 event id                 #12 deleted_at as serialised
 --  #13 the hooks to deliver the events to (all)
 --  #14 the oldest session creation allowed (RFC 9470 step-up; NULL: any age)
-WITH asked AS MATERIALIZED (
-    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::uuid[], $7::text[],
-                         $8::text[], $9::text[], $10::jsonb[], $11::uuid[], $12::text[],
-                         $14::timestamptz[])
-        WITH ORDINALITY AS a(user_id, session_id, now, audit_id, request_id, source_ip,
-                             user_agent, details, event_id, deleted_at, created_after, n)
-),
 asking AS (
     SELECT a.n, s.created_at FROM asked a
     JOIN sessions s ON s.id = a.session_id AND s.user_id = a.user_id AND s.expires_at > a.now
@@ -83,11 +81,14 @@ deliveries AS (
     SELECT e.id, h.hook, 0, e.created_at, NULL, NULL, false
     FROM event e, unnest($13::text[]) AS h(hook)
 )
+-- One row per deletion, with its number: `found` when this deletion's request is the one that
+-- acted on the user (found, and either deleted or held); `held` for every request of a held
+-- user, so each of them hears of the hold.
 SELECT a.n,
-       t.n IS NOT NULL AS found,
+       coalesce(t.n = a.n OR t.hold, false) AS found,
        coalesce(t.hold, false) AS held,
        coalesce(l.emails, '[]'::jsonb)::text AS emails,
        EXISTS (SELECT 1 FROM asking k WHERE k.n = a.n) AS session_live,
        EXISTS (SELECT 1 FROM fresh f WHERE f.n = a.n) AS session_fresh
-FROM asked a LEFT JOIN target t ON t.n = a.n LEFT JOIN listed l ON l.user_id = t.id
+FROM asked a LEFT JOIN target t ON t.id = a.user_id LEFT JOIN listed l ON l.user_id = t.id
 ORDER BY a.n

@@ -40,7 +40,7 @@ impl Offload {
                     context,
                     source: e.into(),
                 })?;
-        actix_web::web::block(move || {
+        tokio::task::spawn_blocking(move || {
             let _permit = permit;
             f()
         })
@@ -79,7 +79,7 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    #[actix_web::test]
+    #[actix_rt::test]
     async fn never_more_jobs_at_once_than_connections() {
         let gate = Offload::new(3);
         let running = Arc::new(AtomicUsize::new(0));
@@ -100,12 +100,12 @@ mod tests {
         assert_eq!(most.load(Ordering::SeqCst), 3);
     }
 
-    #[actix_web::test]
+    #[actix_rt::test]
     async fn a_dropped_request_keeps_its_slot_until_its_job_ends() {
         let gate = Offload::new(1);
         let first_done = Arc::new(AtomicUsize::new(0));
         let done = first_done.clone();
-        let first = actix_web::rt::spawn({
+        let first = actix_rt::spawn({
             let gate = gate.clone();
             async move {
                 gate.run("first", move || {
@@ -116,7 +116,7 @@ mod tests {
                 .await
             }
         });
-        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
         // The client went away: the handler's future is dropped while its job still runs.
         first.abort();
         let seen = first_done.clone();

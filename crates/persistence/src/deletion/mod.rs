@@ -1,0 +1,207 @@
+//! Every deletion, in one place: a user's own (at once or scheduled), an operator's, the
+//! purge's. [`Deletions`] is the one entry point (it implements `domain::ports::Deleter`); it
+//! picks the driver itself: on Postgres the worker's own connections when it has them
+//! ([`crate::WorkerPg`], which groups deletions that arrive together), else the pool; on SQLite
+//! one Rust transaction. Each backend writes the rules once: Postgres in one statement
+//! ([`statement`], the same text for one deletion, a group, an operator and the purge), SQLite
+//! in one transaction ([`transaction`]). A differential test (`differential`) runs one table of
+//! scenarios through every path and compares the rows they write.
+
+#[cfg(test)]
+mod differential;
+pub(crate) mod purge;
+mod schedule;
+pub(crate) mod statement;
+pub(crate) mod transaction;
+
+use crate::offload::{Offload, OffloadError};
+use crate::pool::{Database, DbConnection};
+use crate::types::db_time;
+use crate::WorkerPg;
+use chrono::{DateTime, Utc};
+use diesel::result::Error as DieselError;
+use domain::ids::SessionId;
+use domain::ports::{
+    DeletedBy, DeletedUser, Deleter, Deletion, DeletionOutcome, Purge, StoreError,
+};
+use std::sync::Arc;
+
+/// One try at a deletion, as an encoding runs it: the deletion, the one session that asks (one
+/// of a user's candidates; none for an operator or the purge), its step-up bound, and its time
+/// at the database's precision.
+#[derive(Clone, Debug)]
+pub(crate) struct Attempt {
+    pub(crate) deletion: Arc<Deletion>,
+    pub(crate) session: Option<SessionId>,
+    pub(crate) created_after: Option<DateTime<Utc>>,
+    pub(crate) at: DateTime<Utc>,
+}
+
+impl Attempt {
+    /// The attempts of `deletion`, in the order they are tried: one per candidate session of a
+    /// user's own deletion (the first whose session is live speaks), one for the others.
+    pub(crate) fn of(deletion: Deletion) -> Vec<Self> {
+        let deletion = Arc::new(deletion);
+        let at = db_time(deletion.at);
+        match &deletion.by {
+            DeletedBy::User {
+                sessions,
+                created_after,
+            } => sessions
+                .iter()
+                .map(|session| Self {
+                    deletion: deletion.clone(),
+                    session: Some(*session),
+                    created_after: *created_after,
+                    at,
+                })
+                .collect(),
+            DeletedBy::Admin | DeletedBy::Purge => vec![Self {
+                deletion: deletion.clone(),
+                session: None,
+                created_after: None,
+                at,
+            }],
+        }
+    }
+
+    /// Whether two attempts can go in one statement: the same statement-wide values (audit
+    /// settings, hooks).
+    pub(crate) fn shares_statement(&self, other: &Self) -> bool {
+        let (a, b) = (&self.deletion, &other.deletion);
+        a.audit.enabled == b.audit.enabled
+            && a.audit.mask_email == b.audit.mask_email
+            && a.recipients.0 == b.recipients.0
+    }
+}
+
+/// The first outcome that is not [`DeletionOutcome::NoSession`]: the attempt whose session is
+/// live speaks for the request.
+fn first_spoken(
+    outcomes: impl IntoIterator<Item = Result<DeletionOutcome, StoreError>>,
+) -> Result<DeletionOutcome, StoreError> {
+    for outcome in outcomes {
+        match outcome? {
+            DeletionOutcome::NoSession => continue,
+            decided => return Ok(decided),
+        }
+    }
+    Ok(DeletionOutcome::NoSession)
+}
+
+/// Why a lane could not give an attempt its outcome.
+#[derive(Debug)]
+pub(crate) enum LaneError {
+    /// The user's row stayed locked longer than a lane waits (another transaction holds it: a
+    /// hold, a restoration, a purge, an operator's long transaction). Nothing changed; the
+    /// attempt is run again on the pool, where it may wait.
+    LockTimeout,
+    Store(StoreError),
+}
+
+/// The one entry point of every deletion. One per HTTP worker (its lanes are the worker's own);
+/// without lanes (SQLite, an operator's listener, the purge) everything runs on the pool.
+pub struct Deletions {
+    db: Database,
+    offload: Offload,
+    lanes: Option<WorkerPg>,
+}
+
+impl Deletions {
+    /// Deletions on the pool (Postgres) or in SQLite transactions, through `offload`.
+    pub fn pooled(db: Database, offload: Offload) -> Self {
+        Self {
+            db,
+            offload,
+            lanes: None,
+        }
+    }
+
+    /// Deletions on this worker's own Postgres connections, the pool for what waits on a lock.
+    pub fn with_lanes(db: Database, offload: Offload, lanes: WorkerPg) -> Self {
+        Self {
+            db,
+            offload,
+            lanes: Some(lanes),
+        }
+    }
+
+    /// The attempts on a blocking thread, on the pool (or SQLite), one transaction each.
+    async fn on_the_pool(&self, attempts: Vec<Attempt>) -> Result<DeletionOutcome, StoreError> {
+        let db = self.db.clone();
+        self.offload
+            .run("deleting a user", move || {
+                first_spoken(attempts.iter().map(|attempt| db.delete_attempt(attempt)))
+            })
+            .await
+            .map_err(store_error)
+    }
+}
+
+impl Deleter for Deletions {
+    async fn delete(&self, deletion: Deletion) -> Result<DeletionOutcome, StoreError> {
+        if let Some(purge_after) = deletion.purge_after {
+            let db = self.db.clone();
+            return self
+                .offload
+                .run("scheduling a deletion", move || {
+                    db.transaction(|conn| schedule::schedule(conn, &deletion, purge_after))
+                })
+                .await
+                .map_err(store_error);
+        }
+        let attempts = Attempt::of(deletion);
+        let Some(lanes) = &self.lanes else {
+            return self.on_the_pool(attempts).await;
+        };
+        for (i, attempt) in attempts.iter().enumerate() {
+            match lanes.delete(attempt.clone()).await {
+                Ok(DeletionOutcome::NoSession) => continue,
+                Ok(decided) => return Ok(decided),
+                Err(LaneError::LockTimeout) => {
+                    log::info!(
+                        "user {}: row locked elsewhere, deleting on the pool",
+                        attempt.deletion.user_id
+                    );
+                    return self.on_the_pool(attempts[i..].to_vec()).await;
+                }
+                Err(LaneError::Store(e)) => return Err(e),
+            }
+        }
+        Ok(DeletionOutcome::NoSession)
+    }
+
+    async fn purge_next(&self, purge: Purge) -> Result<Option<DeletedUser>, StoreError> {
+        let db = self.db.clone();
+        self.offload
+            .run("purging", move || {
+                db.transaction(|conn| purge::purge_next(conn, &purge).map_err(DieselError::from))
+            })
+            .await
+            .map_err(store_error)
+    }
+}
+
+/// The store's own verdict, or a blocking task that never completed (unavailable).
+fn store_error(e: OffloadError) -> StoreError {
+    match e {
+        OffloadError::Store { source, .. } => source,
+        OffloadError::Failed { source, .. } => StoreError::Unavailable(source),
+    }
+}
+
+impl Database {
+    /// One attempt on a pooled connection: the statement on Postgres (autocommit), the
+    /// transaction on SQLite.
+    fn delete_attempt(&self, attempt: &Attempt) -> Result<DeletionOutcome, StoreError> {
+        if self.url().is_postgres() {
+            let outcome = self.run(|conn| match conn {
+                DbConnection::Pg(pg) => statement::run_one(pg, attempt),
+                // The URL is Postgres: every connection of the pool is.
+                DbConnection::Sqlite(_) => Err(DieselError::BrokenTransactionManager),
+            })?;
+            return outcome.map_err(|e| StoreError::Database(Box::new(e)));
+        }
+        self.transaction(|conn| transaction::delete(conn, attempt))
+    }
+}

@@ -1,0 +1,426 @@
+//! The deletion on Postgres: one statement (`sql/delete/rules.sql` after one of its two heads),
+//! its parameters bound in one place ([`Params::values`]), and its rows read back by number.
+//! The pool (Diesel) and the workers' lanes (tokio-postgres) send the same text with the same
+//! values; each adapter only maps a value's kind to its driver's type.
+
+use super::Attempt;
+use chrono::{DateTime, Utc};
+use diesel::pg::Pg;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{Array, Bool, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel::{QueryResult, QueryableByName, RunQueryDsl};
+use domain::model::Email;
+use domain::ports::{DeletedUser, DeletionOutcome};
+use std::error::Error as StdError;
+use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
+
+/// One deletion: the rules after the one-deletion head (scalar parameters).
+pub(crate) const ONE: &str = concat!(
+    "WITH asked AS MATERIALIZED (\n",
+    include_str!("../sql/delete/asked_one.sql"),
+    "),\n",
+    include_str!("../sql/delete/rules.sql")
+);
+
+/// Several deletions: the same rules after the group head (array parameters).
+pub(crate) const GROUP: &str = concat!(
+    "WITH asked AS MATERIALIZED (\n",
+    include_str!("../sql/delete/asked_group.sql"),
+    "),\n",
+    include_str!("../sql/delete/rules.sql")
+);
+
+/// The types of [`ONE`]'s parameters, `$1` to `$14` (tokio-postgres prepares with them).
+pub(crate) const ONE_TYPES: [Type; 14] = [
+    Type::UUID,
+    Type::UUID,
+    Type::TIMESTAMPTZ,
+    Type::UUID,
+    Type::BOOL,
+    Type::BOOL,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::JSONB,
+    Type::UUID,
+    Type::TEXT,
+    Type::TEXT_ARRAY,
+    Type::TIMESTAMPTZ,
+];
+
+/// The types of [`GROUP`]'s parameters: arrays, but for the statement-wide ones.
+pub(crate) const GROUP_TYPES: [Type; 14] = [
+    Type::UUID_ARRAY,
+    Type::UUID_ARRAY,
+    Type::TIMESTAMPTZ_ARRAY,
+    Type::UUID_ARRAY,
+    Type::BOOL,
+    Type::BOOL,
+    Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::JSONB_ARRAY,
+    Type::UUID_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::TIMESTAMPTZ_ARRAY,
+];
+
+/// The values of one statement, one column per per-deletion parameter (a single deletion is a
+/// column of one), and the statement-wide ones.
+pub(crate) struct Params {
+    users: Vec<uuid::Uuid>,
+    sessions: Vec<Option<uuid::Uuid>>,
+    now: Vec<DateTime<Utc>>,
+    audit_ids: Vec<uuid::Uuid>,
+    audit_enabled: bool,
+    mask_email: bool,
+    request_ids: Vec<String>,
+    source_ips: Vec<Option<String>>,
+    user_agents: Vec<Option<String>>,
+    details: Vec<serde_json::Value>,
+    event_ids: Vec<uuid::Uuid>,
+    deleted_at: Vec<String>,
+    hooks: Vec<String>,
+    created_after: Vec<Option<DateTime<Utc>>>,
+    /// Scalars ([`ONE`]) or arrays ([`GROUP`]).
+    shape: Shape,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    One,
+    Group,
+}
+
+/// One parameter's value, by kind; a statement's values in order are [`Params::values`].
+pub(crate) enum Value<'a> {
+    Uuid(&'a uuid::Uuid),
+    MaybeUuid(&'a Option<uuid::Uuid>),
+    Time(&'a DateTime<Utc>),
+    MaybeTime(&'a Option<DateTime<Utc>>),
+    Bool(&'a bool),
+    Text(&'a String),
+    MaybeText(&'a Option<String>),
+    Json(&'a serde_json::Value),
+    Uuids(&'a Vec<uuid::Uuid>),
+    MaybeUuids(&'a Vec<Option<uuid::Uuid>>),
+    Times(&'a Vec<DateTime<Utc>>),
+    MaybeTimes(&'a Vec<Option<DateTime<Utc>>>),
+    Texts(&'a Vec<String>),
+    MaybeTexts(&'a Vec<Option<String>>),
+    Jsons(&'a Vec<serde_json::Value>),
+}
+
+impl Params {
+    /// The values for these deletions, which share the statement-wide ones (see
+    /// [`Attempt::shares_statement`]); never empty. `at` is each one's time at the database's
+    /// precision.
+    pub(crate) fn of(attempts: &[Attempt]) -> Self {
+        let shape = if attempts.len() == 1 {
+            Shape::One
+        } else {
+            Shape::Group
+        };
+        let first = attempts.first().map(|a| &*a.deletion);
+        Self {
+            users: attempts.iter().map(|a| a.deletion.user_id.0).collect(),
+            sessions: attempts.iter().map(|a| a.session.map(|s| s.0)).collect(),
+            now: attempts.iter().map(|a| a.at).collect(),
+            audit_ids: attempts.iter().map(|_| uuid::Uuid::new_v4()).collect(),
+            audit_enabled: first.is_some_and(|d| d.audit.enabled),
+            mask_email: first.is_some_and(|d| d.audit.mask_email),
+            request_ids: attempts
+                .iter()
+                .map(|a| a.deletion.context.request_id.clone())
+                .collect(),
+            source_ips: attempts
+                .iter()
+                .map(|a| a.deletion.context.source_ip.clone())
+                .collect(),
+            user_agents: attempts
+                .iter()
+                .map(|a| a.deletion.context.user_agent.clone())
+                .collect(),
+            details: attempts
+                .iter()
+                .map(|a| serde_json::json!({ "by": a.deletion.by.label() }))
+                .collect(),
+            event_ids: attempts.iter().map(|_| uuid::Uuid::new_v4()).collect(),
+            deleted_at: attempts
+                .iter()
+                .map(|a| domain::time::rfc3339_micros(&a.at))
+                .collect(),
+            hooks: first.map(|d| d.recipients.0.clone()).unwrap_or_default(),
+            created_after: attempts.iter().map(|a| a.created_after).collect(),
+            shape,
+        }
+    }
+
+    /// The statement these values are for.
+    pub(crate) fn sql(&self) -> &'static str {
+        match self.shape {
+            Shape::One => ONE,
+            Shape::Group => GROUP,
+        }
+    }
+
+    /// How many deletions the statement carries.
+    pub(crate) fn len(&self) -> usize {
+        self.users.len()
+    }
+
+    /// `$1` to `$14`, in order: the one place a deletion's values meet the statement's
+    /// numbers (the header of `sql/delete/rules.sql` lists them).
+    pub(crate) fn values(&self) -> [Value<'_>; 14] {
+        match self.shape {
+            Shape::One => [
+                Value::Uuid(&self.users[0]),
+                Value::MaybeUuid(&self.sessions[0]),
+                Value::Time(&self.now[0]),
+                Value::Uuid(&self.audit_ids[0]),
+                Value::Bool(&self.audit_enabled),
+                Value::Bool(&self.mask_email),
+                Value::Text(&self.request_ids[0]),
+                Value::MaybeText(&self.source_ips[0]),
+                Value::MaybeText(&self.user_agents[0]),
+                Value::Json(&self.details[0]),
+                Value::Uuid(&self.event_ids[0]),
+                Value::Text(&self.deleted_at[0]),
+                Value::Texts(&self.hooks),
+                Value::MaybeTime(&self.created_after[0]),
+            ],
+            Shape::Group => [
+                Value::Uuids(&self.users),
+                Value::MaybeUuids(&self.sessions),
+                Value::Times(&self.now),
+                Value::Uuids(&self.audit_ids),
+                Value::Bool(&self.audit_enabled),
+                Value::Bool(&self.mask_email),
+                Value::Texts(&self.request_ids),
+                Value::MaybeTexts(&self.source_ips),
+                Value::MaybeTexts(&self.user_agents),
+                Value::Jsons(&self.details),
+                Value::Uuids(&self.event_ids),
+                Value::Texts(&self.deleted_at),
+                Value::Texts(&self.hooks),
+                Value::MaybeTimes(&self.created_after),
+            ],
+        }
+    }
+}
+
+// tokio-postgres: each value as the driver's own type. The prepared statement's parameter
+// types (ONE_TYPES, GROUP_TYPES) are what `accepts` is checked against, by the inner value.
+impl ToSql for Value<'_> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        match self {
+            Self::Uuid(v) => v.to_sql_checked(ty, out),
+            Self::MaybeUuid(v) => v.to_sql_checked(ty, out),
+            Self::Time(v) => v.to_sql_checked(ty, out),
+            Self::MaybeTime(v) => v.to_sql_checked(ty, out),
+            Self::Bool(v) => v.to_sql_checked(ty, out),
+            Self::Text(v) => v.to_sql_checked(ty, out),
+            Self::MaybeText(v) => v.to_sql_checked(ty, out),
+            Self::Json(v) => v.to_sql_checked(ty, out),
+            Self::Uuids(v) => v.to_sql_checked(ty, out),
+            Self::MaybeUuids(v) => v.to_sql_checked(ty, out),
+            Self::Times(v) => v.to_sql_checked(ty, out),
+            Self::MaybeTimes(v) => v.to_sql_checked(ty, out),
+            Self::Texts(v) => v.to_sql_checked(ty, out),
+            Self::MaybeTexts(v) => v.to_sql_checked(ty, out),
+            Self::Jsons(v) => v.to_sql_checked(ty, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        // Checked per value in `to_sql` (the inner value's own `accepts`).
+        true
+    }
+
+    to_sql_checked!();
+}
+
+impl std::fmt::Debug for Value<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("deletion parameter")
+    }
+}
+
+/// The one-deletion statement with its values, for Diesel (the pool's connections, which
+/// never send the group form: groups form only on the workers' lanes).
+pub(crate) struct Statement<'a>(&'a Params);
+
+/// The statement's type is its cache key: Diesel prepares it once per connection and reuses it
+/// (a `sql_query` is never cached, so Postgres would parse and plan it on every call). Only
+/// [`ONE`] is ever sent through it, so one key is right.
+pub(crate) struct OneStatementId;
+
+impl QueryId for Statement<'_> {
+    type QueryId = OneStatementId;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for Statement<'_> {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl QueryFragment<Pg> for Statement<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        let values = self.0.values();
+        let mut rest = self.0.sql();
+        while let Some(at) = rest.find('$') {
+            out.push_sql(&rest[..at]);
+            let digits = rest[at + 1..]
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len() - at - 1);
+            match rest[at + 1..at + 1 + digits]
+                .parse::<usize>()
+                .ok()
+                .and_then(|n| n.checked_sub(1))
+                .and_then(|i| values.get(i))
+            {
+                Some(value) => bind(&mut out, value)?,
+                None => out.push_sql("$"),
+            }
+            rest = &rest[at + 1 + digits..];
+        }
+        out.push_sql(rest);
+        Ok(())
+    }
+}
+
+/// Diesel: each value as its SQL type.
+fn bind<'b>(out: &mut AstPass<'_, 'b, Pg>, value: &Value<'b>) -> QueryResult<()> {
+    match *value {
+        Value::Uuid(v) => out.push_bind_param::<SqlUuid, _>(v),
+        Value::MaybeUuid(v) => out.push_bind_param::<Nullable<SqlUuid>, _>(v),
+        Value::Time(v) => out.push_bind_param::<Timestamptz, _>(v),
+        Value::MaybeTime(v) => out.push_bind_param::<Nullable<Timestamptz>, _>(v),
+        Value::Bool(v) => out.push_bind_param::<Bool, _>(v),
+        Value::Text(v) => out.push_bind_param::<Text, _>(v),
+        Value::MaybeText(v) => out.push_bind_param::<Nullable<Text>, _>(v),
+        Value::Json(v) => out.push_bind_param::<Jsonb, _>(v),
+        Value::Uuids(v) => out.push_bind_param::<Array<SqlUuid>, _>(v),
+        Value::MaybeUuids(v) => out.push_bind_param::<Array<Nullable<SqlUuid>>, _>(v),
+        Value::Times(v) => out.push_bind_param::<Array<Timestamptz>, _>(v),
+        Value::MaybeTimes(v) => out.push_bind_param::<Array<Nullable<Timestamptz>>, _>(v),
+        Value::Texts(v) => out.push_bind_param::<Array<Text>, _>(v),
+        Value::MaybeTexts(v) => out.push_bind_param::<Array<Nullable<Text>>, _>(v),
+        Value::Jsons(v) => out.push_bind_param::<Array<Jsonb>, _>(v),
+    }
+}
+
+impl RunQueryDsl<diesel::PgConnection> for Statement<'_> {}
+
+/// One row of the statement's answer.
+#[derive(QueryableByName)]
+pub(crate) struct Row {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub(crate) n: i64,
+    #[diesel(sql_type = Bool)]
+    pub(crate) found: bool,
+    #[diesel(sql_type = Bool)]
+    pub(crate) held: bool,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub(crate) emails: Option<String>,
+    #[diesel(sql_type = Bool)]
+    pub(crate) session_live: bool,
+    #[diesel(sql_type = Bool)]
+    pub(crate) session_fresh: bool,
+}
+
+impl Row {
+    pub(crate) fn from_pg(row: &tokio_postgres::Row) -> Result<Self, tokio_postgres::Error> {
+        Ok(Self {
+            n: row.try_get("n")?,
+            found: row.try_get("found")?,
+            held: row.try_get("held")?,
+            emails: row.try_get("emails")?,
+            session_live: row.try_get("session_live")?,
+            session_fresh: row.try_get("session_fresh")?,
+        })
+    }
+
+    /// What the row says of `attempt`.
+    fn outcome(self, attempt: &Attempt) -> Result<DeletionOutcome, serde_json::Error> {
+        let asked_by_session = attempt.session.is_some();
+        if asked_by_session && !self.session_live {
+            return Ok(DeletionOutcome::NoSession);
+        }
+        if asked_by_session && !self.session_fresh {
+            return Ok(DeletionOutcome::ReauthenticationRequired);
+        }
+        if !self.found {
+            return Ok(DeletionOutcome::Gone);
+        }
+        if self.held {
+            return Ok(DeletionOutcome::Held);
+        }
+        let emails: Vec<Email> = serde_json::from_str(self.emails.as_deref().unwrap_or("[]"))?;
+        Ok(DeletionOutcome::Deleted(DeletedUser {
+            id: attempt.deletion.user_id,
+            emails,
+            deleted_at: attempt.at,
+        }))
+    }
+}
+
+/// Why a row could not be given to its deletion.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RowError {
+    #[error("the statement answered no row numbered {0}")]
+    Missing(usize),
+    #[error("the e-mails of row {0} are not the expected JSON")]
+    Emails(usize, #[source] serde_json::Error),
+}
+
+/// The outcome of each attempt, from the rows: each row goes to the attempt its number names,
+/// and an attempt with no row (a row count that does not match) gets an error. The statement
+/// has committed by now, so an error here is never a reason to run anything again.
+pub(crate) fn outcomes(
+    attempts: &[Attempt],
+    rows: Vec<Row>,
+) -> Vec<Result<DeletionOutcome, RowError>> {
+    let mut by_number: Vec<Option<Row>> = attempts.iter().map(|_| None).collect();
+    for row in rows {
+        let slot = usize::try_from(row.n)
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| by_number.get_mut(i));
+        match slot {
+            Some(slot @ None) => *slot = Some(row),
+            // A number out of range or twice: the row answers nothing of ours.
+            _ => log::error!(
+                "deletion statement answered an unexpected row number {}",
+                row.n
+            ),
+        }
+    }
+    attempts
+        .iter()
+        .zip(by_number)
+        .enumerate()
+        .map(|(i, (attempt, row))| match row {
+            Some(row) => row.outcome(attempt).map_err(|e| RowError::Emails(i + 1, e)),
+            None => Err(RowError::Missing(i + 1)),
+        })
+        .collect()
+}
+
+/// One deletion on a pooled Diesel connection, in one statement (autocommit, or inside the
+/// caller's transaction: the purge's).
+pub(crate) fn run_one(
+    pg: &mut diesel::PgConnection,
+    attempt: &Attempt,
+) -> Result<Result<DeletionOutcome, RowError>, diesel::result::Error> {
+    let attempts = std::slice::from_ref(attempt);
+    let params = Params::of(attempts);
+    let rows: Vec<Row> = Statement(&params).load(pg)?;
+    let mut outcomes = outcomes(attempts, rows);
+    Ok(outcomes.pop().unwrap_or(Err(RowError::Missing(1))))
+}
