@@ -594,6 +594,135 @@ async fn on_postgres_a_refused_deletion_in_a_shared_statement_fails_alone() {
     );
 }
 
+/// A held user asked for by several requests in one statement: every one of them hears of the
+/// hold (409), not only the first, while the deletions around them go through.
+#[actix_rt::test]
+async fn on_postgres_a_held_user_asked_four_times_in_a_group_hears_409_each_time() {
+    let (app, victims) = one_lane_with_victims().await;
+    let held = app.user_with_session("held@example.com").await;
+    let mut tokens = vec![held.token.clone()];
+    for _ in 0..3 {
+        tokens.push(app.login(&held.user_id).await.token);
+    }
+    app.client
+        .put(format!("{}/users/{}/hold", app.admin, held.user_id))
+        .json(&json!({"hold": true, "reason": "litigation"}))
+        .fetch()
+        .await
+        .expect_status(200);
+    // Victims around the held user's four requests, all at once.
+    let mut order: Vec<&str> = victims[..12].iter().map(|v| v.token.as_str()).collect();
+    order.extend(tokens.iter().map(String::as_str));
+    order.extend(victims[12..].iter().map(|v| v.token.as_str()));
+    let statuses: Vec<u16> =
+        futures_util::future::join_all(order.iter().map(|token| app.delete_user(token)))
+            .await
+            .iter()
+            .map(|r| r.status().as_u16())
+            .collect();
+    assert_eq!(statuses[12..16], [409, 409, 409, 409], "{statuses:?}");
+    assert!(
+        statuses[..12]
+            .iter()
+            .chain(&statuses[16..])
+            .all(|s| *s == 204),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        app.rows_of_user(&held.user_id),
+        6,
+        "the user, the address and the four sessions are kept"
+    );
+    let metrics = app.get_text(format!("{}/metrics", app.admin)).await;
+    let counter = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing in {metrics}"))
+    };
+    assert!(
+        counter("hanko_deletion_statements_total ")
+            < counter("hanko_deletion_statement_deletions_total "),
+        "they shared statements: {metrics}"
+    );
+}
+
+/// A deletion whose user's row is locked elsewhere (a long operator transaction, a hold, a
+/// purge) holds up no other deletion: its lane gives up on the lock quickly and the pool runs
+/// it, waiting there. With one user's row locked for 4 s and 40 other deletions sent
+/// meanwhile on a small pool, each of the 40 answers 204 in well under a second.
+#[actix_rt::test]
+async fn on_postgres_a_locked_user_holds_up_no_other_deletion() {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    let app = TestApp::builder(Backend::Postgres)
+        .config(json!({"database": {"pool_size": 2}}))
+        .start()
+        .await;
+    let locked = app.user_with_session("locked@example.com").await;
+    let mut others = Vec::new();
+    for i in 0..40 {
+        others.push(app.user_with_session(&format!("o{i}@example.com")).await);
+    }
+    let (url, id) = (app.db.url.clone(), locked.user_id.clone());
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let mut conn = diesel::PgConnection::establish(&url).expect("connect");
+        conn.batch_execute(&format!(
+            "BEGIN; SELECT id FROM users WHERE id = '{id}' FOR UPDATE;"
+        ))
+        .expect("lock the row");
+        locked_tx.send(()).expect("tell the test");
+        std::thread::sleep(std::time::Duration::from_secs(4));
+        conn.batch_execute("COMMIT").expect("release");
+        std::time::Instant::now()
+    });
+    locked_rx.recv().expect("the row is locked");
+    let timed = |token: String| {
+        let api = app.api.clone();
+        async move {
+            let started = std::time::Instant::now();
+            let reply = api.delete_user(&token).await;
+            (
+                reply.status().as_u16(),
+                started.elapsed(),
+                std::time::Instant::now(),
+            )
+        }
+    };
+    // All at once, the locked user's among them: it shares a statement with others.
+    let mut tokens: Vec<String> = others.iter().map(|o| o.token.clone()).collect();
+    tokens.insert(5, locked.token.clone());
+    let mut answers = futures_util::future::join_all(tokens.into_iter().map(timed)).await;
+    let (status, _, answered_at) = answers.remove(5);
+    let slowest = answers
+        .iter()
+        .map(|(_, took, _)| *took)
+        .max()
+        .unwrap_or_default();
+    println!("40 deletions beside a locked row: slowest {slowest:?}");
+    for (i, (status, took, _)) in answers.iter().enumerate() {
+        assert_eq!(*status, 204, "{i}");
+        assert!(
+            *took < std::time::Duration::from_secs(1),
+            "deletion {i} took {took:?} beside a locked row"
+        );
+    }
+    let released_at = holder.join().expect("the lock holder");
+    match status {
+        204 => {
+            assert!(
+                answered_at >= released_at,
+                "answered after the lock was released"
+            );
+            assert_eq!(app.rows_of_user(&locked.user_id), 0);
+        }
+        500 | 503 => assert_eq!(app.rows_of_user(&locked.user_id), 3, "nothing changed"),
+        other => panic!("the locked user's deletion answered {other}"),
+    }
+    assert_eq!(app.db.count("users", "1=1"), i64::from(status != 204));
+}
+
 mod last_used {
     use crate::helpers::*;
     use crate::on_both_backends;

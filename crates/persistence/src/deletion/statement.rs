@@ -424,3 +424,65 @@ pub(crate) fn run_one(
     let mut outcomes = outcomes(attempts, rows);
     Ok(outcomes.pop().unwrap_or(Err(RowError::Missing(1))))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::audit::AuditLogConfig;
+    use domain::events::Recipients;
+    use domain::ids::{SessionId, UserId};
+    use domain::model::RequestContext;
+    use domain::ports::{DeletedBy, Deletion};
+    use std::sync::Arc;
+
+    fn attempt(user: UserId) -> Attempt {
+        let at = Utc::now();
+        Attempt {
+            deletion: Arc::new(Deletion {
+                user_id: user,
+                by: DeletedBy::User {
+                    sessions: vec![SessionId::new_random()],
+                    created_after: None,
+                },
+                purge_after: None,
+                context: RequestContext::default(),
+                audit: AuditLogConfig::default(),
+                at,
+                recipients: Recipients::default(),
+            }),
+            session: Some(SessionId::new_random()),
+            created_after: None,
+            at,
+        }
+    }
+
+    fn row(n: i64, found: bool) -> Row {
+        Row {
+            n,
+            found,
+            held: false,
+            emails: Some("[]".into()),
+            session_live: true,
+            session_fresh: true,
+        }
+    }
+
+    /// Rows go to the attempt their number names, whatever their order; an attempt with no row
+    /// (or whose number came twice, or out of range) gets an error of its own, never another's
+    /// answer.
+    #[test]
+    fn rows_are_matched_by_number_and_a_missing_one_is_an_error() {
+        let users: Vec<UserId> = (0..4).map(|_| UserId::new_random()).collect();
+        let attempts: Vec<Attempt> = users.iter().map(|u| attempt(*u)).collect();
+        let rows = vec![row(3, false), row(1, true), row(9, true), row(1, false)];
+        let outcomes = outcomes(&attempts, rows);
+        assert!(
+            matches!(&outcomes[0], Ok(DeletionOutcome::Deleted(d)) if d.id == users[0]),
+            "{:?}",
+            outcomes[0]
+        );
+        assert!(matches!(outcomes[1], Err(RowError::Missing(2))));
+        assert!(matches!(outcomes[2], Ok(DeletionOutcome::Gone)));
+        assert!(matches!(outcomes[3], Err(RowError::Missing(4))));
+    }
+}

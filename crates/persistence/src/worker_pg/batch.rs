@@ -130,6 +130,17 @@ fn take_alike(waiting: &mut VecDeque<Waiting>) -> Vec<Waiting> {
     taken
 }
 
+/// The statement for `attempts` together, as a sender builds it from the queue (for the
+/// differential test, which must know that a group was sent).
+#[cfg(test)]
+pub(super) async fn run_together(
+    lanes: &Lanes,
+    queue: &Queue,
+    attempts: &[Attempt],
+) -> Vec<Answer> {
+    run(lanes, &queue.counts, attempts).await
+}
+
 /// The answers for `attempts`, in order (exactly one each). Alone, an attempt takes the
 /// one-deletion statement; together they take the group statement, and if Postgres refuses it
 /// (which changes nothing: a broken rule, a lock waited on too long), each is run alone, so one

@@ -112,7 +112,7 @@ pub enum NotForWorkers {
 
 /// How long a lane's statement waits for a row lock before it gives up (`lock_timeout`).
 /// Deletions take milliseconds; a wait this long means another transaction holds the user.
-pub(crate) const LOCK_WAIT: Duration = Duration::from_millis(200);
+pub(crate) const LOCK_WAIT: Duration = Duration::from_millis(100);
 
 /// The `application_name` of the worker connections, unless the URL names one.
 pub const APPLICATION_NAME: &str = "hanko-api deletions";
@@ -204,6 +204,15 @@ impl WorkerPg {
     /// waiting, the same rules for many), so the same answers under the same races.
     pub(crate) async fn delete(&self, attempt: Attempt) -> Result<DeletionOutcome, LaneError> {
         batch::delete(&self.lanes, &self.queue, attempt).await
+    }
+
+    /// These attempts in one statement (the group form when there are several).
+    #[cfg(test)]
+    pub(crate) async fn delete_together(
+        &self,
+        attempts: &[Attempt],
+    ) -> Vec<Result<DeletionOutcome, LaneError>> {
+        batch::run_together(&self.lanes, &self.queue, attempts).await
     }
 }
 
