@@ -379,7 +379,7 @@ fn rows(db: &Database, user: UserId, at: DateTime<Utc>) -> Value {
                 "source_ip": a.meta_source_ip,
                 "user_agent": a.meta_user_agent,
                 "details": a.details,
-                "created_at": (a.created_at == at).then_some("<at>").unwrap_or("<another time>"),
+                "created_at": same_time(a.created_at, at),
             })
         })
         .collect();
@@ -393,7 +393,7 @@ fn rows(db: &Database, user: UserId, at: DateTime<Utc>) -> Value {
             json!({
                 "event": d.event.event,
                 "payload": d.event.payload,
-                "created_at": (d.event.created_at == at).then_some("<at>").unwrap_or("<another time>"),
+                "created_at": same_time(d.event.created_at, at),
                 "hook": d.hook,
                 "attempts": d.attempts,
                 "due_at_the_deletion": d.next_attempt_at == at,
@@ -403,6 +403,15 @@ fn rows(db: &Database, user: UserId, at: DateTime<Utc>) -> Value {
         })
         .collect();
     placeholders(json!({"audit": audit, "outbox": events}), user)
+}
+
+/// A stored time: the deletion's own, or not.
+fn same_time(stored: DateTime<Utc>, at: DateTime<Utc>) -> &'static str {
+    if stored == at {
+        "<at>"
+    } else {
+        "<another time>"
+    }
 }
 
 /// The user's id becomes `<user>`, any other id `<id>`, and every digit of a time `9`.
