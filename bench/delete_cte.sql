@@ -1,5 +1,5 @@
 -- Reference, the fastest SQL for the same atomic work, in ONE round trip as the server's own
--- statement (crates/persistence/src/sql/delete_user.sql) does it: session check, lock, e-mails,
+-- statement (crates/persistence/src/sql/delete/) does it: session check, lock, e-mails,
 -- cascade delete, audit entry, outbox event, all data-modifying CTEs of one statement. The ids
 -- derive from a sequence number (bench/targets.sql), drawn inside the statement.
 WITH ids AS MATERIALIZED (

@@ -1,4 +1,4 @@
--- Reference for a server that groups deletions (crates/persistence/src/sql/delete_users.sql):
+-- Reference for a server that groups deletions (the group form of crates/persistence/src/sql/delete/):
 -- the one-statement deletion of bench/delete_cte.sql for :batch users at once (8 by default;
 -- bench.py passes -D batch=8 and counts batch deletions per transaction). Grouping is not
 -- something a pgbench client gets from arrivals, as the server does, so this is the reference

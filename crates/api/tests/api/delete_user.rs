@@ -462,7 +462,7 @@ async fn one_lane_with_victims() -> (TestApp, Vec<Login>) {
 }
 
 /// Deletions that arrive while the worker's statement is out go together in the next one
-/// (`sql/delete_users.sql`). One connection (`pool_size` 1) makes them wait for each other; each
+/// (the group form of `sql/delete/`). One connection (`pool_size` 1) makes them wait for each other; each
 /// keeps its own answer, audit entry (with its request id) and event, and the races inside one
 /// statement end as they do between statements.
 #[actix_rt::test]
