@@ -7,13 +7,17 @@ use crate::http::edge::Edge;
 use crate::http::error::{bad_request, not_found};
 use crate::metrics::Metrics;
 use crate::openapi::{self, ServedDocument};
-use crate::outbox::{Dispatcher, Publisher};
-use crate::purge::Purger;
+use crate::outbox::Publisher;
+use crate::report::Report;
 use crate::routes;
 use crate::routes::health::DatabasePing;
-use crate::sessions::{last_used, SessionLookup, SessionTouches};
+use crate::sessions::{SessionLookup, SessionTouches};
 use crate::state::AppState;
-use crate::{key_refresh, report::Report};
+use crate::workers::dispatcher::Dispatcher;
+use crate::workers::key_refresh::KeyRefresh;
+use crate::workers::last_used::LastUsed;
+use crate::workers::purge::Purger;
+use crate::workers::Workers;
 use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, Condition, Logger};
 use actix_web::{web, App, HttpServer};
@@ -72,6 +76,8 @@ pub struct Application {
 /// Threads serving batched session lookups. Two: one query in flight while the next batch
 /// gathers; more threads mean smaller batches (measured: 2 beats 4 and 8 on /me).
 const LOOKUP_THREADS: usize = 2;
+/// How long the workers get, after the listeners have drained, to finish what they have in hand.
+const WORKER_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 const LOG_FORMAT: &str = "%a \"%r\" %s %b %Dms %{X-Request-Id}o";
 
@@ -230,28 +236,26 @@ impl Application {
     /// Serves until SIGTERM/SIGINT, then drains in-flight requests (up to 30 s).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let state = self.state;
-        let refresher = actix_web::rt::spawn(key_refresh::run(
-            state.keys.clone(),
-            state.config.secrets.refresh_interval.std(),
-        ));
-        let dispatcher = actix_web::rt::spawn(self.dispatcher.run());
-        let toucher = actix_web::rt::spawn(last_used::run(state.db.clone(), state.touches.clone()));
-        let purger = actix_web::rt::spawn(
-            Purger {
-                deletions: Deletions::pooled(state.db.clone(), state.offload.clone()),
-                metrics: state.metrics.clone(),
-                events: state.events.clone(),
-                audit: state.config.audit_log.clone(),
-                interval: state.config.account.deletion.purge_interval.std(),
-            }
-            .run(),
-        );
+        let mut workers = Workers::default();
+        workers.start(KeyRefresh {
+            keys: state.keys.clone(),
+            every: state.config.secrets.refresh_interval.std(),
+        });
+        workers.start(self.dispatcher);
+        workers.start(LastUsed {
+            db: state.db.clone(),
+            touches: state.touches.clone(),
+        });
+        workers.start(Purger {
+            deletions: Deletions::pooled(state.db.clone(), state.offload.clone()),
+            metrics: state.metrics.clone(),
+            events: state.events.clone(),
+            audit: state.config.audit_log.clone(),
+            interval: state.config.account.deletion.purge_interval.std(),
+        });
         let result = futures_util::future::try_join(self.public, self.admin).await;
-        refresher.abort();
-        dispatcher.abort();
-        toucher.abort();
-        purger.abort();
-        state.touches.flush(&state.db).await;
+        // The listeners have drained; each worker finishes what it has in hand.
+        workers.stop(WORKER_GRACE).await;
         result.map(|_| ())
     }
 }

@@ -6,21 +6,20 @@
 //! - [`http`]: error shape, authentication extractors, middleware (one file per concern).
 //! - [`routes`]: the handlers of the public and admin APIs and the health checks.
 //! - [`sessions`]: issuing sessions, batched lookups, `last_used` refresh, the cookie.
-//! - [`outbox`]: who hears of an event, and the webhook dispatcher.
+//! - [`outbox`]: who hears of an event, and each webhook format's request.
 //! - [`openapi`]: the OpenAPI 3.1 document of each listener, generated from the handlers.
-//! - [`key_refresh`]: the worker that reloads the key set.
-//! - [`purge`]: the worker that purges users whose grace period ended.
+//! - [`workers`]: the background workers (webhook dispatcher, key refresh, `last_used`,
+//!   purge), started and stopped the same way.
 
 pub mod app;
 pub mod cli;
 pub mod config;
 pub mod http;
-pub mod key_refresh;
 pub mod metrics;
 pub mod openapi;
 pub mod outbox;
-pub mod purge;
 pub mod report;
 pub mod routes;
 pub mod sessions;
 pub mod state;
+pub mod workers;

@@ -30,6 +30,7 @@ use utoipa::{Modify, OpenApi};
         public::jwks_json,
         health::alive,
         health::ready,
+        openapi_json,
     ),
     components(schemas(ErrorBody)),
     modifiers(&PublicSecurity),
@@ -39,6 +40,7 @@ use utoipa::{Modify, OpenApi};
         (name = "Well-Known", description = "Published keys"),
         (name = "Configuration", description = "What frontends need"),
         (name = "Health", description = "Probes"),
+        (name = "API description", description = "This document"),
     )
 )]
 pub struct PublicApi;
@@ -71,12 +73,13 @@ pub struct PublicApi;
         admin::metrics,
         health::alive,
         health::ready,
+        openapi_json,
     ),
     components(schemas(ErrorBody, views::UserView, admin::UserStatusParam, admin::DeliveryStatusParam)),
     modifiers(&AdminSecurity),
     tags(
         (name = "Users"), (name = "Sessions"), (name = "Audit"), (name = "Webhooks"),
-        (name = "Keys"), (name = "Operations"), (name = "Health"),
+        (name = "Keys"), (name = "Operations"), (name = "Health"), (name = "API description"),
     )
 )]
 pub struct AdminApi;
@@ -197,7 +200,15 @@ fn add_json_schema_rules(doc: &mut serde_json::Value) {
 #[derive(Clone)]
 pub struct ServedDocument(pub web::Bytes);
 
-/// `GET /openapi.json`.
+/// `GET /openapi.json`: the listener's own document.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    operation_id = "getOpenApi",
+    tag = "API description",
+    summary = "This listener's OpenAPI 3.1 document",
+    responses((status = 200, description = "The document", content_type = "application/json", body = Object))
+)]
 pub async fn openapi_json(doc: web::Data<ServedDocument>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")

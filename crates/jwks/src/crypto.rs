@@ -216,7 +216,7 @@ mod tests {
     fn encryption_round_trips_and_rotates_secrets() {
         let old = Secret::new("old-secret-0123456789");
         let new = Secret::new("new-secret-0123456789");
-        let sealed = encrypt(&old, "kid1", b"private").unwrap_or_default();
+        let sealed = encrypt(&old, "kid1", b"private").unwrap();
         assert_eq!(
             decrypt(std::slice::from_ref(&old), "kid1", &sealed),
             Ok(Decrypted {
@@ -244,8 +244,8 @@ mod tests {
     #[test]
     fn salts_differ_and_legacy_ciphertexts_still_decrypt() {
         let secret = Secret::new("a-secret-0123456789");
-        let a = encrypt(&secret, "k", b"same").unwrap_or_default();
-        let b = encrypt(&secret, "k", b"same").unwrap_or_default();
+        let a = encrypt(&secret, "k", b"same").unwrap();
+        let b = encrypt(&secret, "k", b"same").unwrap();
         assert_ne!(a, b, "a fresh salt and nonce each time");
         // What earlier versions wrote: nonce ‖ AES-256-GCM under SHA-256(secret).
         let nonce = [7u8; NONCE_LEN];

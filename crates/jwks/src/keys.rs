@@ -148,7 +148,10 @@ impl KeySet {
                 e: &k.e,
             })
             .collect();
-        let body = serde_json::to_vec(&serde_json::json!({ "keys": public })).unwrap_or_default();
+        // A value of strings always serialises; were it ever not to, an empty key set is what
+        // clients must then see (and readiness, which needs a signing key, says so).
+        let body = serde_json::to_vec(&serde_json::json!({ "keys": public }))
+            .unwrap_or_else(|_| br#"{"keys":[]}"#.to_vec());
         let hash = digest(&SHA256, &body);
         let etag = format!("\"{}\"", URL_SAFE_NO_PAD.encode(&hash.as_ref()[..18]));
         Self {

@@ -13,8 +13,8 @@ const SQLITE: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 pub enum MigrationError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("migration failed: {0}")]
-    Migration(String),
+    #[error("migration failed")]
+    Migration(#[source] BoxError),
 }
 
 /// One migration and whether it is applied.
@@ -49,7 +49,7 @@ impl Database {
         self.with_connection(|conn| -> Result<Vec<String>, BoxError> {
             on_backend!(conn, |c, m| c.run_pending_migrations(m).map(versions))
         })?
-        .map_err(|e| MigrationError::Migration(e.to_string()))
+        .map_err(MigrationError::Migration)
     }
 
     /// Reverts the last applied migration; returns its version.
@@ -59,7 +59,7 @@ impl Database {
                 .revert_last_migration(m)
                 .map(|v| v.to_string()))
         })?
-        .map_err(|e| MigrationError::Migration(e.to_string()))
+        .map_err(MigrationError::Migration)
     }
 
     /// Every known migration, oldest first, with whether it is applied.
@@ -67,7 +67,7 @@ impl Database {
         self.with_connection(|conn| -> Result<Vec<MigrationStatus>, BoxError> {
             on_backend!(conn, |c, m| status_of(c, &m))
         })?
-        .map_err(|e| MigrationError::Migration(e.to_string()))
+        .map_err(MigrationError::Migration)
     }
 }
 

@@ -177,9 +177,9 @@ mod tests {
 
     #[test]
     fn sqlite_times_sort_as_text() {
-        let a = DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default();
-        let b = DateTime::from_timestamp(1_700_000_000, 500_000).unwrap_or_default();
-        let c = DateTime::from_timestamp(1_700_000_001, 0).unwrap_or_default();
+        let a = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let b = DateTime::from_timestamp(1_700_000_000, 500_000).unwrap();
+        let c = DateTime::from_timestamp(1_700_000_001, 0).unwrap();
         let texts: Vec<String> = [a, b, c].iter().map(sqlite_time_text).collect();
         let mut sorted = texts.clone();
         sorted.sort();

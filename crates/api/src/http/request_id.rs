@@ -14,7 +14,8 @@ use std::cell::Cell;
 pub struct RequestId(HeaderValue);
 
 impl RequestId {
-    /// The id (only ever an acceptable one: visible ASCII).
+    /// The id (only ever an acceptable one: visible ASCII, so `to_str` cannot fail; were it
+    /// ever to, the id would read as empty rather than fail the request).
     pub fn as_str(&self) -> &str {
         self.0.to_str().unwrap_or_default()
     }
@@ -75,6 +76,7 @@ pub fn echo<B>(res: &mut ServiceResponse<B>, id: HeaderValue) {
         .error()
         .and_then(|e| e.as_error::<ApiError>())
     {
+        // Ids are visible ASCII (assigned or accepted as such), so this never reads as empty.
         api_error.log_cause(id.to_str().unwrap_or_default());
     }
     res.headers_mut().insert(X_REQUEST_ID.clone(), id);
@@ -106,15 +108,10 @@ mod tests {
     #[test]
     fn generated_ids_are_distinct_uuids_across_threads() {
         let mut seen = HashSet::new();
-        let text = || {
-            generated_id()
-                .to_str()
-                .map(str::to_owned)
-                .unwrap_or_default()
-        };
+        let text = || generated_id().to_str().map(str::to_owned).unwrap();
         let other = std::thread::spawn(move || (0..1000).map(|_| text()).collect::<Vec<_>>());
         let mine: Vec<String> = (0..1000).map(|_| text()).collect();
-        let theirs = other.join().unwrap_or_default();
+        let theirs = other.join().unwrap();
         assert_eq!(theirs.len(), 1000);
         for id in mine.into_iter().chain(theirs) {
             let parsed = uuid::Uuid::parse_str(&id).map(|u| u.get_version_num());

@@ -69,13 +69,35 @@ struct SetClaims<'a> {
     events: Value,
 }
 
+/// Why a delivery's request could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    /// No key could sign it now (retried: keys come back).
+    #[error("signing the delivery")]
+    Signing(#[from] KeyError),
+    /// The body does not serialise: it never will (dead at once, never an empty signed body).
+    #[error("the delivery's body does not serialise")]
+    Body(#[source] serde_json::Error),
+    /// The event names no user to be its SET's subject: it never will (dead at once, never an
+    /// empty `sub_id`).
+    #[error("event {event} names no user to be the subject")]
+    NoSubject { event: String },
+}
+
+impl PrepareError {
+    /// Whether a later attempt could succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Signing(_))
+    }
+}
+
 /// The request for `event` to `hook`, at `now`.
 pub fn prepare(
     hook: &WebhookConfig,
     event: &OutboxEvent,
     signer: &Signer<'_>,
     now: DateTime<Utc>,
-) -> Result<Prepared, KeyError> {
+) -> Result<Prepared, PrepareError> {
     match hook.format {
         HookFormat::Hanko => {
             let audience = hook.token_audience();
@@ -93,7 +115,7 @@ pub fn prepare(
             Ok(Prepared {
                 content_type: "application/json",
                 headers: vec![("Webhook-Id", event.id.to_string())],
-                body: json_bytes(&json!({ "event": event.event, "token": token })),
+                body: json_bytes(&json!({ "event": event.event, "token": token }))?,
             })
         }
         HookFormat::Standard => {
@@ -101,7 +123,7 @@ pub fn prepare(
                 "type": event.event,
                 "timestamp": event.created_at.to_rfc3339_opts(SecondsFormat::Millis, true),
                 "data": event.payload,
-            }));
+            }))?;
             let id = event.id.to_string();
             let timestamp = now.timestamp().to_string();
             let signatures = standard_signatures(&hook.standard_keys(), &id, &timestamp, &body);
@@ -123,7 +145,7 @@ pub fn prepare(
                 aud: &audience,
                 iat: now.timestamp(),
                 jti: event.id.to_string(),
-                sub_id: json!({ "format": "opaque", "id": subject_of(event) }),
+                sub_id: json!({ "format": "opaque", "id": subject_of(event)? }),
                 events: set_events(event),
             };
             let token = signer.keys.sign_typed(&claims, "secevent+jwt", now)?;
@@ -161,8 +183,8 @@ fn set_error(body: &[u8]) -> Option<String> {
     plain.then(|| err.to_owned())
 }
 
-fn json_bytes(value: &Value) -> Vec<u8> {
-    serde_json::to_vec(value).unwrap_or_default()
+fn json_bytes(value: &Value) -> Result<Vec<u8>, PrepareError> {
+    serde_json::to_vec(value).map_err(PrepareError::Body)
 }
 
 /// `v1,<sig>` for each key, space-separated.
@@ -183,12 +205,17 @@ fn standard_signatures(keys: &[Vec<u8>], id: &str, timestamp: &str, body: &[u8])
 }
 
 /// The user an event is about.
-fn subject_of(event: &OutboxEvent) -> String {
+fn subject_of(event: &OutboxEvent) -> Result<&str, PrepareError> {
     let field = match EventKind::from_name(&event.event) {
         Some(EventKind::SessionDelete) => "user_id",
         _ => "id",
     };
-    event.payload[field].as_str().unwrap_or_default().to_owned()
+    event.payload[field]
+        .as_str()
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| PrepareError::NoSubject {
+            event: event.id.to_string(),
+        })
 }
 
 /// The one-member `events` claim: the RISC or CAEP event type of this event.
@@ -214,9 +241,7 @@ mod tests {
     #[test]
     fn standard_signature_matches_the_spec_example() {
         // The example of the Standard Webhooks specification.
-        let key = STANDARD
-            .decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
-            .unwrap_or_default();
+        let key = STANDARD.decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
         let body = br#"{"test": 2432232314}"#;
         assert_eq!(
             standard_signatures(&[key], "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", body),

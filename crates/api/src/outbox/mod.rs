@@ -1,14 +1,13 @@
 //! Outgoing events: which hooks want an event ([`config`]), the handle the handlers that
-//! write events call ([`Publisher`]), and the background [`dispatcher`] that delivers them.
+//! write events call ([`Publisher`]), and each format's request ([`formats`]); the worker that
+//! delivers them is `workers::dispatcher`.
 //! Events are written to the outbox table by the transaction of the change they announce
 //! (`persistence`); this module only decides who hears of them and delivers.
 
 pub mod config;
-pub mod dispatcher;
-mod formats;
+pub(crate) mod formats;
 
 pub use config::{WebhookConfig, WebhooksConfig};
-pub use dispatcher::Dispatcher;
 
 use domain::events::{EventKind, Recipients};
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! `sessions.last_used`, refreshed at most once a minute per session and written in batches:
-//! requests only note the session; a background task writes every noted id once a second in
-//! one statement.
+//! requests only note the session; a worker (`workers::last_used`) writes every noted id once
+//! a second in one statement.
 
 use crate::report::Report;
 use actix_web::web;
@@ -10,13 +10,10 @@ use domain::model::Session;
 use domain::ports::SessionStore;
 use persistence::Database;
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::sync::{Mutex, PoisonError};
 
 /// A session's `last_used` is not rewritten more often than this.
 pub const TOUCH_INTERVAL: chrono::Duration = chrono::Duration::seconds(60);
-/// How often noted sessions are written.
-const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// Notes beyond this many are dropped until the next flush (a bound on memory, not on
 /// correctness: `last_used` is informational).
 const MAX_PENDING: usize = 100_000;
@@ -62,13 +59,5 @@ impl SessionTouches {
             Ok(Err(e)) => log::warn!("refreshing sessions' last_used: {}", Report(&e)),
             Err(e) => log::warn!("refreshing sessions' last_used: {}", Report(&e)),
         }
-    }
-}
-
-/// The background task: writes noted sessions every second, until aborted.
-pub async fn run(db: Database, touches: Arc<SessionTouches>) {
-    loop {
-        actix_web::rt::time::sleep(FLUSH_EVERY).await;
-        touches.flush(&db).await;
     }
 }

@@ -5,7 +5,7 @@ use crate::on_both_backends;
 use persistence::{Database, DatabaseConfig};
 
 async fn migrations_go_up_down_and_up_again(backend: Backend) {
-    let db = TestDb::new(backend);
+    let db = TestDb::empty(backend);
     let config = DatabaseConfig {
         url: db.url.parse().unwrap_or_else(|e| panic!("{e:?}")),
         ..DatabaseConfig::default()

@@ -31,13 +31,31 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// A database with the schema (cloned from the migrated template on Postgres, migrated by
+    /// the server on SQLite).
     pub fn new(backend: Backend) -> Self {
+        Self::create(backend, true)
+    }
+
+    /// A database with nothing in it, for tests of the migrations themselves.
+    pub fn empty(backend: Backend) -> Self {
+        Self::create(backend, false)
+    }
+
+    fn create(backend: Backend, migrated: bool) -> Self {
         match backend {
             Backend::Postgres => {
                 let mut admin = pg_admin();
                 let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+                // A copy of a database the migrations already ran on: file copies, not the
+                // migrations again for every test.
+                let create = if migrated {
+                    format!("CREATE DATABASE {name} TEMPLATE {}", migrated_template())
+                } else {
+                    format!("CREATE DATABASE {name}")
+                };
                 admin
-                    .batch_execute(&format!("CREATE DATABASE {name}"))
+                    .batch_execute(&create)
                     .unwrap_or_else(|e| panic!("creating test database: {e}"));
                 Self {
                     url: format!("{PG_BASE}/{name}"),
@@ -151,6 +169,76 @@ impl Drop for TestDb {
             let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
         }
     }
+}
+
+/// The name of a Postgres database with every migration applied and nothing else, made once
+/// per version of the migrations (its name carries their hash) and kept: the suite's cache of
+/// the schema, which every test database is cloned from.
+fn migrated_template() -> &'static str {
+    static TEMPLATE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        use std::hash::{Hash, Hasher};
+        let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations/postgres");
+        let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(folder)
+            .unwrap_or_else(|e| panic!("{folder}: {e}"))
+            .flatten()
+            .flat_map(|dir| {
+                std::fs::read_dir(dir.path())
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+            })
+            .map(|f| f.path())
+            .collect();
+        files.sort();
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        for file in &files {
+            file.file_name().hash(&mut hasher);
+            std::fs::read(file)
+                .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+                .hash(&mut hasher);
+        }
+        let name = format!("t_template_{:016x}", hasher.finish());
+        let mut admin = pg_admin();
+        #[derive(diesel::QueryableByName)]
+        struct Found {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        use diesel::RunQueryDsl;
+        let exists = diesel::sql_query(format!(
+            "SELECT count(*) AS n FROM pg_database WHERE datname = '{name}' AND datistemplate"
+        ))
+        .get_result::<Found>(&mut admin)
+        .map(|f| f.n > 0)
+        .unwrap_or_else(|e| panic!("looking for the template: {e}"));
+        if !exists {
+            // Built under another name and renamed when complete, so a half-made template is
+            // never cloned (another test process may be building one too).
+            let building = format!("{name}_{}", uuid::Uuid::new_v4().simple());
+            admin
+                .batch_execute(&format!("CREATE DATABASE {building}"))
+                .unwrap_or_else(|e| panic!("creating the template: {e}"));
+            let store = Database::connect(
+                &test_config(&format!("{PG_BASE}/{building}"), json!({})).database,
+            );
+            store
+                .migrate_up()
+                .unwrap_or_else(|e| panic!("migrating the template: {e}"));
+            drop(store);
+            let renamed = admin
+                .batch_execute(&format!("ALTER DATABASE {building} IS_TEMPLATE true"))
+                .and_then(|()| {
+                    admin.batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}"))
+                });
+            if renamed.is_err() {
+                // Another process finished first: use theirs.
+                let _ = admin
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"));
+            }
+        }
+        name
+    })
 }
 
 /// Postgres is part of the test environment: unreachable is a failure, never a skip.

@@ -4,6 +4,7 @@
 //! SIGTERM mid-purge loses nothing: a transaction commits or rolls back, and the next pass
 //! finds whoever is still due.
 
+use super::{Stop, Worker};
 use crate::metrics::Metrics;
 use crate::outbox::Publisher;
 use crate::report::Report;
@@ -30,9 +31,10 @@ pub struct Purger {
     pub interval: Duration,
 }
 
-impl Purger {
-    /// Runs until aborted.
-    pub async fn run(self) {
+impl Worker for Purger {
+    const NAME: &'static str = "purge";
+
+    async fn run(self, mut stop: Stop) {
         let mut failures = 0u32;
         loop {
             let wait = match self.pass().await {
@@ -48,10 +50,14 @@ impl Purger {
                         .min(MAX_BACKOFF)
                 }
             };
-            actix_web::rt::time::sleep(wait).await;
+            if !stop.sleep(wait).await {
+                break;
+            }
         }
     }
+}
 
+impl Purger {
     /// One pass: purge up to a batch of due users. Returns how many were purged.
     async fn pass(&self) -> Result<usize, ()> {
         let mut purged = 0;

@@ -1,17 +1,18 @@
-//! The webhook dispatcher: claims due deliveries (one per event and hook), sends each in its
+//! The webhook dispatcher (a worker): claims due deliveries (one per event and hook), sends each in its
 //! hook's format, and records the outcome on that delivery alone, so a failing hook is retried
 //! without the healthy ones hearing the event twice. All state lives in the database, so a
 //! restart (or another instance) picks up where this one left off.
 
-use super::config::{WebhookConfig, WebhooksConfig};
-use super::formats::{self, Answer, Signer};
+use super::{Stop, Worker};
 use crate::metrics::{AttemptResult, Metrics};
+use crate::outbox::config::{WebhookConfig, WebhooksConfig};
+use crate::outbox::formats::{self, Answer, PrepareError, Signer};
 use crate::report::Report;
 use actix_web::web;
 use chrono::{DateTime, Utc};
 use domain::model::Delivery;
 use domain::ports::Outbox;
-use jwks::{KeyError, KeyManager};
+use jwks::KeyManager;
 use persistence::Database;
 use std::fmt;
 use std::sync::Arc;
@@ -31,8 +32,8 @@ const RETENTION_DAYS: i64 = 30;
 /// carry credentials.
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
-    #[error("signing the delivery")]
-    Signing(#[source] KeyError),
+    #[error("preparing the delivery")]
+    Prepare(#[source] PrepareError),
     #[error("{hook}: {failure}")]
     Transport { hook: String, failure: Transport },
     #[error("{hook}: {answer}")]
@@ -74,6 +75,7 @@ impl From<&reqwest::Error> for Transport {
 
 /// Wait before retry number `attempts` (1-based): `initial · 2^(attempts-1)`, capped.
 pub fn backoff(initial: Duration, attempts: i32) -> Duration {
+    // A count below one (never stored) waits the initial backoff.
     let exponent = u32::try_from(attempts.saturating_sub(1))
         .unwrap_or(0)
         .min(20);
@@ -93,6 +95,34 @@ pub struct Dispatcher {
     issuer: Option<String>,
     client: reqwest::Client,
     wake: Arc<Notify>,
+}
+
+/// The dispatcher's chores besides delivering, and when it last did them.
+#[derive(Default)]
+struct Chores {
+    last_prune: Option<std::time::Instant>,
+    keys_adopted: bool,
+}
+
+impl Worker for Dispatcher {
+    const NAME: &'static str = "webhook dispatcher";
+
+    async fn run(self, mut stop: Stop) {
+        let mut chores = Chores::default();
+        loop {
+            let claimed = self.work(&mut chores).await;
+            let go_on = if claimed < BATCH as usize {
+                // Wait for an event written in this process, or poll for other instances'.
+                stop.wait(tokio::time::timeout(POLL, self.wake.notified()))
+                    .await
+            } else {
+                !stop.requested()
+            };
+            if !go_on {
+                break;
+            }
+        }
+    }
 }
 
 /// How one attempt ended.
@@ -129,24 +159,20 @@ impl Dispatcher {
         })
     }
 
-    /// Runs until the task is aborted.
-    pub async fn run(self) {
-        let mut last_prune: Option<std::time::Instant> = None;
-        let mut keys_adopted = false;
-        loop {
-            if !keys_adopted {
-                keys_adopted = self.adopt_legacy_keys().await;
-            }
-            let claimed = self.round().await;
-            if last_prune.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
-                last_prune = Some(std::time::Instant::now());
-                self.prune().await;
-            }
-            if claimed < BATCH as usize {
-                // Wait for an event written in this process, or poll for other instances'.
-                let _ = tokio::time::timeout(POLL, self.wake.notified()).await;
-            }
+    /// One round of delivery (and the odd chore), then how many deliveries it claimed.
+    async fn work(&self, state: &mut Chores) -> usize {
+        if !state.keys_adopted {
+            state.keys_adopted = self.adopt_legacy_keys().await;
         }
+        let claimed = self.round().await;
+        if state
+            .last_prune
+            .is_none_or(|t| t.elapsed() > Duration::from_secs(3600))
+        {
+            state.last_prune = Some(std::time::Instant::now());
+            self.prune().await;
+        }
+        claimed
     }
 
     /// Moves the deliveries stored under a hook's earlier key (an unnamed hook used to be known
@@ -243,7 +269,10 @@ impl Dispatcher {
         };
         let prepared = match formats::prepare(hook, &delivery.event, &signer, Utc::now()) {
             Ok(prepared) => prepared,
-            Err(e) => return Outcome::Failed(DeliveryError::Signing(e)),
+            // A key that cannot sign now may later; a body or subject that cannot be made never
+            // can: dead at once, with the reason.
+            Err(e) if e.is_retryable() => return Outcome::Failed(DeliveryError::Prepare(e)),
+            Err(e) => return Outcome::Refused(DeliveryError::Prepare(e)),
         };
         let mut request = self
             .client
@@ -263,6 +292,8 @@ impl Dispatcher {
         };
         let status = response.status().as_u16();
         // The body matters only to read an RFC 8935 error; a few KiB are plenty.
+        // An answer whose body cannot be read is read as an empty one: only an RFC 8935 error
+        // needs the body, and without one the attempt counts as failed and is retried.
         let body = response.bytes().await.unwrap_or_default();
         let body = &body[..body.len().min(4096)];
         match formats::answer(hook.format, status, body) {
@@ -292,12 +323,13 @@ impl Dispatcher {
                 let dead = delivery.attempts
                     >= i32::try_from(self.config.max_attempts).unwrap_or(i32::MAX);
                 let retry_at: Option<DateTime<Utc>> = (!dead).then(|| {
+                    // The backoff is capped at 10 minutes, which chrono always holds.
                     Utc::now()
                         + chrono::Duration::from_std(backoff(
                             self.config.initial_backoff.std(),
                             delivery.attempts,
                         ))
-                        .unwrap_or_default()
+                        .unwrap_or(chrono::Duration::seconds(600))
                 });
                 self.failed(delivery, &error, dead);
                 let error = Report(&error).to_string();

@@ -1,0 +1,101 @@
+//! The documented API is the mounted API: every operation of each listener's OpenAPI document
+//! answers on that listener, with the methods its document lists and no others, and every
+//! route the code mounts is in a document.
+
+use crate::helpers::*;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Path → methods, as a listener's served document lists them.
+fn documented(doc: &Value) -> BTreeMap<String, BTreeSet<String>> {
+    doc["paths"]
+        .as_object()
+        .expect("paths")
+        .iter()
+        .map(|(path, item)| {
+            let methods = item
+                .as_object()
+                .expect("a path item")
+                .keys()
+                .filter(|k| ["get", "post", "put", "delete", "patch"].contains(&k.as_str()))
+                .map(|k| k.to_uppercase())
+                .collect();
+            (path.clone(), methods)
+        })
+        .collect()
+}
+
+/// `/users/{id}/sessions/{session_id}` with ids that exist, so no handler answers 404.
+fn concrete(path: &str, user: &str, session: &str) -> String {
+    path.replace("{id}", user).replace("{session_id}", session)
+}
+
+#[actix_rt::test]
+async fn every_documented_operation_is_mounted_and_every_route_documented() {
+    let app = TestApp::builder(Backend::Sqlite).start().await;
+    let mut all_documented: BTreeSet<(String, String)> = BTreeSet::new();
+    for base in [app.public.clone(), app.admin.clone()] {
+        let doc: Value = app.get_json(format!("{base}/openapi.json")).await;
+        for (path, methods) in documented(&doc) {
+            let login = app
+                .user_with_session(&format!("{}@example.com", uuid::Uuid::new_v4().simple()))
+                .await;
+            let url = format!(
+                "{base}{}",
+                concrete(&path, &login.user_id, &login.session_id)
+            );
+            // An undocumented method: the resource answers 405 and names what it mounts.
+            let refused = app
+                .client
+                .request(reqwest::Method::PATCH, &url)
+                .bearer_auth(&login.token)
+                .fetch()
+                .await
+                .expect_status(405);
+            let allow: BTreeSet<String> = header(refused.headers(), "allow")
+                .unwrap_or_else(|| panic!("{refused}: no Allow"))
+                .split(',')
+                .map(|m| m.trim().to_owned())
+                .collect();
+            assert_eq!(
+                allow, methods,
+                "{base}{path}: mounted methods vs documented"
+            );
+            for method in &methods {
+                all_documented.insert((path.clone(), method.clone()));
+            }
+            // Each documented method reaches its handler (not the 404 of an unknown path);
+            // DELETE last, so the others still find what it removes.
+            let mut ordered: Vec<&String> = methods.iter().filter(|m| *m != "DELETE").collect();
+            ordered.extend(methods.iter().filter(|m| *m == "DELETE"));
+            for method in ordered {
+                let answer = app
+                    .client
+                    .request(method.parse().expect("a method"), &url)
+                    .bearer_auth(&login.token)
+                    .header("content-type", "application/json")
+                    .body("{}")
+                    .fetch()
+                    .await;
+                assert!(
+                    answer.status() != 404 && answer.status() != 405,
+                    "{method} {base}{path}: {answer}"
+                );
+            }
+        }
+    }
+    let mounted: BTreeSet<(String, String)> = api::routes::mounted()
+        .into_iter()
+        .map(|(path, method)| (path.to_owned(), method.to_owned()))
+        .collect();
+    assert_eq!(
+        mounted.difference(&all_documented).collect::<Vec<_>>(),
+        Vec::<&(String, String)>::new(),
+        "mounted but documented nowhere"
+    );
+    assert_eq!(
+        all_documented.difference(&mounted).collect::<Vec<_>>(),
+        Vec::<&(String, String)>::new(),
+        "documented but mounted nowhere"
+    );
+}
