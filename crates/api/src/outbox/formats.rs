@@ -340,6 +340,24 @@ mod tests {
         }
     }
 
+    /// An event that names no user is never sent with an empty subject: it is refused, for
+    /// good (the delivery dies with the reason instead of being retried).
+    #[test]
+    fn an_event_without_a_subject_is_refused_not_sent_empty() {
+        let event = |payload: Value| OutboxEvent {
+            id: domain::ids::EventId::new_random(),
+            event: "user.delete".into(),
+            payload,
+            created_at: Utc::now(),
+        };
+        for payload in [json!({}), json!({"id": ""}), json!({"id": 7})] {
+            let refused = subject_of(&event(payload.clone())).unwrap_err();
+            assert!(matches!(refused, PrepareError::NoSubject { .. }), "{payload}");
+            assert!(!refused.is_retryable());
+        }
+        assert_eq!(subject_of(&event(json!({"id": "u1"}))).unwrap(), "u1");
+    }
+
     #[test]
     fn set_answers() {
         assert_eq!(answer(HookFormat::Set, 202, b""), Answer::Delivered);
