@@ -352,7 +352,10 @@ mod tests {
         };
         for payload in [json!({}), json!({"id": ""}), json!({"id": 7})] {
             let refused = subject_of(&event(payload.clone())).unwrap_err();
-            assert!(matches!(refused, PrepareError::NoSubject { .. }), "{payload}");
+            assert!(
+                matches!(refused, PrepareError::NoSubject { .. }),
+                "{payload}"
+            );
             assert!(!refused.is_retryable());
         }
         assert_eq!(subject_of(&event(json!({"id": "u1"}))).unwrap(), "u1");

@@ -327,17 +327,8 @@ fn unsafe_setups_are_refused_before_anything_listens() {
     ];
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     for (name, yaml, key) in &cases {
-        let file = write(&dir, yaml);
-        let mut cmd = Command::new(BIN);
-        cmd.arg("--config").arg(&file).arg("serve");
-        for (k, _) in std::env::vars() {
-            if k.starts_with("HANKO_") || k == "DATABASE_URL" {
-                cmd.env_remove(k);
-            }
-        }
-        let out = crate::helpers::run_briefly(cmd);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        let (code, stderr) = serve(&write(&dir, yaml));
+        assert_eq!(code, 2, "{name}: {stderr}");
         assert_eq!(
             stderr.trim().lines().count(),
             1,
