@@ -24,7 +24,7 @@ use actix_web::{web, App, HttpServer};
 use chrono::Utc;
 use jwks::KeyManager;
 use persistence::Offload;
-use persistence::{Database, Deletions, WorkerPg};
+use persistence::{Database, DeletionPlan, Deletions};
 use std::net::TcpListener;
 use std::sync::Arc;
 
@@ -139,14 +139,16 @@ impl Application {
             let document = web::Data::new(ServedDocument(web::Bytes::from(openapi::to_json(
                 &openapi::served(openapi::Listener::Public, allow_deletion),
             ))));
-            let worker_pg = WorkerPgPlan::new(
+            let deletions = DeletionPlan::new(
                 &config.database,
                 public_workers,
                 state.metrics.deletion_statements.clone(),
             );
             let server = HttpServer::new(move || {
                 App::new()
-                    .app_data(worker_pg.deletions_for_this_worker(&state))
+                    .app_data(web::Data::new(
+                        deletions.for_this_worker(state.db.clone(), state.offload.clone()),
+                    ))
                     .app_data(web::Data::new(state.clone()))
                     .app_data(document.clone())
                     .app_data(web::Data::from(state.keys.clone()))
@@ -290,72 +292,4 @@ fn path_errors() -> web::PathConfig {
 
 fn query_errors() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(bad_request)
-}
-
-/// How each public worker gets its own Postgres connections ([`WorkerPg`]): the URL and a
-/// share of the pool size. `None` on SQLite, or when the asynchronous driver cannot use the
-/// URL (then every statement goes through the pool; said once at start).
-#[derive(Clone)]
-struct WorkerPgPlan(Option<WorkerPgSettings>);
-
-#[derive(Clone)]
-struct WorkerPgSettings {
-    url: String,
-    lanes: usize,
-    connect_timeout: std::time::Duration,
-    idle_timeout: std::time::Duration,
-    counts: Arc<persistence::DeletionStatements>,
-}
-
-impl WorkerPgPlan {
-    fn new(
-        database: &persistence::DatabaseConfig,
-        workers: usize,
-        counts: Arc<persistence::DeletionStatements>,
-    ) -> Self {
-        let persistence::DatabaseUrl::Postgres(url) = &database.url else {
-            return Self(None);
-        };
-        let pool = usize::try_from(database.pool_size.get()).unwrap_or(usize::MAX);
-        let lanes = pool.div_ceil(workers.max(1));
-        let settings = WorkerPgSettings {
-            url: url.clone(),
-            lanes,
-            connect_timeout: database.connect_timeout.std(),
-            idle_timeout: database.idle_timeout.std(),
-            counts,
-        };
-        match settings.open() {
-            Ok(_) => Self(Some(settings)),
-            Err(e) => {
-                log::warn!(
-                    "DELETE /user goes through the connection pool (thread hops): {}",
-                    Report(&e)
-                );
-                Self(None)
-            }
-        }
-    }
-
-    /// This worker's deletions: on its own connections (none open yet: they open on first
-    /// use) when it can have them, else on the pool.
-    fn deletions_for_this_worker(&self, state: &AppState) -> web::Data<Deletions> {
-        let (db, offload) = (state.db.clone(), state.offload.clone());
-        web::Data::new(match self.0.as_ref().map(WorkerPgSettings::open) {
-            Some(Ok(lanes)) => Deletions::with_lanes(db, offload, lanes),
-            Some(Err(_)) | None => Deletions::pooled(db, offload),
-        })
-    }
-}
-
-impl WorkerPgSettings {
-    fn open(&self) -> Result<WorkerPg, persistence::NotForWorkers> {
-        WorkerPg::new(
-            &self.url,
-            self.lanes,
-            self.connect_timeout,
-            self.idle_timeout,
-            self.counts.clone(),
-        )
-    }
 }

@@ -17,7 +17,7 @@ pub mod types;
 mod worker_pg;
 
 pub use config::{DatabaseConfig, DatabaseUrl, DatabaseUrlError};
-pub use deletion::Deletions;
+pub use deletion::{DeletionPlan, Deletions};
 pub use migrations::{MigrationError, MigrationStatus};
 pub use offload::{Offload, OffloadError};
 pub use pool::{Database, DbConnection, PoolState};

@@ -17,7 +17,7 @@ pub(crate) mod transaction;
 use crate::offload::{Offload, OffloadError};
 use crate::pool::{Database, DbConnection};
 use crate::types::db_time;
-use crate::WorkerPg;
+use crate::{DatabaseConfig, DatabaseUrl, DeletionStatements, WorkerPg};
 use chrono::{DateTime, Utc};
 use diesel::result::Error as DieselError;
 use domain::ids::SessionId;
@@ -118,7 +118,7 @@ impl Deletions {
     }
 
     /// Deletions on this worker's own Postgres connections, the pool for what waits on a lock.
-    pub fn with_lanes(db: Database, offload: Offload, lanes: WorkerPg) -> Self {
+    fn with_lanes(db: Database, offload: Offload, lanes: WorkerPg) -> Self {
         Self {
             db,
             offload,
@@ -179,6 +179,71 @@ impl Deleter for Deletions {
             })
             .await
             .map_err(store_error)
+    }
+}
+
+/// How each HTTP worker gets its [`Deletions`]: lanes of its own (a share of the pool's size)
+/// on Postgres when the asynchronous driver reads the URL as libpq would, else the pool.
+#[derive(Clone)]
+pub struct DeletionPlan(Option<LaneSettings>);
+
+#[derive(Clone)]
+struct LaneSettings {
+    url: String,
+    lanes: usize,
+    connect_timeout: std::time::Duration,
+    idle_timeout: std::time::Duration,
+    counts: Arc<DeletionStatements>,
+}
+
+impl DeletionPlan {
+    /// The plan for `workers` HTTP workers on `database`; the lanes' statements are counted
+    /// into `counts`. Says once in the log when deletions keep to the pool, and why.
+    pub fn new(database: &DatabaseConfig, workers: usize, counts: Arc<DeletionStatements>) -> Self {
+        let DatabaseUrl::Postgres(url) = &database.url else {
+            return Self(None);
+        };
+        let pool = usize::try_from(database.pool_size.get()).unwrap_or(usize::MAX);
+        let settings = LaneSettings {
+            url: url.clone(),
+            lanes: pool.div_ceil(workers.max(1)),
+            connect_timeout: database.connect_timeout.std(),
+            idle_timeout: database.idle_timeout.std(),
+            counts,
+        };
+        match settings.open() {
+            Ok(_) => Self(Some(settings)),
+            Err(e) => {
+                let mut why = e.to_string();
+                let mut cause = std::error::Error::source(&e);
+                while let Some(inner) = cause {
+                    why = format!("{why}: {inner}");
+                    cause = inner.source();
+                }
+                log::warn!("deletions go through the connection pool (thread hops): {why}");
+                Self(None)
+            }
+        }
+    }
+
+    /// This worker's deletions (its lanes open on first use).
+    pub fn for_this_worker(&self, db: Database, offload: Offload) -> Deletions {
+        match self.0.as_ref().map(LaneSettings::open) {
+            Some(Ok(lanes)) => Deletions::with_lanes(db, offload, lanes),
+            Some(Err(_)) | None => Deletions::pooled(db, offload),
+        }
+    }
+}
+
+impl LaneSettings {
+    fn open(&self) -> Result<WorkerPg, crate::NotForWorkers> {
+        WorkerPg::new(
+            &self.url,
+            self.lanes,
+            self.connect_timeout,
+            self.idle_timeout,
+            self.counts.clone(),
+        )
     }
 }
 
