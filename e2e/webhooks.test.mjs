@@ -65,15 +65,18 @@ account:
   allow_deletion: true
 webhooks:
   hooks:
-    - url: ${hooks}/standard
+    - name: standard
+      url: ${hooks}/standard
       events: [user, session]
       format: standard
       secrets: ["${oldSecret}", "${newSecret}"]
-    - url: ${hooks}/set
+    - name: set
+      url: ${hooks}/set
       events: [user, session]
       format: set
       audience: ["${rpAudience}"]
-    - url: ${hooks}/hanko
+    - name: hanko
+      url: ${hooks}/hanko
       events: [user.delete]
   initial_backoff: 100ms
 log:

@@ -21,4 +21,5 @@ pub use deletion::{DeletionPlan, Deletions};
 pub use migrations::{MigrationError, MigrationStatus};
 pub use offload::{Offload, OffloadError};
 pub use pool::{Database, DbConnection, PoolState};
-pub use worker_pg::{DeletionStatements, NotForWorkers, WorkerPg};
+pub use worker_pg::DeletionStatements;
+pub(crate) use worker_pg::{NotForWorkers, WorkerPg};
