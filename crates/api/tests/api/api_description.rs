@@ -1,6 +1,6 @@
 //! The documented API is the mounted API: every operation of each listener's OpenAPI document
 //! answers on that listener, with the methods its document lists and no others, and every
-//! route the code mounts is in a document.
+//! route the code mounts on a listener is in that listener's document.
 
 use crate::helpers::*;
 use serde_json::Value;
@@ -82,6 +82,33 @@ async fn every_documented_operation_is_mounted_and_every_route_documented() {
                     "{method} {base}{path}: {answer}"
                 );
             }
+        }
+    }
+    // Per listener: every path the code mounts anywhere either answers on this listener (405
+    // to an unmounted method, naming what it mounts there), and is then in this listener's
+    // document with exactly those methods, or does not (404), and is then not in it.
+    let login = app.user_with_session("probe@example.com").await;
+    let paths: BTreeSet<&str> = api::routes::mounted().into_iter().map(|(p, _)| p).collect();
+    for base in [app.public.clone(), app.admin.clone()] {
+        let doc = documented(&app.get_json(format!("{base}/openapi.json")).await);
+        for path in &paths {
+            let url = format!("{base}{}", concrete(path, &login.user_id, &login.session_id));
+            let probe = app
+                .client
+                .request(reqwest::Method::PATCH, &url)
+                .fetch()
+                .await;
+            let here: BTreeSet<String> = match probe.status().as_u16() {
+                405 => header(probe.headers(), "allow")
+                    .unwrap_or_else(|| panic!("{probe}: no Allow"))
+                    .split(',')
+                    .map(|m| m.trim().to_owned())
+                    .collect(),
+                404 => BTreeSet::new(),
+                _ => panic!("PATCH {url}: {probe}"),
+            };
+            let documented_here = doc.get(*path).cloned().unwrap_or_default();
+            assert_eq!(here, documented_here, "{base}{path}: mounted here vs this document");
         }
     }
     let mounted: BTreeSet<(String, String)> = api::routes::mounted()
