@@ -92,7 +92,10 @@ async fn every_documented_operation_is_mounted_and_every_route_documented() {
     for base in [app.public.clone(), app.admin.clone()] {
         let doc = documented(&app.get_json(format!("{base}/openapi.json")).await);
         for path in &paths {
-            let url = format!("{base}{}", concrete(path, &login.user_id, &login.session_id));
+            let url = format!(
+                "{base}{}",
+                concrete(path, &login.user_id, &login.session_id)
+            );
             let probe = app
                 .client
                 .request(reqwest::Method::PATCH, &url)
@@ -107,8 +110,11 @@ async fn every_documented_operation_is_mounted_and_every_route_documented() {
                 404 => BTreeSet::new(),
                 _ => panic!("PATCH {url}: {probe}"),
             };
-            let documented_here = doc.get(*path).cloned().unwrap_or_default();
-            assert_eq!(here, documented_here, "{base}{path}: mounted here vs this document");
+            let documented_here = doc.get(*path).cloned().unwrap_or_else(BTreeSet::new);
+            assert_eq!(
+                here, documented_here,
+                "{base}{path}: mounted here vs this document"
+            );
         }
     }
     let mounted: BTreeSet<(String, String)> = api::routes::mounted()
