@@ -242,6 +242,7 @@ impl Application {
         workers.start(KeyRefresh {
             keys: state.keys.clone(),
             every: state.config.secrets.refresh_interval.std(),
+            rotation: state.config.secrets.rotation.interval,
         });
         workers.start(self.dispatcher);
         workers.start(LastUsed {

@@ -132,12 +132,17 @@ pub enum JwtAction {
 
 #[derive(Subcommand, Debug)]
 pub enum JwkAction {
-    /// Add a new key that signs from now, or from now + --stage.
+    /// Add a new key (of secrets.algorithm) that signs from now, or from now + --stage.
     Rotate {
+        /// Publish now, sign from now + this. At least secrets.jwks_max_age, so every cached
+        /// copy of the JWKS holds the key before it signs.
         #[arg(long, value_name = "DURATION")]
         stage: Option<Duration>,
+        /// Accept a --stage shorter than secrets.jwks_max_age.
+        #[arg(long)]
+        force: bool,
     },
-    /// List keys: kid, created_at, activates_at, signing.
+    /// List keys: kid, alg, created_at, not_before, retired_at, published, signing.
     List,
     /// Remove keys created longer ago than --older-than.
     Prune {
@@ -420,7 +425,7 @@ fn jwk(config: &Config, action: JwkAction) -> ExitCode {
     let keys = key_manager(config, &db);
     let now = Utc::now();
     match action {
-        JwkAction::Rotate { stage } => match keys.rotate(stage, now) {
+        JwkAction::Rotate { stage, force } => match keys.rotate(stage, force, now) {
             Ok(kid) => {
                 println!("{kid}");
                 ExitCode::SUCCESS
@@ -429,17 +434,23 @@ fn jwk(config: &Config, action: JwkAction) -> ExitCode {
         },
         JwkAction::List => match keys.list(now) {
             Ok(list) => {
+                let time =
+                    |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                let yes_no = |b: bool| if b { "yes" } else { "no" };
                 println!(
-                    "{:<24} {:<32} {:<32} signing",
-                    "kid", "created_at", "activates_at"
+                    "{:<43} {:<5} {:<20} {:<20} {:<20} {:<9} signing",
+                    "kid", "alg", "created_at", "not_before", "retired_at", "published"
                 );
                 for k in list {
                     println!(
-                        "{:<24} {:<32} {:<32} {}",
+                        "{:<43} {:<5} {:<20} {:<20} {:<20} {:<9} {}",
                         k.kid,
-                        k.created_at.to_rfc3339(),
-                        k.activates_at.to_rfc3339(),
-                        if k.signing { "yes" } else { "no" }
+                        k.alg.name(),
+                        time(k.created_at),
+                        time(k.not_before),
+                        k.retired_at.map(time).unwrap_or_else(|| "-".to_owned()),
+                        yes_no(k.published),
+                        yes_no(k.signing)
                     );
                 }
                 ExitCode::SUCCESS

@@ -271,6 +271,9 @@ impl Config {
                 "must be at least 1s",
             ));
         }
+        self.secrets
+            .check()
+            .map_err(|(key, problem)| ConfigError::new(key, problem))?;
         if self.session.lifespan.std().is_zero() {
             return Err(ConfigError::new(
                 "session.lifespan",

@@ -174,5 +174,11 @@ pub struct StoredKey {
     /// AES key derived from a secret with HKDF-SHA256 (earlier versions: nonce ‖ ciphertext).
     pub encrypted_key: String,
     pub created_at: DateTime<Utc>,
+    /// When it starts signing (its `not_before`); published from `created_at`.
     pub activates_at: DateTime<Utc>,
+    /// When the next key takes over from it (it is published until its tokens have expired).
+    pub retired_at: Option<DateTime<Utc>>,
+    /// The key a scheduled rotation created this one to follow. Unique: however many instances
+    /// try, one successor per key is stored.
+    pub succeeds: Option<String>,
 }

@@ -246,8 +246,15 @@ pub trait KeyStore: Send + Sync {
     /// Every stored key, oldest first.
     fn list_keys(&self) -> Result<Vec<StoredKey>, StoreError>;
 
-    /// Stores a new key. `Conflict` if its `kid` exists.
+    /// Stores a new key. `Conflict` if its `kid` exists, or if another key already
+    /// `succeeds` the same key (the database decides which instance's successor is stored).
     fn insert_key(&self, key: &StoredKey) -> Result<(), StoreError>;
+
+    /// Records when keys retire, `(kid, retired_at)`; returns how many rows changed.
+    fn set_retirements(
+        &self,
+        keys: &[(String, Option<DateTime<Utc>>)],
+    ) -> Result<usize, StoreError>;
 
     /// Rewrites the ciphertexts of these keys, `(kid, encrypted_key)`, in one transaction
     /// (re-encryption under another secret): every one or none. Returns how many keys were

@@ -1,5 +1,6 @@
 //! The `secrets` config section, and the token policy derived from `session`.
 
+use crate::algorithm::KeyAlgorithm;
 use domain::config::{Duration, Secret};
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
@@ -12,9 +13,18 @@ pub const MIN_SECRET_LEN: usize = 16;
 pub struct SecretsConfig {
     /// Encryption secrets for the stored keys: the first encrypts, all are tried to decrypt.
     pub keys: Secrets,
+    /// Algorithm of new keys; stored keys keep theirs.
+    #[serde(default)]
+    pub algorithm: KeyAlgorithm,
     /// Size of newly generated RSA keys.
     #[serde(default)]
     pub rsa_bits: RsaBits,
+    /// Scheduled rotation.
+    #[serde(default)]
+    pub rotation: RotationConfig,
+    /// `max-age` of the JWKS `Cache-Control`: how long a client may keep a copy.
+    #[serde(default = "default_jwks_max_age")]
+    pub jwks_max_age: Duration,
     /// How often every instance reloads the key set from the database.
     #[serde(default = "default_refresh")]
     pub refresh_interval: Duration,
@@ -22,6 +32,63 @@ pub struct SecretsConfig {
 
 fn default_refresh() -> Duration {
     Duration::from_secs(60)
+}
+
+fn default_jwks_max_age() -> Duration {
+    Duration::from_secs(600)
+}
+
+/// `secrets.rotation.*`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotationConfig {
+    /// How long each key signs; none = rotation by hand only.
+    #[serde(default)]
+    pub interval: Option<Duration>,
+    /// How long a new key is published before it signs (default: twice the JWKS max-age).
+    #[serde(default)]
+    pub publish_ahead: Option<Duration>,
+}
+
+impl SecretsConfig {
+    /// How long a new key is published before it signs.
+    pub fn publish_ahead(&self) -> Duration {
+        self.rotation
+            .publish_ahead
+            .unwrap_or(Duration(self.jwks_max_age.std().saturating_mul(2)))
+    }
+
+    /// The rules no type can express: `(key, problem)` of the first one broken.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        if self.jwks_max_age.std().is_zero() {
+            return Err(("secrets.jwks_max_age", "must be longer than 0s".to_owned()));
+        }
+        if self.refresh_interval.std() < std::time::Duration::from_secs(1) {
+            return Err(("secrets.refresh_interval", "must be at least 1s".to_owned()));
+        }
+        let ahead = self.publish_ahead();
+        if ahead.std() < self.jwks_max_age.std() {
+            return Err((
+                "secrets.rotation.publish_ahead",
+                format!(
+                    "{ahead} is shorter than secrets.jwks_max_age ({}): clients holding a cached \
+                     JWKS would meet a key they have never seen",
+                    self.jwks_max_age
+                ),
+            ));
+        }
+        if let Some(interval) = self.rotation.interval {
+            if interval.std() <= ahead.std() {
+                return Err((
+                    "secrets.rotation.interval",
+                    format!(
+                        "{interval} must be longer than secrets.rotation.publish_ahead ({ahead})"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A non-empty list of secrets, each at least [`MIN_SECRET_LEN`] characters.

@@ -1,4 +1,4 @@
-//! RSA key generation and the encryption of private keys at rest.
+//! The encryption of private keys at rest, and RSA's key generation and DER parsing.
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use aws_lc_rs::digest::{digest, SHA256};
@@ -28,6 +28,10 @@ pub enum CryptoError {
 pub struct PrivateKey(Vec<u8>);
 
 impl PrivateKey {
+    pub(crate) fn from_der(pkcs8: Vec<u8>) -> Self {
+        Self(pkcs8)
+    }
+
     /// The PKCS#8 DER bytes.
     pub fn pkcs8(&self) -> &[u8] {
         &self.0
@@ -197,15 +201,6 @@ pub fn decrypt(secrets: &[Secret], kid: &str, encoded: &str) -> Result<Decrypted
         }
     }
     Err(CryptoError::Decrypt)
-}
-
-/// A random key id: 16 bytes, base64url.
-pub fn random_kid() -> Result<String, CryptoError> {
-    let mut bytes = [0u8; 16];
-    SystemRandom::new()
-        .fill(&mut bytes)
-        .map_err(|_| CryptoError::Generate)?;
-    Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
 #[cfg(test)]

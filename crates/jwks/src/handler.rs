@@ -1,13 +1,8 @@
 //! `GET /.well-known/jwks.json`.
 
 use crate::keys::KeyManager;
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-
-/// Clients may cache for 10 minutes; a staged key is published at least this long before it
-/// signs.
-pub const CACHE_CONTROL: &str =
-    "public, max-age=600, stale-while-revalidate=60, stale-if-error=86400";
 
 /// Serves the public keys. The body is the pre-serialised document: no work per request
 /// beyond comparing the ETag.
@@ -24,10 +19,9 @@ pub async fn jwks_json(req: HttpRequest, keys: web::Data<KeyManager>) -> HttpRes
         HttpResponse::Ok()
     };
     response
-        .insert_header((
-            header::CACHE_CONTROL,
-            HeaderValue::from_static(CACHE_CONTROL),
-        ))
+        // `max-age` is `secrets.jwks_max_age`: a key is published at least that long
+        // before it signs.
+        .insert_header((header::CACHE_CONTROL, keys.jwks_cache_control()))
         .insert_header((header::ETAG, doc.etag.as_str()))
         .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"));
     if not_modified {

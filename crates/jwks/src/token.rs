@@ -1,5 +1,6 @@
 //! Session token claims and the verification rules (ARCHITECTURE.md, "Tokens").
 
+use crate::algorithm::KeyAlgorithm;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use domain::ids::{SessionId, UserId};
@@ -7,10 +8,8 @@ use serde::{Deserialize, Serialize};
 
 /// Tokens longer than this are refused before any parsing.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
-/// Key ids longer than this are refused (ours are 22 characters).
+/// Key ids longer than this are refused (ours are 22 or 43 characters).
 pub const MAX_KID_LEN: usize = 128;
-/// The only algorithm we sign or accept.
-pub const ALGORITHM: &str = "RS256";
 
 /// The claims of a session token, as issued.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,7 +45,7 @@ pub enum TokenError {
     Malformed,
     #[error("header is not a JSON object")]
     Header,
-    #[error("algorithm is not RS256")]
+    #[error("algorithm is not the one of the key its kid names")]
     Algorithm,
     #[error("kid missing, not a string or too long")]
     Kid,
@@ -146,9 +145,14 @@ pub(crate) fn precheck(token: &str) -> Result<Parts<'_>, TokenError> {
         .decode(segments[0])
         .map_err(|_| TokenError::Malformed)?;
     let header: RawHeader = serde_json::from_slice(&header_json).map_err(|_| TokenError::Header)?;
-    if header.alg.as_ref().and_then(|a| a.as_str()) != Some(ALGORITHM) {
-        return Err(TokenError::Algorithm);
-    }
+    // Only a name we sign with gets further; that it is the named key's own algorithm is
+    // checked once the key is found.
+    let alg = header
+        .alg
+        .as_ref()
+        .and_then(|a| a.as_str())
+        .and_then(KeyAlgorithm::from_name)
+        .ok_or(TokenError::Algorithm)?;
     // We implement no JWS extensions, so any `crit` (even an empty one, which RFC 7515
     // forbids) is refused.
     if header.crit.is_some() {
@@ -160,6 +164,7 @@ pub(crate) fn precheck(token: &str) -> Result<Parts<'_>, TokenError> {
     };
     let signing_input_len = segments[0].len() + 1 + segments[1].len();
     Ok(Parts {
+        alg,
         kid,
         signing_input: &token[..signing_input_len],
         payload: segments[1],
@@ -276,9 +281,10 @@ impl TimeClaims {
     }
 }
 
-/// The parts of a token that passed [`precheck`]: its `kid`, what was signed, the payload
+/// The parts of a token that passed [`precheck`]: its `alg` and `kid`, what was signed, the payload
 /// and the signature.
 pub(crate) struct Parts<'a> {
+    pub alg: KeyAlgorithm,
     pub kid: String,
     pub signing_input: &'a str,
     pub payload: &'a str,
@@ -331,6 +337,11 @@ mod tests {
             (
                 "alg HS256",
                 format!("{}.e30.c2ln", b64(r#"{"alg":"HS256","kid":"k1"}"#)),
+                Err(TokenError::Algorithm),
+            ),
+            (
+                "alg of another case",
+                format!("{}.e30.c2ln", b64(r#"{"alg":"rs256","kid":"k1"}"#)),
                 Err(TokenError::Algorithm),
             ),
             (

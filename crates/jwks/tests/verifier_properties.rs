@@ -9,7 +9,7 @@ use domain::ids::{SessionId, UserId};
 use domain::model::StoredKey;
 use domain::ports::{KeyStore, StoreError};
 use jwks::config::Secrets;
-use jwks::{KeyManager, SecretsConfig, TokenPolicy};
+use jwks::{KeyAlgorithm, KeyManager, SecretsConfig, TokenPolicy};
 use proptest::prelude::*;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -32,6 +32,9 @@ impl KeyStore for MemoryKeys {
     fn delete_keys(&self, _: &[String]) -> Result<usize, StoreError> {
         Ok(0)
     }
+    fn set_retirements(&self, _: &[(String, Option<DateTime<Utc>>)]) -> Result<usize, StoreError> {
+        Ok(0)
+    }
 }
 
 struct Fixture {
@@ -40,13 +43,26 @@ struct Fixture {
     now: DateTime<Utc>,
 }
 
-/// One key manager and one valid token for every case (RSA key generation is the slow part).
+/// One key manager and one valid token per algorithm, for every case (RSA key generation is
+/// the slow part).
+fn fixtures() -> &'static [Fixture] {
+    static FIXTURES: OnceLock<Vec<Fixture>> = OnceLock::new();
+    FIXTURES.get_or_init(|| KeyAlgorithm::ALL.into_iter().map(fixture_for).collect())
+}
+
+/// The RS256 fixture (the default algorithm).
 fn fixture() -> &'static Fixture {
-    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
-    FIXTURE.get_or_init(|| {
+    &fixtures()[0]
+}
+
+fn fixture_for(algorithm: KeyAlgorithm) -> Fixture {
+    {
         let secrets = SecretsConfig {
             keys: Secrets::new(vec![Secret::new("property-test-secret-0123456789")]).unwrap(),
+            algorithm,
             rsa_bits: Default::default(),
+            rotation: Default::default(),
+            jwks_max_age: domain::config::Duration::from_secs(600),
             refresh_interval: domain::config::Duration::from_secs(60),
         };
         let policy = TokenPolicy {
@@ -72,7 +88,7 @@ fn fixture() -> &'static Fixture {
             "the fixture's token verifies"
         );
         Fixture { keys, token, now }
-    })
+    }
 }
 
 /// `PROPTEST_CASES`, or this many.
@@ -151,10 +167,14 @@ proptest! {
         prop_assert!(f.keys.verify(&text, f.now).is_err());
     }
 
-    /// A token we signed, changed anywhere, by one or several characters.
+    /// A token we signed with a key of any algorithm, changed anywhere, by one or several
+    /// characters.
     #[test]
-    fn a_changed_token_never_verifies(changes in proptest::collection::vec(mutation(), 1..4)) {
-        let f = fixture();
+    fn a_changed_token_never_verifies(
+        which in 0..KeyAlgorithm::ALL.len(),
+        changes in proptest::collection::vec(mutation(), 1..4),
+    ) {
+        let f = &fixtures()[which];
         let mut token = f.token.clone();
         for m in &changes {
             if token.is_empty() {

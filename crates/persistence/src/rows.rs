@@ -115,6 +115,8 @@ pub(crate) struct KeyRow {
     pub encrypted_key: String,
     pub created_at: Timestamp,
     pub activates_at: Timestamp,
+    pub retired_at: Option<Timestamp>,
+    pub succeeds: Option<String>,
 }
 
 impl From<KeyRow> for StoredKey {
@@ -125,6 +127,8 @@ impl From<KeyRow> for StoredKey {
             encrypted_key: r.encrypted_key,
             created_at: r.created_at.0,
             activates_at: r.activates_at.0,
+            retired_at: r.retired_at.map(|t| t.0),
+            succeeds: r.succeeds,
         }
     }
 }

@@ -74,6 +74,8 @@ diesel::table! {
         encrypted_key -> Text,
         created_at -> DbTimestamp,
         activates_at -> DbTimestamp,
+        retired_at -> Nullable<DbTimestamp>,
+        succeeds -> Nullable<Text>,
     }
 }
 

@@ -658,8 +658,15 @@ pub struct Rotated {
 #[schema(as = Key)]
 pub struct KeyView {
     pub kid: String,
+    /// `RS256`, `ES256` or `EdDSA`.
+    pub alg: String,
     pub created_at: chrono::DateTime<Utc>,
-    pub activates_at: chrono::DateTime<Utc>,
+    /// When it starts signing (published from `created_at`).
+    pub not_before: chrono::DateTime<Utc>,
+    /// When the next key takes over (null while no next key exists).
+    pub retired_at: Option<chrono::DateTime<Utc>>,
+    /// Whether the JWKS lists it (until its tokens have expired plus one JWKS max-age).
+    pub published: bool,
     /// Whether this key signs new tokens now.
     pub signing: bool,
 }
@@ -688,7 +695,7 @@ pub struct IssuedSessionView {
 )]
 async fn rotate_key(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let keys = state.keys.clone();
-    let kid = web::block(move || keys.rotate(None, Utc::now()))
+    let kid = web::block(move || keys.rotate(None, true, Utc::now()))
         .await
         .map_err(ApiError::blocking)?
         .map_err(|e| ApiError::internal("rotating key", e))?;
@@ -717,8 +724,11 @@ async fn list_keys(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
         .into_iter()
         .map(|k| KeyView {
             kid: k.kid,
+            alg: k.alg.name().to_owned(),
             created_at: k.created_at,
-            activates_at: k.activates_at,
+            not_before: k.not_before,
+            retired_at: k.retired_at,
+            published: k.published,
             signing: k.signing,
         })
         .collect();

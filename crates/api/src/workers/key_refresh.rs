@@ -1,5 +1,7 @@
 //! The key refresh worker: every `secrets.refresh_interval`, reload the key set so rotations on
 //! other instances are seen (and generate a key if the database had none when we started).
+//! With `secrets.rotation.interval` set it also runs the scheduled rotation: the next key
+//! created ahead of time, retired keys pruned (README, "Keys and rotation").
 
 use super::{Stop, Worker};
 use crate::report::Report;
@@ -9,10 +11,11 @@ use jwks::KeyManager;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The worker: what it reloads, and how often.
+/// The worker: what it reloads, how often, and the rotation interval if rotation is scheduled.
 pub struct KeyRefresh {
     pub keys: Arc<KeyManager>,
     pub every: Duration,
+    pub rotation: Option<domain::config::Duration>,
 }
 
 impl Worker for KeyRefresh {
@@ -22,11 +25,14 @@ impl Worker for KeyRefresh {
         let every = self.every.max(Duration::from_secs(1));
         while stop.sleep(every).await {
             let keys = self.keys.clone();
+            let rotation = self.rotation;
             let result = web::block(move || {
-                if keys.has_signing_key(Utc::now()) {
-                    keys.reload()
-                } else {
+                if !keys.has_signing_key(Utc::now()) {
                     keys.ensure_signing_key(Utc::now())
+                } else if let Some(interval) = rotation {
+                    keys.rotate_on_schedule(interval).map(|_| ())
+                } else {
+                    keys.reload()
                 }
             })
             .await;

@@ -413,6 +413,17 @@ async fn cli_user_and_jwt_create_then_delete_over_http() {
         "only the token on stdout: {token}"
     );
 
+    // A stage shorter than the JWKS max-age (10m) would reach clients whose cached copy lacks
+    // the key: refused unless forced.
+    let early = cli(&config, &["jwk", "rotate", "--stage", "1m"]);
+    assert!(!early.status.success(), "{early:?}");
+    let refusal = String::from_utf8_lossy(&early.stderr);
+    assert!(
+        refusal.contains("max-age") && refusal.contains("--force"),
+        "{refusal}"
+    );
+    let forced = cli(&config, &["jwk", "rotate", "--stage", "1m", "--force"]);
+    assert!(forced.status.success(), "{forced:?}");
     // A staged key is published at once but does not sign yet.
     let staged = cli(&config, &["jwk", "rotate", "--stage", "1h"]);
     assert!(staged.status.success(), "{staged:?}");

@@ -174,7 +174,7 @@ async fn reencrypting_the_keys_is_all_or_nothing(backend: Backend) {
     let mut secrets = app.config.secrets.clone();
     let kid = app
         .key_manager()
-        .rotate(None, chrono::Utc::now())
+        .rotate(None, true, chrono::Utc::now())
         .unwrap_or_else(|e| panic!("rotate: {e}"));
     assert_eq!(app.db.count("jwks", "1=1"), 2);
     // The newest key is written last; refuse that write, as a crash at that point would.

@@ -2,6 +2,7 @@ use crate::pool::Database;
 use crate::rows::KeyRow;
 use crate::schema::jwks;
 use crate::types::{Id, Timestamp};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use domain::model::StoredKey;
 use domain::ports::{KeyStore, StoreError};
@@ -25,9 +26,26 @@ impl KeyStore for Database {
             encrypted_key: key.encrypted_key.clone(),
             created_at: Timestamp(key.created_at),
             activates_at: Timestamp(key.activates_at),
+            retired_at: key.retired_at.map(Timestamp),
+            succeeds: key.succeeds.clone(),
         };
         self.write(|conn| diesel::insert_into(jwks::table).values(&row).execute(conn))?;
         Ok(())
+    }
+
+    fn set_retirements(
+        &self,
+        keys: &[(String, Option<DateTime<Utc>>)],
+    ) -> Result<usize, StoreError> {
+        self.transaction(|conn| {
+            let mut changed = 0;
+            for (kid, retired_at) in keys {
+                changed += diesel::update(jwks::table.filter(jwks::kid.eq(kid)))
+                    .set(jwks::retired_at.eq(retired_at.map(Timestamp)))
+                    .execute(conn)?;
+            }
+            Ok(changed)
+        })
     }
 
     fn replace_encrypted_keys(&self, keys: &[(String, String)]) -> Result<usize, StoreError> {

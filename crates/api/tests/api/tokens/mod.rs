@@ -4,6 +4,7 @@
 
 mod battery;
 mod jwks_and_keys;
+mod rotation;
 mod sessions;
 
 use crate::helpers::*;

@@ -1,13 +1,19 @@
 //! The in-memory key set: loaded (and decrypted) once, shared by every request.
+//!
+//! - [`set`]: one immutable snapshot (keys in activation order, the JWKS body).
+//! - [`lifecycle`]: creating, listing, retiring and pruning keys, by hand or on schedule.
 
+mod lifecycle;
+mod set;
+
+pub use lifecycle::{KeyInfo, ScheduleStep};
+pub use set::JwksDocument;
+
+use crate::algorithm::{KeyAlgorithm, KeyMaterial};
 use crate::config::{RsaBits, SecretsConfig, TokenPolicy};
 use crate::crypto::{self, CryptoError};
-use crate::token::{
-    self, ClaimRules, Refusal, SessionClaims, TokenError, VerifiedToken, ALGORITHM,
-};
-use actix_web::web::Bytes;
+use crate::token::{self, ClaimRules, Refusal, SessionClaims, TokenError, VerifiedToken};
 use aws_lc_rs::digest::{digest, SHA256};
-use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -15,9 +21,9 @@ use domain::config::{Duration, Secret};
 use domain::ids::{SessionId, UserId};
 use domain::model::StoredKey;
 use domain::ports::{KeyStore, StoreError};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::Header;
 use serde::Serialize;
-use std::collections::HashMap;
+use set::{KeySet, LoadedKey};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Instant;
@@ -49,6 +55,13 @@ pub enum KeyError {
          instance (or prune the keys)"
     )]
     SomeUndecryptable(Vec<String>),
+    /// `jwk rotate --stage` shorter than the JWKS max-age: a client holding a cached copy would
+    /// meet the key before it has seen it.
+    #[error(
+        "a key staged for {stage} would sign before every cached copy of the JWKS (max-age \
+         {max_age}) holds it; stage it for at least {max_age}, or use --force"
+    )]
+    StageTooShort { stage: Duration, max_age: Duration },
     /// `secrets reencrypt` found keys no configured secret opens; nothing was rewritten.
     #[error(
         "cannot re-encrypt {0:?}: no secret in secrets.keys decrypts them; nothing was changed"
@@ -73,109 +86,20 @@ pub enum PruneError {
     StillNeeded(Vec<String>),
 }
 
-/// One key, decrypted and parsed once.
-struct LoadedKey {
-    kid: String,
-    created_at: DateTime<Utc>,
-    activates_at: DateTime<Utc>,
-    encoding: EncodingKey,
-    /// Parsed once: verifying a signature does no key work.
-    verifier: ParsedPublicKey,
-    /// Public JWK members, base64url without padding.
-    n: String,
-    e: String,
-}
-
-/// A published key, as listed by `jwk list` and the admin API.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct KeyInfo {
-    pub kid: String,
-    pub created_at: DateTime<Utc>,
-    pub activates_at: DateTime<Utc>,
-    pub signing: bool,
-}
-
-/// The JWKS document, serialised once per key-set change.
-#[derive(Clone, Debug)]
-pub struct JwksDocument {
-    pub body: Bytes,
-    /// A strong ETag: a hash of the body, quoted.
-    pub etag: String,
-}
-
-/// An immutable snapshot of the key set; requests hold an `Arc` to one.
-struct KeySet {
-    /// Ordered by activation (then creation): the last active one signs.
-    keys: Vec<Arc<LoadedKey>>,
-    by_kid: HashMap<String, Arc<LoadedKey>>,
-    jwks: JwksDocument,
-    /// The kids of stored keys that no configured secret opens (not in `keys`).
-    undecryptable: Vec<String>,
-    /// Tokens that verified against exactly this key set, keyed by SHA-256 of the whole token.
-    /// Dies with the snapshot, so a reload (rotation, prune, refresh) starts it afresh.
-    verified: RwLock<HashMap<[u8; 32], VerifiedToken>>,
-}
-
 /// Verified tokens remembered per key set; past this the memory is cleared and refilled.
 const MAX_VERIFIED: usize = 10_000;
-
-#[derive(Serialize)]
-struct PublicJwk<'a> {
-    kty: &'static str,
-    kid: &'a str,
-    #[serde(rename = "use")]
-    use_: &'static str,
-    alg: &'static str,
-    n: &'a str,
-    e: &'a str,
-}
-
-impl KeySet {
-    fn build(keys: Vec<Arc<LoadedKey>>, undecryptable: Vec<String>) -> Self {
-        let mut keys = keys;
-        keys.sort_by(|a, b| {
-            (a.activates_at, a.created_at, &a.kid).cmp(&(b.activates_at, b.created_at, &b.kid))
-        });
-        let by_kid = keys.iter().map(|k| (k.kid.clone(), k.clone())).collect();
-        let public: Vec<PublicJwk<'_>> = keys
-            .iter()
-            .map(|k| PublicJwk {
-                kty: "RSA",
-                kid: &k.kid,
-                use_: "sig",
-                alg: ALGORITHM,
-                n: &k.n,
-                e: &k.e,
-            })
-            .collect();
-        // A value of strings always serialises; were it ever not to, an empty key set is what
-        // clients must then see (and readiness, which needs a signing key, says so).
-        let body = serde_json::to_vec(&serde_json::json!({ "keys": public }))
-            .unwrap_or_else(|_| br#"{"keys":[]}"#.to_vec());
-        let hash = digest(&SHA256, &body);
-        let etag = format!("\"{}\"", URL_SAFE_NO_PAD.encode(&hash.as_ref()[..18]));
-        Self {
-            keys,
-            by_kid,
-            undecryptable,
-            jwks: JwksDocument {
-                body: Bytes::from(body),
-                etag,
-            },
-            verified: RwLock::new(HashMap::new()),
-        }
-    }
-
-    fn signing_key(&self, now: DateTime<Utc>) -> Option<&Arc<LoadedKey>> {
-        self.keys.iter().rev().find(|k| k.activates_at <= now)
-    }
-}
 
 /// The service's keys: signs session tokens, verifies them, publishes the JWKS.
 pub struct KeyManager {
     store: Arc<dyn KeyStore>,
     secrets: Vec<Secret>,
+    algorithm: KeyAlgorithm,
     rsa_bits: RsaBits,
+    jwks_max_age: Duration,
+    publish_ahead: Duration,
+    refresh_interval: Duration,
+    /// `Cache-Control` of the JWKS, built once.
+    cache_control: String,
     policy: TokenPolicy,
     rules: ClaimRules,
     set: RwLock<Arc<KeySet>>,
@@ -202,7 +126,15 @@ impl KeyManager {
         Self {
             store,
             secrets: secrets.keys.all().to_vec(),
+            algorithm: secrets.algorithm,
             rsa_bits: secrets.rsa_bits,
+            jwks_max_age: secrets.jwks_max_age,
+            publish_ahead: secrets.publish_ahead(),
+            refresh_interval: secrets.refresh_interval,
+            cache_control: format!(
+                "public, max-age={}, stale-while-revalidate=60, stale-if-error=86400",
+                secrets.jwks_max_age.std().as_secs().max(1)
+            ),
             policy,
             rules,
             set: RwLock::new(Arc::new(KeySet::build(Vec::new(), Vec::new()))),
@@ -234,7 +166,9 @@ impl KeyManager {
         let stored = self.store.list_keys()?;
         let current = self.snapshot();
         let unchanged = stored.len() == current.keys.len()
-            && stored.iter().all(|k| current.by_kid.contains_key(&k.kid));
+            && stored
+                .iter()
+                .all(|k| current.by_kid.get(&k.kid).is_some_and(|l| l.matches(k)));
         if unchanged {
             // Same keys: keep the snapshot, and with it the verified-token memory.
             return Ok(());
@@ -244,11 +178,19 @@ impl KeyManager {
         let mut undecryptable = Vec::new();
         for key in stored {
             if let Some(existing) = current.by_kid.get(&key.kid) {
-                loaded.push(existing.clone());
+                loaded.push(Arc::new(LoadedKey::with_dates(
+                    &key,
+                    existing.alg,
+                    existing.material.clone(),
+                )));
                 continue;
             }
             match self.open(&key) {
-                Ok(k) => loaded.push(Arc::new(k)),
+                Ok((alg, material)) => loaded.push(Arc::new(LoadedKey::with_dates(
+                    &key,
+                    alg,
+                    Arc::new(material),
+                ))),
                 // One unreadable key (its secret was removed) must not take the others down,
                 // but the instance is not ready while it lasts (see `undecryptable_kids`).
                 Err(e) => {
@@ -274,19 +216,12 @@ impl KeyManager {
         Ok(())
     }
 
-    fn open(&self, key: &StoredKey) -> Result<LoadedKey, CryptoError> {
+    /// Decrypts and parses a stored key. A row naming an algorithm we do not know is
+    /// unusable, like one no secret opens.
+    fn open(&self, key: &StoredKey) -> Result<(KeyAlgorithm, KeyMaterial), CryptoError> {
+        let alg = KeyAlgorithm::from_name(&key.alg).ok_or(CryptoError::BadKey)?;
         let pkcs8 = crypto::decrypt(&self.secrets, &key.kid, &key.encrypted_key)?.plaintext;
-        let opened = crypto::open_rsa(&pkcs8)?;
-        Ok(LoadedKey {
-            kid: key.kid.clone(),
-            created_at: key.created_at,
-            activates_at: key.activates_at,
-            encoding: EncodingKey::from_rsa_der(&opened.pkcs1_der),
-            verifier: ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &opened.public_der)
-                .map_err(|_| CryptoError::BadKey)?,
-            n: URL_SAFE_NO_PAD.encode(&opened.n),
-            e: URL_SAFE_NO_PAD.encode(&opened.e),
-        })
+        Ok((alg, alg.open(&pkcs8)?))
     }
 
     /// Whether [`Self::reload_for_unknown_kid`] would reload now (its rate limit has passed).
@@ -361,85 +296,9 @@ impl KeyManager {
         }
         if self.snapshot().signing_key(now).is_none() {
             log::info!("no active signing key: generating one");
-            self.rotate(None, now)?;
+            self.rotate(None, true, now)?;
         }
         Ok(())
-    }
-
-    /// Generates and stores a new key, signing from `now + stage` (published at once).
-    /// Returns its kid. Blocking.
-    pub fn rotate(&self, stage: Option<Duration>, now: DateTime<Utc>) -> Result<String, KeyError> {
-        let kid = crypto::random_kid()?;
-        let private = crypto::generate_rsa(self.rsa_bits.bits())?;
-        let encrypted_key = crypto::encrypt(&self.secrets[0], &kid, private.pkcs8())?;
-        let key = StoredKey {
-            kid: kid.clone(),
-            alg: ALGORITHM.to_owned(),
-            encrypted_key,
-            created_at: now,
-            activates_at: now + stage.map(Duration::chrono).unwrap_or_default(),
-        };
-        self.store.insert_key(&key)?;
-        self.reload()?;
-        Ok(kid)
-    }
-
-    /// Every stored key with whether it signs at `now` (reloads first). Blocking.
-    pub fn list(&self, now: DateTime<Utc>) -> Result<Vec<KeyInfo>, KeyError> {
-        self.reload()?;
-        let set = self.snapshot();
-        let signer = set.signing_key(now).map(|k| k.kid.clone());
-        Ok(set
-            .keys
-            .iter()
-            .map(|k| KeyInfo {
-                kid: k.kid.clone(),
-                created_at: k.created_at,
-                activates_at: k.activates_at,
-                signing: signer.as_deref() == Some(k.kid.as_str()),
-            })
-            .collect())
-    }
-
-    /// Removes keys created more than `older_than` ago. Without `force`, refuses if any of them
-    /// signs now or stopped signing less than `session.lifespan` ago (tokens it signed may
-    /// still be live). Returns the removed kids. Blocking.
-    pub fn prune(
-        &self,
-        older_than: Duration,
-        force: bool,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<String>, PruneError> {
-        self.reload().map_err(PruneError::Key)?;
-        let set = self.snapshot();
-        let cutoff = now - older_than.chrono();
-        let lifespan = self.policy.lifespan.chrono();
-        let candidates: Vec<&Arc<LoadedKey>> =
-            set.keys.iter().filter(|k| k.created_at < cutoff).collect();
-        let still_needed: Vec<String> = candidates
-            .iter()
-            .filter(|k| {
-                if k.activates_at > now {
-                    return false; // staged: has not signed anything yet
-                }
-                // It signed until the next key (in activation order) took over.
-                let retired_at = set
-                    .keys
-                    .iter()
-                    .filter(|o| o.activates_at > k.activates_at && o.activates_at <= now)
-                    .map(|o| o.activates_at)
-                    .min();
-                retired_at.is_none_or(|t| t + lifespan > now)
-            })
-            .map(|k| k.kid.clone())
-            .collect();
-        if !force && !still_needed.is_empty() {
-            return Err(PruneError::StillNeeded(still_needed));
-        }
-        let kids: Vec<String> = candidates.iter().map(|k| k.kid.clone()).collect();
-        self.store.delete_keys(&kids).map_err(KeyError::from)?;
-        self.reload().map_err(PruneError::Key)?;
-        Ok(kids)
     }
 
     /// Whether a key can sign at `now` (readiness).
@@ -452,7 +311,12 @@ impl KeyManager {
         self.snapshot().jwks.clone()
     }
 
-    /// Signs any claims with the current signing key (`alg: RS256`, `typ: JWT`, `kid`).
+    /// The JWKS `Cache-Control` (`secrets.jwks_max_age`).
+    pub fn jwks_cache_control(&self) -> &str {
+        &self.cache_control
+    }
+
+    /// Signs any claims with the current signing key (its `alg`, `typ: JWT`, `kid`).
     pub fn sign<T: Serialize>(&self, claims: &T, now: DateTime<Utc>) -> Result<String, KeyError> {
         self.sign_typed(claims, "JWT", now)
     }
@@ -467,10 +331,10 @@ impl KeyManager {
     ) -> Result<String, KeyError> {
         let set = self.snapshot();
         let key = set.signing_key(now).ok_or(KeyError::NoSigningKey)?;
-        let mut header = Header::new(Algorithm::RS256);
+        let mut header = Header::new(key.alg.jws());
         header.typ = Some(typ.to_owned());
         header.kid = Some(key.kid.clone());
-        jsonwebtoken::encode(&header, claims, &key.encoding).map_err(KeyError::Sign)
+        jsonwebtoken::encode(&header, claims, &key.material.encoding).map_err(KeyError::Sign)
     }
 
     /// Issues a session token for `session` of `user`, valid until `expires_at`.
@@ -496,7 +360,7 @@ impl KeyManager {
 
     /// Verifies a session token against the loaded keys (no I/O, no key parsing). The header
     /// is read before any key is chosen; the key comes only from our set, by `kid`, and fixes
-    /// the algorithm (RS256); the signature is checked before any claim is interpreted.
+    /// the algorithm (a header naming another is refused); the signature is checked before any claim is interpreted.
     /// The rules are in [`crate::token`].
     ///
     /// A token that verified before against the same key set is recognised by the SHA-256 of
@@ -559,10 +423,14 @@ impl KeyManager {
     ) -> Result<VerifiedToken, Refusal> {
         let parts = token::precheck(token)?;
         let key = set.by_kid.get(&parts.kid).ok_or(TokenError::UnknownKid)?;
+        if parts.alg != key.alg {
+            return Err(TokenError::Algorithm.into());
+        }
         let signature = URL_SAFE_NO_PAD
             .decode(parts.signature)
             .map_err(|_| TokenError::Malformed)?;
-        key.verifier
+        key.material
+            .verifier
             .verify_sig(parts.signing_input.as_bytes(), &signature)
             .map_err(|_| TokenError::Signature)?;
         token::check_claims(parts.payload, &self.rules, now.timestamp()).map_err(|reason| Refusal {
