@@ -6,6 +6,8 @@ concurrency for both sides, every level printed, peak compared with peak.
   GET /me (authenticated) vs pgbench reading the session row by primary key (lookup.sql)
   /.well-known/jwks.json vs nginx serving the same bytes, same number of workers
   peak RSS of the server
+  per key algorithm (RS256, ES256, EdDSA): the JWKS vs nginx, and token verification vs
+                         aws-lc-rs checking the same signatures alone
   on SQLite (the embedded default): DELETE /user and GET /me vs bench/sqlite_reference.py,
                          Python's sqlite3 running the same statements on the same file, one
                          process per client (no target yet: reported)
@@ -14,7 +16,7 @@ Each side runs alone: the server serves no other traffic while a reference runs,
 delivery rows (no hooks), has no grace period (no purge) and no `last_used` write pending
 (one token, refreshed at most once a minute); the references leave nothing for its workers.
 Results: bench/out/results.json. Knobs: BENCH_DURATION (s, 5), BENCH_LEVELS ("8 16 32 64"),
-BENCH_PATHS ("jwks me delete sqlite": a subset measures only those; the summary then covers only them).
+BENCH_PATHS ("jwks me delete sqlite algorithms": a subset measures only those; the summary then covers only them).
 """
 import json
 import os
@@ -38,7 +40,7 @@ DURATION = int(os.environ.get("BENCH_DURATION", "5"))
 LEVELS = [int(x) for x in os.environ.get("BENCH_LEVELS", "8 16 32 64").split()]
 # Deletions per statement of the grouped reference (bench/delete_cte_batch.sql).
 BATCH = 8
-PATHS = os.environ.get("BENCH_PATHS", "jwks me delete sqlite").split()
+PATHS = os.environ.get("BENCH_PATHS", "jwks me delete sqlite algorithms").split()
 WORKERS = 2
 
 
@@ -59,7 +61,7 @@ def psql(db, *args):
 
 
 class Server:
-    def __init__(self, db, url=None, name="server"):
+    def __init__(self, db, url=None, name="server", secrets=""):
         self.public_port, self.admin_port = free_port(), free_port()
         self.config = os.path.join(OUT, f"{name}.yaml")
         self.log_path = os.path.join(OUT, f"{name}.log")
@@ -69,7 +71,7 @@ class Server:
                 f"server:\n  public:\n    address: 127.0.0.1:{self.public_port}\n"
                 f"  admin:\n    address: 127.0.0.1:{self.admin_port}\n"
                 f"database:\n  url: {url}\n  pool_size: {os.environ.get('BENCH_POOL_SIZE', '16')}\n"
-                'secrets:\n  keys: ["benchmark-secret-0123456789abcdef"]\n'
+                'secrets:\n  keys: ["benchmark-secret-0123456789abcdef"]\n' + secrets +
                 "account:\n  allow_deletion: true\nlog:\n  level: warn\n"
             )
         self.log = open(self.log_path, "w")
@@ -253,11 +255,92 @@ def summary(rows, ref_rows):
             "p99_ratio": ours["p99_ms"] / ref["p99_ms"]}
 
 
+def jwks_against_nginx(server, label):
+    """The server's JWKS against nginx serving the same bytes with the same headers, each level."""
+    www = tempfile.mkdtemp(prefix="hanko-bench-www.")
+    nginx_dir = os.path.join(OUT, "nginx")
+    nginx_conf = os.path.join(nginx_dir, "nginx.conf")
+    try:
+        os.chmod(www, 0o755)
+        os.makedirs(os.path.join(www, ".well-known"))
+        os.chmod(os.path.join(www, ".well-known"), 0o755)
+        res = urllib.request.urlopen(f"{server.public}/.well-known/jwks.json")
+        body, cache_control = res.read(), res.headers["Cache-Control"]
+        with open(os.path.join(www, ".well-known", "jwks.json"), "wb") as f:
+            f.write(body)
+        os.chmod(os.path.join(www, ".well-known", "jwks.json"), 0o644)
+        os.makedirs(os.path.join(nginx_dir, "logs"), exist_ok=True)
+        nginx_port = free_port()
+        with open(nginx_conf, "w") as f:
+            f.write(f"""worker_processes {WORKERS};
+pid {nginx_dir}/nginx.pid;
+error_log {nginx_dir}/logs/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  server {{
+    listen 127.0.0.1:{nginx_port};
+    root {www};
+    location = /.well-known/jwks.json {{
+      default_type application/json;
+      add_header Cache-Control "{cache_control}";
+      add_header Access-Control-Allow-Origin "*";
+      add_header Vary "Origin";
+      etag on;
+    }}
+  }}
+}}
+""")
+        run(["nginx", "-p", nginx_dir, "-c", nginx_conf])
+        time.sleep(0.3)
+        try:
+            sides = {"ours": [], "nginx": []}
+            for c in LEVELS:
+                for side, url in (("ours", f"{server.public}/.well-known/jwks.json"),
+                                  ("nginx", f"http://127.0.0.1:{nginx_port}/.well-known/jwks.json")):
+                    r = dict(wrk(url, c, "report.lua"), connections=c)
+                    sides[side].append(r)
+                    line(label, side, c, r)
+            return sides
+        finally:
+            subprocess.run(["nginx", "-p", nginx_dir, "-c", nginx_conf, "-s", "stop"], capture_output=True)
+    finally:
+        shutil.rmtree(www)
+
+
+def algorithm_paths():
+    """Per key algorithm (bench/README.md, "Algorithms"): the JWKS against nginx, and token
+    verification against aws-lc-rs checking the same signatures alone (the example
+    crates/jwks/examples/verify_throughput.rs, built by bench/run)."""
+    example = os.path.join(os.path.dirname(BIN), "examples", "verify_throughput")
+    verify = {}
+    for out in run([example, os.environ.get("BENCH_VERIFY_TOKENS", "6000")]).stdout.split("\n"):
+        if out.strip():
+            row = json.loads(out)
+            verify[row["alg"]] = row
+    results = {}
+    for alg in ("RS256", "ES256", "EdDSA"):
+        server = Server(None, url=f"sqlite://{OUT}/alg_{alg}.sqlite3", name=f"alg_{alg}",
+                        secrets=f"  algorithm: {alg}\n")
+        try:
+            sides = jwks_against_nginx(server, f"jwks {alg}")
+        finally:
+            server.stop()
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(f"{OUT}/alg_{alg}.sqlite3{suffix}"):
+                    os.remove(f"{OUT}/alg_{alg}.sqlite3{suffix}")
+        v = verify[alg]
+        print(f"verify   {alg:<22} {v['ours_per_s']:>9.0f}/s  vs signature only {v['signature_only_per_s']:.0f}/s "
+              f"(ratio {v['ratio']:.2f}; one thread, {v['tokens']} distinct tokens)", flush=True)
+        results[alg] = {"jwks": {"levels": sides, **summary(sides["ours"], sides["nginx"])}, "verify": v}
+    return results
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     db = f"bench_{os.getpid()}"
     run(["psql", f"{PG}/postgres", "-qXc", f"CREATE DATABASE {db}"])
-    server = nginx_dir = None
+    server = None
     results = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                "machine": f"{platform.machine()} {os.cpu_count()} cpus", "duration_s": DURATION, "levels": LEVELS}
     try:
@@ -289,49 +372,7 @@ def main():
 
             # JWKS vs nginx.
             if "jwks" in PATHS:
-                www = tempfile.mkdtemp(prefix="hanko-bench-www.")
-                os.chmod(www, 0o755)
-                os.makedirs(os.path.join(www, ".well-known"))
-                os.chmod(os.path.join(www, ".well-known"), 0o755)
-                body = urllib.request.urlopen(f"{server.public}/.well-known/jwks.json").read()
-                with open(os.path.join(www, ".well-known", "jwks.json"), "wb") as f:
-                    f.write(body)
-                os.chmod(os.path.join(www, ".well-known", "jwks.json"), 0o644)
-                nginx_dir = os.path.join(OUT, "nginx")
-                os.makedirs(os.path.join(nginx_dir, "logs"), exist_ok=True)
-                nginx_port = free_port()
-                with open(os.path.join(nginx_dir, "nginx.conf"), "w") as f:
-                    f.write(f"""worker_processes {WORKERS};
-        pid {nginx_dir}/nginx.pid;
-        error_log {nginx_dir}/logs/error.log warn;
-        events {{ worker_connections 4096; }}
-        http {{
-          access_log off;
-          server {{
-            listen 127.0.0.1:{nginx_port};
-            root {www};
-            location = /.well-known/jwks.json {{
-              default_type application/json;
-              add_header Cache-Control "public, max-age=600, stale-while-revalidate=60, stale-if-error=86400";
-              add_header Access-Control-Allow-Origin "*";
-              add_header Vary "Origin";
-              etag on;
-            }}
-          }}
-        }}
-        """)
-                run(["nginx", "-p", nginx_dir, "-c", os.path.join(nginx_dir, "nginx.conf")])
-                time.sleep(0.3)
-                jwks = {"ours": [], "nginx": []}
-                for c in LEVELS:
-                    for side, url in (("ours", f"{server.public}/.well-known/jwks.json"),
-                                      ("nginx", f"http://127.0.0.1:{nginx_port}/.well-known/jwks.json")):
-                        r = dict(wrk(url, c, "report.lua"), connections=c)
-                        jwks[side].append(r)
-                        line("jwks", side, c, r)
-                run(["nginx", "-p", nginx_dir, "-c", os.path.join(nginx_dir, "nginx.conf"), "-s", "stop"])
-                nginx_dir = None
-                shutil.rmtree(www)
+                jwks = jwks_against_nginx(server, "jwks")
 
             # GET /me vs the session row by primary key.
             if "me" in PATHS:
@@ -378,6 +419,8 @@ def main():
 
         if "sqlite" in PATHS:
             results["sqlite"] = sqlite_paths()
+        if "algorithms" in PATHS:
+            results["algorithms"] = algorithm_paths()
 
         if "jwks" in PATHS:
             results["jwks"] = {"levels": jwks, **summary(jwks["ours"], jwks["nginx"])}
@@ -424,6 +467,12 @@ def main():
                 print(f"sqlite_{name}_ratio {r['ratio']:.2f}   ({r['ours_peak']['rate']:.0f} at c={r['ours_peak']['connections']} vs "
                       f"{r['reference_peak']['rate']:.0f} at c={r['reference_peak']['connections']}; no target yet; "
                       f"p99 {r['ours_peak']['p99_ms']:.2f} vs {r['reference_peak']['p99_ms']:.2f} ms)")
+        if "algorithms" in PATHS:
+            for alg, r in results["algorithms"].items():
+                j, v = r["jwks"], r["verify"]
+                print(f"jwks_ratio_{alg} {j['ratio']:.2f}   ({j['ours_peak']['rate']:.0f} at c={j['ours_peak']['connections']} vs nginx "
+                      f"{j['reference_peak']['rate']:.0f})   verify_{alg} {v['ours_per_s']:.0f}/s, "
+                      f"ratio {v['ratio']:.2f} to the signature check alone")
         if rss is not None:
             print(f"peak_rss_mib {rss:.1f}   (target <= 32)")
         if "sqlite" in PATHS:
@@ -436,8 +485,6 @@ def main():
     finally:
         if server:
             server.stop()
-        if nginx_dir:
-            subprocess.run(["nginx", "-p", nginx_dir, "-c", os.path.join(nginx_dir, "nginx.conf"), "-s", "stop"])
         # Kept for reproducing a reference alone: pass BENCH_KEEP_DB=1.
         if os.environ.get("BENCH_KEEP_DB") != "1":
             subprocess.run(["psql", f"{PG}/postgres", "-qXc", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)"])

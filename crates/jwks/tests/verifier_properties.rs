@@ -6,36 +6,14 @@
 use chrono::{DateTime, Duration, Utc};
 use domain::config::Secret;
 use domain::ids::{SessionId, UserId};
-use domain::model::StoredKey;
-use domain::ports::{KeyStore, StoreError};
 use jwks::config::Secrets;
 use jwks::{KeyAlgorithm, KeyManager, SecretsConfig, TokenPolicy};
 use proptest::prelude::*;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
-/// Keys in memory: the verifier reads keys only through this port, and these tests are about
-/// the verifier, not about storage.
-#[derive(Default)]
-struct MemoryKeys(Mutex<Vec<StoredKey>>);
-
-impl KeyStore for MemoryKeys {
-    fn list_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
-        Ok(self.0.lock().unwrap().clone())
-    }
-    fn insert_key(&self, key: &StoredKey) -> Result<(), StoreError> {
-        self.0.lock().unwrap().push(key.clone());
-        Ok(())
-    }
-    fn replace_encrypted_keys(&self, _: &[(String, String)]) -> Result<usize, StoreError> {
-        Ok(0)
-    }
-    fn delete_keys(&self, _: &[String]) -> Result<usize, StoreError> {
-        Ok(0)
-    }
-    fn set_retirements(&self, _: &[(String, Option<DateTime<Utc>>)]) -> Result<usize, StoreError> {
-        Ok(0)
-    }
-}
+#[path = "support/memory_keys.rs"]
+mod memory_keys;
+use memory_keys::MemoryKeys;
 
 struct Fixture {
     keys: KeyManager,

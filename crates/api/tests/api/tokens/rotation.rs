@@ -15,6 +15,54 @@ use domain::ports::StoreError;
 use jwks::KeyAlgorithm;
 use std::time::{Duration, Instant};
 
+// The README's Rust example ("Verify our tokens in your service"), verbatim: the test below
+// checks the README still prints exactly this and runs it against each algorithm.
+use jsonwebtoken::{decode, decode_header, jwk::JwkSet, Algorithm, DecodingKey, Validation};
+
+fn verify(token: &str, jwks: &JwkSet) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+    let kid = decode_header(token)?.kid.ok_or("no kid")?;
+    let jwk = jwks.find(&kid).ok_or("unknown kid: refetch the JWKS")?;
+    let alg = Algorithm::try_from(jwk.common.key_algorithm.ok_or("no alg")?)?;
+    if ![Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA].contains(&alg) {
+        return Err("algorithm not accepted".into());
+    }
+    let mut validation = Validation::new(alg);
+    validation.set_audience(&["example.com"]);
+    validation.set_issuer(&["https://auth.example.com"]);
+    Ok(decode(token, &DecodingKey::from_jwk(jwk)?, &validation)?.claims)
+}
+
+#[actix_rt::test]
+async fn the_readme_rust_example_verifies_every_algorithm() {
+    let readme = include_str!("../../../../../README.md");
+    let block = readme
+        .split("```rust\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .unwrap_or_else(|| panic!("no Rust example in the README"));
+    assert!(
+        include_str!("rotation.rs").contains(block),
+        "the README's Rust example is the code tested here:\n{block}"
+    );
+    for alg in ["RS256", "ES256", "EdDSA"] {
+        let app = TestApp::builder(Backend::Sqlite)
+            .config(json!({
+                "secrets": {"algorithm": alg},
+                "session": {"issuer": "https://auth.example.com", "audience": ["example.com"]}
+            }))
+            .start()
+            .await;
+        let login = app.user_with_session("rustacean@example.com").await;
+        let jwks: JwkSet = app
+            .get_json(format!("{}/.well-known/jwks.json", app.public))
+            .await;
+        let claims = verify(&login.token, &jwks).unwrap_or_else(|e| panic!("{alg}: {e}"));
+        assert_eq!(claims["sub"], login.user_id.as_str());
+        let forged = format!("{}x", login.token);
+        assert!(verify(&forged, &jwks).is_err(), "{alg}: a changed token");
+    }
+}
+
 fn header_of(token: &str) -> Value {
     let segment = token.split('.').next().unwrap_or_default();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(segment).unwrap_or_default())
