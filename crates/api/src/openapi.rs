@@ -15,7 +15,7 @@ use utoipa::{Modify, OpenApi};
     info(
         title = "Hanko Public API (hanko-rs)",
         description = "The public API of hanko-rs: `DELETE /user` (the Hanko operation) and what it stands on. \
-            Session tokens are RS256 JWTs, verified with the keys published at `/.well-known/jwks.json`, \
+            Session tokens are JWTs (RS256, ES256 or EdDSA, the algorithm of the key their `kid` names), verified with the keys published at `/.well-known/jwks.json`, \
             accepted in the `hanko` cookie (CookieAuth) or as `Authorization: Bearer <JWT>` (BearerTokenAuth). \
             Every error is `{code, message}`.",
         license(name = "AGPL-3.0-or-later")

@@ -299,16 +299,27 @@ pub async fn well_known_config(state: web::Data<AppState>) -> HttpResponse {
 /// One public signing key.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct Jwk {
+    /// `RSA` (RS256), `EC` (ES256) or `OKP` (EdDSA).
     #[schema(example = "RSA")]
     pub kty: String,
+    /// The RFC 7638 thumbprint of the key (keys from earlier versions keep their kids).
     pub kid: String,
     #[serde(rename = "use")]
     #[schema(example = "sig")]
     pub use_: String,
+    /// `RS256`, `ES256` or `EdDSA`: the only algorithm tokens signed by this key use.
     #[schema(example = "RS256")]
     pub alg: String,
-    pub n: String,
-    pub e: String,
+    /// `P-256` (EC) or `Ed25519` (OKP).
+    pub crv: Option<String>,
+    /// RSA modulus.
+    pub n: Option<String>,
+    /// RSA exponent.
+    pub e: Option<String>,
+    /// EC or OKP public x coordinate (the whole public key for Ed25519).
+    pub x: Option<String>,
+    /// EC public y coordinate.
+    pub y: Option<String>,
 }
 
 /// The public keys that verify session tokens (and webhook tokens and SETs).
