@@ -1,7 +1,7 @@
 //! `webhooks.*`: the hooks and which events each wants, and the retry policy.
 
 use domain::config::{ConfigError, Duration, Secret};
-use domain::events::subscribed;
+use domain::events::{subscribed, EventKind};
 use serde::{Deserialize, Serialize};
 
 /// `webhooks.*`.
@@ -57,6 +57,29 @@ pub enum HookFormat {
     Standard,
     /// Security Event Tokens (RFC 8417) pushed per RFC 8935.
     Set,
+    /// OpenID Connect Back-Channel Logout 1.0: a form-encoded `logout_token` for the relying
+    /// party whose client id is the hook's `audience`.
+    #[serde(rename = "backchannel_logout")]
+    BackchannelLogout,
+}
+
+impl HookFormat {
+    /// Whether this format carries `event` at all: a logout token says a user or a session is
+    /// gone, so a back-channel logout hook hears of logouts, deletions and scheduled deletions
+    /// only (never of a cancelled deletion, which ends no session).
+    pub fn carries(self, event: &str) -> bool {
+        match self {
+            Self::BackchannelLogout => matches!(
+                EventKind::from_name(event),
+                Some(
+                    EventKind::SessionDelete
+                        | EventKind::UserDelete
+                        | EventKind::UserDeleteScheduled
+                )
+            ),
+            Self::Hanko | Self::Standard | Self::Set => true,
+        }
+    }
 }
 
 /// The audience of `hanko` webhook tokens when the hook names none.
@@ -126,9 +149,9 @@ impl Serialize for HookUrl {
 }
 
 impl WebhookConfig {
-    /// Whether this hook wants `event`.
+    /// Whether this hook wants `event` (and its format can say it).
     pub fn wants(&self, event: &str) -> bool {
-        self.events.iter().any(|s| subscribed(s, event))
+        self.format.carries(event) && self.events.iter().any(|s| subscribed(s, event))
     }
 
     /// The key deliveries, logs and metrics know this hook by: its name, else its URL's scheme,
@@ -280,11 +303,37 @@ impl WebhookConfig {
                     ));
                 }
             }
+            HookFormat::BackchannelLogout => {
+                if self.audience.is_none() {
+                    return Err(ConfigError::new(
+                        key("audience"),
+                        "a backchannel_logout hook needs the relying party's client id",
+                    ));
+                }
+                if issuer.is_none() {
+                    return Err(ConfigError::new(
+                        "session.issuer",
+                        format!(
+                            "required by the backchannel_logout hook webhooks.hooks.{i} (the logout token's iss)"
+                        ),
+                    ));
+                }
+                if !self.events.iter().any(|s| {
+                    EventKind::ALL
+                        .iter()
+                        .any(|e| self.format.carries(e.name()) && subscribed(s, e.name()))
+                }) {
+                    return Err(ConfigError::new(
+                        key("events"),
+                        "a backchannel_logout hook carries session.delete, user.delete and user.delete.scheduled: subscribe to one of them",
+                    ));
+                }
+            }
         }
         if self.format != HookFormat::Standard && !self.secrets.is_empty() {
             return Err(ConfigError::new(
                 key("secrets"),
-                "only standard hooks sign with secrets (hanko and set hooks sign with the JWKS key)",
+                "only standard hooks sign with secrets (hanko, set and backchannel_logout hooks sign with the JWKS key)",
             ));
         }
         Ok(())

@@ -8,6 +8,8 @@
 //!   (`v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`, one per secret).
 //! - `set`: a Security Event Token (RFC 8417, `typ: secevent+jwt`) pushed as RFC 8935, with the
 //!   RISC/CAEP event type of the event.
+//! - `backchannel_logout`: an OpenID Connect Back-Channel Logout 1.0 logout token
+//!   (`typ: logout+jwt`), form-encoded as `logout_token`.
 
 use super::config::{HookFormat, WebhookConfig};
 use aws_lc_rs::hmac;
@@ -22,6 +24,11 @@ use serde_json::{json, Value};
 
 /// How long a `hanko` webhook token is valid.
 const TOKEN_LIFETIME: chrono::Duration = chrono::Duration::minutes(5);
+/// How long a logout token is valid (OIDC Back-Channel Logout 1.0 §2.4 recommends at most two
+/// minutes).
+const LOGOUT_TOKEN_LIFETIME: chrono::Duration = chrono::Duration::minutes(2);
+/// The one member of a logout token's `events` claim.
+const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
 /// A request ready to send.
 pub struct Prepared {
@@ -66,6 +73,21 @@ struct SetClaims<'a> {
     iat: i64,
     jti: String,
     sub_id: Value,
+    events: Value,
+}
+
+/// A logout token's claims (OIDC Back-Channel Logout 1.0 §2.4): never a `nonce`.
+#[derive(Serialize)]
+struct LogoutClaims<'a> {
+    iss: &'a str,
+    /// The relying party's client id: a string when it is one, as most relying parties compare.
+    aud: Value,
+    iat: i64,
+    exp: i64,
+    jti: String,
+    sub: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sid: Option<&'a str>,
     events: Value,
 }
 
@@ -137,6 +159,37 @@ pub fn prepare(
                 body,
             })
         }
+        HookFormat::BackchannelLogout => {
+            let audience = hook.audience.clone().unwrap_or_default();
+            let sid = match EventKind::from_name(&event.event) {
+                // The session that ended; a user event ends every session of the user.
+                Some(EventKind::SessionDelete) => event.payload["id"].as_str(),
+                _ => None,
+            };
+            let claims = LogoutClaims {
+                // Validated at start-up: a backchannel_logout hook requires session.issuer.
+                iss: signer.issuer.unwrap_or_default(),
+                aud: match audience.as_slice() {
+                    [one] => json!(one),
+                    many => json!(many),
+                },
+                // Fresh on each attempt; the jti stays the event's, so the relying party can
+                // tell a retry from a new logout.
+                iat: now.timestamp(),
+                exp: (now + LOGOUT_TOKEN_LIFETIME).timestamp(),
+                jti: event.id.to_string(),
+                sub: subject_of(event)?,
+                sid,
+                events: json!({ BACKCHANNEL_LOGOUT_EVENT: {} }),
+            };
+            let token = signer.keys.sign_typed(&claims, "logout+jwt", now)?;
+            Ok(Prepared {
+                content_type: "application/x-www-form-urlencoded",
+                headers: Vec::new(),
+                // A JWS is base64url and dots: nothing in it needs form encoding.
+                body: format!("logout_token={token}").into_bytes(),
+            })
+        }
         HookFormat::Set => {
             let audience = hook.audience.clone().unwrap_or_default();
             let claims = SetClaims {
@@ -171,6 +224,12 @@ pub fn answer(format: HookFormat, status: u16, body: &[u8]) -> Answer {
             Some(err) => Answer::Refused(format!("HTTP 400 {err}")),
             None => Answer::Failed("HTTP 400".to_owned()),
         },
+        // OIDC Back-Channel Logout 1.0 §2.8: 200 (or 204) on success; 400 when the relying
+        // party could not validate or act on the token, which another attempt will not change.
+        HookFormat::BackchannelLogout if status == 200 || status == 204 => Answer::Delivered,
+        HookFormat::BackchannelLogout if status == 400 => {
+            Answer::Refused("HTTP 400 (the relying party refused the logout token)".to_owned())
+        }
         _ => Answer::Failed(format!("HTTP {status}")),
     }
 }

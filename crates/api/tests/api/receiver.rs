@@ -10,7 +10,7 @@ use std::time::Duration;
 
 #[derive(Clone, Debug)]
 pub struct Attempt {
-    /// `webhook-id`, or a SET's `jti`: the event id, stable across retries.
+    /// `webhook-id`, or a SET's or logout token's `jti`: the event id, stable across retries.
     pub webhook_id: String,
     /// The body as JSON, or as a JSON string when it is not JSON (a SET is a compact JWS).
     pub body: Value,
@@ -68,10 +68,12 @@ async fn hook(req: HttpRequest, body: web::Bytes, state: web::Data<ReceiverState
         .iter()
         .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
         .collect();
+    // A back-channel logout is a form: `logout_token=<JWT>`.
+    let jws = raw.strip_prefix("logout_token=").unwrap_or(&raw);
     let id = headers
         .get("webhook-id")
         .cloned()
-        .or_else(|| jti_of(&raw))
+        .or_else(|| jti_of(jws))
         .expect("a webhook-id header or a SET with a jti");
     let seen = {
         let mut per_id = state.per_id.lock().unwrap_or_else(|e| e.into_inner());

@@ -393,6 +393,149 @@ async fn a_set_refused_by_its_receiver_is_not_retried(backend: Backend) {
     );
 }
 
+/// OpenID Connect Back-Channel Logout 1.0: every way a session ends reaches the relying party
+/// as a logout token it can validate as §2.6 says: a form-encoded `logout_token`, `typ:
+/// logout+jwt`, our issuer, its client id as `aud`, `iat`, `exp` two minutes later, a `jti`,
+/// `sub`, `sid` for one session (none when the whole user is gone), the back-channel logout
+/// event, and no `nonce`. A cancelled deletion ends nothing and is not sent.
+async fn backchannel_logout_tokens_for_every_way_a_session_ends(backend: Backend) {
+    let receiver = Receiver::start();
+    let app = TestApp::builder(backend)
+        .config(json!({
+            "session": {"issuer": "https://auth.example"},
+            "account": {"deletion": {"grace_period": "1h"}},
+            "webhooks": {
+                "hooks": [{"url": receiver.url, "events": ["user", "session"],
+                           "format": "backchannel_logout", "audience": ["rp-client-id"]}],
+                "initial_backoff": "50ms",
+                "timeout": "2s"
+            }
+        }))
+        .start()
+        .await;
+    // A logout, an operator ending a session, a scheduled deletion (then cancelled), and an
+    // operator's deletion.
+    let user = app.user_with_session("bcl@example.com").await;
+    let second = app.login(&user.user_id).await;
+    app.client
+        .post(format!("{}/logout", app.public))
+        .bearer_auth(&user.token)
+        .fetch()
+        .await
+        .expect_status(204);
+    app.client
+        .delete(format!(
+            "{}/users/{}/sessions/{}",
+            app.admin, user.user_id, second.session_id
+        ))
+        .fetch()
+        .await
+        .expect_status(204);
+    let third = app.login(&user.user_id).await;
+    app.delete_user(&third.token).await.expect_status(204);
+    app.client
+        .post(format!("{}/users/{}/restore", app.admin, user.user_id))
+        .fetch()
+        .await
+        .expect_status(200);
+    app.client
+        .delete(format!("{}/users/{}", app.admin, user.user_id))
+        .fetch()
+        .await
+        .expect_status(204);
+    let delivered = receiver
+        .wait_for("four logout tokens", |a| a.len() >= 4)
+        .await;
+    actix_rt::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert_eq!(
+        receiver.attempts().len(),
+        4,
+        "the cancelled deletion is not sent"
+    );
+
+    let jwks: jsonwebtoken::jwk::JwkSet = app
+        .get_json(format!("{}/.well-known/jwks.json", app.public))
+        .await;
+    let mut sids = Vec::new();
+    let mut jtis = std::collections::HashSet::new();
+    for attempt in &delivered {
+        assert_eq!(
+            attempt.header("content-type"),
+            "application/x-www-form-urlencoded"
+        );
+        let token = attempt
+            .body
+            .str()
+            .strip_prefix("logout_token=")
+            .unwrap_or_else(|| panic!("not a logout_token form: {:?}", attempt.body));
+        let header = jsonwebtoken::decode_header(token).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(header.typ.as_deref(), Some("logout+jwt"));
+        let jwk = jwks
+            .find(header.kid.as_deref().unwrap_or_default())
+            .unwrap_or_else(|| panic!("kid not in the JWKS"));
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_audience(&["rp-client-id"]);
+        validation.set_issuer(&["https://auth.example"]);
+        validation.set_required_spec_claims(&["iss", "aud", "iat", "exp"]);
+        let claims = jsonwebtoken::decode::<Value>(
+            token,
+            &DecodingKey::from_jwk(jwk).unwrap_or_else(|e| panic!("{e}")),
+            &validation,
+        )
+        .unwrap_or_else(|e| panic!("the logout token verifies: {e}"))
+        .claims;
+        assert_eq!(claims["aud"], "rp-client-id", "one client id: a string");
+        assert_eq!(claims["exp"].int() - claims["iat"].int(), 120);
+        assert_eq!(claims["sub"], user.user_id.as_str());
+        assert!(claims.get("nonce").is_none(), "{claims}");
+        assert_eq!(
+            claims["events"],
+            json!({"http://schemas.openid.net/event/backchannel-logout": {}})
+        );
+        assert!(jtis.insert(claims["jti"].str().to_owned()), "jti unique");
+        sids.push(claims["sid"].as_str().map(str::to_owned));
+    }
+    sids.sort();
+    let mut expected = vec![
+        None,
+        None,
+        Some(user.session_id.clone()),
+        Some(second.session_id.clone()),
+    ];
+    expected.sort();
+    assert_eq!(sids, expected, "sid for a session, none for the whole user");
+}
+
+/// A relying party that answers 400 could not use the token: never sent again.
+async fn a_logout_token_refused_with_400_is_not_retried(backend: Backend) {
+    let receiver = Receiver::start();
+    *receiver
+        .state
+        .answer
+        .lock()
+        .unwrap_or_else(|e| e.into_inner()) =
+        Some((400, r#"{"error":"invalid_request"}"#.to_owned()));
+    let app = TestApp::builder(backend)
+        .config(json!({
+            "session": {"issuer": "https://auth.example"},
+            "webhooks": {
+                "hooks": [{"url": receiver.url, "events": ["user.delete"],
+                           "format": "backchannel_logout", "audience": ["rp"]}],
+                "initial_backoff": "50ms",
+                "timeout": "2s"
+            }
+        }))
+        .start()
+        .await;
+    let victim = app.user_with_session("bcl400@example.com").await;
+    app.delete_user(&victim.token).await.expect_status(204);
+    let dead = listed_eventually(&app, "dead").await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0]["attempts"], 1, "refused for good: no retry");
+    actix_rt::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(receiver.attempts().len(), 1);
+}
+
 /// A `hanko` webhook token is signed with the session key but can never pass as a session
 /// token: its audience is the hook's, and it names no session.
 async fn webhook_tokens_never_pass_as_session_tokens(backend: Backend) {
@@ -413,6 +556,8 @@ async fn webhook_tokens_never_pass_as_session_tokens(backend: Backend) {
 }
 
 on_both_backends!(
+    backchannel_logout_tokens_for_every_way_a_session_ends,
+    a_logout_token_refused_with_400_is_not_retried,
     a_failing_hook_is_retried_alone,
     ended_sessions_are_announced,
     a_set_refused_by_its_receiver_is_not_retried,
