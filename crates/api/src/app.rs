@@ -119,7 +119,7 @@ impl Application {
             sessions: SessionLookup::start(db.clone(), LOOKUP_THREADS)
                 .map_err(StartupError::Threads)?,
             touches: Arc::new(SessionTouches::default()),
-            events: Publisher::new(webhooks.clone()),
+            events: Publisher::new(webhooks.clone(), config.ssf.enabled),
         };
 
         let public_workers = options.workers.unwrap_or_else(|| {
@@ -136,8 +136,9 @@ impl Application {
             let ping = web::Data::new(DatabasePing::default());
             let cors = Arc::new(CorsPolicy::new(&config.server.public.cors));
             let allow_deletion = config.account.allow_deletion;
+            let ssf_enabled = config.ssf.enabled;
             let document = web::Data::new(ServedDocument(web::Bytes::from(openapi::to_json(
-                &openapi::served(openapi::Listener::Public, allow_deletion),
+                &openapi::served(openapi::Listener::Public, allow_deletion, ssf_enabled),
             ))));
             let deletions = DeletionPlan::new(
                 &config.database,
@@ -158,6 +159,11 @@ impl Application {
                     .app_data(path_errors())
                     .app_data(query_errors())
                     .configure(|cfg| routes::public::configure(cfg, allow_deletion))
+                    .configure(|cfg| {
+                        if ssf_enabled {
+                            routes::ssf::configure(cfg);
+                        }
+                    })
                     .service(
                         routes::resource("/openapi.json", "GET")
                             .route(web::get().to(openapi::openapi_json)),
@@ -176,7 +182,7 @@ impl Application {
             let guard = web::Data::new(AdminGuard::new(config.server.admin.api_key.clone()));
             let ping = web::Data::new(DatabasePing::default());
             let document = web::Data::new(ServedDocument(web::Bytes::from(openapi::to_json(
-                &openapi::served(openapi::Listener::Admin, true),
+                &openapi::served(openapi::Listener::Admin, true, true),
             ))));
             let server = HttpServer::new(move || {
                 App::new()
@@ -193,6 +199,7 @@ impl Application {
                     .app_data(path_errors())
                     .app_data(query_errors())
                     .configure(routes::admin::configure)
+                    .configure(routes::ssf::receivers::configure)
                     .service(
                         routes::resource("/openapi.json", "GET")
                             .route(web::get().to(openapi::openapi_json)),
@@ -213,6 +220,7 @@ impl Application {
             state.metrics.clone(),
             webhooks,
             config.session.issuer.clone(),
+            config.ssf.enabled.then_some(config.ssf.default_subjects),
             state.events.wake_signal(),
         )?;
         Ok(Self {

@@ -34,7 +34,19 @@ pub struct Config {
     #[serde(default)]
     pub webhooks: WebhooksConfig,
     #[serde(default)]
+    pub ssf: SsfConfig,
+    #[serde(default)]
     pub log: LogConfig,
+}
+
+/// `ssf.*`: the Shared Signals transmitter (README, "Shared Signals").
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SsfConfig {
+    /// Mounts the transmitter's endpoints on the public listener.
+    pub enabled: bool,
+    /// `ALL`: every user's events reach every enabled stream; `NONE`: only added subjects'.
+    pub default_subjects: domain::ssf::DefaultSubjects,
 }
 
 /// `server.*`.
@@ -51,6 +63,9 @@ pub struct ServerConfig {
 pub struct PublicServerConfig {
     pub address: SocketAddr,
     pub cors: CorsConfig,
+    /// The listener's external URL (`https://auth.example.com`): where the SSF metadata's
+    /// endpoints point.
+    pub base_url: Option<String>,
 }
 
 impl Default for PublicServerConfig {
@@ -58,7 +73,15 @@ impl Default for PublicServerConfig {
         Self {
             address: SocketAddr::from(([127, 0, 0, 1], 8000)),
             cors: CorsConfig::default(),
+            base_url: None,
         }
+    }
+}
+
+impl PublicServerConfig {
+    /// `base_url` without a trailing slash.
+    pub fn base(&self) -> Option<&str> {
+        self.base_url.as_deref().map(|u| u.trim_end_matches('/'))
     }
 }
 
@@ -296,6 +319,31 @@ impl Config {
         }
         self.webhooks
             .validate(&self.session.audience, self.session.issuer.as_deref())?;
+        if let Some(base) = &self.server.public.base_url {
+            let rest = base
+                .strip_prefix("https://")
+                .or_else(|| base.strip_prefix("http://"));
+            if rest.is_none_or(|r| r.is_empty() || r.contains(['?', '#', ' '])) {
+                return Err(ConfigError::new(
+                    "server.public.base_url",
+                    "must be an absolute http(s) URL without query or fragment",
+                ));
+            }
+        }
+        if self.ssf.enabled {
+            if self.session.issuer.is_none() {
+                return Err(ConfigError::new(
+                    "session.issuer",
+                    "required by ssf.enabled (the SETs' iss and the transmitter's issuer)",
+                ));
+            }
+            if self.server.public.base_url.is_none() {
+                return Err(ConfigError::new(
+                    "server.public.base_url",
+                    "required by ssf.enabled (the transmitter's endpoints are absolute URLs)",
+                ));
+            }
+        }
         self.refuse_unsafe_setups()
     }
 

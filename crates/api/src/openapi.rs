@@ -3,7 +3,7 @@
 //! `api openapi public|admin` (the committed copies under `docs/` are that output).
 
 use crate::http::error::ErrorBody;
-use crate::routes::{admin, health, public, views};
+use crate::routes::{admin, health, public, ssf, views};
 use actix_web::{web, HttpResponse};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::OpenApi as Document;
@@ -28,6 +28,18 @@ use utoipa::{Modify, OpenApi};
         public::logout,
         public::well_known_config,
         public::jwks_json,
+        ssf::metadata,
+        ssf::create_stream,
+        ssf::get_streams,
+        ssf::update_stream,
+        ssf::replace_stream,
+        ssf::delete_stream,
+        ssf::get_status,
+        ssf::set_status,
+        ssf::add_subject,
+        ssf::remove_subject,
+        ssf::verify,
+        ssf::poll,
         health::alive,
         health::ready,
         openapi_json,
@@ -39,6 +51,7 @@ use utoipa::{Modify, OpenApi};
         (name = "Authentication", description = "Sessions"),
         (name = "Well-Known", description = "Published keys"),
         (name = "Configuration", description = "What frontends need"),
+        (name = "Shared Signals", description = "The OpenID Shared Signals transmitter (with ssf.enabled)"),
         (name = "Health", description = "Probes"),
         (name = "API description", description = "This document"),
     )
@@ -71,6 +84,9 @@ pub struct PublicApi;
         admin::rotate_key,
         admin::list_keys,
         admin::metrics,
+        ssf::receivers::create,
+        ssf::receivers::list,
+        ssf::receivers::delete,
         health::alive,
         health::ready,
         openapi_json,
@@ -79,7 +95,8 @@ pub struct PublicApi;
     modifiers(&AdminSecurity),
     tags(
         (name = "Users"), (name = "Sessions"), (name = "Audit"), (name = "Webhooks"),
-        (name = "Keys"), (name = "Operations"), (name = "Health"), (name = "API description"),
+        (name = "Keys"), (name = "Shared Signals"), (name = "Operations"), (name = "Health"),
+        (name = "API description"),
     )
 )]
 pub struct AdminApi;
@@ -95,6 +112,17 @@ impl Modify for PublicSecurity {
                 "hanko",
                 "The session JWT in the `hanko` cookie",
             ))),
+        );
+        components.add_security_scheme(
+            "ReceiverAuth",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An SSF receiver's token (admin `POST /ssf/receivers`)",
+                    ))
+                    .build(),
+            ),
         );
         components.add_security_scheme(
             "BearerTokenAuth",
@@ -141,9 +169,15 @@ pub fn document(listener: Listener) -> Document {
     }
 }
 
-/// The document a running listener serves: without `DELETE /user` when it is not mounted.
-pub fn served(listener: Listener, allow_deletion: bool) -> Document {
+/// The document a running listener serves: without `DELETE /user`, or the Shared Signals
+/// transmitter, when they are not mounted.
+pub fn served(listener: Listener, allow_deletion: bool, ssf_enabled: bool) -> Document {
     let mut doc = document(listener);
+    if listener == Listener::Public && !ssf_enabled {
+        doc.paths.paths.retain(|path, _| {
+            !(path.starts_with("/ssf/") || path == "/.well-known/ssf-configuration")
+        });
+    }
     if listener == Listener::Public && !allow_deletion {
         if let Some(item) = doc.paths.paths.get_mut("/user") {
             item.delete = None;

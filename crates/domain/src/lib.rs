@@ -8,6 +8,7 @@
 //! - [`email`]: which addresses are accepted.
 //! - [`events`]: the event catalogue and who receives an event.
 //! - [`ports`]: the traits that persistence implements and the API calls.
+//! - [`ssf`]: the Shared Signals transmitter's receivers, streams and subjects.
 //! - [`time`]: the one spelling of a time in an event payload.
 
 pub mod account;
@@ -18,4 +19,5 @@ pub mod events;
 pub mod ids;
 pub mod model;
 pub mod ports;
+pub mod ssf;
 pub mod time;

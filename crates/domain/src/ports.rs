@@ -6,9 +6,10 @@ use crate::audit::AuditLogConfig;
 use crate::events::{Recipients, SessionEndReason};
 use crate::ids::{EventId, SessionId, UserId};
 use crate::model::{
-    AuditLog, Delivery, Email, LegalHold, NewEmail, NewSession, RequestContext, Session, StoredKey,
-    User, UserStatus,
+    AuditLog, Delivery, Email, LegalHold, NewEmail, NewSession, OutboxEvent, RequestContext,
+    Session, StoredKey, User, UserStatus,
 };
+use crate::ssf::{DefaultSubjects, Receiver, Stream, StreamConfig, StreamStatus, Subject};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -366,4 +367,133 @@ pub trait Outbox: Send + Sync {
     /// Moves every delivery of the hook known as `from` to the key `to` (and the key in their
     /// `last_error`), in one transaction; returns how many. For a hook whose key changed.
     fn rename_hook(&self, from: &str, to: &str) -> Result<usize, StoreError>;
+}
+
+/// Who changes an SSF receiver or stream, for the audit log.
+#[derive(Clone, Debug)]
+pub struct SsfChange<'a> {
+    pub context: &'a RequestContext,
+    pub audit: &'a AuditLogConfig,
+    pub at: DateTime<Utc>,
+}
+
+/// The Shared Signals transmitter's state (README, "Shared Signals"): receivers, their streams
+/// and subjects, and each stream's deliveries, which live beside the hooks' under the key
+/// `ssf:<stream id>`. A stream is only ever reached through its receiver: another receiver's
+/// stream is `None`, as if it did not exist. Every change is audited in its transaction.
+pub trait SsfStore: Send + Sync {
+    /// Stores a receiver known by the hash of its token.
+    fn create_receiver(
+        &self,
+        name: &str,
+        audience: &str,
+        token_hash: &str,
+        change: &SsfChange<'_>,
+    ) -> Result<Receiver, StoreError>;
+
+    fn list_receivers(&self) -> Result<Vec<Receiver>, StoreError>;
+
+    /// Removes a receiver, its streams and their pending deliveries; false if unknown.
+    fn delete_receiver(&self, id: uuid::Uuid, change: &SsfChange<'_>) -> Result<bool, StoreError>;
+
+    /// The receiver whose token hashes to `token_hash`, with the hash as stored.
+    fn receiver_by_token_hash(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(Receiver, String)>, StoreError>;
+
+    /// A new enabled stream. `Conflict` if the receiver already pushes to this endpoint.
+    fn create_stream(
+        &self,
+        receiver: &Receiver,
+        config: &StreamConfig,
+        change: &SsfChange<'_>,
+    ) -> Result<Stream, StoreError>;
+
+    /// The receiver's streams, oldest first.
+    fn streams_of(&self, receiver: &Receiver) -> Result<Vec<Stream>, StoreError>;
+
+    /// One of the receiver's streams.
+    fn stream_of(&self, receiver: &Receiver, id: uuid::Uuid) -> Result<Option<Stream>, StoreError>;
+
+    /// Replaces a stream's configuration. `Conflict` as [`SsfStore::create_stream`].
+    fn update_stream(
+        &self,
+        receiver: &Receiver,
+        id: uuid::Uuid,
+        config: &StreamConfig,
+        change: &SsfChange<'_>,
+    ) -> Result<Option<Stream>, StoreError>;
+
+    /// Removes a stream and its pending deliveries; false if not the receiver's.
+    fn delete_stream(
+        &self,
+        receiver: &Receiver,
+        id: uuid::Uuid,
+        change: &SsfChange<'_>,
+    ) -> Result<bool, StoreError>;
+
+    /// Sets the status: paused keeps pending deliveries parked, disabled drops them, enabled
+    /// makes them due now.
+    fn set_stream_status(
+        &self,
+        receiver: &Receiver,
+        id: uuid::Uuid,
+        status: StreamStatus,
+        reason: Option<&str>,
+        change: &SsfChange<'_>,
+    ) -> Result<Option<Stream>, StoreError>;
+
+    /// Adds (`true`) or removes (`false`) a subject; `None` if the stream is not the receiver's.
+    fn change_subject(
+        &self,
+        receiver: &Receiver,
+        id: uuid::Uuid,
+        subject: &Subject,
+        add: bool,
+        change: &SsfChange<'_>,
+    ) -> Result<Option<()>, StoreError>;
+
+    /// Writes a verification event for the stream alone; false if not the receiver's.
+    fn request_verification(
+        &self,
+        receiver: &Receiver,
+        id: uuid::Uuid,
+        state: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Replaces the event's [`crate::ssf::ALL_STREAMS`] delivery by one per stream that wants
+    /// it (not disabled, carrying its type, and, with `DefaultSubjects::None`, with one of its
+    /// subjects), in one transaction. Push streams' deliveries are due now if enabled; the
+    /// others' are parked (paused streams, and polled ones, which the dispatcher never sends).
+    fn fan_out_to_streams(
+        &self,
+        event: EventId,
+        default_subjects: DefaultSubjects,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError>;
+
+    /// A stream and its receiver, by id alone (for the dispatcher).
+    fn stream_for_delivery(&self, id: uuid::Uuid)
+        -> Result<Option<(Stream, Receiver)>, StoreError>;
+
+    /// Parks a delivery the dispatcher claimed but may not send now (a paused or polled
+    /// stream): not due until the stream is enabled again, the claim's attempt undone.
+    fn park_delivery(&self, event: EventId, key: &str) -> Result<(), StoreError>;
+
+    /// Makes the parked deliveries of enabled push streams due (after a resume that raced a
+    /// fan-out); returns how many.
+    fn unpark_enabled(&self, now: DateTime<Utc>) -> Result<usize, StoreError>;
+
+    /// Poll delivery (RFC 8936): records `acks` as delivered and `errors` as dead, then returns
+    /// up to `max` pending events of the stream, oldest first, and whether more are pending.
+    fn poll(
+        &self,
+        stream: &Stream,
+        acks: &[EventId],
+        errors: &[(EventId, String)],
+        max: u32,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<OutboxEvent>, bool), StoreError>;
 }

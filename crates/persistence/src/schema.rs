@@ -106,7 +106,48 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{DbUuid, DbTimestamp};
+
+    ssf_receivers (id) {
+        id -> DbUuid,
+        name -> Text,
+        audience -> Text,
+        token_hash -> Text,
+        created_at -> DbTimestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{DbUuid, DbTimestamp, DbJsonb};
+
+    ssf_streams (id) {
+        id -> DbUuid,
+        receiver_id -> DbUuid,
+        config -> DbJsonb,
+        push_endpoint -> Nullable<Text>,
+        status -> Text,
+        status_reason -> Nullable<Text>,
+        created_at -> DbTimestamp,
+        updated_at -> DbTimestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::DbUuid;
+
+    ssf_stream_subjects (stream_id, subject) {
+        stream_id -> DbUuid,
+        subject -> Text,
+    }
+}
+
 diesel::joinable!(emails -> users (user_id));
+diesel::joinable!(ssf_streams -> ssf_receivers (receiver_id));
+diesel::joinable!(ssf_stream_subjects -> ssf_streams (stream_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(webhook_deliveries -> webhook_outbox (event_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -116,5 +157,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_logs,
     jwks,
     webhook_outbox,
-    webhook_deliveries
+    webhook_deliveries,
+    ssf_receivers,
+    ssf_streams,
+    ssf_stream_subjects
 );

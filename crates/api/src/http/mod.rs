@@ -10,4 +10,5 @@ pub mod error;
 pub mod json_object;
 pub mod metrics;
 pub mod no_store;
+pub mod receiver_auth;
 pub mod request_id;

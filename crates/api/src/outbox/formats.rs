@@ -211,6 +211,47 @@ pub fn prepare(
     }
 }
 
+/// The SET of `event` for an SSF stream (README, "Shared Signals"): as a `set` hook's, with the
+/// receiver's audience; a verification event names the stream as its subject and echoes the
+/// receiver's `state`.
+pub fn stream_set(
+    audience: &str,
+    stream_id: uuid::Uuid,
+    event: &OutboxEvent,
+    signer: &Signer<'_>,
+    now: DateTime<Utc>,
+) -> Result<String, PrepareError> {
+    let audience = [audience.to_owned()];
+    let verification = event.event == domain::ssf::VERIFICATION_EVENT;
+    let (sub_id, events) = if verification {
+        let state = &event.payload["state"];
+        let body = if state.is_string() {
+            json!({ "state": state })
+        } else {
+            json!({})
+        };
+        (
+            json!({ "format": "opaque", "id": stream_id.to_string() }),
+            json!({ domain::ssf::VERIFICATION: body }),
+        )
+    } else {
+        (
+            json!({ "format": "opaque", "id": subject_of(event)? }),
+            set_events(event),
+        )
+    };
+    let claims = SetClaims {
+        // Validated at start-up: SSF requires session.issuer.
+        iss: signer.issuer.unwrap_or_default(),
+        aud: &audience,
+        iat: now.timestamp(),
+        jti: event.id.to_string(),
+        sub_id,
+        events,
+    };
+    Ok(signer.keys.sign_typed(&claims, "secevent+jwt", now)?)
+}
+
 /// Reads the receiver's answer as the format defines it.
 pub fn answer(format: HookFormat, status: u16, body: &[u8]) -> Answer {
     match format {

@@ -18,27 +18,41 @@ use tokio::sync::Notify;
 #[derive(Clone)]
 pub struct Publisher {
     config: Arc<WebhooksConfig>,
+    /// The SSF transmitter is on: every event also goes to the streams (fanned out by the
+    /// dispatcher from one delivery written with the event).
+    streams: bool,
     wake: Arc<Notify>,
 }
 
 impl Publisher {
-    pub fn new(config: Arc<WebhooksConfig>) -> Self {
+    pub fn new(config: Arc<WebhooksConfig>, streams: bool) -> Self {
         Self {
             config,
+            streams,
             wake: Arc::new(Notify::new()),
         }
     }
 
-    /// The hooks that subscribe to `event`: the deliveries to write with it.
+    /// The hooks that subscribe to `event` (and the streams' delivery, with SSF on): the
+    /// deliveries to write with it.
     pub fn recipients(&self, event: EventKind) -> Recipients {
-        Recipients(self.config.recipients(event.name()))
+        let mut keys = self.config.recipients(event.name());
+        if self.streams {
+            keys.push(domain::ssf::ALL_STREAMS.to_owned());
+        }
+        Recipients(keys)
     }
 
     /// Call after committing an `event`: wakes the dispatcher if anyone wants it.
     pub fn committed(&self, event: EventKind) {
-        if !self.config.recipients(event.name()).is_empty() {
+        if self.streams || !self.config.recipients(event.name()).is_empty() {
             self.wake.notify_one();
         }
+    }
+
+    /// Wakes the dispatcher (a stream's verification, a resumed stream).
+    pub fn wake(&self) {
+        self.wake.notify_one();
     }
 
     /// What the dispatcher waits on.

@@ -48,7 +48,7 @@ struct CreateEmail {
 /// The answers every guarded admin operation may give besides its own (the guard's and ours).
 #[derive(utoipa::IntoResponses)]
 #[allow(dead_code)]
-enum AdminRefusals {
+pub(crate) enum AdminRefusals {
     #[response(status = 401, description = "A missing or wrong api key", headers(("WWW-Authenticate" = String, description = "Bearer")))]
     Unauthorized(ErrorBody),
     #[response(

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod export;
 pub mod health;
 pub mod public;
+pub mod ssf;
 pub mod views;
 
 use crate::http::error::ApiError;

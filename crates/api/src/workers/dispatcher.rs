@@ -5,13 +5,14 @@
 
 use super::{Stop, Worker};
 use crate::metrics::{AttemptResult, Metrics};
-use crate::outbox::config::{WebhookConfig, WebhooksConfig};
+use crate::outbox::config::{HookFormat, WebhookConfig, WebhooksConfig};
 use crate::outbox::formats::{self, Answer, PrepareError, Signer};
 use crate::report::Report;
 use actix_web::web;
 use chrono::{DateTime, Utc};
 use domain::model::Delivery;
-use domain::ports::Outbox;
+use domain::ports::{Outbox, SsfStore};
+use domain::ssf::{self, DefaultSubjects};
 use jwks::KeyManager;
 use persistence::Database;
 use std::fmt;
@@ -93,6 +94,10 @@ pub struct Dispatcher {
     config: Arc<WebhooksConfig>,
     /// `iss` of the tokens sent (`session.issuer`).
     issuer: Option<String>,
+    /// Whether the SSF streams hear of every user (`ssf.default_subjects`).
+    default_subjects: DefaultSubjects,
+    /// Whether the SSF transmitter is on (the unparking chore runs).
+    streams: bool,
     client: reqwest::Client,
     wake: Arc<Notify>,
 }
@@ -101,6 +106,7 @@ pub struct Dispatcher {
 #[derive(Default)]
 struct Chores {
     last_prune: Option<std::time::Instant>,
+    last_unpark: Option<std::time::Instant>,
     keys_adopted: bool,
 }
 
@@ -141,6 +147,7 @@ impl Dispatcher {
         metrics: Arc<Metrics>,
         config: Arc<WebhooksConfig>,
         issuer: Option<String>,
+        ssf: Option<DefaultSubjects>,
         wake: Arc<Notify>,
     ) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
@@ -154,6 +161,8 @@ impl Dispatcher {
             metrics,
             config,
             issuer,
+            default_subjects: ssf.unwrap_or_default(),
+            streams: ssf.is_some(),
             client,
             wake,
         })
@@ -165,6 +174,14 @@ impl Dispatcher {
             state.keys_adopted = self.adopt_legacy_keys().await;
         }
         let claimed = self.round().await;
+        if self.streams
+            && state
+                .last_unpark
+                .is_none_or(|t| t.elapsed() > Duration::from_secs(5))
+        {
+            state.last_unpark = Some(std::time::Instant::now());
+            self.unpark().await;
+        }
         if state
             .last_prune
             .is_none_or(|t| t.elapsed() > Duration::from_secs(3600))
@@ -240,6 +257,16 @@ impl Dispatcher {
         if delivery.hook == Delivery::ALL_SUBSCRIBED {
             return self.fan_out(&delivery).await;
         }
+        if delivery.hook == ssf::ALL_STREAMS {
+            return self.fan_out_to_streams(&delivery).await;
+        }
+        if let Some(stream) = ssf::stream_of(&delivery.hook) {
+            // None: parked (the stream is paused or polled).
+            if let Some(outcome) = self.attempt_stream(stream, &delivery).await {
+                self.record(&delivery, outcome).await;
+            }
+            return;
+        }
         let outcome = match self.config.hook(&delivery.hook) {
             Some(hook) => self.attempt(hook, &delivery).await,
             None => Outcome::Refused(DeliveryError::Unconfigured {
@@ -259,6 +286,118 @@ impl Dispatcher {
             Ok(Ok(())) => self.wake.notify_one(),
             Ok(Err(e)) => log::warn!("webhooks: fanning out {id}: {}", Report(&e)),
             Err(e) => log::warn!("webhooks: fanning out {id}: {}", Report(&e)),
+        }
+    }
+
+    /// An event for the SSF streams: one delivery per stream that wants it.
+    async fn fan_out_to_streams(&self, delivery: &Delivery) {
+        let db = self.db.clone();
+        let id = delivery.event.id;
+        let subjects = self.default_subjects;
+        let result = web::block(move || db.fan_out_to_streams(id, subjects, Utc::now())).await;
+        match result {
+            Ok(Ok(n)) => {
+                if n > 0 {
+                    self.wake.notify_one();
+                }
+            }
+            Ok(Err(e)) => log::warn!("ssf: fanning out {id}: {}", Report(&e)),
+            Err(e) => log::warn!("ssf: fanning out {id}: {}", Report(&e)),
+        }
+    }
+
+    /// Pushes a stream's SET (RFC 8935) with the stream's `authorization_header`. `None` when
+    /// the stream may not be sent to now (paused, or polled): the delivery is parked.
+    async fn attempt_stream(&self, stream_id: uuid::Uuid, delivery: &Delivery) -> Option<Outcome> {
+        let key = delivery.hook.clone();
+        let db = self.db.clone();
+        let found = match web::block(move || db.stream_for_delivery(stream_id)).await {
+            Ok(Ok(found)) => found,
+            Ok(Err(e)) => {
+                log::warn!("ssf: loading stream {stream_id}: {}", Report(&e));
+                return None; // the lease expires; tried again
+            }
+            Err(e) => {
+                log::warn!("ssf: loading stream {stream_id}: {}", Report(&e));
+                return None;
+            }
+        };
+        let Some((stream, receiver)) = found else {
+            return Some(Outcome::Refused(DeliveryError::Unconfigured { hook: key }));
+        };
+        let (endpoint, authorization) = match (&stream.status, &stream.config.delivery) {
+            (
+                ssf::StreamStatus::Enabled,
+                ssf::Delivery::Push {
+                    endpoint_url,
+                    authorization_header,
+                },
+            ) => (endpoint_url.clone(), authorization_header.clone()),
+            _ => {
+                let db = self.db.clone();
+                let id = delivery.event.id;
+                if let Ok(Err(e)) = web::block(move || db.park_delivery(id, &key)).await {
+                    log::warn!("ssf: parking {id}: {}", Report(&e));
+                }
+                return None;
+            }
+        };
+        let signer = Signer {
+            keys: &self.keys,
+            issuer: self.issuer.as_deref(),
+        };
+        let token = match formats::stream_set(
+            &receiver.audience,
+            stream.id,
+            &delivery.event,
+            &signer,
+            Utc::now(),
+        ) {
+            Ok(token) => token,
+            Err(e) if e.is_retryable() => return Some(Outcome::Failed(DeliveryError::Prepare(e))),
+            Err(e) => return Some(Outcome::Refused(DeliveryError::Prepare(e))),
+        };
+        let mut request = self
+            .client
+            .post(endpoint)
+            .header(reqwest::header::CONTENT_TYPE, "application/secevent+jwt")
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(value) = authorization {
+            request = request.header(reqwest::header::AUTHORIZATION, value);
+        }
+        let response = match request.body(token).send().await {
+            Ok(response) => response,
+            Err(e) => {
+                return Some(Outcome::Failed(DeliveryError::Transport {
+                    hook: key,
+                    failure: Transport::from(&e),
+                }))
+            }
+        };
+        let status = response.status().as_u16();
+        let body = response.bytes().await.unwrap_or_default();
+        let body = &body[..body.len().min(4096)];
+        Some(match formats::answer(HookFormat::Set, status, body) {
+            Answer::Delivered => Outcome::Delivered,
+            Answer::Failed(answer) => {
+                Outcome::Failed(DeliveryError::Answered { hook: key, answer })
+            }
+            Answer::Refused(answer) => {
+                Outcome::Refused(DeliveryError::Answered { hook: key, answer })
+            }
+        })
+    }
+
+    /// Deliveries of enabled push streams left parked by a resume that raced a fan-out.
+    async fn unpark(&self) {
+        let db = self.db.clone();
+        match web::block(move || db.unpark_enabled(Utc::now())).await {
+            Ok(Ok(n)) if n > 0 => {
+                log::info!("ssf: {n} parked deliveries of enabled streams are due");
+                self.wake.notify_one();
+            }
+            Ok(Err(e)) => log::warn!("ssf: unparking: {}", Report(&e)),
+            _ => {}
         }
     }
 

@@ -270,6 +270,19 @@ pub fn test_config(db_url: &str, overrides: Value) -> Config {
     Config::from_figment(figment).unwrap_or_else(|e| panic!("test config: {e}"))
 }
 
+/// Reverts migrations, newest first, until `version` is reverted; returns how many were.
+pub fn migrate_down_through(store: &Database, version: &str) -> usize {
+    for reverted in 1..=20 {
+        let last = store
+            .migrate_down()
+            .unwrap_or_else(|e| panic!("migrating down towards {version}: {e}"));
+        if last == version {
+            return reverted;
+        }
+    }
+    panic!("migration {version} was never reverted")
+}
+
 /// A response read whole, with the request that produced it, so every failure can name
 /// the method, URL, status and body.
 pub struct Reply {

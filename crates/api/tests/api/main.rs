@@ -15,5 +15,6 @@ mod processes;
 mod properties;
 mod receiver;
 mod security;
+mod ssf;
 mod tokens;
 mod webhooks;

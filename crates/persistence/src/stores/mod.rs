@@ -7,3 +7,4 @@ mod health;
 mod keys;
 mod outbox;
 mod sessions;
+mod ssf;

@@ -1,0 +1,82 @@
+//! The SSF receivers' authentication (README, "Shared Signals"): `Authorization: Bearer
+//! <receiver token>`. Tokens are stored only as their SHA-256; the lookup is by that hash, and
+//! the stored hash is compared with the presented one in constant time. Every failure is the
+//! same 401.
+
+use super::error::ApiError;
+use crate::state::AppState;
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+use aws_lc_rs::digest::{digest, SHA256};
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use domain::ports::SsfStore;
+use domain::ssf::Receiver;
+use futures_util::future::LocalBoxFuture;
+
+/// Tokens longer than this are refused before hashing.
+const MAX_TOKEN_LEN: usize = 512;
+
+/// A receiver that presented its token.
+pub struct AuthenticatedReceiver(pub Receiver);
+
+/// The stored form of a token.
+pub fn token_hash(token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(digest(&SHA256, token.as_bytes()))
+}
+
+/// A new receiver token: 32 random bytes, base64url, shown once.
+pub fn new_token() -> Result<String, ApiError> {
+    let mut bytes = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| ApiError::internal("generating a receiver token", "no randomness"))?;
+    Ok(format!("ssf_{}", URL_SAFE_NO_PAD.encode(bytes)))
+}
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && token.len() <= MAX_TOKEN_LEN)
+        .then(|| token.to_owned())
+}
+
+impl FromRequest for AuthenticatedReceiver {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = bearer(req);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let (Some(token), Some(state)) = (token, state) else {
+                return Err(ApiError::unauthorized().into());
+            };
+            let presented = token_hash(&token);
+            let db = state.db.clone();
+            let lookup = presented.clone();
+            let found = state
+                .offload
+                .run("authenticating a receiver", move || {
+                    db.receiver_by_token_hash(&lookup)
+                })
+                .await
+                .map_err(ApiError::from)?;
+            match found {
+                Some((receiver, stored))
+                    if aws_lc_rs::constant_time::verify_slices_are_equal(
+                        stored.as_bytes(),
+                        presented.as_bytes(),
+                    )
+                    .is_ok() =>
+                {
+                    Ok(Self(receiver))
+                }
+                _ => Err(ApiError::unauthorized().into()),
+            }
+        })
+    }
+}

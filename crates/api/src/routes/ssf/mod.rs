@@ -1,0 +1,691 @@
+//! The Shared Signals transmitter on the public listener (OpenID SSF 1.0; README, "Shared
+//! Signals"), mounted with `ssf.enabled`: the metadata, and, for receivers presenting their
+//! token, their streams' configuration, status, subjects, verification and poll delivery
+//! (RFC 8936). A receiver reaches only its own streams: another's is a 404, like one that does
+//! not exist.
+
+mod input;
+pub mod receivers;
+
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::receiver_auth::AuthenticatedReceiver;
+use crate::http::request_id::request_context;
+use crate::outbox::formats::{self, Signer};
+use crate::routes::resource;
+use crate::state::AppState;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::Utc;
+use domain::ports::{SsfChange, SsfStore};
+use domain::ssf::{self, Delivery, Receiver, Stream};
+use input::Write;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use std::time::Duration;
+use utoipa::ToSchema;
+
+/// How long a poll waits for an event when asked to (RFC 8936 §2.4 leaves it to us).
+const LONG_POLL: Duration = Duration::from_secs(30);
+/// How often a waiting poll looks again.
+const LONG_POLL_STEP: Duration = Duration::from_millis(250);
+
+/// What every receiver operation may answer besides its own.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+enum ReceiverRefusals {
+    #[response(
+        status = 400,
+        description = "Not a JSON object, or a property missing, malformed or unknown"
+    )]
+    BadRequest(ErrorBody),
+    #[response(status = 401, description = "No receiver token, or not one of ours", headers(("WWW-Authenticate" = String, description = "Bearer")))]
+    Unauthorized(ErrorBody),
+    #[response(status = 404, description = "No such stream of this receiver")]
+    NotFound(ErrorBody),
+    #[response(status = 500, description = "Internal server error")]
+    Internal(ErrorBody),
+}
+
+/// `GET /.well-known/ssf-configuration` (SSF 1.0 §7.1).
+#[derive(Serialize, ToSchema)]
+pub struct TransmitterMetadata {
+    #[schema(example = "1_0")]
+    spec_version: &'static str,
+    issuer: String,
+    jwks_uri: String,
+    delivery_methods_supported: [&'static str; 2],
+    configuration_endpoint: String,
+    status_endpoint: String,
+    add_subject_endpoint: String,
+    remove_subject_endpoint: String,
+    verification_endpoint: String,
+    /// `ALL` or `NONE`.
+    default_subjects: &'static str,
+    #[schema(value_type = Vec<Object>)]
+    authorization_schemes: Value,
+}
+
+/// A stream's configuration, as a receiver sees it (SSF 1.0 §8.1.1).
+#[derive(Serialize, ToSchema)]
+pub struct StreamView {
+    stream_id: String,
+    iss: String,
+    aud: String,
+    /// `method`, and `endpoint_url` (the receiver's push URL, or the URL to poll). A push
+    /// stream's `authorization_header` is never shown back.
+    #[schema(value_type = Object)]
+    delivery: Value,
+    events_supported: Vec<&'static str>,
+    events_requested: Vec<String>,
+    events_delivered: Vec<String>,
+    /// Seconds between verification requests (none enforced).
+    min_verification_interval: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+}
+
+/// A stream's status (SSF 1.0 §8.1.2).
+#[derive(Serialize, ToSchema)]
+pub struct StatusView {
+    stream_id: String,
+    /// `enabled`, `paused` or `disabled`.
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+/// An RFC 8936 poll answer.
+#[derive(Serialize, ToSchema)]
+pub struct PollView {
+    /// jti → SET.
+    #[schema(value_type = Object)]
+    sets: Map<String, Value>,
+    #[serde(rename = "moreAvailable")]
+    more_available: bool,
+}
+
+/// A stream configuration request: create (`delivery` required, no `stream_id`), update (the
+/// properties given) or replace (all of it, with `stream_id`).
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct StreamRequest {
+    stream_id: Option<String>,
+    /// `{"method": "urn:ietf:rfc:8935", "endpoint_url": …, "authorization_header"?: …}` or
+    /// `{"method": "urn:ietf:rfc:8936"}`.
+    #[schema(value_type = Object)]
+    delivery: Option<Value>,
+    events_requested: Option<Vec<String>>,
+    description: Option<String>,
+}
+
+/// A body naming a stream, with what the operation needs.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct StreamOperation {
+    stream_id: String,
+    /// Status changes: `enabled`, `paused` or `disabled`.
+    status: Option<String>,
+    reason: Option<String>,
+    /// Subjects: `{"format":"opaque","id":…}` or `{"format":"email","email":…}`.
+    #[schema(value_type = Option<Object>)]
+    subject: Option<Value>,
+    verified: Option<bool>,
+    /// Verification: echoed in the verification event.
+    state: Option<String>,
+}
+
+/// An RFC 8936 poll request.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct PollRequest {
+    #[serde(rename = "maxEvents")]
+    max_events: Option<u32>,
+    #[serde(rename = "returnImmediately")]
+    return_immediately: Option<bool>,
+    ack: Option<Vec<String>>,
+    #[serde(rename = "setErrs")]
+    #[schema(value_type = Option<Object>)]
+    set_errs: Option<Value>,
+}
+
+/// `?stream_id=`.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StreamQuery {
+    /// One stream; without it, all of the receiver's.
+    stream_id: Option<String>,
+}
+
+fn base(state: &AppState) -> String {
+    state
+        .config
+        .server
+        .public
+        .base()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn issuer(state: &AppState) -> String {
+    state.config.session.issuer.clone().unwrap_or_default()
+}
+
+fn view(state: &AppState, receiver: &Receiver, stream: &Stream) -> StreamView {
+    let delivery = match &stream.config.delivery {
+        Delivery::Push { endpoint_url, .. } => {
+            json!({ "method": ssf::PUSH, "endpoint_url": endpoint_url })
+        }
+        Delivery::Poll => json!({
+            "method": ssf::POLL,
+            "endpoint_url": format!("{}/ssf/poll/{}", base(state), stream.id),
+        }),
+    };
+    StreamView {
+        stream_id: stream.id.to_string(),
+        iss: issuer(state),
+        aud: receiver.audience.clone(),
+        delivery,
+        events_supported: ssf::EVENTS_SUPPORTED.to_vec(),
+        events_requested: stream.config.events_requested.clone(),
+        events_delivered: stream.config.events_delivered(),
+        min_verification_interval: 0,
+        description: stream.config.description.clone(),
+    }
+}
+
+fn status_view(stream: &Stream) -> StatusView {
+    StatusView {
+        stream_id: stream.id.to_string(),
+        status: stream.status.as_str(),
+        reason: stream.status_reason.clone(),
+    }
+}
+
+fn not_found() -> ApiError {
+    ApiError::status(actix_web::http::StatusCode::NOT_FOUND)
+}
+
+#[utoipa::path(
+    get,
+    path = "/.well-known/ssf-configuration",
+    operation_id = "getSsfConfiguration",
+    tag = "Shared Signals",
+    summary = "The transmitter's metadata",
+    responses((status = 200, description = "Every endpoint an absolute URL", body = TransmitterMetadata))
+)]
+pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
+    let base = base(&state);
+    HttpResponse::Ok().json(TransmitterMetadata {
+        spec_version: "1_0",
+        issuer: issuer(&state),
+        jwks_uri: format!("{base}/.well-known/jwks.json"),
+        delivery_methods_supported: [ssf::PUSH, ssf::POLL],
+        configuration_endpoint: format!("{base}/ssf/stream"),
+        status_endpoint: format!("{base}/ssf/status"),
+        add_subject_endpoint: format!("{base}/ssf/subjects/add"),
+        remove_subject_endpoint: format!("{base}/ssf/subjects/remove"),
+        verification_endpoint: format!("{base}/ssf/verify"),
+        default_subjects: match state.config.ssf.default_subjects {
+            ssf::DefaultSubjects::All => "ALL",
+            ssf::DefaultSubjects::None => "NONE",
+        },
+        authorization_schemes: json!([{ "spec_urn": "urn:ietf:rfc:6750" }]),
+    })
+}
+
+#[utoipa::path(
+    post,
+    path = "/ssf/stream",
+    operation_id = "createStream",
+    tag = "Shared Signals",
+    summary = "Create a stream",
+    request_body = StreamRequest,
+    responses(
+        (status = 201, description = "The stream, enabled", body = StreamView),
+        (status = 409, description = "This receiver already pushes to this endpoint", body = ErrorBody),
+        ReceiverRefusals,
+    ),
+    security(("ReceiverAuth" = []))
+)]
+pub async fn create_stream(
+    req: HttpRequest,
+    receiver: AuthenticatedReceiver,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let config = input::stream_config(&input::object(&body)?, Write::Create)?;
+    let (db, who, context) = (state.db.clone(), receiver.0.clone(), request_context(&req));
+    let audit = state.config.audit_log.clone();
+    let stream = state
+        .offload
+        .run("creating a stream", move || {
+            let change = SsfChange {
+                context: &context,
+                audit: &audit,
+                at: Utc::now(),
+            };
+            db.create_stream(&who, &config, &change)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(view(&state, &receiver.0, &stream)))
+}
+
+#[utoipa::path(
+    get,
+    path = "/ssf/stream",
+    operation_id = "getStreams",
+    tag = "Shared Signals",
+    summary = "One stream, or all of the receiver's",
+    params(StreamQuery),
+    responses(
+        (status = 200, description = "The stream (with `stream_id`), or the list", body = StreamView),
+        ReceiverRefusals,
+    ),
+    security(("ReceiverAuth" = []))
+)]
+pub async fn get_streams(
+    receiver: AuthenticatedReceiver,
+    state: web::Data<AppState>,
+    query: web::Query<StreamQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (db, who) = (state.db.clone(), receiver.0.clone());
+    match &query.stream_id {
+        Some(id) => {
+            let id = input::parse_stream_id(id)?;
+            let stream = state
+                .offload
+                .run("reading a stream", move || db.stream_of(&who, id))
+                .await?
+                .ok_or_else(not_found)?;
+            Ok(HttpResponse::Ok().json(view(&state, &receiver.0, &stream)))
+        }
+        None => {
+            let streams = state
+                .offload
+                .run("listing streams", move || db.streams_of(&who))
+                .await?;
+            let views: Vec<StreamView> = streams
+                .iter()
+                .map(|s| view(&state, &receiver.0, s))
+                .collect();
+            Ok(HttpResponse::Ok().json(views))
+        }
+    }
+}
+
+async fn write_stream(
+    req: HttpRequest,
+    receiver: AuthenticatedReceiver,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+    replace: bool,
+) -> Result<HttpResponse, ApiError> {
+    let map = input::object(&body)?;
+    let id = input::stream_id(&map)?;
+    let (db, who) = (state.db.clone(), receiver.0.clone());
+    let current = state
+        .offload
+        .run("reading a stream", move || db.stream_of(&who, id))
+        .await?
+        .ok_or_else(not_found)?;
+    let config = if replace {
+        input::stream_config(&map, Write::Replace)?
+    } else {
+        input::stream_config(&map, Write::Update(&current.config))?
+    };
+    let (db, who, context) = (state.db.clone(), receiver.0.clone(), request_context(&req));
+    let audit = state.config.audit_log.clone();
+    let stream = state
+        .offload
+        .run("updating a stream", move || {
+            let change = SsfChange {
+                context: &context,
+                audit: &audit,
+                at: Utc::now(),
+            };
+            db.update_stream(&who, id, &config, &change)
+        })
+        .await?
+        .ok_or_else(not_found)?;
+    state.events.wake();
+    Ok(HttpResponse::Ok().json(view(&state, &receiver.0, &stream)))
+}
+
+#[utoipa::path(
+    patch,
+    path = "/ssf/stream",
+    operation_id = "updateStream",
+    tag = "Shared Signals",
+    summary = "Change some of a stream's configuration",
+    request_body = StreamRequest,
+    responses(
+        (status = 200, description = "The stream", body = StreamView),
+        (status = 409, description = "This receiver already pushes to this endpoint", body = ErrorBody),
+        ReceiverRefusals,
+    ),
+    security(("ReceiverAuth" = []))
+)]
+pub async fn update_stream(
+    req: HttpRequest,
+    receiver: AuthenticatedReceiver,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    write_stream(req, receiver, state, body, false).await
+}
+
+#[utoipa::path(
+    put,
+    path = "/ssf/stream",
+    operation_id = "replaceStream",
+    tag = "Shared Signals",
+    summary = "Replace a stream's configuration",
+    request_body = StreamRequest,
+    responses(
+        (status = 200, description = "The stream", body = StreamView),
+        (status = 409, description = "This receiver already pushes to this endpoint", body = ErrorBody),
+        ReceiverRefusals,
+    ),
+    security(("ReceiverAuth" = []))
+)]
+pub async fn replace_stream(
+    req: HttpRequest,
+    receiver: AuthenticatedReceiver,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    write_stream(req, receiver, state, body, true).await
+}
+
+#[utoipa::path(
+    delete,
+    path = "/ssf/stream",
+    operation_id = "deleteStream",
+    tag = "Shared Signals",
+    summary = "Delete a stream (its undelivered events with it)",
+    params(StreamQuery),
+    responses((status = 204, description = "Deleted"), ReceiverRefusals),
+    security(("ReceiverAuth" = []))
+)]
+pub async fn delete_stream(
+    req: HttpRequest,
+    receiver: AuthenticatedReceiver,
+    state: web::Data<AppState>,
+    query: web::Query<StreamQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id = input::parse_stream_id(
+        query
+            .stream_id
+            .as_deref()
+            .ok_or_else(|| input::bad_request("stream_id is required"))?,
+    )?;
+    let (db, who, context) = (state.db.clone(), receiver.0.clone(), request_context(&req));
+    let audit = state.config.audit_log.clone();
+    let deleted = state
+        .offload
+        .run("deleting a stream", move || {
+            let change = SsfChange {
+                context: &context,
+                audit: &audit,
+                at: Utc::now(),
+            };
+            db.delete_stream(&who, id, &change)
+        })
+        .await?;
+    if deleted {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(not_found())
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/ssf/status",
+    operation_id = "getStreamStatus",
+    tag = "Shared Signals",
+    summary = "A stream's status",
+    params(StreamQuery),
+    responses((status = 200, description = "The status", body = StatusView), ReceiverRefusals),
+    security(("ReceiverAuth" = []))
+)]
+pub async fn get_status(
+    receiver: AuthenticatedReceiver,
+    state: web::Data<AppState>,
+    query: web::Query<StreamQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id = input::parse_stream_id(
+        query
+            .stream_id
+            .as_deref()
+            .ok_or_else(|| input::bad_request("stream_id is required"))?,
+    )?;
+    let (db, who) = (state.db.clone(), receiver.0.clone());
+    let stream = state
+        .offload
+        .run("reading a stream", move || db.stream_of(&who, id))
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(HttpResponse::Ok().json(status_view(&stream)))
+}
+
+#[utoipa::path(
+    post,
+    path = "/ssf/status",
+    operation_id = "setStreamStatus",
+    tag = "Shared Signals",
+    summary = "Enable, pause (events kept) or disable (events dropped) a stream",
+    request_body = StreamOperation,
+    responses((status = 200, description = "The new status", body = StatusView), ReceiverRefusals),
+    security(("ReceiverAuth" = []))
+)]
+pub async fn set_status(
+    req: HttpRequest,
+    receiver: AuthenticatedReceiver,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let map = input::object(&body)?;
+    let id = input::stream_id(&map)?;
+    let (status, reason) = input::status(&map)?;
+    let (db, who, context) = (state.db.clone(), receiver.0.clone(), request_context(&req));
+    let audit = state.config.audit_log.clone();
+    let stream = state
+        .offload
+        .run("changing a stream's status", move || {
+            let change = SsfChange {
+                context: &context,
+                audit: &audit,
+                at: Utc::now(),
+            };
+            db.set_stream_status(&who, id, status, reason.as_deref(), &change)
+        })
+        .await?
+        .ok_or_else(not_found)?;
+    state.events.wake();
+    Ok(HttpResponse::Ok().json(status_view(&stream)))
+}
+
+async fn change_subject(
+    req: HttpRequest,
+    receiver: AuthenticatedReceiver,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+    add: bool,
+) -> Result<(), ApiError> {
+    let map = input::object(&body)?;
+    let id = input::stream_id(&map)?;
+    let subject = input::subject(&map)?;
+    let (db, who, context) = (state.db.clone(), receiver.0.clone(), request_context(&req));
+    let audit = state.config.audit_log.clone();
+    state
+        .offload
+        .run("changing a stream's subjects", move || {
+            let change = SsfChange {
+                context: &context,
+                audit: &audit,
+                at: Utc::now(),
+            };
+            db.change_subject(&who, id, &subject, add, &change)
+        })
+        .await?
+        .ok_or_else(not_found)
+}
+
+#[utoipa::path(
+    post,
+    path = "/ssf/subjects/add",
+    operation_id = "addSubject",
+    tag = "Shared Signals",
+    summary = "Add a subject to a stream",
+    request_body = StreamOperation,
+    responses((status = 200, description = "Added"), ReceiverRefusals),
+    security(("ReceiverAuth" = []))
+)]
+pub async fn add_subject(
+    req: HttpRequest,
+    receiver: AuthenticatedReceiver,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    change_subject(req, receiver, state, body, true).await?;
+    Ok(HttpResponse::Ok().finish())
+}
+
+#[utoipa::path(
+    post,
+    path = "/ssf/subjects/remove",
+    operation_id = "removeSubject",
+    tag = "Shared Signals",
+    summary = "Remove a subject from a stream",
+    request_body = StreamOperation,
+    responses((status = 204, description = "Removed"), ReceiverRefusals),
+    security(("ReceiverAuth" = []))
+)]
+pub async fn remove_subject(
+    req: HttpRequest,
+    receiver: AuthenticatedReceiver,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    change_subject(req, receiver, state, body, false).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(
+    post,
+    path = "/ssf/verify",
+    operation_id = "verifyStream",
+    tag = "Shared Signals",
+    summary = "Send a verification event through a stream",
+    request_body = StreamOperation,
+    responses((status = 204, description = "The verification event is on its way"), ReceiverRefusals),
+    security(("ReceiverAuth" = []))
+)]
+pub async fn verify(
+    receiver: AuthenticatedReceiver,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let map = input::object(&body)?;
+    let id = input::stream_id(&map)?;
+    let verification_state = input::state(&map)?;
+    let (db, who) = (state.db.clone(), receiver.0.clone());
+    let found = state
+        .offload
+        .run("requesting a verification", move || {
+            db.request_verification(&who, id, verification_state.as_deref(), Utc::now())
+        })
+        .await?;
+    if !found {
+        return Err(not_found());
+    }
+    state.events.wake();
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(
+    post,
+    path = "/ssf/poll/{stream_id}",
+    operation_id = "pollStream",
+    tag = "Shared Signals",
+    summary = "Poll delivery (RFC 8936): acknowledge, and fetch SETs not yet acknowledged",
+    params(("stream_id" = String, Path, description = "The stream")),
+    request_body = PollRequest,
+    responses((status = 200, description = "SETs by jti", body = PollView), ReceiverRefusals),
+    security(("ReceiverAuth" = []))
+)]
+pub async fn poll(
+    receiver: AuthenticatedReceiver,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let id = input::parse_stream_id(&path)?;
+    let request = input::poll(&input::object(&body)?)?;
+    let (db, who) = (state.db.clone(), receiver.0.clone());
+    let stream = state
+        .offload
+        .run("reading a stream", move || db.stream_of(&who, id))
+        .await?
+        .filter(|s| matches!(s.config.delivery, Delivery::Poll))
+        .ok_or_else(not_found)?;
+    let deadline = tokio::time::Instant::now() + LONG_POLL;
+    let (mut acks, mut errors) = (request.acks, request.errors);
+    loop {
+        let (db, polled, max) = (state.db.clone(), stream.clone(), request.max_events);
+        let (a, e) = (std::mem::take(&mut acks), std::mem::take(&mut errors));
+        let (events, more) = state
+            .offload
+            .run("polling a stream", move || {
+                db.poll(&polled, &a, &e, max, Utc::now())
+            })
+            .await?;
+        let waiting = events.is_empty()
+            && max > 0
+            && !request.return_immediately
+            && tokio::time::Instant::now() < deadline;
+        if waiting {
+            tokio::time::sleep(LONG_POLL_STEP).await;
+            continue;
+        }
+        let signer = Signer {
+            keys: &state.keys,
+            issuer: state.config.session.issuer.as_deref(),
+        };
+        let mut sets = Map::new();
+        for event in &events {
+            match formats::stream_set(&receiver.0.audience, stream.id, event, &signer, Utc::now()) {
+                Ok(set) => {
+                    sets.insert(event.id.to_string(), Value::String(set));
+                }
+                Err(e) => return Err(ApiError::internal("signing a SET", e)),
+            }
+        }
+        return Ok(HttpResponse::Ok().json(PollView {
+            sets,
+            more_available: more,
+        }));
+    }
+}
+
+/// Mounts the transmitter's endpoints.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/.well-known/ssf-configuration", "GET").route(web::get().to(metadata)))
+        .service(
+            resource("/ssf/stream", "GET, POST, PATCH, PUT, DELETE")
+                .route(web::get().to(get_streams))
+                .route(web::post().to(create_stream))
+                .route(web::patch().to(update_stream))
+                .route(web::put().to(replace_stream))
+                .route(web::delete().to(delete_stream)),
+        )
+        .service(
+            resource("/ssf/status", "GET, POST")
+                .route(web::get().to(get_status))
+                .route(web::post().to(set_status)),
+        )
+        .service(resource("/ssf/subjects/add", "POST").route(web::post().to(add_subject)))
+        .service(resource("/ssf/subjects/remove", "POST").route(web::post().to(remove_subject)))
+        .service(resource("/ssf/verify", "POST").route(web::post().to(verify)))
+        .service(resource("/ssf/poll/{stream_id}", "POST").route(web::post().to(poll)));
+}

@@ -1,0 +1,190 @@
+//! The SSF receivers, on the admin listener: an operator creates one (its token is shown once,
+//! stored only as its hash), lists them, or removes one with its streams.
+
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::json_object::JsonObject;
+use crate::http::receiver_auth::{new_token, token_hash};
+use crate::http::request_id::request_context;
+use crate::state::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::Utc;
+use domain::ports::{SsfChange, SsfStore};
+use domain::ssf::Receiver;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A new receiver.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateReceiver {
+    /// Who it is, for operators.
+    #[schema(example = "risk-engine", min_length = 1, max_length = 200)]
+    pub name: String,
+    /// The `aud` of every SET its streams carry (its client id or URL).
+    #[schema(example = "https://rp.example", min_length = 1, max_length = 2048)]
+    pub audience: String,
+}
+
+/// A receiver, as listed.
+#[derive(Serialize, ToSchema)]
+#[schema(as = SsfReceiver)]
+pub struct ReceiverView {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub audience: String,
+    pub created_at: chrono::DateTime<Utc>,
+}
+
+/// A receiver just created, with its token (shown this once).
+#[derive(Serialize, ToSchema)]
+pub struct CreatedReceiver {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub audience: String,
+    pub created_at: chrono::DateTime<Utc>,
+    /// `Authorization: Bearer <token>` on the transmitter's endpoints. Not shown again.
+    pub token: String,
+}
+
+impl From<Receiver> for ReceiverView {
+    fn from(r: Receiver) -> Self {
+        Self {
+            id: r.id,
+            name: r.name,
+            audience: r.audience,
+            created_at: r.created_at,
+        }
+    }
+}
+
+fn text_ok(s: &str, max: usize) -> bool {
+    !s.trim().is_empty() && s.len() <= max && !s.chars().any(char::is_control)
+}
+
+#[utoipa::path(
+    post,
+    path = "/ssf/receivers",
+    operation_id = "createSsfReceiver",
+    tag = "Shared Signals",
+    summary = "Create an SSF receiver and its token",
+    request_body = CreateReceiver,
+    responses(
+        (status = 201, description = "The receiver, with its token (shown once)", body = CreatedReceiver),
+        (status = 400, description = "Not valid JSON, an unknown field, or an empty name or audience", body = ErrorBody),
+        super::super::admin::AdminRefusals,
+    ),
+    security(("ApiKeyAuth" = []), ())
+)]
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: JsonObject<CreateReceiver>,
+) -> Result<HttpResponse, ApiError> {
+    let CreateReceiver { name, audience } = body.0;
+    if !text_ok(&name, 200) || !text_ok(&audience, 2048) {
+        return Err(ApiError::status(StatusCode::BAD_REQUEST));
+    }
+    let token = new_token()?;
+    let hash = token_hash(&token);
+    let (db, context, audit) = (
+        state.db.clone(),
+        request_context(&req),
+        state.config.audit_log.clone(),
+    );
+    let receiver = state
+        .offload
+        .run("creating a receiver", move || {
+            let change = SsfChange {
+                context: &context,
+                audit: &audit,
+                at: Utc::now(),
+            };
+            db.create_receiver(&name, &audience, &hash, &change)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(CreatedReceiver {
+        id: receiver.id,
+        name: receiver.name,
+        audience: receiver.audience,
+        created_at: receiver.created_at,
+        token,
+    }))
+}
+
+#[utoipa::path(
+    get,
+    path = "/ssf/receivers",
+    operation_id = "listSsfReceivers",
+    tag = "Shared Signals",
+    summary = "The SSF receivers (never their tokens)",
+    responses(
+        (status = 200, description = "Every receiver, oldest first", body = Vec<ReceiverView>),
+        super::super::admin::AdminRefusals,
+    ),
+    security(("ApiKeyAuth" = []), ())
+)]
+pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let db = state.db.clone();
+    let receivers = state
+        .offload
+        .run("listing receivers", move || db.list_receivers())
+        .await?;
+    let body: Vec<ReceiverView> = receivers.into_iter().map(ReceiverView::from).collect();
+    Ok(HttpResponse::Ok().json(body))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/ssf/receivers/{id}",
+    operation_id = "deleteSsfReceiver",
+    tag = "Shared Signals",
+    summary = "Remove a receiver; its streams end and their undelivered events are dropped",
+    params(("id" = uuid::Uuid, Path, description = "The receiver")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 400, description = "A malformed id", body = ErrorBody),
+        (status = 404, description = "No such receiver", body = ErrorBody),
+        super::super::admin::AdminRefusals,
+    ),
+    security(("ApiKeyAuth" = []), ())
+)]
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let (db, context, audit) = (
+        state.db.clone(),
+        request_context(&req),
+        state.config.audit_log.clone(),
+    );
+    let removed = state
+        .offload
+        .run("removing a receiver", move || {
+            let change = SsfChange {
+                context: &context,
+                audit: &audit,
+                at: Utc::now(),
+            };
+            db.delete_receiver(id, &change)
+        })
+        .await?;
+    if removed {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::status(StatusCode::NOT_FOUND))
+    }
+}
+
+/// Mounts the receivers' administration (admin listener).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    use crate::routes::resource;
+    cfg.service(
+        resource("/ssf/receivers", "GET, POST")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .service(resource("/ssf/receivers/{id}", "DELETE").route(web::delete().to(delete)));
+}

@@ -1,0 +1,235 @@
+//! The Shared Signals transmitter's vocabulary (OpenID SSF 1.0; README, "Shared Signals"):
+//! receivers, their streams, what a stream asks for, and the subjects it is limited to. Free of
+//! HTTP and SQL: the API reads requests into these, persistence stores them.
+
+use crate::ids::UserId;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Push delivery, RFC 8935.
+pub const PUSH: &str = "urn:ietf:rfc:8935";
+/// Poll delivery, RFC 8936.
+pub const POLL: &str = "urn:ietf:rfc:8936";
+
+const RISC: &str = "https://schemas.openid.net/secevent/risc/event-type";
+const CAEP: &str = "https://schemas.openid.net/secevent/caep/event-type";
+/// The SSF verification event.
+pub const VERIFICATION: &str = "https://schemas.openid.net/secevent/ssf/event-type/verification";
+/// The outbox name of a verification event (never in the hooks' catalogue).
+pub const VERIFICATION_EVENT: &str = "ssf.verification";
+
+/// The event types a stream can carry: our events' RISC and CAEP names.
+pub const EVENTS_SUPPORTED: [&str; 4] = [
+    "https://schemas.openid.net/secevent/risc/event-type/account-purged",
+    "https://schemas.openid.net/secevent/risc/event-type/account-disabled",
+    "https://schemas.openid.net/secevent/risc/event-type/account-enabled",
+    "https://schemas.openid.net/secevent/caep/event-type/session-revoked",
+];
+
+/// The SET event type of one of our events (`user.delete` → account-purged, …).
+pub fn event_type(event: &str) -> Option<String> {
+    match event {
+        "user.delete" => Some(format!("{RISC}/account-purged")),
+        "user.delete.scheduled" => Some(format!("{RISC}/account-disabled")),
+        "user.delete.cancelled" => Some(format!("{RISC}/account-enabled")),
+        "session.delete" => Some(format!("{CAEP}/session-revoked")),
+        VERIFICATION_EVENT => Some(VERIFICATION.to_owned()),
+        _ => None,
+    }
+}
+
+/// A receiver: another service, known by a bearer token stored only as its hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Receiver {
+    pub id: uuid::Uuid,
+    pub name: String,
+    /// The `aud` of every SET its streams carry.
+    pub audience: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// How a stream's events leave: pushed to the receiver, or polled by it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    Push {
+        endpoint_url: String,
+        /// Sent as `Authorization` with every push; never shown back.
+        authorization_header: Option<String>,
+    },
+    Poll,
+}
+
+impl Delivery {
+    /// The method's URN.
+    pub fn method(&self) -> &'static str {
+        match self {
+            Self::Push { .. } => PUSH,
+            Self::Poll => POLL,
+        }
+    }
+}
+
+/// What a receiver asks of a stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamConfig {
+    pub delivery: Delivery,
+    /// Event type URIs; the stream delivers those of them we support.
+    pub events_requested: Vec<String>,
+    pub description: Option<String>,
+}
+
+impl StreamConfig {
+    /// The requested types this transmitter supports (`events_delivered`).
+    pub fn events_delivered(&self) -> Vec<String> {
+        self.events_requested
+            .iter()
+            .filter(|e| EVENTS_SUPPORTED.contains(&e.as_str()))
+            .cloned()
+            .collect()
+    }
+
+    /// Whether the stream carries `event_type` (verification always).
+    pub fn carries(&self, event_type: &str) -> bool {
+        event_type == VERIFICATION || self.events_delivered().iter().any(|e| e == event_type)
+    }
+}
+
+/// A stream's status (SSF 1.0 §8.1.2): paused streams keep their events, disabled ones keep none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StreamStatus {
+    Enabled,
+    Paused,
+    Disabled,
+}
+
+impl StreamStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enabled => "enabled",
+            Self::Paused => "paused",
+            Self::Disabled => "disabled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Enabled, Self::Paused, Self::Disabled]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+}
+
+/// A stream, as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stream {
+    pub id: uuid::Uuid,
+    pub receiver_id: uuid::Uuid,
+    pub config: StreamConfig,
+    pub status: StreamStatus,
+    pub status_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Stream {
+    /// The delivery key of this stream's deliveries, beside the hooks'.
+    pub fn delivery_key(&self) -> String {
+        delivery_key(self.id)
+    }
+}
+
+/// The delivery key of stream `id`: `ssf:<id>`.
+pub fn delivery_key(id: uuid::Uuid) -> String {
+    format!("{STREAM_PREFIX}{id}")
+}
+
+/// Deliveries whose key starts with this belong to a stream.
+pub const STREAM_PREFIX: &str = "ssf:";
+/// The delivery written with an event when SSF is on: fanned out to the streams that want it.
+pub const ALL_STREAMS: &str = "ssf:*";
+
+/// The stream of a delivery key, if it is a stream's.
+pub fn stream_of(key: &str) -> Option<uuid::Uuid> {
+    key.strip_prefix(STREAM_PREFIX)?.parse().ok()
+}
+
+/// A subject a stream is limited to (SSF subject identifiers, RFC 9493): an opaque user id or
+/// an e-mail address.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Subject {
+    Opaque(String),
+    Email(String),
+}
+
+impl Subject {
+    /// Reads `{"format":"opaque","id":…}` or `{"format":"email","email":…}`.
+    pub fn from_json(value: &Value) -> Result<Self, String> {
+        let text = |field: &str| {
+            value
+                .get(field)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty() && s.len() <= 320)
+                .map(str::to_owned)
+                .ok_or_else(|| format!("subject: {field} must be a non-empty string"))
+        };
+        match value.get("format").and_then(Value::as_str) {
+            Some("opaque") => Ok(Self::Opaque(text("id")?)),
+            Some("email") => Ok(Self::Email(text("email")?.to_lowercase())),
+            Some(other) => Err(format!(
+                "subject: format {other:?} is not supported (opaque, email)"
+            )),
+            None => Err("subject: an object with a format (opaque or email)".to_owned()),
+        }
+    }
+
+    /// How it is stored: `opaque:<id>` or `email:<address>`.
+    pub fn key(&self) -> String {
+        match self {
+            Self::Opaque(id) => format!("opaque:{id}"),
+            Self::Email(email) => format!("email:{email}"),
+        }
+    }
+
+    /// The subjects an event about `user` (with these addresses) concerns.
+    pub fn of_user(user: UserId, emails: &[String]) -> Vec<Self> {
+        std::iter::once(Self::Opaque(user.to_string()))
+            .chain(emails.iter().map(|e| Self::Email(e.to_lowercase())))
+            .collect()
+    }
+}
+
+/// `ssf.default_subjects`: whether a stream hears about every user or only about subjects added.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum DefaultSubjects {
+    #[default]
+    All,
+    None,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn subjects_read_and_key() {
+        assert_eq!(
+            Subject::from_json(&json!({"format": "email", "email": "A@B.c"})).map(|s| s.key()),
+            Ok("email:a@b.c".to_owned())
+        );
+        assert!(
+            Subject::from_json(&json!({"format": "phone_number", "phone_number": "1"})).is_err()
+        );
+        assert!(Subject::from_json(&json!({"format": "opaque"})).is_err());
+        assert!(Subject::from_json(&json!("opaque")).is_err());
+    }
+
+    #[test]
+    fn delivery_keys_round_trip() {
+        let id = uuid::Uuid::new_v4();
+        assert_eq!(stream_of(&delivery_key(id)), Some(id));
+        assert_eq!(stream_of(ALL_STREAMS), None);
+        assert_eq!(stream_of("hook"), None);
+    }
+}
