@@ -2,7 +2,8 @@
 
 Public API: a fresh user and session per request, so an operation that ends the session
 (POST /logout, DELETE /user) cannot starve the ones after it, and the `ignored_auth` check can
-replace exactly the credentials set here. Admin API: the api key.
+replace exactly the credentials set here; the Shared Signals endpoints get a fresh receiver's
+token instead. Admin API: the api key.
 """
 import os
 import uuid
@@ -13,6 +14,7 @@ import schemathesis
 ADMIN = os.environ["ST_ADMIN_URL"]
 API_KEY = os.environ["ST_API_KEY"]
 MODE = os.environ.get("ST_MODE", "public")
+RECEIVER_TOKEN = None
 
 
 def _admin(path, body):
@@ -31,6 +33,13 @@ class Credentials:
     def get(self, case, ctx):
         if MODE == "admin":
             return API_KEY
+        if case.operation.path.startswith("/ssf/"):
+            # One receiver for the run, so a stream one request creates is the next one's.
+            global RECEIVER_TOKEN
+            if RECEIVER_TOKEN is None:
+                receiver = _admin("/ssf/receivers", {"name": "schemathesis", "audience": "https://st.example"})
+                RECEIVER_TOKEN = receiver["token"]
+            return RECEIVER_TOKEN
         user = _admin(
             "/users",
             {"emails": [{"address": f"st-{uuid.uuid4().hex}@example.com", "is_primary": True}]},

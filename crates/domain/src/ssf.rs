@@ -168,7 +168,7 @@ impl Subject {
             value
                 .get(field)
                 .and_then(Value::as_str)
-                .filter(|s| !s.is_empty() && s.len() <= 320)
+                .filter(|s| !s.is_empty() && s.chars().count() <= 320)
                 .map(str::to_owned)
                 .ok_or_else(|| format!("subject: {field} must be a non-empty string"))
         };

@@ -483,7 +483,7 @@ async fn poll_with_acknowledgements(backend: Backend) {
     // Malformed polls.
     for bad in [
         json!({"maxEvents": -1}),
-        json!({"ack": ["not-a-jti"]}),
+        json!({"ack": "not-a-list"}),
         json!({"returnImmediately": "yes"}),
     ] {
         assert_error(call(&app, "POST", &poll, &token, Some(bad)).await, 400);

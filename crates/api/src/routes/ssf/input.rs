@@ -37,6 +37,12 @@ pub fn object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
+/// A property that is absent or null.
+fn absent(map: &Map<String, Value>, field: &str) -> bool {
+    map.get(field).is_none_or(Value::is_null)
+}
+
+/// An optional string of at most `max` characters (as the OpenAPI document counts them).
 fn text<'a>(
     map: &'a Map<String, Value>,
     field: &str,
@@ -44,9 +50,9 @@ fn text<'a>(
 ) -> Result<Option<&'a str>, ApiError> {
     match map.get(field) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.len() <= max => Ok(Some(s)),
+        Some(Value::String(s)) if s.chars().count() <= max => Ok(Some(s)),
         Some(_) => Err(bad_request(format!(
-            "{field}: a string of at most {max} bytes"
+            "{field}: a string of at most {max} characters"
         ))),
     }
 }
@@ -64,11 +70,28 @@ pub fn parse_stream_id(value: &str) -> Result<uuid::Uuid, ApiError> {
     value.parse().map_err(bad_request)
 }
 
+/// An absolute http(s) URL, exactly as the pattern of `PushDelivery.endpoint_url` in the OpenAPI
+/// document (`schemas.rs`) says: a host name (or IPv4 address), an optional port, an optional
+/// path of URL characters; no user-info, no IPv6 literal.
 fn is_http_url(url: &str) -> bool {
-    let rest = url
+    let Some(rest) = url
         .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
-    rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace))
+        .or_else(|| url.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let (authority, path) = rest.find('/').map_or((rest, ""), |i| rest.split_at(i));
+    let host_char = |c: char| c.is_ascii_alphanumeric() || "._~%!$&'()*+,;=-".contains(c);
+    let path_ok = path.chars().all(|c| host_char(c) || ":@/?#".contains(c));
+    let (host, port) = authority
+        .find(':')
+        .map_or((authority, ""), |i| authority.split_at(i));
+    let host_ok = !host.is_empty() && host.chars().all(host_char);
+    let port_ok = port.is_empty()
+        || port.strip_prefix(':').is_some_and(|digits| {
+            (1..=5).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+        });
+    host_ok && port_ok && path_ok
 }
 
 fn delivery(value: &Value) -> Result<Delivery, ApiError> {
@@ -87,7 +110,7 @@ fn delivery(value: &Value) -> Result<Delivery, ApiError> {
                 .filter(|u| is_http_url(u))
                 .ok_or_else(|| bad_request("delivery.endpoint_url: an absolute http(s) URL"))?;
             let authorization_header = text(map, "authorization_header", MAX_HEADER)?;
-            if authorization_header.is_some_and(|h| h.chars().any(char::is_control)) {
+            if authorization_header.is_some_and(|h| h.chars().any(|c| c < ' ' || c == '\x7f')) {
                 return Err(bad_request(
                     "delivery.authorization_header: no control characters",
                 ));
@@ -98,7 +121,13 @@ fn delivery(value: &Value) -> Result<Delivery, ApiError> {
             })
         }
         // The poll URL is the transmitter's to give; one sent back is ignored.
-        Some(ssf::POLL) => Ok(Delivery::Poll),
+        Some(ssf::POLL) => {
+            if map.contains_key("authorization_header") {
+                return Err(bad_request("delivery: authorization_header is for push"));
+            }
+            text(map, "endpoint_url", MAX_URL)?;
+            Ok(Delivery::Poll)
+        }
         _ => Err(bad_request(format!(
             "delivery.method: {} or {}",
             ssf::PUSH,
@@ -119,7 +148,7 @@ fn events(value: &Value) -> Result<Vec<String>, ApiError> {
     list.iter()
         .map(|e| {
             e.as_str()
-                .filter(|s| !s.is_empty() && s.len() <= MAX_TEXT)
+                .filter(|s| !s.is_empty() && s.chars().count() <= MAX_TEXT)
                 .map(str::to_owned)
                 .ok_or_else(|| bad_request("events_requested: strings"))
         })
@@ -145,11 +174,19 @@ pub fn stream_config(map: &Map<String, Value>, write: Write<'_>) -> Result<Strea
     {
         return Err(bad_request(format!("unknown property {unknown}")));
     }
-    if matches!(write, Write::Create) && map.contains_key("stream_id") {
+    if matches!(write, Write::Create) && !absent(map, "stream_id") {
         return Err(bad_request("stream_id is the transmitter's to give"));
     }
-    let delivery = map.get("delivery").map(delivery).transpose()?;
-    let events_requested = map.get("events_requested").map(events).transpose()?;
+    let delivery = map
+        .get("delivery")
+        .filter(|_| !absent(map, "delivery"))
+        .map(delivery)
+        .transpose()?;
+    let events_requested = map
+        .get("events_requested")
+        .filter(|_| !absent(map, "events_requested"))
+        .map(events)
+        .transpose()?;
     let description = text(map, "description", MAX_TEXT)?.map(str::to_owned);
     Ok(match write {
         Write::Create | Write::Replace => StreamConfig {
@@ -185,7 +222,7 @@ pub fn subject(map: &Map<String, Value>) -> Result<Subject, ApiError> {
     let value = map
         .get("subject")
         .ok_or_else(|| bad_request("subject is required"))?;
-    if let Some(v) = map.get("verified") {
+    if let Some(v) = map.get("verified").filter(|v| !v.is_null()) {
         if !v.is_boolean() {
             return Err(bad_request("verified: a boolean"));
         }
@@ -210,11 +247,9 @@ pub struct PollRequest {
 const DEFAULT_MAX_EVENTS: u32 = 100;
 const MAX_MAX_EVENTS: u32 = 1000;
 
-fn jti(value: &str) -> Result<domain::ids::EventId, ApiError> {
-    value
-        .parse::<uuid::Uuid>()
-        .map(domain::ids::EventId)
-        .map_err(|_| bad_request("ack and setErrs name SETs by their jti"))
+/// A jti we gave (an event id); any other names no SET of ours and is ignored.
+fn jti(value: &str) -> Option<domain::ids::EventId> {
+    value.parse::<uuid::Uuid>().ok().map(domain::ids::EventId)
 }
 
 pub fn poll(map: &Map<String, Value>) -> Result<PollRequest, ApiError> {
@@ -225,45 +260,62 @@ pub fn poll(map: &Map<String, Value>) -> Result<PollRequest, ApiError> {
         return Err(bad_request(format!("unknown property {unknown}")));
     }
     let max_events = match map.get("maxEvents") {
-        None => DEFAULT_MAX_EVENTS,
-        Some(v) => v
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .ok_or_else(|| bad_request("maxEvents: a non-negative integer"))?
-            .min(MAX_MAX_EVENTS),
+        None | Some(Value::Null) => DEFAULT_MAX_EVENTS,
+        Some(v) => {
+            // JSON has one number type: 5.0 is the integer 5.
+            let n = v
+                .as_u64()
+                .or_else(|| {
+                    v.as_f64()
+                        .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+                        .map(|f| f.min(u64::MAX as f64) as u64)
+                })
+                .ok_or_else(|| bad_request("maxEvents: a non-negative integer"))?;
+            u32::try_from(n.min(u64::from(MAX_MAX_EVENTS))).unwrap_or(MAX_MAX_EVENTS)
+        }
     };
     let return_immediately = match map.get("returnImmediately") {
-        None => false,
+        None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
         Some(_) => return Err(bad_request("returnImmediately: a boolean")),
     };
     let acks = match map.get("ack") {
-        None => Vec::new(),
-        Some(Value::Array(list)) if list.len() <= MAX_MAX_EVENTS as usize => list
-            .iter()
-            .map(|v| {
-                v.as_str()
-                    .ok_or_else(|| bad_request("ack: strings"))
-                    .and_then(jti)
-            })
-            .collect::<Result<_, _>>()?,
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(list)) if list.len() <= MAX_MAX_EVENTS as usize => {
+            let mut acks = Vec::with_capacity(list.len());
+            for v in list {
+                acks.extend(jti(v
+                    .as_str()
+                    .ok_or_else(|| bad_request("ack: strings"))?));
+            }
+            acks
+        }
         Some(_) => return Err(bad_request("ack: an array of jti")),
     };
     let errors = match map.get("setErrs") {
-        None => Vec::new(),
-        Some(Value::Object(errs)) if errs.len() <= MAX_MAX_EVENTS as usize => errs
-            .iter()
-            .map(|(id, err)| {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Object(errs)) => {
+            let mut errors = Vec::new();
+            for (id, err) in errs {
                 let code = err
                     .get("err")
                     .and_then(Value::as_str)
                     .filter(|c| {
-                        c.len() <= 64 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                        (1..=64).contains(&c.len())
+                            && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
                     })
                     .ok_or_else(|| bad_request("setErrs: {jti: {err, description}}"))?;
-                Ok((jti(id)?, format!("receiver: {code}")))
-            })
-            .collect::<Result<_, ApiError>>()?,
+                if let Some(description) = err.get("description") {
+                    if !(description.is_string() || description.is_null()) {
+                        return Err(bad_request("setErrs: description a string"));
+                    }
+                }
+                if let Some(event) = jti(id) {
+                    errors.push((event, format!("receiver: {code}")));
+                }
+            }
+            errors
+        }
         Some(_) => return Err(bad_request("setErrs: an object")),
     };
     Ok(PollRequest {
@@ -272,4 +324,35 @@ pub fn poll(map: &Map<String, Value>) -> Result<PollRequest, ApiError> {
         acks,
         errors,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_http_url;
+
+    #[test]
+    fn push_endpoints() {
+        for good in [
+            "https://rp.example/events",
+            "http://127.0.0.1:8080",
+            "http://localhost:9/x?y=1#z",
+            "https://a.b/c%20d",
+        ] {
+            assert!(is_http_url(good), "{good}");
+        }
+        for bad in [
+            "ftp://x",
+            "http://",
+            "http://[",
+            "http://[::1]/",
+            "http://a b",
+            "https://user@rp.example",
+            "http://a:123456",
+            "http://a:x",
+            "https://é.example",
+            "https:///path",
+        ] {
+            assert!(!is_http_url(bad), "{bad}");
+        }
+    }
 }

@@ -6,10 +6,12 @@
 
 mod input;
 pub mod receivers;
+mod schemas;
 
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::receiver_auth::AuthenticatedReceiver;
 use crate::http::request_id::request_context;
+use crate::metrics::AttemptResult;
 use crate::outbox::formats::{self, Signer};
 use crate::routes::resource;
 use crate::state::AppState;
@@ -103,55 +105,18 @@ pub struct PollView {
     more_available: bool,
 }
 
-/// A stream configuration request: create (`delivery` required, no `stream_id`), update (the
-/// properties given) or replace (all of it, with `stream_id`).
-#[derive(Deserialize, ToSchema)]
-#[allow(dead_code)]
-pub struct StreamRequest {
-    stream_id: Option<String>,
-    /// `{"method": "urn:ietf:rfc:8935", "endpoint_url": …, "authorization_header"?: …}` or
-    /// `{"method": "urn:ietf:rfc:8936"}`.
-    #[schema(value_type = Object)]
-    delivery: Option<Value>,
-    events_requested: Option<Vec<String>>,
-    description: Option<String>,
+/// `GET /ssf/stream`: one stream (with `stream_id`), or the list.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // described; the handler answers either form
+pub enum StreamOrStreams {
+    One(StreamView),
+    All(Vec<StreamView>),
 }
 
-/// A body naming a stream, with what the operation needs.
-#[derive(Deserialize, ToSchema)]
-#[allow(dead_code)]
-pub struct StreamOperation {
-    stream_id: String,
-    /// Status changes: `enabled`, `paused` or `disabled`.
-    status: Option<String>,
-    reason: Option<String>,
-    /// Subjects: `{"format":"opaque","id":…}` or `{"format":"email","email":…}`.
-    #[schema(value_type = Option<Object>)]
-    subject: Option<Value>,
-    verified: Option<bool>,
-    /// Verification: echoed in the verification event.
-    state: Option<String>,
-}
-
-/// An RFC 8936 poll request.
-#[derive(Deserialize, ToSchema)]
-#[allow(dead_code)]
-pub struct PollRequest {
-    #[serde(rename = "maxEvents")]
-    max_events: Option<u32>,
-    #[serde(rename = "returnImmediately")]
-    return_immediately: Option<bool>,
-    ack: Option<Vec<String>>,
-    #[serde(rename = "setErrs")]
-    #[schema(value_type = Option<Object>)]
-    set_errs: Option<Value>,
-}
-
-/// `?stream_id=`.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
+/// `?stream_id=`, read as text so a malformed id is our 400.
+#[derive(Deserialize)]
 pub struct StreamQuery {
-    /// One stream; without it, all of the receiver's.
     stream_id: Option<String>,
 }
 
@@ -238,7 +203,7 @@ pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
     operation_id = "createStream",
     tag = "Shared Signals",
     summary = "Create a stream",
-    request_body = StreamRequest,
+    request_body = schemas::CreateStream,
     responses(
         (status = 201, description = "The stream, enabled", body = StreamView),
         (status = 409, description = "This receiver already pushes to this endpoint", body = ErrorBody),
@@ -275,9 +240,9 @@ pub async fn create_stream(
     operation_id = "getStreams",
     tag = "Shared Signals",
     summary = "One stream, or all of the receiver's",
-    params(StreamQuery),
+    params(schemas::StreamQuery),
     responses(
-        (status = 200, description = "The stream (with `stream_id`), or the list", body = StreamView),
+        (status = 200, description = "The stream (with `stream_id`), or the list", body = StreamOrStreams),
         ReceiverRefusals,
     ),
     security(("ReceiverAuth" = []))
@@ -356,7 +321,7 @@ async fn write_stream(
     operation_id = "updateStream",
     tag = "Shared Signals",
     summary = "Change some of a stream's configuration",
-    request_body = StreamRequest,
+    request_body = schemas::UpdateStream,
     responses(
         (status = 200, description = "The stream", body = StreamView),
         (status = 409, description = "This receiver already pushes to this endpoint", body = ErrorBody),
@@ -379,7 +344,7 @@ pub async fn update_stream(
     operation_id = "replaceStream",
     tag = "Shared Signals",
     summary = "Replace a stream's configuration",
-    request_body = StreamRequest,
+    request_body = schemas::ReplaceStream,
     responses(
         (status = 200, description = "The stream", body = StreamView),
         (status = 409, description = "This receiver already pushes to this endpoint", body = ErrorBody),
@@ -402,7 +367,7 @@ pub async fn replace_stream(
     operation_id = "deleteStream",
     tag = "Shared Signals",
     summary = "Delete a stream (its undelivered events with it)",
-    params(StreamQuery),
+    params(schemas::OneStream),
     responses((status = 204, description = "Deleted"), ReceiverRefusals),
     security(("ReceiverAuth" = []))
 )]
@@ -444,7 +409,7 @@ pub async fn delete_stream(
     operation_id = "getStreamStatus",
     tag = "Shared Signals",
     summary = "A stream's status",
-    params(StreamQuery),
+    params(schemas::OneStream),
     responses((status = 200, description = "The status", body = StatusView), ReceiverRefusals),
     security(("ReceiverAuth" = []))
 )]
@@ -474,7 +439,7 @@ pub async fn get_status(
     operation_id = "setStreamStatus",
     tag = "Shared Signals",
     summary = "Enable, pause (events kept) or disable (events dropped) a stream",
-    request_body = StreamOperation,
+    request_body = schemas::StatusRequest,
     responses((status = 200, description = "The new status", body = StatusView), ReceiverRefusals),
     security(("ReceiverAuth" = []))
 )]
@@ -537,7 +502,7 @@ async fn change_subject(
     operation_id = "addSubject",
     tag = "Shared Signals",
     summary = "Add a subject to a stream",
-    request_body = StreamOperation,
+    request_body = schemas::SubjectChange,
     responses((status = 200, description = "Added"), ReceiverRefusals),
     security(("ReceiverAuth" = []))
 )]
@@ -557,7 +522,7 @@ pub async fn add_subject(
     operation_id = "removeSubject",
     tag = "Shared Signals",
     summary = "Remove a subject from a stream",
-    request_body = StreamOperation,
+    request_body = schemas::SubjectChange,
     responses((status = 204, description = "Removed"), ReceiverRefusals),
     security(("ReceiverAuth" = []))
 )]
@@ -577,7 +542,7 @@ pub async fn remove_subject(
     operation_id = "verifyStream",
     tag = "Shared Signals",
     summary = "Send a verification event through a stream",
-    request_body = StreamOperation,
+    request_body = schemas::VerifyRequest,
     responses((status = 204, description = "The verification event is on its way"), ReceiverRefusals),
     security(("ReceiverAuth" = []))
 )]
@@ -609,8 +574,8 @@ pub async fn verify(
     operation_id = "pollStream",
     tag = "Shared Signals",
     summary = "Poll delivery (RFC 8936): acknowledge, and fetch SETs not yet acknowledged",
-    params(("stream_id" = String, Path, description = "The stream")),
-    request_body = PollRequest,
+    params(("stream_id" = uuid::Uuid, Path, description = "The stream")),
+    request_body = schemas::PollRequest,
     responses((status = 200, description = "SETs by jti", body = PollView), ReceiverRefusals),
     security(("ReceiverAuth" = []))
 )]
@@ -631,6 +596,16 @@ pub async fn poll(
         .ok_or_else(not_found)?;
     let deadline = tokio::time::Instant::now() + LONG_POLL;
     let (mut acks, mut errors) = (request.acks, request.errors);
+    // Per stream, as pushes are: an acknowledgement is a delivery, an error a dead one.
+    let key = stream.delivery_key();
+    for _ in &acks {
+        state
+            .metrics
+            .webhook_attempt(&key, AttemptResult::Delivered);
+    }
+    for _ in &errors {
+        state.metrics.webhook_attempt(&key, AttemptResult::Dead);
+    }
     loop {
         let (db, polled, max) = (state.db.clone(), stream.clone(), request.max_events);
         let (a, e) = (std::mem::take(&mut acks), std::mem::take(&mut errors));

@@ -58,8 +58,9 @@ impl From<Receiver> for ReceiverView {
     }
 }
 
+/// Between 1 and `max` characters, as the OpenAPI document says.
 fn text_ok(s: &str, max: usize) -> bool {
-    !s.trim().is_empty() && s.len() <= max && !s.chars().any(char::is_control)
+    (1..=max).contains(&s.chars().count())
 }
 
 #[utoipa::path(
@@ -71,7 +72,7 @@ fn text_ok(s: &str, max: usize) -> bool {
     request_body = CreateReceiver,
     responses(
         (status = 201, description = "The receiver, with its token (shown once)", body = CreatedReceiver),
-        (status = 400, description = "Not valid JSON, an unknown field, or an empty name or audience", body = ErrorBody),
+        (status = 400, description = "Not valid JSON, an unknown field, or a name or audience empty or too long", body = ErrorBody),
         super::super::admin::AdminRefusals,
     ),
     security(("ApiKeyAuth" = []), ())
