@@ -63,7 +63,7 @@ async fn verified_set(app: &TestApp, token: &str, audience: &str) -> Value {
     let header = jsonwebtoken::decode_header(token).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(header.typ.as_deref(), Some("secevent+jwt"));
     let jwk = jwks
-        .find(header.kid.as_deref().unwrap_or_default())
+        .find(header.kid.as_deref().expect("a kid in the SET header"))
         .unwrap_or_else(|| panic!("kid not in the JWKS"));
     let mut validation = Validation::new(Algorithm::RS256);
     validation.set_audience(&[audience]);
@@ -395,7 +395,7 @@ async fn poll_with_acknowledgements(backend: Backend) {
     let jtis: Vec<String> = first["sets"]
         .as_object()
         .map(|s| s.keys().cloned().collect())
-        .unwrap_or_default();
+        .expect("sets: an object");
     assert_eq!(jtis.len(), 2, "{first}");
     assert_eq!(first["moreAvailable"], true);
     for (jti, set) in first["sets"].as_object().into_iter().flatten() {
@@ -416,7 +416,7 @@ async fn poll_with_acknowledgements(backend: Backend) {
     let mut again_jtis: Vec<String> = again["sets"]
         .as_object()
         .map(|s| s.keys().cloned().collect())
-        .unwrap_or_default();
+        .expect("sets: an object");
     let mut expected = jtis.clone();
     again_jtis.sort();
     expected.sort();
@@ -435,7 +435,7 @@ async fn poll_with_acknowledgements(backend: Backend) {
     let rest_jtis: Vec<String> = rest["sets"]
         .as_object()
         .map(|s| s.keys().cloned().collect())
-        .unwrap_or_default();
+        .expect("sets: an object");
     assert_eq!(rest_jtis.len(), 1, "{rest}");
     assert!(!jtis.contains(&rest_jtis[0]));
     assert_eq!(rest["moreAvailable"], false);
@@ -471,11 +471,14 @@ async fn poll_with_acknowledgements(backend: Backend) {
         .unwrap_or_else(|e| panic!("{e}"))
         .expect_status(200)
         .json::<Value>();
-    let sets = answered["sets"].as_object().cloned().unwrap_or_default();
+    let sets = answered["sets"]
+        .as_object()
+        .cloned()
+        .expect("sets: an object");
     assert_eq!(sets.len(), 1, "{answered}");
     let claims = verified_set(
         &app,
-        sets.values().next().map(|v| v.str()).unwrap_or_default(),
+        sets.values().next().map(|v| v.str()).expect("one SET"),
         "https://poller.example",
     )
     .await;
@@ -528,11 +531,14 @@ async fn only_added_subjects_with_default_none(backend: Backend) {
     .await
     .expect_status(200)
     .json();
-    let sets = polled["sets"].as_object().cloned().unwrap_or_default();
+    let sets = polled["sets"]
+        .as_object()
+        .cloned()
+        .expect("sets: an object");
     assert_eq!(sets.len(), 1, "only the added subject's event: {polled}");
     let claims = verified_set(
         &app,
-        sets.values().next().map(|v| v.str()).unwrap_or_default(),
+        sets.values().next().map(|v| v.str()).expect("one SET"),
         "https://narrow.example",
     )
     .await;

@@ -471,7 +471,12 @@ async fn backchannel_logout_tokens_for_every_way_a_session_ends(backend: Backend
         let header = jsonwebtoken::decode_header(token).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(header.typ.as_deref(), Some("logout+jwt"));
         let jwk = jwks
-            .find(header.kid.as_deref().unwrap_or_default())
+            .find(
+                header
+                    .kid
+                    .as_deref()
+                    .expect("a kid in the logout token header"),
+            )
             .unwrap_or_else(|| panic!("kid not in the JWKS"));
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_audience(&["rp-client-id"]);

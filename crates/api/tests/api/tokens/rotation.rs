@@ -64,8 +64,8 @@ async fn the_readme_rust_example_verifies_every_algorithm() {
 }
 
 fn header_of(token: &str) -> Value {
-    let segment = token.split('.').next().unwrap_or_default();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(segment).unwrap_or_default())
+    let segment = token.split('.').next().expect("a JWS header segment");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(segment).expect("a base64url header"))
         .unwrap_or_else(|e| panic!("header of {token}: {e}"))
 }
 
@@ -95,9 +95,15 @@ fn thumbprint(jwk: &Value) -> String {
 
 /// Verifies `token`'s signature with the published `jwk` only.
 fn verifies_with(jwk: &Value, token: &str) -> bool {
-    let (input, signature) = token.rsplit_once('.').unwrap_or_default();
-    let signature = URL_SAFE_NO_PAD.decode(signature).unwrap_or_default();
-    let field = |name: &str| URL_SAFE_NO_PAD.decode(jwk[name].str()).unwrap_or_default();
+    let (input, signature) = token.rsplit_once('.').expect("a compact JWS");
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature)
+        .expect("a base64url signature");
+    let field = |name: &str| {
+        URL_SAFE_NO_PAD
+            .decode(jwk[name].str())
+            .expect("a base64url JWK member")
+    };
     match jwk["alg"].str() {
         "RS256" => RsaPublicKeyComponents {
             n: field("n"),
@@ -148,7 +154,7 @@ async fn every_algorithm_signs_publishes_and_verifies(backend: Backend) {
             "secrets.jwks_max_age sets the max-age"
         );
         let jwks: Value = jwks.json();
-        let keys = jwks["keys"].as_array().cloned().unwrap_or_default();
+        let keys = jwks["keys"].as_array().cloned().expect("keys: an array");
         assert_eq!(keys.len(), 1, "{jwks}");
         let jwk = &keys[0];
         assert_eq!(jwk["kty"], kty, "{jwk}");
@@ -331,7 +337,7 @@ async fn scheduled_rotation_on_two_instances(backend: Backend) {
         "the first key is pruned once its tokens have expired: {remaining:?}"
     );
     let listed: Value = app.get_json(format!("{}/jwks", app.admin)).await;
-    let list = listed.as_array().cloned().unwrap_or_default();
+    let list = listed.as_array().cloned().expect("GET /jwks: an array");
     assert_eq!(
         list.iter().filter(|k| k["signing"] == true).count(),
         1,
