@@ -17,9 +17,10 @@ use crate::routes::resource;
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
-use domain::ports::{SsfChange, SsfStore};
+use domain::ports::{SsfChange, SsfStore, StoreError};
 use domain::ssf::{self, Delivery, Receiver, Stream};
 use input::Write;
+use persistence::Database;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::time::Duration;
@@ -165,6 +166,34 @@ fn status_view(stream: &Stream) -> StatusView {
     }
 }
 
+/// Runs a change to a receiver's streams on a blocking thread, audited as this request's.
+pub(super) async fn audited<T: Send + 'static>(
+    state: &AppState,
+    req: &HttpRequest,
+    what: &'static str,
+    change: impl FnOnce(&Database, &SsfChange<'_>) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let (db, context, audit) = (
+        state.db.clone(),
+        request_context(req),
+        state.config.audit_log.clone(),
+    );
+    Ok(state
+        .offload
+        .run(what, move || {
+            let at = Utc::now();
+            change(
+                &db,
+                &SsfChange {
+                    context: &context,
+                    audit: &audit,
+                    at,
+                },
+            )
+        })
+        .await?)
+}
+
 fn not_found() -> ApiError {
     ApiError::status(actix_web::http::StatusCode::NOT_FOUND)
 }
@@ -218,19 +247,11 @@ pub async fn create_stream(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let config = input::stream_config(&input::object(&body)?, Write::Create)?;
-    let (db, who, context) = (state.db.clone(), receiver.0.clone(), request_context(&req));
-    let audit = state.config.audit_log.clone();
-    let stream = state
-        .offload
-        .run("creating a stream", move || {
-            let change = SsfChange {
-                context: &context,
-                audit: &audit,
-                at: Utc::now(),
-            };
-            db.create_stream(&who, &config, &change)
-        })
-        .await?;
+    let who = receiver.0.clone();
+    let stream = audited(&state, &req, "creating a stream", move |db, change| {
+        db.create_stream(&who, &config, change)
+    })
+    .await?;
     Ok(HttpResponse::Created().json(view(&state, &receiver.0, &stream)))
 }
 
@@ -297,20 +318,12 @@ async fn write_stream(
     } else {
         input::stream_config(&map, Write::Update(&current.config))?
     };
-    let (db, who, context) = (state.db.clone(), receiver.0.clone(), request_context(&req));
-    let audit = state.config.audit_log.clone();
-    let stream = state
-        .offload
-        .run("updating a stream", move || {
-            let change = SsfChange {
-                context: &context,
-                audit: &audit,
-                at: Utc::now(),
-            };
-            db.update_stream(&who, id, &config, &change)
-        })
-        .await?
-        .ok_or_else(not_found)?;
+    let who = receiver.0.clone();
+    let stream = audited(&state, &req, "updating a stream", move |db, change| {
+        db.update_stream(&who, id, &config, change)
+    })
+    .await?
+    .ok_or_else(not_found)?;
     state.events.wake();
     Ok(HttpResponse::Ok().json(view(&state, &receiver.0, &stream)))
 }
@@ -383,19 +396,11 @@ pub async fn delete_stream(
             .as_deref()
             .ok_or_else(|| input::bad_request("stream_id is required"))?,
     )?;
-    let (db, who, context) = (state.db.clone(), receiver.0.clone(), request_context(&req));
-    let audit = state.config.audit_log.clone();
-    let deleted = state
-        .offload
-        .run("deleting a stream", move || {
-            let change = SsfChange {
-                context: &context,
-                audit: &audit,
-                at: Utc::now(),
-            };
-            db.delete_stream(&who, id, &change)
-        })
-        .await?;
+    let who = receiver.0.clone();
+    let deleted = audited(&state, &req, "deleting a stream", move |db, change| {
+        db.delete_stream(&who, id, change)
+    })
+    .await?;
     if deleted {
         Ok(HttpResponse::NoContent().finish())
     } else {
@@ -452,20 +457,15 @@ pub async fn set_status(
     let map = input::object(&body)?;
     let id = input::stream_id(&map)?;
     let (status, reason) = input::status(&map)?;
-    let (db, who, context) = (state.db.clone(), receiver.0.clone(), request_context(&req));
-    let audit = state.config.audit_log.clone();
-    let stream = state
-        .offload
-        .run("changing a stream's status", move || {
-            let change = SsfChange {
-                context: &context,
-                audit: &audit,
-                at: Utc::now(),
-            };
-            db.set_stream_status(&who, id, status, reason.as_deref(), &change)
-        })
-        .await?
-        .ok_or_else(not_found)?;
+    let who = receiver.0.clone();
+    let stream = audited(
+        &state,
+        &req,
+        "changing a stream's status",
+        move |db, change| db.set_stream_status(&who, id, status, reason.as_deref(), change),
+    )
+    .await?
+    .ok_or_else(not_found)?;
     state.events.wake();
     Ok(HttpResponse::Ok().json(status_view(&stream)))
 }
@@ -480,20 +480,15 @@ async fn change_subject(
     let map = input::object(&body)?;
     let id = input::stream_id(&map)?;
     let subject = input::subject(&map)?;
-    let (db, who, context) = (state.db.clone(), receiver.0.clone(), request_context(&req));
-    let audit = state.config.audit_log.clone();
-    state
-        .offload
-        .run("changing a stream's subjects", move || {
-            let change = SsfChange {
-                context: &context,
-                audit: &audit,
-                at: Utc::now(),
-            };
-            db.change_subject(&who, id, &subject, add, &change)
-        })
-        .await?
-        .ok_or_else(not_found)
+    let who = receiver.0.clone();
+    audited(
+        &state,
+        &req,
+        "changing a stream's subjects",
+        move |db, change| db.change_subject(&who, id, &subject, add, change),
+    )
+    .await?
+    .ok_or_else(not_found)
 }
 
 #[utoipa::path(

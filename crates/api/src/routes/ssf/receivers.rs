@@ -1,15 +1,15 @@
 //! The SSF receivers, on the admin listener: an operator creates one (its token is shown once,
 //! stored only as its hash), lists them, or removes one with its streams.
 
+use super::audited;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::json_object::JsonObject;
 use crate::http::receiver_auth::{new_token, token_hash};
-use crate::http::request_id::request_context;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
-use domain::ports::{SsfChange, SsfStore};
+use domain::ports::SsfStore;
 use domain::ssf::Receiver;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -88,22 +88,10 @@ pub async fn create(
     }
     let token = new_token()?;
     let hash = token_hash(&token);
-    let (db, context, audit) = (
-        state.db.clone(),
-        request_context(&req),
-        state.config.audit_log.clone(),
-    );
-    let receiver = state
-        .offload
-        .run("creating a receiver", move || {
-            let change = SsfChange {
-                context: &context,
-                audit: &audit,
-                at: Utc::now(),
-            };
-            db.create_receiver(&name, &audience, &hash, &change)
-        })
-        .await?;
+    let receiver = audited(&state, &req, "creating a receiver", move |db, change| {
+        db.create_receiver(&name, &audience, &hash, change)
+    })
+    .await?;
     Ok(HttpResponse::Created().json(CreatedReceiver {
         id: receiver.id,
         name: receiver.name,
@@ -156,22 +144,10 @@ pub async fn delete(
     path: web::Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let (db, context, audit) = (
-        state.db.clone(),
-        request_context(&req),
-        state.config.audit_log.clone(),
-    );
-    let removed = state
-        .offload
-        .run("removing a receiver", move || {
-            let change = SsfChange {
-                context: &context,
-                audit: &audit,
-                at: Utc::now(),
-            };
-            db.delete_receiver(id, &change)
-        })
-        .await?;
+    let removed = audited(&state, &req, "removing a receiver", move |db, change| {
+        db.delete_receiver(id, change)
+    })
+    .await?;
     if removed {
         Ok(HttpResponse::NoContent().finish())
     } else {
