@@ -240,6 +240,18 @@ pub trait SessionStore: Send + Sync {
     /// Deletes one session of the user and writes its `session.delete` event, in one
     /// transaction; `false` (and no event) if there was no such session.
     fn end_session(&self, ending: &SessionEnding) -> Result<bool, StoreError>;
+
+    /// An operator ends every session of the user: each deleted with its `session.delete`
+    /// event (`reason: admin`), audited (`user_sessions_revoked`), in one transaction. `None`
+    /// if there is no such user; else how many sessions ended.
+    fn end_all_sessions(
+        &self,
+        user_id: UserId,
+        recipients: &Recipients,
+        context: &RequestContext,
+        audit: &AuditLogConfig,
+        at: DateTime<Utc>,
+    ) -> Result<Option<usize>, StoreError>;
 }
 
 /// The stored signing keys (encrypted).
@@ -367,6 +379,18 @@ pub trait Outbox: Send + Sync {
     /// Moves every delivery of the hook known as `from` to the key `to` (and the key in their
     /// `last_error`), in one transaction; returns how many. For a hook whose key changed.
     fn rename_hook(&self, from: &str, to: &str) -> Result<usize, StoreError>;
+
+    /// Makes the dead deliveries (of this hook, of this event, when given) pending again,
+    /// attempts 0 and due at `now`, audited (`webhook_deliveries_retried`) in the same
+    /// transaction; returns how many.
+    fn retry_dead(
+        &self,
+        hook: Option<&str>,
+        event: Option<EventId>,
+        context: &RequestContext,
+        audit: &AuditLogConfig,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError>;
 }
 
 /// Who changes an SSF receiver or stream, for the audit log.

@@ -514,6 +514,124 @@ async fn delete_session(
     }
 }
 
+#[utoipa::path(
+    delete,
+    path = "/users/{id}/sessions",
+    operation_id = "deleteSessions",
+    tag = "Sessions",
+    summary = "End every session of a user",
+    params(("id" = uuid::Uuid, Path, description = "The user's id")),
+    responses(
+        (status = 204, description = "Every session ended, each announced as session.delete (reason admin); audited as user_sessions_revoked"),
+        (status = 400, description = "The id is not a UUID", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody),
+        AdminRefusals,
+    ),
+    security(("ApiKeyAuth" = []), ())
+)]
+async fn delete_sessions(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<UserId>,
+) -> Result<HttpResponse, ApiError> {
+    let user_id = path.into_inner();
+    let recipients = state.events.recipients(EventKind::SessionDelete);
+    let (db, context, audit) = (
+        state.db.clone(),
+        request_context(&req),
+        state.config.audit_log.clone(),
+    );
+    let ended = state
+        .offload
+        .run("ending every session", move || {
+            db.end_all_sessions(user_id, &recipients, &context, &audit, Utc::now())
+        })
+        .await?
+        .ok_or(ApiError::status(StatusCode::NOT_FOUND))?;
+    if ended > 0 {
+        state.events.committed(EventKind::SessionDelete);
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Which deliveries to send again.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetryDeliveries {
+    /// Only dead deliveries are retried.
+    pub status: RetryStatus,
+    /// One hook: its name, or its URL (as configured, or scheme://host[:port] as listed).
+    pub hook: Option<String>,
+    /// One event.
+    pub event_id: Option<uuid::Uuid>,
+}
+
+/// `dead`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RetryStatus {
+    Dead,
+}
+
+/// How many deliveries are pending again.
+#[derive(serde::Serialize, ToSchema)]
+pub struct Retried {
+    pub retried: usize,
+}
+
+#[utoipa::path(
+    post,
+    path = "/webhooks/deliveries/retry",
+    operation_id = "retryDeliveries",
+    tag = "Webhooks",
+    summary = "Send dead deliveries again",
+    request_body = RetryDeliveries,
+    responses(
+        (status = 200, description = "The matching dead deliveries are pending again (attempts 0, due now); audited as webhook_deliveries_retried", body = Retried),
+        (status = 400, description = "Not valid JSON, an unknown field, or a status other than dead", body = ErrorBody),
+        AdminRefusals,
+    ),
+    security(("ApiKeyAuth" = []), ())
+)]
+async fn retry_deliveries(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: JsonObject<RetryDeliveries>,
+) -> Result<HttpResponse, ApiError> {
+    let RetryDeliveries { hook, event_id, .. } = body.0;
+    // A hook named by its configured URL is known by its key.
+    let hook = hook.map(|given| {
+        state
+            .config
+            .webhooks
+            .hooks
+            .iter()
+            .find(|h| h.url.expose() == given)
+            .map_or(given, |h| h.key())
+    });
+    let (db, context, audit) = (
+        state.db.clone(),
+        request_context(&req),
+        state.config.audit_log.clone(),
+    );
+    let retried = state
+        .offload
+        .run("retrying deliveries", move || {
+            db.retry_dead(
+                hook.as_deref(),
+                event_id.map(domain::ids::EventId),
+                &context,
+                &audit,
+                Utc::now(),
+            )
+        })
+        .await?;
+    if retried > 0 {
+        state.events.wake();
+    }
+    Ok(HttpResponse::Ok().json(Retried { retried }))
+}
+
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -782,7 +900,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(get_user))
             .route(web::delete().to(delete_user)),
     )
-    .service(resource("/users/{id}/sessions", "GET").route(web::get().to(list_sessions)))
+    .service(
+        resource("/users/{id}/sessions", "GET, DELETE")
+            .route(web::get().to(list_sessions))
+            .route(web::delete().to(delete_sessions)),
+    )
     .service(resource("/users/{id}/restore", "POST").route(web::post().to(restore_user)))
     .service(resource("/users/{id}/hold", "PUT").route(web::put().to(hold_user)))
     .service(resource("/users/{id}/export", "GET").route(web::get().to(export_user)))
@@ -793,6 +915,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(resource("/sessions", "POST").route(web::post().to(create_session)))
     .service(resource("/audit_logs", "GET").route(web::get().to(list_audit_logs)))
     .service(resource("/webhooks/deliveries", "GET").route(web::get().to(list_deliveries)))
+    .service(resource("/webhooks/deliveries/retry", "POST").route(web::post().to(retry_deliveries)))
     .service(resource("/jwks/rotate", "POST").route(web::post().to(rotate_key)))
     .service(resource("/jwks", "GET").route(web::get().to(list_keys)))
     .service(resource("/metrics", "GET").route(web::get().to(metrics)));

@@ -293,8 +293,13 @@ async fn the_api_key_guards_every_admin_endpoint(backend: Backend) {
         ("POST", "/sessions".to_owned()),
         ("GET", format!("/users/{id}/sessions")),
         ("DELETE", format!("/users/{id}/sessions/{id}")),
+        ("DELETE", format!("/users/{id}/sessions")),
         ("GET", "/audit_logs".to_owned()),
         ("GET", "/webhooks/deliveries".to_owned()),
+        ("POST", "/webhooks/deliveries/retry".to_owned()),
+        ("POST", "/ssf/receivers".to_owned()),
+        ("GET", "/ssf/receivers".to_owned()),
+        ("DELETE", format!("/ssf/receivers/{id}")),
         ("POST", "/jwks/rotate".to_owned()),
         ("GET", "/jwks".to_owned()),
         ("GET", "/metrics".to_owned()),
@@ -391,7 +396,169 @@ async fn without_a_key_the_admin_api_refuses_browser_requests(backend: Backend) 
     }
 }
 
+/// `DELETE /users/{id}/sessions`: every session ends (each token 401 at once), each announced
+/// as `session.delete` with `reason: admin`, and the operator's act audited; an unknown user 404.
+async fn revoking_every_session_of_a_user(backend: Backend) {
+    let app = TestApp::builder(backend).start().await;
+    let first = app.user_with_session("revoked@example.com").await;
+    let others = [
+        app.login(&first.user_id).await,
+        app.login(&first.user_id).await,
+    ];
+    let bystander = app.user_with_session("bystander@example.com").await;
+    send(
+        &app,
+        "DELETE",
+        &format!("/users/{}/sessions", first.user_id),
+        None,
+    )
+    .await
+    .expect_status(204);
+    for token in [&first.token, &others[0].token, &others[1].token] {
+        assert_error(app.get_me(token).await, 401);
+    }
+    app.get_me(&bystander.token).await.expect_status(200);
+    let events: Vec<Value> = app
+        .db
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "session.delete")
+        .collect();
+    assert_eq!(
+        events.len(),
+        3,
+        "one session.delete per session: {events:?}"
+    );
+    assert!(events
+        .iter()
+        .all(|e| e["payload"]["reason"] == "admin"
+            && e["payload"]["user_id"] == first.user_id.as_str()));
+    let audited: Vec<Value> = app
+        .get_json(format!(
+            "{}/audit_logs?type=user_sessions_revoked",
+            app.admin
+        ))
+        .await;
+    assert_eq!(audited.len(), 1);
+    assert_eq!(audited[0]["details"], json!({"by": "admin", "sessions": 3}));
+    assert_eq!(audited[0]["actor_user_id"], first.user_id.as_str());
+    // Again: nothing left to end, still 204.
+    send(
+        &app,
+        "DELETE",
+        &format!("/users/{}/sessions", first.user_id),
+        None,
+    )
+    .await
+    .expect_status(204);
+    assert_error(
+        send(
+            &app,
+            "DELETE",
+            &format!("/users/{}/sessions", uuid::Uuid::new_v4()),
+            None,
+        )
+        .await,
+        404,
+    );
+    assert_error(
+        send(&app, "DELETE", "/users/not-a-uuid/sessions", None).await,
+        400,
+    );
+}
+
+/// `POST /webhooks/deliveries/retry`: a delivery that died is pending again (attempts 0) and
+/// delivered once the hook answers; audited; only `dead` can be asked for.
+async fn dead_deliveries_are_retried(backend: Backend) {
+    let receiver = crate::receiver::Receiver::start();
+    receiver
+        .state
+        .failing
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let app = TestApp::builder(backend)
+        .config(json!({"webhooks": {
+            "hooks": [{"name": "flaky", "url": receiver.url, "events": ["user"]}],
+            "initial_backoff": "50ms", "max_attempts": 2, "timeout": "2s"
+        }}))
+        .start()
+        .await;
+    let victim = app.user_with_session("retried@example.com").await;
+    app.delete_user(&victim.token).await.expect_status(204);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let dead = loop {
+        let dead: Vec<Value> = app
+            .get_json(format!("{}/webhooks/deliveries?status=dead", app.admin))
+            .await;
+        if !dead.is_empty() || std::time::Instant::now() > deadline {
+            break dead;
+        }
+        actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(dead.len(), 1, "dead after two attempts");
+    assert_error(
+        send(
+            &app,
+            "POST",
+            "/webhooks/deliveries/retry",
+            Some(json!({"status": "pending"})),
+        )
+        .await,
+        400,
+    );
+    let none: Value = send(
+        &app,
+        "POST",
+        "/webhooks/deliveries/retry",
+        Some(json!({"status": "dead", "hook": "another"})),
+    )
+    .await
+    .expect_status(200)
+    .json();
+    assert_eq!(none, json!({"retried": 0}), "another hook's: none");
+    receiver
+        .state
+        .failing
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let retried: Value = send(
+        &app,
+        "POST",
+        "/webhooks/deliveries/retry",
+        Some(json!({"status": "dead", "hook": receiver.url, "event_id": dead[0]["event_id"]})),
+    )
+    .await
+    .expect_status(200)
+    .json();
+    assert_eq!(
+        retried,
+        json!({"retried": 1}),
+        "named by its configured URL"
+    );
+    let delivered = receiver
+        .wait_for("the retried delivery", |a| {
+            a.iter().any(|x| x.status == 200)
+        })
+        .await;
+    assert_eq!(delivered.iter().filter(|a| a.status == 200).count(), 1);
+    let listed: Vec<Value> = app
+        .get_json(format!(
+            "{}/webhooks/deliveries?status=delivered",
+            app.admin
+        ))
+        .await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["attempts"], 1, "counted afresh from 0");
+    let audited: Vec<Value> = app
+        .get_json(format!(
+            "{}/audit_logs?type=webhook_deliveries_retried",
+            app.admin
+        ))
+        .await;
+    assert_eq!(audited.len(), 2);
+}
+
 on_both_backends!(
+    revoking_every_session_of_a_user,
+    dead_deliveries_are_retried,
     creating_users_validates_every_field,
     listing_and_reading_users,
     deleting_a_user_leaves_its_audit_entry_and_event,

@@ -1,14 +1,15 @@
 use crate::pool::{Database, DbConnection};
-use crate::rows::{DeliveryRow, OutboxRow};
-use crate::schema::{webhook_deliveries, webhook_outbox};
-use crate::types::{DbTimestamp, Id, Timestamp};
+use crate::rows::{AuditLogRow, DeliveryRow, OutboxRow};
+use crate::schema::{audit_logs, webhook_deliveries, webhook_outbox};
+use crate::types::{db_time, DbTimestamp, Id, Json, Timestamp};
 use chrono::{DateTime, Utc};
 use diesel::dsl::{exists, not};
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use diesel::sql_types::{BigInt, Integer, Text};
+use domain::audit::AuditLogConfig;
 use domain::ids::EventId;
-use domain::model::{Delivery, OutboxEvent};
+use domain::model::{Delivery, OutboxEvent, RequestContext};
 use domain::ports::{DeliveryStatus, HookBacklog, Outbox, Page, StoreError};
 use std::collections::HashMap;
 
@@ -264,6 +265,58 @@ impl Outbox for Database {
                     )),
                 ))
                 .execute(conn)
+        })
+    }
+
+    fn retry_dead(
+        &self,
+        hook: Option<&str>,
+        event: Option<EventId>,
+        context: &RequestContext,
+        audit: &AuditLogConfig,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let now = Timestamp(db_time(now));
+        self.transaction(|conn| {
+            let mut dead = webhook_deliveries::table
+                .filter(webhook_deliveries::dead.eq(true))
+                .into_boxed();
+            if let Some(hook) = hook {
+                dead = dead.filter(webhook_deliveries::hook.eq(hook.to_owned()));
+            }
+            if let Some(event) = event {
+                dead = dead.filter(webhook_deliveries::event_id.eq(Id(event.0)));
+            }
+            let keys: Vec<(Id, String)> = dead
+                .select((webhook_deliveries::event_id, webhook_deliveries::hook))
+                .load(conn)?;
+            for (event_id, hook) in &keys {
+                diesel::update(webhook_deliveries::table.find((*event_id, hook.clone())))
+                    .set((
+                        webhook_deliveries::dead.eq(false),
+                        webhook_deliveries::attempts.eq(0),
+                        webhook_deliveries::next_attempt_at.eq(now),
+                    ))
+                    .execute(conn)?;
+            }
+            if audit.enabled {
+                diesel::insert_into(audit_logs::table)
+                    .values(&AuditLogRow {
+                        id: Id(uuid::Uuid::new_v4()),
+                        kind: "webhook_deliveries_retried".to_owned(),
+                        actor_user_id: None,
+                        actor_email: None,
+                        meta_http_request_id: Some(context.request_id.clone()),
+                        meta_source_ip: context.source_ip.clone(),
+                        meta_user_agent: context.user_agent.clone(),
+                        details: Json(serde_json::json!({
+                            "hook": hook, "event_id": event.map(|e| e.0), "retried": keys.len()
+                        })),
+                        created_at: now,
+                    })
+                    .execute(conn)?;
+            }
+            Ok(keys.len())
         })
     }
 }

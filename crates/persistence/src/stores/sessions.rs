@@ -5,9 +5,10 @@ use crate::types::{db_time, DbTimestamp, Id, Timestamp};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::Array;
-use domain::events::{EventKind, SessionDeleted};
+use domain::audit::AuditLogConfig;
+use domain::events::{EventKind, Recipients, SessionDeleted, SessionEndReason};
 use domain::ids::{SessionId, UserId};
-use domain::model::{NewSession, Session};
+use domain::model::{Email, NewSession, RequestContext, Session};
 use domain::ports::{DeletionScheduledError, SessionEnding, SessionStore, StoreError};
 
 /// Postgres: refresh `last_used`, locking in id order and skipping rows locked elsewhere.
@@ -144,6 +145,55 @@ impl SessionStore for Database {
                 at,
             )?;
             Ok(true)
+        })
+    }
+
+    fn end_all_sessions(
+        &self,
+        user_id: UserId,
+        recipients: &Recipients,
+        context: &RequestContext,
+        audit: &AuditLogConfig,
+        at: DateTime<Utc>,
+    ) -> Result<Option<usize>, StoreError> {
+        let at = Timestamp(db_time(at));
+        let user = Id(user_id.0);
+        self.transaction(|conn| {
+            let exists = users::table
+                .find(user)
+                .select(users::id)
+                .first::<Id>(conn)
+                .optional()?
+                .is_some();
+            if !exists {
+                return Ok(None);
+            }
+            let ended: Vec<Id> = diesel::delete(sessions::table.filter(sessions::user_id.eq(user)))
+                .returning(sessions::id)
+                .get_results(conn)?;
+            for session in &ended {
+                let payload = SessionDeleted {
+                    id: SessionId(session.0),
+                    user_id,
+                    reason: SessionEndReason::Admin,
+                };
+                super::events::append(conn, EventKind::SessionDelete, &payload, recipients, at)?;
+            }
+            let emails: Vec<Email> = super::accounts::emails_of(conn, user)?
+                .into_iter()
+                .map(Email::from)
+                .collect();
+            super::accounts::audit(
+                conn,
+                audit,
+                "user_sessions_revoked",
+                user,
+                &emails,
+                context,
+                serde_json::json!({ "by": "admin", "sessions": ended.len() }),
+                at,
+            )?;
+            Ok(Some(ended.len()))
         })
     }
 }
