@@ -2,7 +2,6 @@
 //! receivers, their streams, what a stream asks for, and the subjects it is limited to. Free of
 //! HTTP and SQL: the API reads requests into these, persistence stores them.
 
-use crate::ids::UserId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -188,13 +187,6 @@ impl Subject {
             Self::Opaque(id) => format!("opaque:{id}"),
             Self::Email(email) => format!("email:{email}"),
         }
-    }
-
-    /// The subjects an event about `user` (with these addresses) concerns.
-    pub fn of_user(user: UserId, emails: &[String]) -> Vec<Self> {
-        std::iter::once(Self::Opaque(user.to_string()))
-            .chain(emails.iter().map(|e| Self::Email(e.to_lowercase())))
-            .collect()
     }
 }
 

@@ -128,6 +128,35 @@ pub(crate) fn audit(
     Ok(())
 }
 
+/// An audit entry for an act on no user's account (an SSF receiver or stream, a retry of
+/// deliveries): no actor, the request's context. Call inside the change's transaction.
+pub(crate) fn audit_operation(
+    conn: &mut DbConnection,
+    config: &AuditLogConfig,
+    context: &RequestContext,
+    kind: &str,
+    details: serde_json::Value,
+    at: Timestamp,
+) -> Result<(), DieselError> {
+    if !config.enabled {
+        return Ok(());
+    }
+    diesel::insert_into(audit_logs::table)
+        .values(&AuditLogRow {
+            id: Id(uuid::Uuid::new_v4()),
+            kind: kind.to_owned(),
+            actor_user_id: None,
+            actor_email: None,
+            meta_http_request_id: Some(context.request_id.clone()),
+            meta_source_ip: context.source_ip.clone(),
+            meta_user_agent: context.user_agent.clone(),
+            details: Json(details),
+            created_at: at,
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
 /// The user row with their addresses, read inside a transaction.
 fn load_user(conn: &mut DbConnection, user_id: Id) -> Result<Option<User>, DieselError> {
     let Some(user) = users::table

@@ -1,7 +1,7 @@
 use crate::pool::{Database, DbConnection};
-use crate::rows::{AuditLogRow, DeliveryRow, OutboxRow};
-use crate::schema::{audit_logs, webhook_deliveries, webhook_outbox};
-use crate::types::{db_time, DbTimestamp, Id, Json, Timestamp};
+use crate::rows::{DeliveryRow, OutboxRow};
+use crate::schema::{webhook_deliveries, webhook_outbox};
+use crate::types::{db_time, DbTimestamp, Id, Timestamp};
 use chrono::{DateTime, Utc};
 use diesel::dsl::{exists, not};
 use diesel::prelude::*;
@@ -299,23 +299,16 @@ impl Outbox for Database {
                     ))
                     .execute(conn)?;
             }
-            if audit.enabled {
-                diesel::insert_into(audit_logs::table)
-                    .values(&AuditLogRow {
-                        id: Id(uuid::Uuid::new_v4()),
-                        kind: "webhook_deliveries_retried".to_owned(),
-                        actor_user_id: None,
-                        actor_email: None,
-                        meta_http_request_id: Some(context.request_id.clone()),
-                        meta_source_ip: context.source_ip.clone(),
-                        meta_user_agent: context.user_agent.clone(),
-                        details: Json(serde_json::json!({
-                            "hook": hook, "event_id": event.map(|e| e.0), "retried": keys.len()
-                        })),
-                        created_at: now,
-                    })
-                    .execute(conn)?;
-            }
+            super::accounts::audit_operation(
+                conn,
+                audit,
+                context,
+                "webhook_deliveries_retried",
+                serde_json::json!({
+                    "hook": hook, "event_id": event.map(|e| e.0), "retried": keys.len()
+                }),
+                now,
+            )?;
             Ok(keys.len())
         })
     }

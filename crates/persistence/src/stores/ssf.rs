@@ -4,9 +4,9 @@
 //! claimed by one instance at a time).
 
 use crate::pool::{Database, DbConnection};
-use crate::rows::{AuditLogRow, DeliveryRow, OutboxRow};
+use crate::rows::{DeliveryRow, OutboxRow};
 use crate::schema::{
-    audit_logs, ssf_receivers, ssf_stream_subjects, ssf_streams, webhook_deliveries, webhook_outbox,
+    ssf_receivers, ssf_stream_subjects, ssf_streams, webhook_deliveries, webhook_outbox,
 };
 use crate::types::{db_time, Id, Json, Timestamp};
 use chrono::{DateTime, TimeZone, Utc};
@@ -124,30 +124,21 @@ impl From<StreamRow> for Stream {
     }
 }
 
-/// An operator's or a receiver's change, in the audit log (no user is its actor).
+/// A receiver's or an operator's change, in the audit log (no user is its actor).
 fn audit(
     conn: &mut DbConnection,
     change: &SsfChange<'_>,
     kind: &str,
     details: Value,
 ) -> Result<(), DieselError> {
-    if !change.audit.enabled {
-        return Ok(());
-    }
-    diesel::insert_into(audit_logs::table)
-        .values(&AuditLogRow {
-            id: Id(uuid::Uuid::new_v4()),
-            kind: kind.to_owned(),
-            actor_user_id: None,
-            actor_email: None,
-            meta_http_request_id: Some(change.context.request_id.clone()),
-            meta_source_ip: change.context.source_ip.clone(),
-            meta_user_agent: change.context.user_agent.clone(),
-            details: Json(details),
-            created_at: Timestamp(db_time(change.at)),
-        })
-        .execute(conn)?;
-    Ok(())
+    super::accounts::audit_operation(
+        conn,
+        change.audit,
+        change.context,
+        kind,
+        details,
+        Timestamp(db_time(change.at)),
+    )
 }
 
 fn load_stream(
