@@ -200,6 +200,7 @@ impl Application {
                     .app_data(query_errors())
                     .configure(routes::admin::configure)
                     .configure(routes::ssf::receivers::configure)
+                    .configure(routes::console::configure)
                     .service(
                         routes::resource("/openapi.json", "GET")
                             .route(web::get().to(openapi::openapi_json)),

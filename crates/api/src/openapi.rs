@@ -3,7 +3,7 @@
 //! `api openapi public|admin` (the committed copies under `docs/` are that output).
 
 use crate::http::error::ErrorBody;
-use crate::routes::{admin, health, public, ssf, views};
+use crate::routes::{admin, console, health, public, ssf, views};
 use actix_web::{web, HttpResponse};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::OpenApi as Document;
@@ -89,6 +89,9 @@ pub struct PublicApi;
         ssf::receivers::create,
         ssf::receivers::list,
         ssf::receivers::delete,
+        console::page,
+        console::script,
+        console::style,
         health::alive,
         health::ready,
         openapi_json,
@@ -97,7 +100,7 @@ pub struct PublicApi;
     modifiers(&AdminSecurity),
     tags(
         (name = "Users"), (name = "Sessions"), (name = "Audit"), (name = "Webhooks"),
-        (name = "Keys"), (name = "Shared Signals"), (name = "Operations"), (name = "Health"),
+        (name = "Keys"), (name = "Shared Signals"), (name = "Operations"), (name = "Console"), (name = "Health"),
         (name = "API description"),
     )
 )]

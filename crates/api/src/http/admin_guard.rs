@@ -1,18 +1,21 @@
-//! The admin listener's guard (README "Admin API").
+//! The admin listener's guard (README "Admin API", "Operator console").
 //!
-//! - With `server.admin.api_key`: every request but the health checks needs
-//!   `Authorization: Bearer <key>`, compared in constant time; failures are counted.
+//! - A request a page of another origin sent is refused (403) whatever it carries, api key
+//!   included: `Sec-Fetch-Site: cross-site` or `same-site`, or an `Origin` other than the
+//!   listener's own (`http://` or `https://` and the request's `Host`). The console is
+//!   same-origin, so its requests pass; operators' tools (curl, scripts, orchestrators) send
+//!   none of these headers. Browsers set them and no page can change them.
+//! - With `server.admin.api_key`: every request but the health checks and the console's own
+//!   files needs `Authorization: Bearer <key>`, compared in constant time; failures are counted.
 //! - Without one (the listener is then on loopback, or the operator said
-//!   `allow_unauthenticated`): refuse what a browser page could send. A `Host` that is not an
-//!   IP literal or `localhost` is DNS rebinding (the attacker's name resolved to us); any
-//!   `Origin`, or `Sec-Fetch-Site: cross-site`, is a page's request (a form posted to
-//!   `/jwks/rotate`, a `fetch`). Operators' tools (curl, scripts, orchestrators) send none of them.
+//!   `allow_unauthenticated`): a `Host` that is not an IP literal or `localhost` is DNS
+//!   rebinding (the attacker's name resolved to us), refused too.
 
 use super::error::ApiError;
 use crate::metrics::Metrics;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::{header, StatusCode};
+use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, Error, ResponseError};
 use domain::config::Secret;
@@ -38,12 +41,24 @@ impl AdminGuard {
         Self { api_key }
     }
 
-    /// Checks a request's headers.
-    pub fn check(&self, path: &str, headers: &header::HeaderMap) -> Result<(), Refusal> {
+    /// Checks a request's method, path and headers.
+    pub fn check(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &header::HeaderMap,
+    ) -> Result<(), Refusal> {
+        // The console's files are public (they are in the repository) and hold no data, so a
+        // link from another site may open it; everything else refuses other origins.
+        let console_file =
+            (method == Method::GET || method == Method::HEAD) && path.starts_with("/console/");
+        if !console_file && from_another_origin(headers) {
+            return Err(Refusal::BrowserRequest);
+        }
         match &self.api_key {
             Some(expected) => {
-                // Orchestrators probe health without credentials.
-                if path.starts_with("/health/") {
+                // Orchestrators probe health without credentials; the console asks for the key.
+                if path.starts_with("/health/") || console_file {
                     return Ok(());
                 }
                 let presented = headers
@@ -63,16 +78,37 @@ impl AdminGuard {
                     .get(header::HOST)
                     .and_then(|v| v.to_str().ok())
                     .is_some_and(is_local_host);
-                let cross_site = headers
-                    .get("sec-fetch-site")
-                    .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
-                if host_ok && !cross_site && !headers.contains_key(header::ORIGIN) {
+                if host_ok {
                     Ok(())
                 } else {
                     Err(Refusal::BrowserRequest)
                 }
             }
         }
+    }
+}
+
+/// Whether a browser says a page of another origin sent the request: the site relation it
+/// reports, or an `Origin` that is not this listener's as the request names it in `Host`.
+fn from_another_origin(headers: &header::HeaderMap) -> bool {
+    let site = headers.get("sec-fetch-site").map(|v| v.as_bytes());
+    if site.is_some_and(|s| {
+        s.eq_ignore_ascii_case(b"cross-site") || s.eq_ignore_ascii_case(b"same-site")
+    }) {
+        return true;
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return false;
+    };
+    let host = headers.get(header::HOST).map(|v| v.as_bytes());
+    let authority = origin
+        .as_bytes()
+        .strip_prefix(b"http://")
+        .or_else(|| origin.as_bytes().strip_prefix(b"https://"));
+    match (authority, host) {
+        (Some(authority), Some(host)) => !authority.eq_ignore_ascii_case(host),
+        // `Origin: null` (a sandboxed frame, a file), another scheme, no Host.
+        _ => true,
     }
 }
 
@@ -102,7 +138,9 @@ pub async fn middleware(
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
     let refusal = req
         .app_data::<web::Data<AdminGuard>>()
-        .map_or(Ok(()), |guard| guard.check(req.path(), req.headers()));
+        .map_or(Ok(()), |guard| {
+            guard.check(req.method(), req.path(), req.headers())
+        });
     let error = match refusal {
         Ok(()) => return Ok(next.call(req).await?.map_into_left_body()),
         Err(Refusal::BadApiKey) => {
@@ -167,10 +205,14 @@ mod tests {
         }
     }
 
+    fn get(guard: &AdminGuard, path: &str, h: &HeaderMap) -> Result<(), Refusal> {
+        guard.check(&Method::GET, path, h)
+    }
+
     #[test]
     fn without_a_key_browser_requests_are_refused() {
         let guard = AdminGuard::new(None);
-        let ok = guard.check("/users", &headers(&[("host", "127.0.0.1:8001")]));
+        let ok = get(&guard, "/users", &headers(&[("host", "127.0.0.1:8001")]));
         assert_eq!(ok, Ok(()));
         for (name, h) in [
             ("rebinding", headers(&[("host", "evil.example:8001")])),
@@ -183,12 +225,85 @@ mod tests {
                 "cross-site",
                 headers(&[("host", "localhost"), ("sec-fetch-site", "cross-site")]),
             ),
+            (
+                "rebinding, same-origin to the browser",
+                headers(&[
+                    ("host", "evil.example:8001"),
+                    ("origin", "http://evil.example:8001"),
+                    ("sec-fetch-site", "same-origin"),
+                ]),
+            ),
         ] {
             assert_eq!(
-                guard.check("/users", &h),
+                get(&guard, "/users", &h),
                 Err(Refusal::BrowserRequest),
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn the_console_s_own_requests_pass_and_other_origins_never() {
+        let console = headers(&[
+            ("host", "127.0.0.1:8001"),
+            ("origin", "http://127.0.0.1:8001"),
+            ("sec-fetch-site", "same-origin"),
+            ("authorization", "Bearer 0123456789abcdef0123456789abcdef"),
+        ]);
+        let keyed = AdminGuard::new(Some(Secret::new(
+            "0123456789abcdef0123456789abcdef".to_owned(),
+        )));
+        for guard in [AdminGuard::new(None), keyed.clone()] {
+            assert_eq!(guard.check(&Method::POST, "/jwks/rotate", &console), Ok(()));
+            for (name, pairs) in [
+                (
+                    "another origin",
+                    [
+                        ("origin", "http://127.0.0.1:9000"),
+                        ("sec-fetch-site", "same-site"),
+                    ],
+                ),
+                (
+                    "another port, no fetch metadata",
+                    [("origin", "http://127.0.0.1:9000"), ("x-none", "")],
+                ),
+                (
+                    "same-site",
+                    [
+                        ("origin", "http://127.0.0.1:8001"),
+                        ("sec-fetch-site", "same-site"),
+                    ],
+                ),
+                ("opaque origin", [("origin", "null"), ("x-none", "")]),
+                (
+                    "cross-site, no origin",
+                    [("sec-fetch-site", "cross-site"), ("x-none", "")],
+                ),
+            ] {
+                let mut h = headers(&[
+                    ("host", "127.0.0.1:8001"),
+                    ("authorization", "Bearer 0123456789abcdef0123456789abcdef"),
+                ]);
+                for (k, v) in pairs {
+                    h.insert(HeaderName::from_static(k), HeaderValue::from_static(v));
+                }
+                assert_eq!(
+                    guard.check(&Method::POST, "/jwks/rotate", &h),
+                    Err(Refusal::BrowserRequest),
+                    "{name}"
+                );
+            }
+        }
+        // The console's files need no key; a link from another site may open them.
+        let navigation = headers(&[("host", "localhost:8001"), ("sec-fetch-site", "cross-site")]);
+        assert_eq!(get(&keyed, "/console/", &navigation), Ok(()));
+        assert_eq!(
+            keyed.check(&Method::POST, "/console/", &navigation),
+            Err(Refusal::BrowserRequest)
+        );
+        assert_eq!(
+            get(&keyed, "/users", &headers(&[("host", "localhost:8001")])),
+            Err(Refusal::BadApiKey)
+        );
     }
 }

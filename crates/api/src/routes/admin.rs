@@ -53,7 +53,7 @@ pub(crate) enum AdminRefusals {
     Unauthorized(ErrorBody),
     #[response(
         status = 403,
-        description = "Without an api key: a request a browser page could have sent"
+        description = "A request a page of another origin sent, api key or not; without an api key also a Host that is not local"
     )]
     Forbidden(ErrorBody),
     #[response(status = 500, description = "Internal server error")]

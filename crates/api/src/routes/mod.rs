@@ -1,6 +1,7 @@
-//! The handlers: the public API, the admin API and the health checks (README "API").
+//! The handlers: the public API, the admin API, the operator console and the health checks (README "API").
 
 pub mod admin;
+pub mod console;
 pub mod export;
 pub mod health;
 pub mod public;

@@ -4,6 +4,7 @@
 mod admin;
 mod api_description;
 mod config;
+mod console;
 mod cors;
 mod delete_user;
 mod foundation;
