@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { check, freePort } from "./lib.mjs";
+import { check, freePort, untilReady } from "./lib.mjs";
 import { chromium } from "playwright-core";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -57,14 +57,7 @@ const server = spawn(apiBin, ["--config", configPath, "serve"], { stdio: ["ignor
 let browser;
 let pageServer;
 try {
-  for (let i = 0; ; i++) {
-    try {
-      const r = await fetch(`${api}/health/ready`);
-      if (r.status === 200) break;
-    } catch {}
-    if (i > 300) throw new Error("server did not become ready");
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await untilReady(api, server);
 
   async function userWithSession(address) {
     const user = await (await fetch(`${admin}/users`, {

@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { check, freePort } from "./lib.mjs";
+import { check, freePort, untilReady } from "./lib.mjs";
 import { chromium } from "playwright-core";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -123,13 +123,7 @@ async function accessible(page, view) {
 }
 
 try {
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${api}/health/ready`)).status === 200) break;
-    } catch {}
-    if (i > 300) throw new Error("server did not become ready");
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await untilReady(api, server);
   browser = await chromium.launch({
     executablePath: chromiumPath,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -12,7 +12,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { check, freePort } from "./lib.mjs";
+import { check, freePort, untilReady } from "./lib.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const apiBin = process.env.API_BIN ?? join(here, "..", "target", "debug", "api");
@@ -108,13 +108,7 @@ writeFileSync(configPath, JSON.stringify({
 
 const server = spawn(apiBin, ["--config", configPath, "serve"], { stdio: ["ignore", "inherit", "inherit"] });
 try {
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${api}/health/ready`)).status === 200) break;
-    } catch {}
-    if (i > 300) throw new Error("server did not become ready");
-    await sleep(100);
-  }
+  await untilReady(api, server);
   async function call(method, url, body, token) {
     const headers = {};
     if (body) headers["content-type"] = "application/json";

@@ -19,7 +19,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { check, freePort } from "./lib.mjs";
+import { check, freePort, untilReady } from "./lib.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const apiBin = process.env.API_BIN ?? join(here, "..", "target", "debug", "api");
@@ -50,13 +50,7 @@ async function startServer(name, { databaseUrl, defaultSubjects = "ALL", apiPort
   const proc = spawn(apiBin, ["--config", configPath, "serve"], { stdio: ["ignore", "inherit", "inherit"] });
   const server = { name, proc, api, admin: `http://127.0.0.1:${adminPort}` };
   servers.push(server);
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${api}/health/ready`)).status === 200) break;
-    } catch {}
-    if (i > 300 || proc.exitCode !== null) throw new Error(`${name} did not become ready`);
-    await sleep(100);
-  }
+  await untilReady(api, proc, name);
   return server;
 }
 

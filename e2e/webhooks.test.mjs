@@ -17,7 +17,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { check, freePort } from "./lib.mjs";
+import { check, freePort, untilReady } from "./lib.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const apiBin = process.env.API_BIN ?? join(here, "..", "target", "debug", "api");
@@ -86,13 +86,7 @@ log:
 
 const server = spawn(apiBin, ["--config", configPath, "serve"], { stdio: ["ignore", "inherit", "inherit"] });
 try {
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${api}/health/ready`)).status === 200) break;
-    } catch {}
-    if (i > 300) throw new Error("server did not become ready");
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await untilReady(api, server);
   async function post(url, body) {
     const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
     if (!res.ok) throw new Error(`POST ${url}: ${res.status} ${await res.text()}`);
