@@ -77,6 +77,7 @@ await new Promise((r) => otherServer.listen(otherPort, "127.0.0.1", r));
 const server = spawn(apiBin, ["--config", configPath, "serve"], { stdio: ["ignore", "inherit", "inherit"] });
 let browser;
 let proxy;
+let devServer;
 
 /** One call to the admin or public API; panics with the method, URL, status and body unless `expect` matches. */
 async function call(method, url, { body, token = apiKey, expect = [200, 201, 204] } = {}) {
@@ -249,17 +250,22 @@ try {
     await page.getByRole("heading", { name: "Keys" }).waitFor();
     const before = (await call("GET", `${admin}/jwks`)).json.length;
     await accessible(page, `${w} keys`);
-    await page.getByRole("button", { name: "Rotate key" }).click();
-    await page.getByRole("button", { name: "Rotate now" }).click();
-    const added = await status.filter({ hasText: /^Key .* was added/ }).innerText();
-    const kid = added.match(/^Key (\S+) was added/)[1];
-    const keys = (await call("GET", `${admin}/jwks`)).json;
-    const jwks = (await call("GET", `${api}/.well-known/jwks.json`, { token: null })).json;
-    check(keys.length === before + 1 && keys.some((k) => k.kid === kid && k.published && k.signing)
-      && jwks.keys.some((k) => k.kid === kid)
-      && (await page.getByRole("region", { name: "Signing keys" }).innerText()).includes(kid),
-    `${w}: "Rotate key" added ${kid}, published (in the JWKS) and signing, shown in the list`);
-
+    const rotate = async (choice, expected) => {
+      await page.getByRole("button", { name: "Rotate key" }).click();
+      await page.getByRole("button", { name: choice }).click();
+      const said = await status.filter({ hasText: /^Key \S+ (is published|was added)/ }).innerText();
+      const kid = said.match(/^Key (\S+) /)[1];
+      const keys = (await call("GET", `${admin}/jwks`)).json;
+      const jwks = (await call("GET", `${api}/.well-known/jwks.json`, { token: null })).json;
+      const key = keys.find((k) => k.kid === kid);
+      check(key && key.published === true && key.signing === expected && jwks.keys.some((k) => k.kid === kid)
+        && (await page.getByRole("region", { name: "Signing keys" }).innerText()).includes(kid),
+      `${w}: "Rotate key", "${choice}" added ${kid}: published (in the JWKS), ${expected ? "signing" : "not signing yet"}, listed`);
+      return keys.length;
+    };
+    const afterStaged = await rotate("Publish now, sign later", false);
+    check(afterStaged === before + 1, `${w}: one key more`);
+    await rotate("Sign now", true);
     // Audit log: filter by type and user.
     await page.getByRole("link", { name: "Audit log", exact: true }).click();
     await page.getByLabel("Type").fill("user_hold_set");
@@ -321,6 +327,22 @@ try {
   await page.getByLabel("API key").fill(apiKey);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("heading", { name: "Users" }).waitFor();
+  // Paging: 25 users a page, in the API's order.
+  for (let i = 0; i < 25; i++) await newUser(`filler.${String(i).padStart(2, "0")}@example.com`, 0);
+  await page.reload();
+  const all = await fetch(`${admin}/users?per_page=1000`, { headers: { authorization: `Bearer ${apiKey}` } });
+  const total = Number(all.headers.get("x-total-count"));
+  const ordered = await all.json();
+  check(total > 25, `${total} users, more than a page`);
+  const pages = Math.ceil(total / 25);
+  await page.getByText(`Page 1 of ${pages} (${total} in all)`).waitFor();
+  await page.getByRole("link", { name: "Next page" }).click();
+  await page.getByText(`Page 2 of ${pages} (${total} in all)`).waitFor();
+  const firstOnPage2 = page.getByRole("region", { name: "Users" }).getByRole("link").first();
+  check(await firstOnPage2.innerText() === (ordered[25].email ?? ordered[25].id),
+    `the users list pages: "Next page" shows page 2 of ${pages}, starting with the 26th user`);
+  await page.getByRole("link", { name: "Previous page" }).click();
+  await page.getByText(`Page 1 of ${pages} (${total} in all)`).waitFor();
   const markupShown = async (where) => {
     const images = await page.locator("img").count();
     check(images === 0, `${where}: no element made of an address (0 img)`);
@@ -398,6 +420,31 @@ try {
   const keysAfter = (await call("GET", `${admin}/jwks`)).json.length;
   check(keysAfter === keysBefore, `no key was added by the other origin (${keysBefore} keys before and after)`);
 
+  // The zero-setup default: no api key, SQLite, loopback. The console opens without signing in
+  // and its changes (same-origin, with an Origin) pass the guard.
+  const [devApiPort, devAdminPort] = [await freePort(), await freePort()];
+  const devConfig = join(dir, "dev.yaml");
+  writeFileSync(devConfig, `server:
+  public: { address: "127.0.0.1:${devApiPort}" }
+  admin: { address: "127.0.0.1:${devAdminPort}" }
+database: { url: "sqlite://${join(dir, "dev.sqlite3")}" }
+secrets: { keys: ["console-e2e-secret-0123456789"] }
+log: { level: warn }
+`);
+  devServer = spawn(apiBin, ["--config", devConfig, "serve"], { stdio: ["ignore", "inherit", "inherit"] });
+  await untilReady(`http://127.0.0.1:${devApiPort}`, devServer, "the keyless server");
+  const dev = await (await browser.newContext()).newPage();
+  await dev.goto(`http://localhost:${devAdminPort}/console/`);
+  await dev.getByRole("heading", { name: "Users" }).waitFor();
+  check(await dev.getByRole("button", { name: "Sign out" }).isHidden(), "without an api key the console opens at once, nothing to sign out of");
+  await dev.getByRole("link", { name: "Keys", exact: true }).click();
+  await dev.getByRole("button", { name: "Rotate key" }).click();
+  await dev.getByRole("button", { name: "Publish now, sign later" }).click();
+  await dev.getByRole("status").filter({ hasText: "is published" }).waitFor();
+  const devKeys = await (await fetch(`http://127.0.0.1:${devAdminPort}/jwks`)).json();
+  check(devKeys.length === 2, "without an api key, the console's own change (a staged rotation) goes through");
+  devServer.kill("SIGTERM");
+
   // Behind a reverse proxy under a path prefix, as README "Operator console" shows: with the
   // Host passed through the console works; with the Host rewritten its requests are refused.
   const proxyPort = await freePort();
@@ -452,6 +499,7 @@ http {
   if (proxy) spawnSync("nginx", ["-p", proxy, "-c", join(proxy, "nginx.conf"), "-s", "stop"]);
   await browser?.close();
   server.kill("SIGTERM");
+  devServer?.kill("SIGTERM");
   hookServer.close();
   otherServer.close();
 }

@@ -565,19 +565,29 @@ async function keysView() {
   const rotate = h('button', {
     type: 'button',
     onclick: () => {
+      const staged = h('button', {
+        type: 'button',
+        onclick: () => act(staged, async () => {
+          const { data } = await api('POST', 'jwks/rotate?staged=true');
+          return `Key ${data.kid} is published and signs from ${time(data.not_before)}.`;
+        }),
+      }, 'Publish now, sign later');
       const now = h('button', {
         type: 'button',
+        class: 'danger',
         onclick: () => act(now, async () => {
           const { data } = await api('POST', 'jwks/rotate');
           return `Key ${data.kid} was added and signs from now.`;
         }),
-      }, 'Rotate now');
-      confirmArea.replaceChildren(h('div', { role: 'group', 'aria-label': 'Confirm rotation' },
-        h('p', {}, 'The new key signs at once. Clients that cached the JWKS meet an unknown key id and must fetch it again; '
-          + 'scheduled rotation (secrets.rotation.interval) publishes keys ahead instead.'),
-        h('div', { class: 'actions' }, now,
+      }, 'Sign now');
+      confirmArea.replaceChildren(h('div', { role: 'group', 'aria-label': 'Rotate key' },
+        h('p', {}, '"Publish now, sign later": the new key is in the JWKS at once and signs after '
+          + 'secrets.rotation.publish_ahead, so no client with a cached JWKS meets an unknown key.'),
+        h('p', {}, '"Sign now" is for a leaked key: the new key signs at once, and clients with a '
+          + 'cached JWKS must fetch it again to verify new tokens.'),
+        h('div', { class: 'actions' }, staged, now,
           h('button', { type: 'button', class: 'quiet', onclick: () => confirmArea.replaceChildren() }, 'Cancel'))));
-      now.focus();
+      staged.focus();
     },
   }, 'Rotate key');
   return [

@@ -765,10 +765,24 @@ pub(crate) enum DeliveryStatusParam {
     Dead,
 }
 
-/// The id of a new key.
+/// The id of a new key, and when it starts signing.
 #[derive(serde::Serialize, ToSchema)]
 pub struct Rotated {
     pub kid: String,
+    /// Now, or with `staged=true` after `publish_ahead` plus one refresh interval.
+    pub not_before: chrono::DateTime<Utc>,
+}
+
+/// How a key is rotated by hand.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct RotateKey {
+    /// `true`: publish the new key now and let it sign after `secrets.rotation.publish_ahead`
+    /// plus one `secrets.refresh_interval`, so no client's cached JWKS misses it (README "Keys
+    /// and rotation"). Otherwise it signs at once: an emergency rotation, which sends clients
+    /// with a cached JWKS to fetch it again.
+    staged: Option<bool>,
 }
 
 /// A stored signing key (its public part is in the JWKS).
@@ -804,20 +818,33 @@ pub struct IssuedSessionView {
     path = "/jwks/rotate",
     operation_id = "rotateKey",
     tag = "Keys",
-    summary = "Add a signing key that signs from now",
+    summary = "Add a signing key: at once, or published first",
+    params(RotateKey),
     responses(
-        (status = 201, description = "The new key's id", body = Rotated),
+        (status = 201, description = "The new key's id and when it signs", body = Rotated),
+        (status = 400, description = "A malformed query", body = ErrorBody),
         AdminRefusals,
     ),
     security(("ApiKeyAuth" = []), ())
 )]
-async fn rotate_key(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+async fn rotate_key(
+    state: web::Data<AppState>,
+    query: web::Query<RotateKey>,
+) -> Result<HttpResponse, ApiError> {
     let keys = state.keys.clone();
-    let kid = web::block(move || keys.rotate(None, true, Utc::now()))
-        .await
-        .map_err(ApiError::blocking)?
-        .map_err(|e| ApiError::internal("rotating key", e))?;
-    Ok(HttpResponse::Created().json(Rotated { kid }))
+    let staged = query.staged.unwrap_or(false);
+    let (kid, not_before) = web::block(move || {
+        let now = Utc::now();
+        if staged {
+            keys.rotate_staged(now)
+        } else {
+            keys.rotate(None, true, now).map(|kid| (kid, now))
+        }
+    })
+    .await
+    .map_err(ApiError::blocking)?
+    .map_err(|e| ApiError::internal("rotating key", e))?;
+    Ok(HttpResponse::Created().json(Rotated { kid, not_before }))
 }
 
 #[utoipa::path(

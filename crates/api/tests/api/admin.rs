@@ -364,6 +364,79 @@ async fn the_api_key_guards_every_admin_endpoint(backend: Backend) {
 
 /// Without an api key (loopback only), nothing a browser page could send gets through: DNS
 /// rebinding (a foreign `Host`), a cross-origin `fetch` or form (`Origin`, `Sec-Fetch-Site`).
+/// `POST /jwks/rotate?staged=true`: the new key is published at once and signs only after
+/// `publish_ahead` plus one refresh interval; the old key signs meanwhile. A bad query is a 400.
+async fn a_staged_rotation_publishes_before_it_signs(backend: Backend) {
+    let app = TestApp::builder(backend)
+        .config(json!({"secrets": {
+            "jwks_max_age": "1s",
+            "refresh_interval": "1s",
+            "rotation": {"publish_ahead": "2s"}
+        }}))
+        .start()
+        .await;
+    let old: Vec<Value> = send(&app, "GET", "/jwks", None).await.json();
+    let old_kid = old[0]["kid"].str().to_owned();
+    let asked = chrono::Utc::now();
+    let rotated: Value = send(&app, "POST", "/jwks/rotate?staged=true", None)
+        .await
+        .expect_status(201)
+        .json();
+    let kid = rotated["kid"].str().to_owned();
+    let not_before: chrono::DateTime<chrono::Utc> =
+        rotated["not_before"].str().parse().expect("a time");
+    let lead = (not_before - asked).num_milliseconds();
+    assert!(
+        (3000..=4000).contains(&lead),
+        "signs 2s + 1s after: {lead} ms"
+    );
+    let keys: Vec<Value> = send(&app, "GET", "/jwks", None).await.json();
+    let new = keys
+        .iter()
+        .find(|k| k["kid"] == kid.as_str())
+        .expect("listed");
+    assert_eq!(
+        (new["published"].clone(), new["signing"].clone()),
+        (json!(true), json!(false))
+    );
+    let jwks: Value = app
+        .get_json(format!("{}/.well-known/jwks.json", app.public))
+        .await;
+    assert!(jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .any(|k| k["kid"] == kid.as_str()));
+    let early = app.user_with_session("early@example.com").await;
+    assert_eq!(
+        kid_of(&early.token),
+        old_kid,
+        "the old key signs until not_before"
+    );
+
+    actix_rt::time::sleep(std::time::Duration::from_millis(3600)).await;
+    let late = app.user_with_session("late@example.com").await;
+    assert_eq!(
+        kid_of(&late.token),
+        kid,
+        "the new key signs after not_before"
+    );
+    app.get_me(&early.token).await.expect_status(200);
+
+    for bad in ["?staged=maybe", "?staged=true&force=1", "?stage=20m"] {
+        assert_error(
+            send(&app, "POST", &format!("/jwks/rotate{bad}"), None).await,
+            400,
+        );
+    }
+}
+
+/// The `kid` in a token's header.
+fn kid_of(token: &str) -> String {
+    let header = jsonwebtoken::decode_header(token).expect("a JWT header");
+    header.kid.expect("a kid")
+}
+
 async fn without_a_key_the_admin_api_refuses_browser_requests(backend: Backend) {
     let app = TestApp::builder(backend).start().await;
     let url = format!("{}/jwks/rotate", app.admin);
@@ -566,4 +639,5 @@ on_both_backends!(
     keys_and_metrics_endpoints,
     the_api_key_guards_every_admin_endpoint,
     without_a_key_the_admin_api_refuses_browser_requests,
+    a_staged_rotation_publishes_before_it_signs,
 );

@@ -115,6 +115,16 @@ impl KeyManager {
         Ok(kid)
     }
 
+    /// A rotation that breaks no cache: the new key is published now and signs once
+    /// `publish_ahead` plus one refresh interval have passed, the lead scheduled rotation
+    /// keeps (every instance has loaded it, every JWKS served for `publish_ahead` lists it).
+    /// Returns its kid and when it signs. Blocking.
+    pub fn rotate_staged(&self, now: DateTime<Utc>) -> Result<(String, DateTime<Utc>), KeyError> {
+        let lead = Duration(self.publish_ahead.std() + self.refresh_interval.std());
+        let kid = self.rotate(Some(lead), false, now)?;
+        Ok((kid, now + lead.chrono()))
+    }
+
     /// One step of scheduled rotation (`secrets.rotation.interval`), run by every instance:
     ///
     /// - when the newest key is due to be followed within `publish_ahead` plus one refresh
