@@ -258,7 +258,7 @@ async function usersView(params) {
     heading('Users'),
     form,
     table('Users', ['E-mail', 'Created', 'Deletion'], data.map((user) => [
-      userLink(user), time(user.created_at), deletionSummary(user.deletion),
+      userLink(user), time(user.created_at), h('span', { class: 'wrap' }, deletionSummary(user.deletion)),
     ]), email || status ? 'No user matches.' : 'No users yet.'),
     pager(page, total, hrefOf),
   ];
@@ -416,7 +416,7 @@ async function userView(id) {
       confirmArea),
     h('section', { 'aria-labelledby': 'sessions-heading' },
       h('h2', { id: 'sessions-heading' }, 'Sessions'),
-      table('Active sessions', ['Created', 'Last used', 'Expires', 'User agent', 'IP address', 'Action'],
+      table('Active sessions', ['Action', 'Created', 'Last used', 'Expires', 'User agent', 'IP address'],
         sessions.map((s) => {
           const revoke = h('button', {
             type: 'button',
@@ -428,8 +428,8 @@ async function userView(id) {
             }),
           }, 'Revoke');
           return [
-            h('span', { id: `session-${s.id}` }, time(s.created_at)), time(s.last_used), time(s.expires_at),
-            s.user_agent ?? '—', s.ip_address ?? '—', revoke,
+            revoke, h('span', { id: `session-${s.id}` }, time(s.created_at)), time(s.last_used), time(s.expires_at),
+            h('span', { class: 'wrap' }, s.user_agent ?? '—'), s.ip_address ?? '—',
           ];
         }), 'No active sessions.'),
       h('div', { class: 'actions' }, revokeAll)),
@@ -453,7 +453,7 @@ async function queueView() {
         time(user.deletion.scheduled_at),
         time(user.deletion.purge_after),
         user.deletion.hold ? 'held' : timeLeft(user.deletion.purge_after),
-        user.deletion.hold ? `Held${user.deletion.hold_reason ? `: ${user.deletion.hold_reason}` : ''}` : '—',
+        h('span', { class: 'wrap' }, user.deletion.hold ? `Held${user.deletion.hold_reason ? `: ${user.deletion.hold_reason}` : ''}` : '—'),
       ]), 'No deletion is scheduled.'),
   ];
 }
@@ -471,9 +471,9 @@ async function deliveriesView() {
       return `${data.retried} dead ${data.retried === 1 ? 'delivery is' : 'deliveries are'} pending again.`;
     }),
   }, 'Retry all dead');
-  const row = (d, last, id) => [
+  const row = (d, id) => [
     d.event, h('span', { class: 'mono', id }, d.event_id), d.hook, String(d.attempts),
-    d.last_error ?? '—', last,
+    h('span', { class: 'wrap' }, d.last_error ?? '—'),
   ];
   const shown = (list, what) => (list.total > list.data.length
     ? h('p', { class: 'hint' }, `The ${list.data.length} oldest of ${list.total} ${what} deliveries.`) : null);
@@ -483,7 +483,7 @@ async function deliveriesView() {
       h('h2', { id: 'dead-heading' }, `Dead (${dead.total})`),
       h('p', { class: 'hint' }, 'Deliveries that ran out of attempts. Retrying makes them pending again, from attempt 0.'),
       h('div', { class: 'actions' }, retryAll),
-      table('Dead deliveries', ['Event', 'Event id', 'Hook', 'Attempts', 'Last error', 'Action'],
+      table('Dead deliveries', ['Action', 'Event', 'Event id', 'Hook', 'Attempts', 'Last error'],
         dead.data.map((d) => {
           const retry = h('button', {
             type: 'button',
@@ -494,13 +494,13 @@ async function deliveriesView() {
               return data.retried ? `The ${d.event} delivery to ${d.hook} is pending again.` : 'That delivery was no longer dead.';
             }),
           }, 'Retry');
-          return row(d, retry, `dead-${d.event_id}-${d.hook}`);
+          return [retry, ...row(d, `dead-${d.event_id}-${d.hook}`)];
         }), 'No dead deliveries.'),
       shown(dead, 'dead')),
     h('section', { 'aria-labelledby': 'pending-heading' },
       h('h2', { id: 'pending-heading' }, `Pending (${pending.total})`),
       table('Pending deliveries', ['Event', 'Event id', 'Hook', 'Attempts', 'Last error', 'Next attempt'],
-        pending.data.map((d) => row(d, time(d.next_attempt_at))), 'Nothing is waiting to be delivered.'),
+        pending.data.map((d) => [...row(d), time(d.next_attempt_at)]), 'Nothing is waiting to be delivered.'),
       shown(pending, 'pending')),
   ];
 }
