@@ -111,6 +111,22 @@ async function until(what, predicate, ms = 20000) {
   }
 }
 
+/** Waits for the users list to hold one link, named `address` (a search's answer, not the
+ * list it replaces), and returns it. */
+async function listedAlone(page, address) {
+  const links = page.getByRole("region", { name: "Users" }).getByRole("link");
+  await until(`the users list searched for ${address}`, async () =>
+    await links.count() === 1 && await links.first().innerText() === address);
+  return links.first();
+}
+
+/** Searches the users by e-mail as an operator does. */
+async function findUser(page, address) {
+  await page.getByLabel("Search by e-mail").fill(address);
+  await page.getByRole("button", { name: "Search" }).click();
+  return listedAlone(page, address);
+}
+
 /** axe-core on the page as it is: no serious or critical violation. */
 async function accessible(page, view) {
   // Evaluated through the DevTools protocol: the page's CSP (no inline script) stays in force.
@@ -165,9 +181,7 @@ try {
 
     // Find a user by e-mail; a legal hold with a reason, seen, then released.
     const alice = await newUser(`alice.${tag}@example.com`);
-    await page.getByLabel("Search by e-mail").fill(alice.email);
-    await page.getByRole("button", { name: "Search" }).click();
-    await page.getByRole("link", { name: alice.email }).click();
+    await (await findUser(page, alice.email)).click();
     await page.getByRole("heading", { name: alice.email }).waitFor();
     check(true, `${w}: found ${alice.email} by e-mail and opened their page`);
     await accessible(page, `${w} user`);
@@ -349,7 +363,7 @@ try {
   };
   for (const [u, address] of [[mallory, xss], [trudy, "<img/src/onerror=alert(2)>@x.y"]]) {
     await page.goto(`${admin}/console/#/users?email=${encodeURIComponent(address)}`);
-    await page.getByRole("link", { name: address }).waitFor();
+    await listedAlone(page, address);
     await markupShown(`users list, ${address}`);
     await page.getByRole("link", { name: address }).click();
     await page.getByRole("heading", { name: address }).waitFor();
@@ -479,9 +493,7 @@ http {
   await proxied.goto(`http://127.0.0.1:${proxyPort}/ops/console/`);
   await proxied.getByLabel("API key").fill(apiKey);
   await proxied.getByRole("button", { name: "Sign in" }).click();
-  await proxied.getByLabel("Search by e-mail").fill(rosa.email);
-  await proxied.getByRole("button", { name: "Search" }).click();
-  await proxied.getByRole("link", { name: rosa.email }).click();
+  await (await findUser(proxied, rosa.email)).click();
   await proxied.getByRole("button", { name: "Place legal hold" }).click();
   await proxied.getByLabel("Reason").fill("through the proxy");
   await proxied.getByRole("button", { name: "Confirm legal hold" }).click();
