@@ -4,6 +4,7 @@ use crate::app::{Application, Options, StartupError};
 use crate::config::{Config, ConfigSource};
 use crate::openapi;
 use crate::report::Report;
+use crate::routes::ssf::sealing;
 use crate::sessions::issue_session;
 use chrono::Utc;
 use clap::{Parser, Subcommand};
@@ -11,7 +12,7 @@ use domain::config::Duration;
 use domain::events::{EventKind, Recipients};
 use domain::ids::UserId;
 use domain::model::{LegalHold, NewEmail, RequestContext};
-use domain::ports::{AccountStore, ChangeOutcome, DeletionChange, DeletionChangeKind};
+use domain::ports::{AccountStore, ChangeOutcome, DeletionChange, DeletionChangeKind, SsfStore};
 use jwks::KeyManager;
 use persistence::Database;
 use std::path::PathBuf;
@@ -409,11 +410,23 @@ fn create_jwt(config: &Config, user_id: &str) -> ExitCode {
     }
 }
 
+/// Re-encrypts the signing keys and re-seals the SSF push authorization headers under the
+/// first secret, each all or nothing. Every header is opened before anything is written, so a
+/// header no secret opens changes nothing at all.
 fn reencrypt(config: &Config) -> ExitCode {
     let db = Database::connect(&config.database);
-    match key_manager(config, &db).reencrypt_all() {
+    let keys = key_manager(config, &db);
+    let headers = match sealing::resealed(&keys, &db) {
+        Ok(headers) => headers,
+        Err(e) => return fail("secrets reencrypt", Report(&e)),
+    };
+    match keys.reencrypt_all() {
+        Ok(n) => println!("re-encrypted {n} keys under the first secret of secrets.keys"),
+        Err(e) => return fail("secrets reencrypt", Report(&e)),
+    }
+    match db.replace_push_authorizations(&headers) {
         Ok(n) => {
-            println!("re-encrypted {n} keys under the first secret of secrets.keys");
+            println!("re-sealed {n} SSF push authorization headers under the same secret");
             ExitCode::SUCCESS
         }
         Err(e) => fail("secrets reencrypt", Report(&e)),

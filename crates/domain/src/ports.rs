@@ -9,7 +9,10 @@ use crate::model::{
     AuditLog, Delivery, Email, LegalHold, NewEmail, NewSession, OutboxEvent, RequestContext,
     Session, StoredKey, User, UserStatus,
 };
-use crate::ssf::{DefaultSubjects, Receiver, Stream, StreamConfig, StreamStatus, Subject};
+use crate::ssf::{
+    DefaultSubjects, PushAuthorization, Receiver, Resealed, Stream, StreamConfig, StreamStatus,
+    Subject,
+};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -501,6 +504,14 @@ pub trait SsfStore: Send + Sync {
     /// A stream and its receiver, by id alone (for the dispatcher).
     fn stream_for_delivery(&self, id: uuid::Uuid)
         -> Result<Option<(Stream, Receiver)>, StoreError>;
+
+    /// Every push stream's stored `authorization_header`, by stream id (for re-sealing).
+    fn push_authorizations(&self) -> Result<Vec<(uuid::Uuid, PushAuthorization)>, StoreError>;
+
+    /// Stores re-sealed headers in one transaction, each only where the stream still holds
+    /// the header it replaces (a stream deleted or changed meanwhile is left as it is);
+    /// returns how many were written.
+    fn replace_push_authorizations(&self, resealed: &[Resealed]) -> Result<usize, StoreError>;
 
     /// Parks a delivery the dispatcher claimed but may not send now (a paused or polled
     /// stream): not due until the stream is enabled again, the claim's attempt undone.

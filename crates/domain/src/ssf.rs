@@ -54,9 +54,34 @@ pub enum Delivery {
     Push {
         endpoint_url: String,
         /// Sent as `Authorization` with every push; never shown back.
-        authorization_header: Option<String>,
+        authorization_header: Option<PushAuthorization>,
     },
     Poll,
+}
+
+/// A stream's push authorization sealed anew (`secrets reencrypt`): written only if the
+/// stream still holds what was read, so a receiver's change meanwhile is never undone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resealed {
+    pub stream: uuid::Uuid,
+    pub was: PushAuthorization,
+    pub sealed: String,
+}
+
+/// What a sealed [`PushAuthorization`] is bound to (its associated data): a sealed header
+/// cannot pass for any other sealed secret.
+pub const PUSH_AUTHORIZATION_PURPOSE: &str = "ssf stream delivery.authorization_header";
+
+/// A push stream's `Authorization` header. A receiver's credential for its own endpoint: a
+/// copy of the database must not hand it out, so it is stored sealed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PushAuthorization {
+    /// As the receiver gave it, on its way to being sealed (a request), or stored by an
+    /// earlier version that did not seal it (`api secrets reencrypt` seals those).
+    Plain(String),
+    /// Sealed with AES-256-GCM under the first of `secrets.keys` (the signing keys' scheme);
+    /// opened only to push.
+    Sealed(String),
 }
 
 impl Delivery {

@@ -12,7 +12,7 @@ use actix_web::web;
 use chrono::{DateTime, Utc};
 use domain::model::Delivery;
 use domain::ports::{Outbox, SsfStore};
-use domain::ssf::{self, DefaultSubjects};
+use domain::ssf::{self, DefaultSubjects, PushAuthorization};
 use jwks::KeyManager;
 use persistence::Database;
 use std::fmt;
@@ -41,6 +41,9 @@ pub enum DeliveryError {
     Answered { hook: String, answer: String },
     #[error("{hook}: the hook is no longer configured")]
     Unconfigured { hook: String },
+    /// Retried: adding the secret that sealed it to `secrets.keys` heals it.
+    #[error("{hook}: the stream's authorization_header opens with no secret in secrets.keys")]
+    Unopened { hook: String },
 }
 
 /// How a request failed before any answer came back. reqwest's own message repeats the URL
@@ -340,6 +343,22 @@ impl Dispatcher {
                     log::warn!("ssf: parking {id}: {}", Report(&e));
                 }
                 return None;
+            }
+        };
+        let authorization = match authorization {
+            None => None,
+            Some(PushAuthorization::Plain(plain)) => Some(plain),
+            Some(PushAuthorization::Sealed(sealed)) => {
+                match self
+                    .keys
+                    .open_secret(ssf::PUSH_AUTHORIZATION_PURPOSE, &sealed)
+                {
+                    Ok((plain, _)) => Some(plain),
+                    Err(e) => {
+                        log::warn!("ssf: stream {stream_id}: {}", Report(&e));
+                        return Some(Outcome::Failed(DeliveryError::Unopened { hook: key }));
+                    }
+                }
             }
         };
         let signer = Signer {

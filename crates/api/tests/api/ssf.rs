@@ -549,7 +549,136 @@ async fn only_added_subjects_with_default_none(backend: Backend) {
         .expect_status(204);
 }
 
+/// A push stream's `authorization_header` is the receiver's credential: stored sealed under
+/// `secrets.keys`, so the database never holds it; pushes carry it; a header an earlier version
+/// stored in plain still works and is sealed by re-sealing; re-sealing is refused, changing
+/// nothing, when a header opens with no secret; one sealed under a secret this instance lacks
+/// fails its pushes (retried) without a word of it anywhere.
+async fn push_authorization_headers_are_sealed_at_rest(backend: Backend) {
+    use api::routes::ssf::sealing;
+    use domain::ports::SsfStore;
+    let app = ssf_app(backend, "ALL").await;
+    let hooks = Receiver::start();
+    let token = receiver(&app, "https://rp.example").await;
+    call(
+        &app,
+        "POST",
+        "/ssf/stream",
+        &token,
+        Some(
+            json!({"delivery": {"method": PUSH, "endpoint_url": hooks.url,
+                                 "authorization_header": "Bearer sealed-receiver-credential"}}),
+        ),
+    )
+    .await
+    .expect_status(201);
+    let holding = |text: &str| {
+        app.db.count(
+            "ssf_streams",
+            &format!("CAST(config AS TEXT) LIKE '%{text}%'"),
+        )
+    };
+    assert_eq!(
+        holding("sealed-receiver-credential"),
+        0,
+        "not in the database"
+    );
+    assert_eq!(holding("authorization_header_sealed"), 1);
+    deleted_user(&app, "sealed-1@example.com").await;
+    let got = hooks.wait_for("the first push", |a| a.len() == 1).await;
+    assert_eq!(
+        got[0].header("authorization"),
+        "Bearer sealed-receiver-credential"
+    );
+
+    // As an earlier version stored it: in plain.
+    app.db.exec(if app.db.is_postgres() {
+        "UPDATE ssf_streams SET config = jsonb_set(config #- '{delivery,authorization_header_sealed}',          '{delivery,authorization_header}', '\"Bearer legacy-plain\"')"
+    } else {
+        "UPDATE ssf_streams SET config = json_set(json_remove(config, '$.delivery.authorization_header_sealed'),          '$.delivery.authorization_header', 'Bearer legacy-plain')"
+    });
+    assert_eq!(holding("legacy-plain"), 1);
+    deleted_user(&app, "sealed-2@example.com").await;
+    let got = hooks.wait_for("the second push", |a| a.len() == 2).await;
+    assert_eq!(got[1].header("authorization"), "Bearer legacy-plain");
+
+    // Re-sealing (`api secrets reencrypt`) seals it.
+    let database = persistence::Database::connect(&app.config.database);
+    let keys = app.key_manager();
+    let resealed = sealing::resealed(&keys, &database).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        database.replace_push_authorizations(&resealed).ok(),
+        Some(1)
+    );
+    assert_eq!(
+        (
+            holding("legacy-plain"),
+            holding("authorization_header_sealed")
+        ),
+        (0, 1)
+    );
+    deleted_user(&app, "sealed-3@example.com").await;
+    let got = hooks.wait_for("the third push", |a| a.len() == 3).await;
+    assert_eq!(got[2].header("authorization"), "Bearer legacy-plain");
+
+    // Under a secret list that does not open it: refused, nothing changed.
+    let manager = |list: Value| {
+        let mut secrets = app.config.secrets.clone();
+        secrets.keys = serde_json::from_value(list).expect("secrets");
+        jwks::KeyManager::new(
+            std::sync::Arc::new(database.clone()),
+            &secrets,
+            app.config.session.token_policy(),
+        )
+    };
+    let new_secret = format!("a-new-secret-made-by-this-test-{}", uuid::Uuid::new_v4());
+    let stranger = manager(json!(["a-secret-that-sealed-nothing-0123456789"]));
+    let refused = sealing::resealed(&stranger, &database).map(|r| r.len());
+    assert!(
+        matches!(&refused, Err(sealing::ResealError::Unreadable(streams)) if streams.len() == 1),
+        "{refused:?}"
+    );
+    // Under a new first secret this instance lacks: its pushes fail, and say only that.
+    let both = manager(json!([new_secret, SECRET]));
+    let resealed = sealing::resealed(&both, &database).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        database.replace_push_authorizations(&resealed).ok(),
+        Some(1)
+    );
+    deleted_user(&app, "sealed-4@example.com").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let failing: Vec<Value> = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no failed attempt in 10 s"
+        );
+        let pending: Vec<Value> = app
+            .get_json(format!("{}/webhooks/deliveries?status=pending", app.admin))
+            .await;
+        let failing: Vec<Value> = pending
+            .into_iter()
+            .filter(|d| d["last_error"].is_string())
+            .collect();
+        if !failing.is_empty() {
+            break failing;
+        }
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    };
+    let error = failing[0]["last_error"].str();
+    assert!(
+        error.contains("opens with no secret in secrets.keys"),
+        "{error}"
+    );
+    assert!(!error.contains("legacy-plain"), "{error}");
+    assert_eq!(
+        hooks.attempts().len(),
+        3,
+        "nothing was sent without its header"
+    );
+}
+
 on_both_backends!(
+    push_authorization_headers_are_sealed_at_rest,
     streams_are_their_receivers_own,
     push_with_status_changes_and_verification,
     poll_with_acknowledgements,

@@ -250,6 +250,22 @@ impl KeyManager {
         self.reload().map(|()| true)
     }
 
+    /// Seals another secret the service must keep (a receiver's credential) as the keys are
+    /// sealed: under the first of `secrets.keys`, bound to `purpose` (no I/O).
+    pub fn seal_secret(&self, purpose: &str, plaintext: &str) -> Result<String, KeyError> {
+        let first = self.secrets.first().ok_or(CryptoError::Encrypt)?;
+        Ok(crypto::encrypt(first, purpose, plaintext.as_bytes())?)
+    }
+
+    /// Opens what [`KeyManager::seal_secret`] sealed for `purpose`, with any configured
+    /// secret; also says whether it is sealed under the first (else `secrets reencrypt` would
+    /// rewrite it).
+    pub fn open_secret(&self, purpose: &str, sealed: &str) -> Result<(String, bool), KeyError> {
+        let opened = crypto::decrypt(&self.secrets, purpose, sealed)?;
+        let text = String::from_utf8(opened.plaintext).map_err(|_| CryptoError::Decrypt)?;
+        Ok((text, opened.current))
+    }
+
     /// Re-encrypts every stored key under the first secret (HKDF with a fresh salt), so older
     /// secrets can be removed from `secrets.keys`. All or nothing: if any key decrypts with no
     /// configured secret, nothing is rewritten; the rewrite is one transaction. Returns how many

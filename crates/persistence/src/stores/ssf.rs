@@ -16,7 +16,8 @@ use domain::ids::EventId;
 use domain::model::OutboxEvent;
 use domain::ports::{SsfChange, SsfStore, StoreError};
 use domain::ssf::{
-    self, DefaultSubjects, Delivery, Receiver, Stream, StreamConfig, StreamStatus, Subject,
+    self, DefaultSubjects, Delivery, PushAuthorization, Receiver, Resealed, Stream, StreamConfig,
+    StreamStatus, Subject,
 };
 use serde_json::{json, Value};
 
@@ -64,18 +65,26 @@ struct StreamRow {
     updated_at: Timestamp,
 }
 
-/// A stream's configuration as stored (the receiver's `authorization_header` included: the
-/// pushes need it).
+/// A stream's configuration as stored (the receiver's `authorization_header` included, sealed
+/// as the api layer gives it: the pushes need it).
 fn config_json(config: &StreamConfig) -> Value {
     let delivery = match &config.delivery {
         Delivery::Push {
             endpoint_url,
             authorization_header,
-        } => json!({
-            "method": ssf::PUSH,
-            "endpoint_url": endpoint_url,
-            "authorization_header": authorization_header,
-        }),
+        } => {
+            let mut delivery = json!({"method": ssf::PUSH, "endpoint_url": endpoint_url});
+            match authorization_header {
+                Some(PushAuthorization::Sealed(sealed)) => {
+                    delivery["authorization_header_sealed"] = json!(sealed);
+                }
+                Some(PushAuthorization::Plain(plain)) => {
+                    delivery["authorization_header"] = json!(plain);
+                }
+                None => {}
+            }
+            delivery
+        }
         Delivery::Poll => json!({ "method": ssf::POLL }),
     };
     json!({
@@ -92,7 +101,11 @@ fn config_of(value: &Value) -> StreamConfig {
         delivery: match delivery["method"].as_str() {
             Some(ssf::PUSH) => Delivery::Push {
                 endpoint_url: text(&delivery["endpoint_url"]).unwrap_or_default(),
-                authorization_header: text(&delivery["authorization_header"]),
+                authorization_header: text(&delivery["authorization_header_sealed"])
+                    .map(PushAuthorization::Sealed)
+                    .or_else(|| {
+                        text(&delivery["authorization_header"]).map(PushAuthorization::Plain)
+                    }),
             },
             _ => Delivery::Poll,
         },
@@ -635,6 +648,61 @@ impl SsfStore for Database {
                 .optional()
         })?;
         Ok(found.map(|(s, r)| (Stream::from(s), Receiver::from(&r))))
+    }
+
+    fn push_authorizations(&self) -> Result<Vec<(uuid::Uuid, PushAuthorization)>, StoreError> {
+        let rows: Vec<StreamRow> = self.run(|conn| {
+            ssf_streams::table
+                .filter(ssf_streams::push_endpoint.is_not_null())
+                .select(StreamRow::as_select())
+                .order(ssf_streams::id.asc())
+                .load(conn)
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(Stream::from)
+            .filter_map(|stream| match stream.config.delivery {
+                Delivery::Push {
+                    authorization_header: Some(header),
+                    ..
+                } => Some((stream.id, header)),
+                _ => None,
+            })
+            .collect())
+    }
+
+    fn replace_push_authorizations(&self, resealed: &[Resealed]) -> Result<usize, StoreError> {
+        self.transaction(|conn| {
+            let mut written = 0;
+            for one in resealed {
+                let by_id = ssf_streams::table.filter(ssf_streams::id.eq(Id(one.stream)));
+                let Some(row) = by_id
+                    .select(StreamRow::as_select())
+                    .first(conn)
+                    .optional()?
+                else {
+                    continue; // deleted meanwhile
+                };
+                let mut config = config_of(&row.config.0);
+                if let Delivery::Push {
+                    authorization_header: Some(header),
+                    ..
+                } = &mut config.delivery
+                {
+                    if *header == one.was {
+                        *header = PushAuthorization::Sealed(one.sealed.clone());
+                        // Every change of a stream moves `updated_at`: if it moved since the
+                        // read, a receiver's change came between, and it stands.
+                        written += diesel::update(
+                            by_id.filter(ssf_streams::updated_at.eq(row.updated_at)),
+                        )
+                        .set(ssf_streams::config.eq(Json(config_json(&config))))
+                        .execute(conn)?;
+                    }
+                }
+            }
+            Ok(written)
+        })
     }
 
     fn park_delivery(&self, event: EventId, key: &str) -> Result<(), StoreError> {

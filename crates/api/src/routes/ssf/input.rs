@@ -4,7 +4,7 @@
 
 use crate::http::error::ApiError;
 use actix_web::http::StatusCode;
-use domain::ssf::{self, Delivery, StreamConfig, StreamStatus, Subject};
+use domain::ssf::{self, Delivery, PushAuthorization, StreamConfig, StreamStatus, Subject};
 use serde_json::{Map, Value};
 
 /// Longest URL, header, description, state, event type or reason accepted.
@@ -117,7 +117,8 @@ fn delivery(value: &Value) -> Result<Delivery, ApiError> {
             }
             Ok(Delivery::Push {
                 endpoint_url: endpoint_url.to_owned(),
-                authorization_header: authorization_header.map(str::to_owned),
+                authorization_header: authorization_header
+                    .map(|h| PushAuthorization::Plain(h.to_owned())),
             })
         }
         // The poll URL is the transmitter's to give; one sent back is ignored.

@@ -7,6 +7,7 @@
 mod input;
 pub mod receivers;
 mod schemas;
+pub mod sealing;
 
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::receiver_auth::AuthenticatedReceiver;
@@ -18,7 +19,7 @@ use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use domain::ports::{SsfChange, SsfStore, StoreError};
-use domain::ssf::{self, Delivery, Receiver, Stream};
+use domain::ssf::{self, Delivery, Receiver, Stream, StreamConfig};
 use input::Write;
 use persistence::Database;
 use serde::{Deserialize, Serialize};
@@ -194,6 +195,13 @@ pub(super) async fn audited<T: Send + 'static>(
         .await?)
 }
 
+/// The configuration as it is stored (README "Shared Signals": the push authorization header
+/// sealed).
+fn sealed(state: &AppState, config: StreamConfig) -> Result<StreamConfig, ApiError> {
+    sealing::seal(&state.keys, config)
+        .map_err(|e| ApiError::internal("sealing a push authorization header", e))
+}
+
 fn not_found() -> ApiError {
     ApiError::status(actix_web::http::StatusCode::NOT_FOUND)
 }
@@ -246,7 +254,10 @@ pub async fn create_stream(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let config = input::stream_config(&input::object(&body)?, Write::Create)?;
+    let config = sealed(
+        &state,
+        input::stream_config(&input::object(&body)?, Write::Create)?,
+    )?;
     let who = receiver.0.clone();
     let stream = audited(&state, &req, "creating a stream", move |db, change| {
         db.create_stream(&who, &config, change)
@@ -313,11 +324,14 @@ async fn write_stream(
         .run("reading a stream", move || db.stream_of(&who, id))
         .await?
         .ok_or_else(not_found)?;
-    let config = if replace {
-        input::stream_config(&map, Write::Replace)?
-    } else {
-        input::stream_config(&map, Write::Update(&current.config))?
-    };
+    let config = sealed(
+        &state,
+        if replace {
+            input::stream_config(&map, Write::Replace)?
+        } else {
+            input::stream_config(&map, Write::Update(&current.config))?
+        },
+    )?;
     let who = receiver.0.clone();
     let stream = audited(&state, &req, "updating a stream", move |db, change| {
         db.update_stream(&who, id, &config, change)
