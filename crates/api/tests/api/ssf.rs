@@ -79,6 +79,22 @@ async fn verified_set(app: &TestApp, token: &str, audience: &str) -> Value {
     .claims
 }
 
+/// A new push stream to `url` sending `authorization`: its id.
+async fn push_stream(app: &TestApp, token: &str, url: &str, authorization: &str) -> String {
+    let created: Value = call(
+        app,
+        "POST",
+        "/ssf/stream",
+        token,
+        Some(json!({"delivery": {"method": PUSH, "endpoint_url": url,
+                                 "authorization_header": authorization}})),
+    )
+    .await
+    .expect_status(201)
+    .json();
+    created["stream_id"].str().to_owned()
+}
+
 async fn deleted_user(app: &TestApp, email: &str) -> String {
     let login = app.user_with_session(email).await;
     app.delete_user(&login.token).await.expect_status(204);
@@ -232,20 +248,7 @@ async fn push_with_status_changes_and_verification(backend: Backend) {
     let app = ssf_app(backend, "ALL").await;
     let hooks = Receiver::start();
     let token = receiver(&app, "https://rp.example").await;
-    let created = call(
-        &app,
-        "POST",
-        "/ssf/stream",
-        &token,
-        Some(
-            json!({"delivery": {"method": PUSH, "endpoint_url": hooks.url,
-                                 "authorization_header": "Bearer push-secret"}}),
-        ),
-    )
-    .await
-    .expect_status(201)
-    .json::<Value>();
-    let id = created["stream_id"].str().to_owned();
+    let id = push_stream(&app, &token, &hooks.url, "Bearer push-secret").await;
 
     let first = deleted_user(&app, "ssf-push-1@example.com").await;
     let got = hooks.wait_for("the first SET", |a| !a.is_empty()).await;
@@ -560,18 +563,13 @@ async fn push_authorization_headers_are_sealed_at_rest(backend: Backend) {
     let app = ssf_app(backend, "ALL").await;
     let hooks = Receiver::start();
     let token = receiver(&app, "https://rp.example").await;
-    call(
+    push_stream(
         &app,
-        "POST",
-        "/ssf/stream",
         &token,
-        Some(
-            json!({"delivery": {"method": PUSH, "endpoint_url": hooks.url,
-                                 "authorization_header": "Bearer sealed-receiver-credential"}}),
-        ),
+        &hooks.url,
+        "Bearer sealed-receiver-credential",
     )
-    .await
-    .expect_status(201);
+    .await;
     let holding = |text: &str| {
         app.db.count(
             "ssf_streams",
