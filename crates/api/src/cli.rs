@@ -3,8 +3,8 @@
 use crate::app::{Application, Options, StartupError};
 use crate::config::{Config, ConfigSource};
 use crate::openapi;
+use crate::outbox::sealing;
 use crate::report::Report;
-use crate::routes::ssf::sealing;
 use crate::sessions::issue_session;
 use chrono::Utc;
 use clap::{Parser, Subcommand};

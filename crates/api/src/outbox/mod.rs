@@ -1,11 +1,13 @@
 //! Outgoing events: which hooks want an event ([`config`]), the handle the handlers that
-//! write events call ([`Publisher`]), and each format's request ([`formats`]); the worker that
+//! write events call ([`Publisher`]), each format's request ([`formats`]) and the SSF push credentials sealed at rest
+//! ([`sealing`]); the worker that
 //! delivers them is `workers::dispatcher`.
 //! Events are written to the outbox table by the transaction of the change they announce
 //! (`persistence`); this module only decides who hears of them and delivers.
 
 pub mod config;
 pub(crate) mod formats;
+pub mod sealing;
 
 pub use config::{WebhookConfig, WebhooksConfig};
 

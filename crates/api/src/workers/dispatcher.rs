@@ -7,12 +7,13 @@ use super::{Stop, Worker};
 use crate::metrics::{AttemptResult, Metrics};
 use crate::outbox::config::{HookFormat, WebhookConfig, WebhooksConfig};
 use crate::outbox::formats::{self, Answer, PrepareError, Signer};
+use crate::outbox::sealing;
 use crate::report::Report;
 use actix_web::web;
 use chrono::{DateTime, Utc};
 use domain::model::Delivery;
 use domain::ports::{Outbox, SsfStore};
-use domain::ssf::{self, DefaultSubjects, PushAuthorization};
+use domain::ssf::{self, DefaultSubjects};
 use jwks::KeyManager;
 use persistence::Database;
 use std::fmt;
@@ -345,20 +346,12 @@ impl Dispatcher {
                 return None;
             }
         };
-        let authorization = match authorization {
+        let authorization = match authorization.map(|h| sealing::open(&self.keys, &h)) {
             None => None,
-            Some(PushAuthorization::Plain(plain)) => Some(plain),
-            Some(PushAuthorization::Sealed(sealed)) => {
-                match self
-                    .keys
-                    .open_secret(ssf::PUSH_AUTHORIZATION_PURPOSE, &sealed)
-                {
-                    Ok((plain, _)) => Some(plain),
-                    Err(e) => {
-                        log::warn!("ssf: stream {stream_id}: {}", Report(&e));
-                        return Some(Outcome::Failed(DeliveryError::Unopened { hook: key }));
-                    }
-                }
+            Some(Ok(plain)) => Some(plain),
+            Some(Err(e)) => {
+                log::warn!("ssf: stream {stream_id}: {}", Report(&e));
+                return Some(Outcome::Failed(DeliveryError::Unopened { hook: key }));
             }
         };
         let signer = Signer {

@@ -7,13 +7,13 @@
 mod input;
 pub mod receivers;
 mod schemas;
-pub mod sealing;
 
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::receiver_auth::AuthenticatedReceiver;
 use crate::http::request_id::request_context;
 use crate::metrics::AttemptResult;
 use crate::outbox::formats::{self, Signer};
+use crate::outbox::sealing;
 use crate::routes::resource;
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};

@@ -1,6 +1,6 @@
 //! A push stream's `authorization_header` is the receiver's credential for its own endpoint:
 //! stored sealed under `secrets.keys` (as the signing keys are), opened only to push
-//! (`workers::dispatcher`), sealed anew under the first secret by `api secrets reencrypt`.
+//! (`workers::dispatcher`; sealed by `routes::ssf` as a stream is written), sealed anew under the first secret by `api secrets reencrypt`.
 
 use domain::ports::{SsfStore, StoreError};
 use domain::ssf::{
@@ -38,6 +38,16 @@ pub fn seal(keys: &KeyManager, mut config: StreamConfig) -> Result<StreamConfig,
     Ok(config)
 }
 
+/// The header to send: a sealed one opened with any configured secret. Cheap: no I/O.
+pub fn open(keys: &KeyManager, header: &PushAuthorization) -> Result<String, KeyError> {
+    match header {
+        PushAuthorization::Plain(plain) => Ok(plain.clone()),
+        PushAuthorization::Sealed(sealed) => keys
+            .open_secret(PUSH_AUTHORIZATION_PURPOSE, sealed)
+            .map(|(plain, _)| plain),
+    }
+}
+
 /// Every stored header sealed anew under the first secret (the plain ones of earlier versions
 /// too), to hand to `SsfStore::replace_push_authorizations`; refused, naming the streams, if
 /// any header opens with no configured secret. Blocking.
@@ -45,17 +55,9 @@ pub fn resealed(keys: &KeyManager, store: &dyn SsfStore) -> Result<Vec<Resealed>
     let mut resealed = Vec::new();
     let mut unreadable = Vec::new();
     for (stream, header) in store.push_authorizations()? {
-        let plain = match &header {
-            PushAuthorization::Plain(plain) => plain.clone(),
-            PushAuthorization::Sealed(sealed) => {
-                match keys.open_secret(PUSH_AUTHORIZATION_PURPOSE, sealed) {
-                    Ok((plain, _)) => plain,
-                    Err(_) => {
-                        unreadable.push(stream);
-                        continue;
-                    }
-                }
-            }
+        let Ok(plain) = open(keys, &header) else {
+            unreadable.push(stream);
+            continue;
         };
         resealed.push(Resealed {
             stream,
