@@ -43,7 +43,8 @@ async function startServer(name, { databaseUrl, defaultSubjects = "ALL", apiPort
     secrets: { keys: ["ssf-e2e-secret-0123456789abcdef"] },
     session: { issuer: ISSUER },
     account: { allow_deletion: true },
-    ssf: { enabled: true, default_subjects: defaultSubjects },
+    // The receivers here are local: admitted as an operator admits internal ones.
+    ssf: { enabled: true, default_subjects: defaultSubjects, push: { allow_networks: ["127.0.0.0/8"] } },
     webhooks: { initial_backoff: "100ms", max_attempts: 40, timeout: "2s" },
     log: { level: "warn" },
   }));

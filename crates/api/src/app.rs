@@ -7,6 +7,7 @@ use crate::http::edge::Edge;
 use crate::http::error::{bad_request, not_found};
 use crate::metrics::Metrics;
 use crate::openapi::{self, ServedDocument};
+use crate::outbox::destinations::{AddressPolicy, Destinations};
 use crate::outbox::Publisher;
 use crate::report::Report;
 use crate::routes;
@@ -39,8 +40,6 @@ pub enum StartupError {
     Keys(#[from] jwks::KeyError),
     #[error("{0}")]
     Blocking(#[from] actix_web::error::BlockingError),
-    #[error("webhook client: {0}")]
-    Webhooks(#[from] reqwest::Error),
     #[error("starting the session lookup threads: {0}")]
     Threads(std::io::Error),
 }
@@ -127,8 +126,15 @@ impl Application {
         });
         let public_listener = bind(config.server.public.address)?;
         let admin_listener = bind(config.server.admin.address)?;
-        let public_port = port_of(&public_listener)?;
-        let admin_port = port_of(&admin_listener)?;
+        let public_address = address_of(&public_listener)?;
+        let admin_address = address_of(&admin_listener)?;
+        let (public_port, admin_port) = (public_address.port(), admin_address.port());
+        // Where deliveries may connect: never to these listeners.
+        let destinations = Arc::new(AddressPolicy::new(
+            config.ssf.push.allow_networks.clone(),
+            vec![public_address, admin_address],
+        ));
+        let body_timeout = config.server.body_timeout.std();
 
         // One ping cache per listener: the admin listener's probes are not starved by public ones.
         let public = {
@@ -137,6 +143,7 @@ impl Application {
             let cors = Arc::new(CorsPolicy::new(&config.server.public.cors));
             let allow_deletion = config.account.allow_deletion;
             let ssf_enabled = config.ssf.enabled;
+            let destinations = web::Data::from(destinations.clone());
             let document = web::Data::new(ServedDocument(web::Bytes::from(openapi::to_json(
                 &openapi::served(openapi::Listener::Public, allow_deletion, ssf_enabled),
             ))));
@@ -155,6 +162,7 @@ impl Application {
                     .app_data(web::Data::from(state.keys.clone()))
                     .app_data(web::Data::from(state.metrics.clone()))
                     .app_data(ping.clone())
+                    .app_data(destinations.clone())
                     .app_data(extractor_errors())
                     .app_data(path_errors())
                     .app_data(query_errors())
@@ -170,9 +178,15 @@ impl Application {
                     )
                     .configure(routes::health::configure)
                     .default_service(web::to(not_found))
-                    .wrap(Edge::public(state.metrics.clone(), cors.clone()))
+                    .wrap(Edge::public(
+                        state.metrics.clone(),
+                        cors.clone(),
+                        body_timeout,
+                    ))
                     .wrap(access_log())
             })
+            // A client that hangs up ends its request: a waiting long poll stops with it.
+            .h1_allow_half_closed(false)
             .listen(public_listener)
             .map_err(|e| StartupError::Bind("public listener".into(), e))?;
             server.workers(public_workers).shutdown_timeout(30).run()
@@ -208,7 +222,7 @@ impl Application {
                     .configure(routes::health::configure)
                     .default_service(web::to(not_found))
                     .wrap(from_fn(admin_guard::middleware))
-                    .wrap(Edge::admin(state.metrics.clone()))
+                    .wrap(Edge::admin(state.metrics.clone(), body_timeout))
                     .wrap(access_log())
             })
             .listen(admin_listener)
@@ -222,8 +236,10 @@ impl Application {
             webhooks,
             config.session.issuer.clone(),
             config.ssf.enabled.then_some(config.ssf.default_subjects),
+            Destinations::new(destinations, config.webhooks.timeout.std()),
             state.events.wake_signal(),
-        )?;
+            state.events.polls().clone(),
+        );
         Ok(Self {
             public_port,
             admin_port,
@@ -283,10 +299,9 @@ fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, StartupError> {
     TcpListener::bind(addr).map_err(|e| StartupError::Bind(addr.to_string(), e))
 }
 
-fn port_of(listener: &TcpListener) -> Result<u16, StartupError> {
+fn address_of(listener: &TcpListener) -> Result<std::net::SocketAddr, StartupError> {
     listener
         .local_addr()
-        .map(|a| a.port())
         .map_err(|e| StartupError::Bind("listener".into(), e))
 }
 

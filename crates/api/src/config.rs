@@ -4,6 +4,7 @@
 mod fingerprint;
 pub mod secret_rules;
 
+use crate::outbox::destinations::IpNet;
 use crate::outbox::WebhooksConfig;
 use domain::account::AccountConfig;
 use domain::audit::AuditLogConfig;
@@ -40,21 +41,77 @@ pub struct Config {
 }
 
 /// `ssf.*`: the Shared Signals transmitter (README, "Shared Signals").
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SsfConfig {
     /// Mounts the transmitter's endpoints on the public listener.
     pub enabled: bool,
     /// `ALL`: every user's events reach every enabled stream; `NONE`: only added subjects'.
     pub default_subjects: domain::ssf::DefaultSubjects,
+    pub push: SsfPushConfig,
+    pub poll: SsfPollConfig,
+    /// Streams one receiver may have (409 beyond).
+    pub max_streams_per_receiver: u32,
+    /// How long after a stream's verification the next may be asked for (429 sooner).
+    pub min_verification_interval: Duration,
+}
+
+impl Default for SsfConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            default_subjects: domain::ssf::DefaultSubjects::default(),
+            push: SsfPushConfig::default(),
+            poll: SsfPollConfig::default(),
+            max_streams_per_receiver: 10,
+            min_verification_interval: Duration::from_secs(30),
+        }
+    }
+}
+
+/// `ssf.push.*`: where receivers' push endpoints may be.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SsfPushConfig {
+    /// Networks pushes may reach although they are not public (internal receivers an operator
+    /// runs); this instance's own listeners stay out of reach.
+    pub allow_networks: Vec<IpNet>,
+}
+
+/// `ssf.poll.*`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SsfPollConfig {
+    /// Long polls waiting at once on one stream (429 beyond).
+    pub max_waiting_per_stream: u32,
+}
+
+impl Default for SsfPollConfig {
+    fn default() -> Self {
+        Self {
+            max_waiting_per_stream: 2,
+        }
+    }
 }
 
 /// `server.*`.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     pub public: PublicServerConfig,
     pub admin: AdminServerConfig,
+    /// A request body not received within it ends with 408.
+    pub body_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            public: PublicServerConfig::default(),
+            admin: AdminServerConfig::default(),
+            body_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 /// `server.public.*`.
@@ -329,6 +386,24 @@ impl Config {
                     "must be an absolute http(s) URL without query or fragment",
                 ));
             }
+        }
+        if self.server.body_timeout.std() < std::time::Duration::from_millis(100) {
+            return Err(ConfigError::new(
+                "server.body_timeout",
+                "must be at least 100ms",
+            ));
+        }
+        if self.ssf.max_streams_per_receiver == 0 {
+            return Err(ConfigError::new(
+                "ssf.max_streams_per_receiver",
+                "must be at least 1",
+            ));
+        }
+        if self.ssf.poll.max_waiting_per_stream == 0 {
+            return Err(ConfigError::new(
+                "ssf.poll.max_waiting_per_stream",
+                "must be at least 1",
+            ));
         }
         if self.ssf.enabled {
             if self.session.issuer.is_none() {

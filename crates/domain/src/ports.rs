@@ -325,6 +325,18 @@ pub struct Page<T> {
     pub total: u64,
 }
 
+/// How many deliveries one claim may take, so that no destination takes more than its share
+/// of a dispatcher's concurrency (a slow one delays no other).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClaimLimits {
+    /// In all.
+    pub total: u32,
+    /// Of one destination (hook or stream) with nothing in hand.
+    pub per_destination: u32,
+    /// Destinations with deliveries in hand, and how many more each may take now (0: none).
+    pub room: Vec<(String, u32)>,
+}
+
 /// The webhook outbox: what the dispatcher claims and records, and what operators list.
 /// Delivery state is per (event, hook).
 pub trait Outbox: Send + Sync {
@@ -336,13 +348,13 @@ pub trait Outbox: Send + Sync {
         per_page: u32,
     ) -> Result<Page<Delivery>, StoreError>;
 
-    /// Claims up to `limit` deliveries due at `now`: each gets `attempts + 1` and is hidden
+    /// Claims deliveries due at `now`, within `limits`: each gets `attempts + 1` and is hidden
     /// from every other claimer until `lease_until`. Concurrent claimers (other instances)
     /// never receive the same delivery.
     fn claim_due(
         &self,
         now: DateTime<Utc>,
-        limit: u32,
+        limits: &ClaimLimits,
         lease_until: DateTime<Utc>,
     ) -> Result<Vec<Delivery>, StoreError>;
 
@@ -429,13 +441,15 @@ pub trait SsfStore: Send + Sync {
         token_hash: &str,
     ) -> Result<Option<(Receiver, String)>, StoreError>;
 
-    /// A new enabled stream. `Conflict` if the receiver already pushes to this endpoint.
+    /// A new enabled stream, unless the receiver has `max_streams` already. `Conflict` if the
+    /// receiver already pushes to this endpoint.
     fn create_stream(
         &self,
         receiver: &Receiver,
         config: &StreamConfig,
+        max_streams: u32,
         change: &SsfChange<'_>,
-    ) -> Result<Stream, StoreError>;
+    ) -> Result<Result<Stream, crate::ssf::StreamQuotaReached>, StoreError>;
 
     /// The receiver's streams, oldest first.
     fn streams_of(&self, receiver: &Receiver) -> Result<Vec<Stream>, StoreError>;
@@ -481,14 +495,16 @@ pub trait SsfStore: Send + Sync {
         change: &SsfChange<'_>,
     ) -> Result<Option<()>, StoreError>;
 
-    /// Writes a verification event for the stream alone; false if not the receiver's.
+    /// Writes a verification event for the stream alone, unless the last one was requested
+    /// less than `min_interval` before `at`.
     fn request_verification(
         &self,
         receiver: &Receiver,
         id: uuid::Uuid,
         state: Option<&str>,
         at: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
+        min_interval: chrono::Duration,
+    ) -> Result<crate::ssf::Verification, StoreError>;
 
     /// Replaces the event's [`crate::ssf::ALL_STREAMS`] delivery by one per stream that wants
     /// it (not disabled, carrying its type, and, with `DefaultSubjects::None`, with one of its

@@ -18,6 +18,22 @@ pub const VERIFICATION: &str = "https://schemas.openid.net/secevent/ssf/event-ty
 /// The outbox name of a verification event (never in the hooks' catalogue).
 pub const VERIFICATION_EVENT: &str = "ssf.verification";
 
+/// A receiver has as many streams as it may (`ssf.max_streams_per_receiver`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the receiver has {0} streams, as many as it may")]
+pub struct StreamQuotaReached(pub u32);
+
+/// What became of a verification request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verification {
+    /// The verification event is written (or, for a disabled stream, dropped as its events are).
+    Requested,
+    /// Not one of the receiver's streams.
+    NotFound,
+    /// The last one was too recent: ask again after this long.
+    TooSoon(chrono::Duration),
+}
+
 /// The event types a stream can carry: our events' RISC and CAEP names.
 pub const EVENTS_SUPPORTED: [&str; 4] = [
     "https://schemas.openid.net/secevent/risc/event-type/account-purged",

@@ -15,6 +15,7 @@ pub mod config;
 pub mod crypto;
 pub mod handler;
 pub mod keys;
+mod low_s;
 pub mod token;
 
 pub use algorithm::KeyAlgorithm;

@@ -53,6 +53,8 @@ pub enum TokenError {
     UnknownKid,
     #[error("crit lists extensions we do not understand")]
     Crit,
+    #[error("typ names another kind of token than a JWT")]
+    Type,
     #[error("signature does not verify")]
     Signature,
     #[error("expired")]
@@ -80,6 +82,7 @@ impl TokenError {
             Self::Kid => "kid",
             Self::UnknownKid => "unknown_kid",
             Self::Crit => "crit",
+            Self::Type => "typ",
             Self::Signature => "signature",
             Self::Expired => "expired",
             Self::NotYetValid => "not_yet_valid",
@@ -124,6 +127,7 @@ struct RawHeader {
     alg: Option<serde_json::Value>,
     kid: Option<serde_json::Value>,
     crit: Option<serde_json::Value>,
+    typ: Option<serde_json::Value>,
 }
 
 /// Structural checks and the header, before any key is looked up.
@@ -157,6 +161,13 @@ pub(crate) fn precheck(token: &str) -> Result<Parts<'_>, TokenError> {
     // forbids) is refused.
     if header.crit.is_some() {
         return Err(TokenError::Crit);
+    }
+    // A session token is a plain JWT: a SET (`secevent+jwt`), a logout token (`logout+jwt`)
+    // or anything else typed never passes as one, whatever its audience (RFC 8725 §3.11).
+    match &header.typ {
+        None => {}
+        Some(serde_json::Value::String(typ)) if typ.eq_ignore_ascii_case("JWT") => {}
+        Some(_) => return Err(TokenError::Type),
     }
     let kid = match header.kid {
         Some(serde_json::Value::String(kid)) if !kid.is_empty() && kid.len() <= MAX_KID_LEN => kid,

@@ -132,6 +132,7 @@ diesel::table! {
         status_reason -> Nullable<Text>,
         created_at -> DbTimestamp,
         updated_at -> DbTimestamp,
+        last_verification_at -> Nullable<DbTimestamp>,
     }
 }
 

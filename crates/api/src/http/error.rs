@@ -19,6 +19,10 @@ pub struct ApiError {
     status: StatusCode,
     www_authenticate: Option<Cow<'static, str>>,
     allow: Option<&'static str>,
+    /// Seconds to wait before asking again (429).
+    retry_after: Option<u64>,
+    /// What in the request is wrong, for the client (never an internal detail).
+    detail: Option<Cow<'static, str>>,
     internal: Option<Internal>,
 }
 
@@ -37,6 +41,10 @@ pub struct ErrorBody {
     pub code: u16,
     /// The status's reason phrase; never a detail of what failed.
     pub message: &'static str,
+    /// What in the request is wrong, when a field or rule can be named
+    /// (`audience: one of session.audience`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 impl ApiError {
@@ -46,7 +54,31 @@ impl ApiError {
             status,
             www_authenticate: None,
             allow: None,
+            retry_after: None,
+            detail: None,
             internal: None,
+        }
+    }
+
+    /// A refusal of the client's request that names what is wrong with it.
+    pub fn refused(status: StatusCode, detail: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            detail: Some(detail.into()),
+            ..Self::status(status)
+        }
+    }
+
+    /// 400 naming what is wrong.
+    pub fn bad_request(detail: impl Into<Cow<'static, str>>) -> Self {
+        Self::refused(StatusCode::BAD_REQUEST, detail)
+    }
+
+    /// 429 with `Retry-After` (whole seconds, at least one).
+    pub fn too_many_requests(retry_after: std::time::Duration, detail: &'static str) -> Self {
+        let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        Self {
+            retry_after: Some(seconds.max(1)),
+            ..Self::refused(StatusCode::TOO_MANY_REQUESTS, detail)
         }
     }
 
@@ -118,9 +150,14 @@ impl fmt::Display for ApiError {
 
 /// The JSON error response for a status, as every error of this API looks.
 pub fn error_response(status: StatusCode) -> HttpResponse {
+    error_with_detail(status, None)
+}
+
+fn error_with_detail(status: StatusCode, detail: Option<&str>) -> HttpResponse {
     HttpResponse::build(status).json(ErrorBody {
         code: status.as_u16(),
         message: status.canonical_reason().unwrap_or("Error"),
+        detail: detail.map(str::to_owned),
     })
 }
 
@@ -130,8 +167,11 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut response = error_response(self.status);
+        let mut response = error_with_detail(self.status, self.detail.as_deref());
         let headers = response.headers_mut();
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if let Some(challenge) = &self.www_authenticate {
             if let Ok(v) = HeaderValue::from_str(challenge) {
                 headers.insert(header::WWW_AUTHENTICATE, v);

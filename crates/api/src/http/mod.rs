@@ -8,6 +8,7 @@ pub mod cors;
 pub mod edge;
 pub mod error;
 pub mod json_object;
+pub mod limits;
 pub mod metrics;
 pub mod no_store;
 pub mod receiver_auth;

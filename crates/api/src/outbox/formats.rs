@@ -258,8 +258,8 @@ pub fn answer(format: HookFormat, status: u16, body: &[u8]) -> Answer {
         HookFormat::Hanko | HookFormat::Standard if (200..300).contains(&status) => {
             Answer::Delivered
         }
-        // RFC 8935 §2.3: 202 Accepted (200 tolerated).
-        HookFormat::Set if status == 202 || status == 200 => Answer::Delivered,
+        // RFC 8935 §2.3 asks for 202; any 2xx says the SET arrived, and is not worth resending.
+        HookFormat::Set if (200..300).contains(&status) => Answer::Delivered,
         // RFC 8935 §2.4: a 400 with an error code is the receiver's final word on this SET.
         HookFormat::Set if status == 400 => match set_error(body) {
             Some(err) => Answer::Refused(format!("HTTP 400 {err}")),
@@ -476,8 +476,11 @@ mod tests {
             answer(HookFormat::Set, 503, b""),
             Answer::Failed(_)
         ));
+        // RFC 8935 asks for 202; any 2xx says the SET arrived.
+        assert_eq!(answer(HookFormat::Set, 204, b""), Answer::Delivered);
+        assert_eq!(answer(HookFormat::Set, 201, b""), Answer::Delivered);
         assert!(matches!(
-            answer(HookFormat::Set, 204, b""),
+            answer(HookFormat::Set, 302, b""),
             Answer::Failed(_)
         ));
         assert_eq!(answer(HookFormat::Hanko, 204, b""), Answer::Delivered);

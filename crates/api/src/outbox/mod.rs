@@ -6,10 +6,13 @@
 //! (`persistence`); this module only decides who hears of them and delivers.
 
 pub mod config;
+pub mod destinations;
 pub(crate) mod formats;
+pub mod polls;
 pub mod sealing;
 
 pub use config::{WebhookConfig, WebhooksConfig};
+pub use polls::PollWake;
 
 use domain::events::{EventKind, Recipients};
 use std::sync::Arc;
@@ -24,6 +27,7 @@ pub struct Publisher {
     /// dispatcher from one delivery written with the event).
     streams: bool,
     wake: Arc<Notify>,
+    polls: PollWake,
 }
 
 impl Publisher {
@@ -32,6 +36,7 @@ impl Publisher {
             config,
             streams,
             wake: Arc::new(Notify::new()),
+            polls: PollWake::default(),
         }
     }
 
@@ -55,6 +60,17 @@ impl Publisher {
     /// Wakes the dispatcher (a stream's verification, a resumed stream).
     pub fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    /// A stream's verification was written here: its waiting polls look again.
+    pub fn verification_requested(&self) {
+        self.wake.notify_one();
+        self.polls.wake();
+    }
+
+    /// What this instance's long polls wait on.
+    pub fn polls(&self) -> &PollWake {
+        &self.polls
     }
 
     /// What the dispatcher waits on.

@@ -6,25 +6,36 @@
 use super::{Stop, Worker};
 use crate::metrics::{AttemptResult, Metrics};
 use crate::outbox::config::{HookFormat, WebhookConfig, WebhooksConfig};
+use crate::outbox::destinations::{self, DestinationError, Destinations, Trust};
 use crate::outbox::formats::{self, Answer, PrepareError, Signer};
 use crate::outbox::sealing;
+use crate::outbox::PollWake;
 use crate::report::Report;
 use actix_web::web;
 use chrono::{DateTime, Utc};
 use domain::model::Delivery;
-use domain::ports::{Outbox, SsfStore};
+use domain::ports::{ClaimLimits, Outbox, SsfStore};
 use domain::ssf::{self, DefaultSubjects};
 use jwks::KeyManager;
 use persistence::Database;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
+use tokio::task::JoinSet;
 
 /// Longest wait between retries.
 const MAX_BACKOFF: Duration = Duration::from_secs(600);
-/// Deliveries claimed per round.
-const BATCH: u32 = 64;
+/// Deliveries in flight at once.
+const IN_FLIGHT: usize = 64;
+/// Deliveries in flight at once to one destination (hook or stream): a destination that
+/// answers slowly or not at all holds this many, never the others' share.
+const PER_DESTINATION: usize = 8;
+/// Of an answer, what is read (enough for an RFC 8935 error); the rest is never received.
+const ANSWER_BYTES: usize = 4096;
 /// How often to look for due events when nothing wakes us.
 const POLL: Duration = Duration::from_millis(500);
 /// Delivered and dead events older than this may be pruned.
@@ -45,6 +56,41 @@ pub enum DeliveryError {
     /// Retried: adding the secret that sealed it to `secrets.keys` heals it.
     #[error("{hook}: the stream's authorization_header opens with no secret in secrets.keys")]
     Unopened { hook: String },
+    /// Dead at once: where it points is not where deliveries may go.
+    #[error("{hook}: address not allowed")]
+    NotAllowed { hook: String },
+    #[error("{hook}: not an absolute http(s) URL")]
+    BadUrl { hook: String },
+    #[error("{hook}: {source}")]
+    Client {
+        hook: String,
+        #[source]
+        source: DestinationError,
+    },
+}
+
+impl DeliveryError {
+    /// Why no request could be made to `hook`, as the outcome it makes.
+    fn unsendable(hook: String, e: DestinationError) -> Outcome {
+        match e {
+            DestinationError::NotAllowed => Outcome::Refused(Self::NotAllowed { hook }),
+            DestinationError::Url => Outcome::Refused(Self::BadUrl { hook }),
+            e @ DestinationError::Client(_) => Outcome::Failed(Self::Client { hook, source: e }),
+        }
+    }
+
+    /// A request that failed before any answer: refused by the address policy (dead at once),
+    /// or a transport failure (retried).
+    fn transport(hook: String, e: &reqwest::Error) -> Outcome {
+        if destinations::refused_by_policy(e) {
+            Outcome::Refused(Self::NotAllowed { hook })
+        } else {
+            Outcome::Failed(Self::Transport {
+                hook,
+                failure: Transport::from(e),
+            })
+        }
+    }
 }
 
 /// How a request failed before any answer came back. reqwest's own message repeats the URL
@@ -102,8 +148,13 @@ pub struct Dispatcher {
     default_subjects: DefaultSubjects,
     /// Whether the SSF transmitter is on (the unparking chore runs).
     streams: bool,
-    client: reqwest::Client,
+    /// One HTTP client per destination, connecting only where deliveries may go.
+    destinations: Destinations,
     wake: Arc<Notify>,
+    /// Wakes the long polls of this instance when events reach their streams.
+    polls: PollWake,
+    /// Deliveries in flight, per destination.
+    lanes: RefCell<HashMap<String, usize>>,
 }
 
 /// The dispatcher's chores besides delivering, and when it last did them.
@@ -118,19 +169,63 @@ impl Worker for Dispatcher {
     const NAME: &'static str = "webhook dispatcher";
 
     async fn run(self, mut stop: Stop) {
+        let this = Rc::new(self);
         let mut chores = Chores::default();
+        let mut in_flight = JoinSet::new();
         loop {
-            let claimed = self.work(&mut chores).await;
-            let go_on = if claimed < BATCH as usize {
-                // Wait for an event written in this process, or poll for other instances'.
-                stop.wait(tokio::time::timeout(POLL, self.wake.notified()))
-                    .await
-            } else {
+            while in_flight.try_join_next().is_some() {}
+            let full = this.work(&mut chores, &mut in_flight).await;
+            let go_on = if full {
                 !stop.requested()
+            } else {
+                // Wait for an event written in this process, a delivery that frees room, or
+                // poll for other instances' events.
+                stop.wait(tokio::time::timeout(POLL, this.wake.notified()))
+                    .await
             };
             if !go_on {
                 break;
             }
+        }
+        // Each delivery in hand ends within its timeout.
+        while in_flight.join_next().await.is_some() {}
+    }
+}
+
+/// A delivery in flight, counted in its destination's lane until it ends (or is aborted).
+struct InLane {
+    dispatcher: Rc<Dispatcher>,
+    destination: String,
+}
+
+impl InLane {
+    fn enter(dispatcher: &Rc<Dispatcher>, destination: &str) -> Self {
+        *dispatcher
+            .lanes
+            .borrow_mut()
+            .entry(destination.to_owned())
+            .or_default() += 1;
+        Self {
+            dispatcher: dispatcher.clone(),
+            destination: destination.to_owned(),
+        }
+    }
+}
+
+impl Drop for InLane {
+    fn drop(&mut self) {
+        let mut lanes = self.dispatcher.lanes.borrow_mut();
+        let full = lanes.get(&self.destination).copied() == Some(PER_DESTINATION)
+            || lanes.values().sum::<usize>() == IN_FLIGHT;
+        if let Some(n) = lanes.get_mut(&self.destination) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                lanes.remove(&self.destination);
+            }
+        }
+        if full {
+            // Deliveries may be waiting for the room this one leaves.
+            self.dispatcher.wake.notify_one();
         }
     }
 }
@@ -145,6 +240,7 @@ enum Outcome {
 }
 
 impl Dispatcher {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         db: Database,
         keys: Arc<KeyManager>,
@@ -152,14 +248,11 @@ impl Dispatcher {
         config: Arc<WebhooksConfig>,
         issuer: Option<String>,
         ssf: Option<DefaultSubjects>,
+        destinations: Destinations,
         wake: Arc<Notify>,
-    ) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .timeout(config.timeout.std())
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent("hanko-rs-webhooks")
-            .build()?;
-        Ok(Self {
+        polls: PollWake,
+    ) -> Self {
+        Self {
             db,
             keys,
             metrics,
@@ -167,17 +260,20 @@ impl Dispatcher {
             issuer,
             default_subjects: ssf.unwrap_or_default(),
             streams: ssf.is_some(),
-            client,
+            destinations,
             wake,
-        })
+            polls,
+            lanes: RefCell::default(),
+        }
     }
 
-    /// One round of delivery (and the odd chore), then how many deliveries it claimed.
-    async fn work(&self, state: &mut Chores) -> usize {
+    /// One round of claiming (and the odd chore). Returns whether it took all it had room for
+    /// (there may be more due).
+    async fn work(self: &Rc<Self>, state: &mut Chores, in_flight: &mut JoinSet<()>) -> bool {
         if !state.keys_adopted {
             state.keys_adopted = self.adopt_legacy_keys().await;
         }
-        let claimed = self.round().await;
+        let full = self.round(in_flight).await;
         if self.streams
             && state
                 .last_unpark
@@ -193,7 +289,7 @@ impl Dispatcher {
             state.last_prune = Some(std::time::Instant::now());
             self.prune().await;
         }
-        claimed
+        full
     }
 
     /// Moves the deliveries stored under a hook's earlier key (an unnamed hook used to be known
@@ -234,27 +330,59 @@ impl Dispatcher {
         }
     }
 
-    /// One round: claim and deliver a batch. Returns how many deliveries were claimed.
-    async fn round(&self) -> usize {
+    /// What the next claim may take: the room left in all, and in each busy lane.
+    fn limits(&self) -> ClaimLimits {
+        let lanes = self.lanes.borrow();
+        let busy: usize = lanes.values().sum();
+        ClaimLimits {
+            total: u32::try_from(IN_FLIGHT.saturating_sub(busy)).unwrap_or(0),
+            per_destination: PER_DESTINATION as u32,
+            room: lanes
+                .iter()
+                .map(|(hook, n)| {
+                    let room = PER_DESTINATION.saturating_sub(*n);
+                    (hook.clone(), u32::try_from(room).unwrap_or(0))
+                })
+                .collect(),
+        }
+    }
+
+    /// One round: claim what there is room for and start each delivery in its destination's
+    /// lane; nobody waits for another destination's answer. Returns whether the claim took
+    /// all it was allowed.
+    async fn round(self: &Rc<Self>, in_flight: &mut JoinSet<()>) -> bool {
+        let limits = self.limits();
+        if limits.total == 0 {
+            return false; // a delivery that ends wakes the loop
+        }
         let now = Utc::now();
         // The lease outlasts the slowest possible attempt, so no other instance can start the
         // same attempt while this one is in flight.
         let lease = self.config.timeout.chrono() + chrono::Duration::seconds(30);
         let db = self.db.clone();
-        let deliveries = match web::block(move || db.claim_due(now, BATCH, now + lease)).await {
+        let asked = limits.total as usize;
+        let claim = web::block(move || db.claim_due(now, &limits, now + lease)).await;
+        let deliveries = match claim {
             Ok(Ok(deliveries)) => deliveries,
             Ok(Err(e)) => {
                 log::warn!("webhooks: claiming deliveries: {}", Report(&e));
-                return 0;
+                return false;
             }
             Err(e) => {
                 log::warn!("webhooks: claiming deliveries: {}", Report(&e));
-                return 0;
+                return false;
             }
         };
         let n = deliveries.len();
-        futures_util::future::join_all(deliveries.into_iter().map(|d| self.deliver(d))).await;
-        n
+        for delivery in deliveries {
+            let lane = InLane::enter(self, &delivery.hook);
+            let this = self.clone();
+            in_flight.spawn_local(async move {
+                this.deliver(delivery).await;
+                drop(lane);
+            });
+        }
+        n == asked
     }
 
     async fn deliver(&self, delivery: Delivery) {
@@ -303,6 +431,7 @@ impl Dispatcher {
             Ok(Ok(n)) => {
                 if n > 0 {
                     self.wake.notify_one();
+                    self.polls.wake();
                 }
             }
             Ok(Err(e)) => log::warn!("ssf: fanning out {id}: {}", Report(&e)),
@@ -369,27 +498,22 @@ impl Dispatcher {
             Err(e) if e.is_retryable() => return Some(Outcome::Failed(DeliveryError::Prepare(e))),
             Err(e) => return Some(Outcome::Refused(DeliveryError::Prepare(e))),
         };
-        let mut request = self
-            .client
-            .post(endpoint)
-            .header(reqwest::header::CONTENT_TYPE, "application/secevent+jwt")
-            .header(reqwest::header::ACCEPT, "application/json");
+        let mut request = match self.destinations.post(&endpoint, Trust::Receiver) {
+            Ok(request) => request,
+            Err(e) => return Some(DeliveryError::unsendable(key, e)),
+        }
+        .header(reqwest::header::CONTENT_TYPE, "application/secevent+jwt")
+        .header(reqwest::header::ACCEPT, "application/json");
         if let Some(value) = authorization {
             request = request.header(reqwest::header::AUTHORIZATION, value);
         }
         let response = match request.body(token).send().await {
             Ok(response) => response,
-            Err(e) => {
-                return Some(Outcome::Failed(DeliveryError::Transport {
-                    hook: key,
-                    failure: Transport::from(&e),
-                }))
-            }
+            Err(e) => return Some(DeliveryError::transport(key, &e)),
         };
         let status = response.status().as_u16();
-        let body = response.bytes().await.unwrap_or_default();
-        let body = &body[..body.len().min(4096)];
-        Some(match formats::answer(HookFormat::Set, status, body) {
+        let body = destinations::read_at_most(response, ANSWER_BYTES).await;
+        Some(match formats::answer(HookFormat::Set, status, &body) {
             Answer::Delivered => Outcome::Delivered,
             Answer::Failed(answer) => {
                 Outcome::Failed(DeliveryError::Answered { hook: key, answer })
@@ -425,29 +549,23 @@ impl Dispatcher {
             Err(e) if e.is_retryable() => return Outcome::Failed(DeliveryError::Prepare(e)),
             Err(e) => return Outcome::Refused(DeliveryError::Prepare(e)),
         };
-        let mut request = self
-            .client
-            .post(hook.url.expose())
-            .header(reqwest::header::CONTENT_TYPE, prepared.content_type);
+        let mut request = match self.destinations.post(hook.url.expose(), Trust::Operator) {
+            Ok(request) => request,
+            Err(e) => return DeliveryError::unsendable(hook.key(), e),
+        }
+        .header(reqwest::header::CONTENT_TYPE, prepared.content_type);
         for (name, value) in prepared.headers {
             request = request.header(name, value);
         }
         let response = match request.body(prepared.body).send().await {
             Ok(response) => response,
-            Err(e) => {
-                return Outcome::Failed(DeliveryError::Transport {
-                    hook: hook.key(),
-                    failure: Transport::from(&e),
-                })
-            }
+            Err(e) => return DeliveryError::transport(hook.key(), &e),
         };
         let status = response.status().as_u16();
-        // The body matters only to read an RFC 8935 error; a few KiB are plenty.
-        // An answer whose body cannot be read is read as an empty one: only an RFC 8935 error
-        // needs the body, and without one the attempt counts as failed and is retried.
-        let body = response.bytes().await.unwrap_or_default();
-        let body = &body[..body.len().min(4096)];
-        match formats::answer(hook.format, status, body) {
+        // The body matters only to read an RFC 8935 error; a few KiB are plenty, and an
+        // answer whose body cannot be read reads as what arrived of it.
+        let body = destinations::read_at_most(response, ANSWER_BYTES).await;
+        match formats::answer(hook.format, status, &body) {
             Answer::Delivered => Outcome::Delivered,
             Answer::Failed(answer) => Outcome::Failed(DeliveryError::Answered {
                 hook: hook.key(),

@@ -10,6 +10,7 @@ mod delete_user;
 mod foundation;
 mod grace;
 mod helpers;
+mod hostile;
 mod last_used;
 mod outage;
 mod processes;

@@ -21,7 +21,8 @@ async fn ssf_app(backend: Backend, default_subjects: &str) -> TestApp {
         .config(json!({
             "session": {"issuer": ISSUER},
             "server": {"public": {"base_url": "https://auth.example"}},
-            "ssf": {"enabled": true, "default_subjects": default_subjects},
+            "ssf": {"enabled": true, "default_subjects": default_subjects,
+                    "push": {"allow_networks": ["127.0.0.0/8"]}},
             "webhooks": {"initial_backoff": "50ms", "timeout": "2s"}
         }))
         .start()

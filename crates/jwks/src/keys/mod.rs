@@ -350,7 +350,12 @@ impl KeyManager {
         let mut header = Header::new(key.alg.jws());
         header.typ = Some(typ.to_owned());
         header.kid = Some(key.kid.clone());
-        jsonwebtoken::encode(&header, claims, &key.material.encoding).map_err(KeyError::Sign)
+        let token = jsonwebtoken::encode(&header, claims, &key.material.encoding)
+            .map_err(KeyError::Sign)?;
+        Ok(match key.alg {
+            KeyAlgorithm::ES256 => with_low_s(token),
+            _ => token,
+        })
     }
 
     /// Issues a session token for `session` of `user`, valid until `expires_at`.
@@ -445,6 +450,9 @@ impl KeyManager {
         let signature = URL_SAFE_NO_PAD
             .decode(parts.signature)
             .map_err(|_| TokenError::Malformed)?;
+        if key.alg == KeyAlgorithm::ES256 && crate::low_s::is_high_s(&signature) {
+            return Err(TokenError::Signature.into()); // the malleable twin of a signature
+        }
         key.material
             .verifier
             .verify_sig(parts.signing_input.as_bytes(), &signature)
@@ -454,4 +462,16 @@ impl KeyManager {
             signed_subject: token::signed_subject(parts.payload),
         })
     }
+}
+
+/// An ES256 token with its signature in the low-s form (`crate::low_s`).
+fn with_low_s(token: String) -> String {
+    let Some((input, signature)) = token.rsplit_once('.') else {
+        return token;
+    };
+    let Ok(mut signature) = URL_SAFE_NO_PAD.decode(signature) else {
+        return token;
+    };
+    crate::low_s::to_low_s(&mut signature);
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(&signature))
 }

@@ -10,24 +10,40 @@ use diesel::sql_types::{BigInt, Integer, Text};
 use domain::audit::AuditLogConfig;
 use domain::ids::EventId;
 use domain::model::{Delivery, OutboxEvent, RequestContext};
-use domain::ports::{DeliveryStatus, HookBacklog, Outbox, Page, StoreError};
+use domain::ports::{ClaimLimits, DeliveryStatus, HookBacklog, Outbox, Page, StoreError};
 use std::collections::HashMap;
 
 /// Postgres: `FOR UPDATE SKIP LOCKED`, so instances claiming at the same moment take
-/// different deliveries instead of queueing behind each other's locks.
+/// different deliveries instead of queueing behind each other's locks. Destinations without
+/// room ($4, a JSON object of hook → room) are passed over; the others take at most their room
+/// (or $5), oldest first.
 const CLAIM_POSTGRES: &str =
-    "UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = $1 \
-     WHERE (event_id, hook) IN (SELECT event_id, hook FROM webhook_deliveries \
-                  WHERE delivered_at IS NULL AND NOT dead AND next_attempt_at <= $2 \
-                  ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+    "WITH room AS (SELECT key AS hook, value::int AS room FROM jsonb_each_text($4::jsonb)), \
+     due AS (SELECT event_id, hook, next_attempt_at FROM webhook_deliveries \
+             WHERE delivered_at IS NULL AND NOT dead AND next_attempt_at <= $2 \
+               AND hook NOT IN (SELECT hook FROM room WHERE room <= 0) \
+             ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED), \
+     ranked AS (SELECT due.event_id, due.hook, \
+                       row_number() OVER (PARTITION BY due.hook ORDER BY due.next_attempt_at) AS n, \
+                       COALESCE(room.room, $5) AS room \
+                FROM due LEFT JOIN room ON room.hook = due.hook) \
+     UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = $1 \
+     WHERE (event_id, hook) IN (SELECT event_id, hook FROM ranked WHERE n <= room) \
      RETURNING *";
 
-/// SQLite: one writer at a time, so the single UPDATE … RETURNING is already exclusive.
+/// SQLite: one writer at a time, so the single statement is already exclusive.
 const CLAIM_SQLITE: &str =
-    "UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = ? \
-     WHERE (event_id, hook) IN (SELECT event_id, hook FROM webhook_deliveries \
-                  WHERE delivered_at IS NULL AND NOT dead AND next_attempt_at <= ? \
-                  ORDER BY next_attempt_at LIMIT ?) \
+    "WITH room AS (SELECT key AS hook, value AS room FROM json_each(?4)), \
+     due AS (SELECT event_id, hook, next_attempt_at FROM webhook_deliveries \
+             WHERE delivered_at IS NULL AND NOT dead AND next_attempt_at <= ?2 \
+               AND hook NOT IN (SELECT hook FROM room WHERE room <= 0) \
+             ORDER BY next_attempt_at LIMIT ?3), \
+     ranked AS (SELECT due.event_id, due.hook, \
+                       row_number() OVER (PARTITION BY due.hook ORDER BY due.next_attempt_at) AS n, \
+                       COALESCE(room.room, ?5) AS room \
+                FROM due LEFT JOIN room ON room.hook = due.hook) \
+     UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = ?1 \
+     WHERE (event_id, hook) IN (SELECT event_id, hook FROM ranked WHERE n <= room) \
      RETURNING *";
 
 /// Pending and dead deliveries per hook (delivered ones are not read).
@@ -131,21 +147,34 @@ impl Outbox for Database {
     fn claim_due(
         &self,
         now: DateTime<Utc>,
-        limit: u32,
+        limits: &ClaimLimits,
         lease_until: DateTime<Utc>,
     ) -> Result<Vec<Delivery>, StoreError> {
-        let limit = i32::try_from(limit).unwrap_or(i32::MAX);
+        let total = i32::try_from(limits.total).unwrap_or(i32::MAX);
+        let per_destination = i32::try_from(limits.per_destination).unwrap_or(i32::MAX);
+        let room = serde_json::Value::Object(
+            limits
+                .room
+                .iter()
+                .map(|(hook, room)| (hook.clone(), serde_json::Value::from(*room)))
+                .collect(),
+        )
+        .to_string();
         self.write(|conn| {
             let claimed: Vec<DeliveryRow> = match conn {
                 DbConnection::Pg(pg) => diesel::sql_query(CLAIM_POSTGRES)
                     .bind::<DbTimestamp, _>(Timestamp(lease_until))
                     .bind::<DbTimestamp, _>(Timestamp(now))
-                    .bind::<Integer, _>(limit)
+                    .bind::<Integer, _>(total)
+                    .bind::<Text, _>(&room)
+                    .bind::<Integer, _>(per_destination)
                     .load(pg)?,
                 DbConnection::Sqlite(sqlite) => diesel::sql_query(CLAIM_SQLITE)
                     .bind::<DbTimestamp, _>(Timestamp(lease_until))
                     .bind::<DbTimestamp, _>(Timestamp(now))
-                    .bind::<Integer, _>(limit)
+                    .bind::<Integer, _>(total)
+                    .bind::<Text, _>(&room)
+                    .bind::<Integer, _>(per_destination)
                     .load(sqlite)?,
             };
             with_events(conn, claimed)

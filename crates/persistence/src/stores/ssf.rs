@@ -17,7 +17,7 @@ use domain::model::OutboxEvent;
 use domain::ports::{SsfChange, SsfStore, StoreError};
 use domain::ssf::{
     self, DefaultSubjects, Delivery, PushAuthorization, Receiver, Resealed, Stream, StreamConfig,
-    StreamStatus, Subject,
+    StreamQuotaReached, StreamStatus, Subject, Verification,
 };
 use serde_json::{json, Value};
 
@@ -302,8 +302,9 @@ impl SsfStore for Database {
         &self,
         receiver: &Receiver,
         config: &StreamConfig,
+        max_streams: u32,
         change: &SsfChange<'_>,
-    ) -> Result<Stream, StoreError> {
+    ) -> Result<Result<Stream, StreamQuotaReached>, StoreError> {
         let at = Timestamp(db_time(change.at));
         let row = StreamRow {
             id: Id(uuid::Uuid::new_v4()),
@@ -316,7 +317,31 @@ impl SsfStore for Database {
             updated_at: at,
         };
         let id = row.id.0;
-        self.transaction(|conn| {
+        let created = self.transaction(|conn| {
+            // The receiver's row, locked: two creations at once count one after the other.
+            let locked = match conn {
+                DbConnection::Pg(pg) => ssf_receivers::table
+                    .find(Id(receiver.id))
+                    .select(ssf_receivers::id)
+                    .for_update()
+                    .first::<Id>(pg)
+                    .optional()?,
+                DbConnection::Sqlite(sqlite) => ssf_receivers::table
+                    .find(Id(receiver.id))
+                    .select(ssf_receivers::id)
+                    .first::<Id>(sqlite)
+                    .optional()?,
+            };
+            if locked.is_none() {
+                return Err(DieselError::NotFound);
+            }
+            let streams: i64 = ssf_streams::table
+                .filter(ssf_streams::receiver_id.eq(Id(receiver.id)))
+                .count()
+                .get_result(conn)?;
+            if streams >= i64::from(max_streams) {
+                return Ok(Err(StreamQuotaReached(max_streams)));
+            }
             diesel::insert_into(ssf_streams::table)
                 .values(&row)
                 .execute(conn)?;
@@ -326,9 +351,10 @@ impl SsfStore for Database {
                 "ssf_stream_created",
                 json!({ "receiver_id": receiver.id, "stream_id": id,
                         "delivery_method": config.delivery.method() }),
-            )
+            )?;
+            Ok(Ok(()))
         })?;
-        Ok(Stream::from(row))
+        Ok(created.map(|()| Stream::from(row)))
     }
 
     fn streams_of(&self, receiver: &Receiver) -> Result<Vec<Stream>, StoreError> {
@@ -535,14 +561,35 @@ impl SsfStore for Database {
         id: uuid::Uuid,
         state: Option<&str>,
         at: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+        min_interval: chrono::Duration,
+    ) -> Result<Verification, StoreError> {
         let at = Timestamp(db_time(at));
         self.transaction(|conn| {
             let Some(stream) = load_stream(conn, receiver.id, id)? else {
-                return Ok(false);
+                return Ok(Verification::NotFound);
             };
+            // Taken only if the last one is old enough: of two requests at once, one wins.
+            let taken =
+                diesel::update(
+                    ssf_streams::table
+                        .filter(ssf_streams::id.eq(Id(id)))
+                        .filter(ssf_streams::last_verification_at.is_null().or(
+                            ssf_streams::last_verification_at.le(Timestamp(at.0 - min_interval)),
+                        )),
+                )
+                .set(ssf_streams::last_verification_at.eq(Some(at)))
+                .execute(conn)?;
+            if taken == 0 {
+                let last: Option<Timestamp> = ssf_streams::table
+                    .find(Id(id))
+                    .select(ssf_streams::last_verification_at)
+                    .first(conn)?;
+                let wait = last.map_or(min_interval, |last| last.0 + min_interval - at.0);
+                return Ok(Verification::TooSoon(wait));
+            }
             if stream.status == StreamStatus::Disabled {
-                return Ok(true); // a disabled stream carries nothing, verification included
+                // A disabled stream carries nothing, verification included.
+                return Ok(Verification::Requested);
             }
             let event = Id(uuid::Uuid::new_v4());
             diesel::insert_into(webhook_outbox::table)
@@ -564,7 +611,7 @@ impl SsfStore for Database {
                     dead: false,
                 })
                 .execute(conn)?;
-            Ok(true)
+            Ok(Verification::Requested)
         })
     }
 

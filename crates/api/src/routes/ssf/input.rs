@@ -3,7 +3,6 @@
 //! as in a replace) are accepted and ignored; anything else unknown is refused.
 
 use crate::http::error::ApiError;
-use actix_web::http::StatusCode;
 use domain::ssf::{self, Delivery, PushAuthorization, StreamConfig, StreamStatus, Subject};
 use serde_json::{Map, Value};
 
@@ -24,8 +23,7 @@ const READ_ONLY: [&str; 6] = [
 ];
 
 pub fn bad_request(why: impl std::fmt::Display) -> ApiError {
-    log::debug!("ssf: bad request: {why}");
-    ApiError::status(StatusCode::BAD_REQUEST)
+    ApiError::bad_request(why.to_string())
 }
 
 /// A JSON object body.

@@ -12,14 +12,16 @@ use crate::http::error::{ApiError, ErrorBody};
 use crate::http::receiver_auth::AuthenticatedReceiver;
 use crate::http::request_id::request_context;
 use crate::metrics::AttemptResult;
+use crate::outbox::destinations::AddressPolicy;
 use crate::outbox::formats::{self, Signer};
 use crate::outbox::sealing;
 use crate::routes::resource;
 use crate::state::AppState;
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
 use domain::ports::{SsfChange, SsfStore, StoreError};
-use domain::ssf::{self, Delivery, Receiver, Stream, StreamConfig};
+use domain::ssf::{self, Delivery, Receiver, Stream, StreamConfig, Verification};
 use input::Write;
 use persistence::Database;
 use serde::{Deserialize, Serialize};
@@ -29,8 +31,8 @@ use utoipa::ToSchema;
 
 /// How long a poll waits for an event when asked to (RFC 8936 §2.4 leaves it to us).
 const LONG_POLL: Duration = Duration::from_secs(30);
-/// How often a waiting poll looks again.
-const LONG_POLL_STEP: Duration = Duration::from_millis(250);
+/// How often a waiting poll looks again without being woken (for other instances' events).
+const LONG_POLL_RECHECK: Duration = Duration::from_secs(1);
 
 /// What every receiver operation may answer besides its own.
 #[derive(utoipa::IntoResponses)]
@@ -81,8 +83,8 @@ pub struct StreamView {
     events_supported: Vec<&'static str>,
     events_requested: Vec<String>,
     events_delivered: Vec<String>,
-    /// Seconds between verification requests (none enforced).
-    min_verification_interval: u32,
+    /// Seconds a verification request must wait after the last (429 sooner).
+    min_verification_interval: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     description: Option<String>,
 }
@@ -154,7 +156,7 @@ fn view(state: &AppState, receiver: &Receiver, stream: &Stream) -> StreamView {
         events_supported: ssf::EVENTS_SUPPORTED.to_vec(),
         events_requested: stream.config.events_requested.clone(),
         events_delivered: stream.config.events_delivered(),
-        min_verification_interval: 0,
+        min_verification_interval: state.config.ssf.min_verification_interval.std().as_secs(),
         description: stream.config.description.clone(),
     }
 }
@@ -193,6 +195,21 @@ pub(super) async fn audited<T: Send + 'static>(
             )
         })
         .await?)
+}
+
+/// A push endpoint that no push could ever reach (a literal private address, or one of our
+/// own listeners) is refused now rather than failing every delivery later.
+fn reachable(policy: &AddressPolicy, config: &StreamConfig) -> Result<(), ApiError> {
+    if let Delivery::Push { endpoint_url, .. } = &config.delivery {
+        let parsed = reqwest::Url::parse(endpoint_url)
+            .map_err(|_| input::bad_request("delivery.endpoint_url: an absolute http(s) URL"))?;
+        if policy.never_allowed(&parsed) {
+            return Err(input::bad_request(
+                "delivery.endpoint_url: address not allowed (not a public address, nor in ssf.push.allow_networks)",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The configuration as it is stored (README "Shared Signals": the push authorization header
@@ -243,7 +260,7 @@ pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
     request_body = schemas::CreateStream,
     responses(
         (status = 201, description = "The stream, enabled", body = StreamView),
-        (status = 409, description = "This receiver already pushes to this endpoint", body = ErrorBody),
+        (status = 409, description = "This receiver already pushes to this endpoint, or has as many streams as it may", body = ErrorBody),
         ReceiverRefusals,
     ),
     security(("ReceiverAuth" = []))
@@ -252,17 +269,26 @@ pub async fn create_stream(
     req: HttpRequest,
     receiver: AuthenticatedReceiver,
     state: web::Data<AppState>,
+    policy: web::Data<AddressPolicy>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let config = sealed(
-        &state,
-        input::stream_config(&input::object(&body)?, Write::Create)?,
-    )?;
-    let who = receiver.0.clone();
+    let config = input::stream_config(&input::object(&body)?, Write::Create)?;
+    reachable(&policy, &config)?;
+    let config = sealed(&state, config)?;
+    let (who, max) = (
+        receiver.0.clone(),
+        state.config.ssf.max_streams_per_receiver,
+    );
     let stream = audited(&state, &req, "creating a stream", move |db, change| {
-        db.create_stream(&who, &config, change)
+        db.create_stream(&who, &config, max, change)
     })
-    .await?;
+    .await?
+    .map_err(|quota| {
+        ApiError::refused(
+            StatusCode::CONFLICT,
+            format!("{quota} (ssf.max_streams_per_receiver)"),
+        )
+    })?;
     Ok(HttpResponse::Created().json(view(&state, &receiver.0, &stream)))
 }
 
@@ -313,6 +339,7 @@ async fn write_stream(
     req: HttpRequest,
     receiver: AuthenticatedReceiver,
     state: web::Data<AppState>,
+    policy: web::Data<AddressPolicy>,
     body: web::Bytes,
     replace: bool,
 ) -> Result<HttpResponse, ApiError> {
@@ -324,14 +351,13 @@ async fn write_stream(
         .run("reading a stream", move || db.stream_of(&who, id))
         .await?
         .ok_or_else(not_found)?;
-    let config = sealed(
-        &state,
-        if replace {
-            input::stream_config(&map, Write::Replace)?
-        } else {
-            input::stream_config(&map, Write::Update(&current.config))?
-        },
-    )?;
+    let config = if replace {
+        input::stream_config(&map, Write::Replace)?
+    } else {
+        input::stream_config(&map, Write::Update(&current.config))?
+    };
+    reachable(&policy, &config)?;
+    let config = sealed(&state, config)?;
     let who = receiver.0.clone();
     let stream = audited(&state, &req, "updating a stream", move |db, change| {
         db.update_stream(&who, id, &config, change)
@@ -360,9 +386,10 @@ pub async fn update_stream(
     req: HttpRequest,
     receiver: AuthenticatedReceiver,
     state: web::Data<AppState>,
+    policy: web::Data<AddressPolicy>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    write_stream(req, receiver, state, body, false).await
+    write_stream(req, receiver, state, policy, body, false).await
 }
 
 #[utoipa::path(
@@ -383,9 +410,10 @@ pub async fn replace_stream(
     req: HttpRequest,
     receiver: AuthenticatedReceiver,
     state: web::Data<AppState>,
+    policy: web::Data<AddressPolicy>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    write_stream(req, receiver, state, body, true).await
+    write_stream(req, receiver, state, policy, body, true).await
 }
 
 #[utoipa::path(
@@ -552,7 +580,12 @@ pub async fn remove_subject(
     tag = "Shared Signals",
     summary = "Send a verification event through a stream",
     request_body = schemas::VerifyRequest,
-    responses((status = 204, description = "The verification event is on its way"), ReceiverRefusals),
+    responses(
+        (status = 204, description = "The verification event is on its way"),
+        (status = 429, description = "Sooner than `min_verification_interval` after the last", body = ErrorBody,
+         headers(("Retry-After" = u64, description = "Seconds until a verification may be asked for"))),
+        ReceiverRefusals,
+    ),
     security(("ReceiverAuth" = []))
 )]
 pub async fn verify(
@@ -564,17 +597,30 @@ pub async fn verify(
     let id = input::stream_id(&map)?;
     let verification_state = input::state(&map)?;
     let (db, who) = (state.db.clone(), receiver.0.clone());
-    let found = state
+    let interval = state.config.ssf.min_verification_interval.chrono();
+    let verification = state
         .offload
         .run("requesting a verification", move || {
-            db.request_verification(&who, id, verification_state.as_deref(), Utc::now())
+            db.request_verification(
+                &who,
+                id,
+                verification_state.as_deref(),
+                Utc::now(),
+                interval,
+            )
         })
         .await?;
-    if !found {
-        return Err(not_found());
+    match verification {
+        Verification::Requested => {
+            state.events.verification_requested();
+            Ok(HttpResponse::NoContent().finish())
+        }
+        Verification::NotFound => Err(not_found()),
+        Verification::TooSoon(wait) => Err(ApiError::too_many_requests(
+            wait.to_std().unwrap_or_default(),
+            "sooner than min_verification_interval after the last verification",
+        )),
     }
-    state.events.wake();
-    Ok(HttpResponse::NoContent().finish())
 }
 
 #[utoipa::path(
@@ -585,7 +631,12 @@ pub async fn verify(
     summary = "Poll delivery (RFC 8936): acknowledge, and fetch SETs not yet acknowledged",
     params(("stream_id" = uuid::Uuid, Path, description = "The stream")),
     request_body = schemas::PollRequest,
-    responses((status = 200, description = "SETs by jti", body = PollView), ReceiverRefusals),
+    responses(
+        (status = 200, description = "SETs by jti", body = PollView),
+        (status = 429, description = "As many long polls wait on this stream as may", body = ErrorBody,
+         headers(("Retry-After" = u64, description = "Seconds before polling again"))),
+        ReceiverRefusals,
+    ),
     security(("ReceiverAuth" = []))
 )]
 pub async fn poll(
@@ -615,6 +666,9 @@ pub async fn poll(
     for _ in &errors {
         state.metrics.webhook_attempt(&key, AttemptResult::Dead);
     }
+    // Subscribed before the first look, so an event committed after it wakes us.
+    let mut woken = state.events.polls().subscribe();
+    let mut waiting = None;
     loop {
         let (db, polled, max) = (state.db.clone(), stream.clone(), request.max_events);
         let (a, e) = (std::mem::take(&mut acks), std::mem::take(&mut errors));
@@ -624,12 +678,27 @@ pub async fn poll(
                 db.poll(&polled, &a, &e, max, Utc::now())
             })
             .await?;
-        let waiting = events.is_empty()
+        let wait = events.is_empty()
             && max > 0
             && !request.return_immediately
             && tokio::time::Instant::now() < deadline;
-        if waiting {
-            tokio::time::sleep(LONG_POLL_STEP).await;
+        if wait {
+            if waiting.is_none() {
+                let max_waiting = state.config.ssf.poll.max_waiting_per_stream;
+                waiting = Some(state.events.polls().wait_on(stream.id, max_waiting).ok_or_else(
+                    || {
+                        ApiError::too_many_requests(
+                            LONG_POLL_RECHECK,
+                            "as many polls wait on this stream as may (ssf.poll.max_waiting_per_stream)",
+                        )
+                    },
+                )?);
+            }
+            // Woken by an event reaching a stream here, or look again after a second for
+            // other instances'; a client that hangs up drops this future (and its place).
+            let until = deadline.min(tokio::time::Instant::now() + LONG_POLL_RECHECK);
+            let _ = tokio::time::timeout_at(until, woken.changed()).await;
+            woken.borrow_and_update();
             continue;
         }
         let signer = Signer {

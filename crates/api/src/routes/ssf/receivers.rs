@@ -72,7 +72,7 @@ fn text_ok(s: &str, max: usize) -> bool {
     request_body = CreateReceiver,
     responses(
         (status = 201, description = "The receiver, with its token (shown once)", body = CreatedReceiver),
-        (status = 400, description = "Not valid JSON, an unknown field, or a name or audience empty or too long", body = ErrorBody),
+        (status = 400, description = "Not valid JSON, an unknown field, a name or audience empty or too long, or an audience that is one of `session.audience`", body = ErrorBody),
         super::super::admin::AdminRefusals,
     ),
     security(("ApiKeyAuth" = []), ())
@@ -83,8 +83,17 @@ pub async fn create(
     body: JsonObject<CreateReceiver>,
 ) -> Result<HttpResponse, ApiError> {
     let CreateReceiver { name, audience } = body.0;
-    if !text_ok(&name, 200) || !text_ok(&audience, 2048) {
-        return Err(ApiError::status(StatusCode::BAD_REQUEST));
+    if !text_ok(&name, 200) {
+        return Err(ApiError::bad_request("name: 1 to 200 characters"));
+    }
+    if !text_ok(&audience, 2048) {
+        return Err(ApiError::bad_request("audience: 1 to 2048 characters"));
+    }
+    if state.config.session.audience.contains(&audience) {
+        // The receiver's SETs would carry a session token's audience.
+        return Err(ApiError::bad_request(
+            "audience: one of session.audience; a receiver's audience must be its own",
+        ));
     }
     let token = new_token()?;
     let hash = token_hash(&token);

@@ -222,6 +222,27 @@ fn battery(
             E::Crit,
         ),
         (
+            "typed as a Security Event Token",
+            sign(
+                &json!({"alg": "RS256", "typ": "secevent+jwt", "kid": key.kid}),
+                &claims,
+            ),
+            E::Type,
+        ),
+        (
+            "typed as a logout token",
+            sign(
+                &json!({"alg": "RS256", "typ": "logout+jwt", "kid": key.kid}),
+                &claims,
+            ),
+            E::Type,
+        ),
+        (
+            "typ not a string",
+            sign(&json!({"alg": "RS256", "typ": 1, "kid": key.kid}), &claims),
+            E::Type,
+        ),
+        (
             "expired",
             sign(&header, &with(claims.clone(), "exp", json!(now() - 10))),
             E::Expired,
@@ -372,10 +393,12 @@ async fn the_bad_token_battery(backend: Backend) {
                 .client
                 .request(method, &url)
                 .header("cookie", format!("hanko={token}"));
+            // A token too large for the request's headers is refused before it is read.
+            let refused = if token.len() > 16 * 1024 { 431 } else { 401 };
             for req in [by_header, by_cookie] {
                 let res = req.fetch().await;
-                assert_eq!(res.status(), 401, "{name} {path}");
-                assert_error(res, 401);
+                assert_eq!(res.status(), refused, "{name} {path}");
+                assert_error(res, refused);
             }
         }
     }
