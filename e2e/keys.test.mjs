@@ -165,6 +165,24 @@ try {
       }
       const genuine = await fetch(`${server.api}/me`, { headers: { authorization: `Bearer ${token}` } });
       check(genuine.status === 200, `${alg}: the genuine token is accepted by the service`);
+      if (alg === "ES256") {
+        // Signed low-s (the high-s twin is refused): standard clients verify every one.
+        const many = [];
+        for (let i = 0; i < 1000; i++) many.push(await issue(server, userId));
+        const set = createLocalJWKSet(await expectJson("GET", jwksUrl, 200));
+        let verified = 0;
+        for (const t of many) {
+          const { payload: claims } = await jwtVerify(t, set, { issuer: ISSUER, audience: AUDIENCE, algorithms: [alg] });
+          if (claims.sub === userId) verified++;
+        }
+        check(verified === 1000, `ES256: jose verifies 1000 low-s tokens (${verified})`);
+        const file = join(dir, "es256-tokens.txt");
+        writeFileSync(file, many.join("\n"));
+        check(
+          run("python3", ["pyjwt_check.py", jwksUrl, `@${file}`, userId, alg, AUDIENCE, ISSUER]) === "pyjwt ok (ES256, 1000 tokens)",
+          "ES256: PyJWT verifies the same 1000 tokens",
+        );
+      }
 
       // After a rotation every kid is the RFC 7638 thumbprint jose computes.
       await expectJson("POST", `${server.admin}/jwks/rotate`, 201);

@@ -205,7 +205,7 @@ fn reachable(policy: &AddressPolicy, config: &StreamConfig) -> Result<(), ApiErr
             .map_err(|_| input::bad_request("delivery.endpoint_url: an absolute http(s) URL"))?;
         if policy.never_allowed(&parsed) {
             return Err(input::bad_request(
-                "delivery.endpoint_url: address not allowed (not a public address, nor in ssf.push.allow_networks)",
+                "delivery.endpoint_url: address not allowed (not public and not in ssf.push.allow_networks, or this instance's own listener)",
             ));
         }
     }
