@@ -280,7 +280,10 @@ async fn an_answer_is_read_only_as_far_as_it_is_kept(backend: Backend) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
     let url = format!(
         "http://127.0.0.1:{}/hook",
-        listener.local_addr().map(|a| a.port()).unwrap_or_default()
+        listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_else(|e| panic!("{e}"))
     );
     let sent = Arc::new(AtomicUsize::new(0));
     let hung_up = Arc::new(AtomicBool::new(false));
@@ -552,7 +555,10 @@ async fn a_receiver_audience_is_never_a_session_audience(backend: Backend) {
 }
 
 fn claims_of(token: &str) -> Value {
-    let payload = token.split('.').nth(1).unwrap_or_default();
+    let payload = token
+        .split('.')
+        .nth(1)
+        .unwrap_or_else(|| panic!("not a JWS: {token}"));
     let bytes = URL_SAFE_NO_PAD
         .decode(payload)
         .unwrap_or_else(|e| panic!("{e}"));
@@ -616,7 +622,9 @@ async fn es256_signatures_are_low_s_and_the_twin_is_refused(backend: Backend) {
         tokens.push(app.login(&login.user_id).await.token);
     }
     for token in &tokens {
-        let (input, signature) = token.rsplit_once('.').unwrap_or_default();
+        let (input, signature) = token
+            .rsplit_once('.')
+            .unwrap_or_else(|| panic!("not a JWS: {token}"));
         let signature = URL_SAFE_NO_PAD
             .decode(signature)
             .unwrap_or_else(|e| panic!("{e}"));
