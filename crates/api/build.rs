@@ -1,4 +1,4 @@
-//! Fingerprints every text of this repository that could be taken for a secret (SPEC §11.1):
+//! Fingerprints every text of this repository that could be taken for a secret (README, "Run it with Docker": unsafe set-ups are refused):
 //! a secret that anyone who reads the repository knows is refused while a listener is off
 //! loopback. Reads the repository's text files (never `.env`, build output or dependencies),
 //! splits them where a secret cannot continue (whitespace, quotes, brackets, `,;|\`), keeps

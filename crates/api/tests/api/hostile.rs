@@ -7,6 +7,7 @@
 use crate::helpers::*;
 use crate::on_both_backends;
 use crate::receiver::Receiver;
+use crate::ssf::receiver as receiver_token;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
@@ -41,18 +42,6 @@ fn merge(into: &mut Value, from: Value) {
         }
         (into, from) => *into = from,
     }
-}
-
-async fn receiver_token(app: &TestApp, audience: &str) -> String {
-    let created: Value = app
-        .client
-        .post(format!("{}/ssf/receivers", app.admin))
-        .json(&json!({"name": audience, "audience": audience}))
-        .fetch()
-        .await
-        .expect_status(201)
-        .json();
-    created["token"].str().to_owned()
 }
 
 async fn ssf_call(app: &TestApp, method: &str, path: &str, token: &str, body: Value) -> Reply {

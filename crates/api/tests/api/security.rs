@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 const REASON: &str = "subpoena 2026-CV-4711";
 const OPERATOR_AGENT: &str = "legal-team-console/7.1";
 
-/// SPEC §7.2: the public user and the user's own export show no hold, no reason, nothing of
+/// README "API" (legal hold): the public user and the user's own export show no hold, no reason, nothing of
 /// what an operator's request carried; the admin API keeps everything.
 async fn a_legal_hold_is_not_shown_to_the_person_it_concerns(backend: Backend) {
     let app = TestApp::builder(backend).start().await;
@@ -76,7 +76,7 @@ async fn a_legal_hold_is_not_shown_to_the_person_it_concerns(backend: Backend) {
     }
 }
 
-/// SPEC §8: one admin answer holds a session token; none may be stored by any cache, errors and
+/// README "API" (admin API): one admin answer holds a session token; none may be stored by any cache, errors and
 /// the guard's refusals included.
 async fn every_admin_answer_is_not_stored(backend: Backend) {
     let key = "an-admin-api-key-for-this-test-0123456789";
@@ -168,7 +168,7 @@ async fn every_admin_answer_is_not_stored(backend: Backend) {
 }
 
 /// `api secrets reencrypt` rewrites every key in one transaction: when writing one fails, none
-/// has moved, so every key still opens with the old secret alone (SPEC §11.1).
+/// has moved, so every key still opens with the old secret alone (README, "Run it with Docker": unsafe set-ups are refused).
 async fn reencrypting_the_keys_is_all_or_nothing(backend: Backend) {
     let app = TestApp::builder(backend).start().await;
     let mut secrets = app.config.secrets.clone();
@@ -217,7 +217,7 @@ on_both_backends!(
 );
 
 /// `.env.example` ships every secret empty, so compose's `${VAR:?}` stops until each is filled
-/// (SPEC §11.1), and nothing in it can pass for a secret.
+/// (README, "Run it with Docker": unsafe set-ups are refused), and nothing in it can pass for a secret.
 #[test]
 fn the_env_example_leaves_every_secret_empty() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.env.example");

@@ -30,7 +30,7 @@ async fn ssf_app(backend: Backend, default_subjects: &str) -> TestApp {
 }
 
 /// A receiver created through the admin API: its token.
-async fn receiver(app: &TestApp, audience: &str) -> String {
+pub(crate) async fn receiver(app: &TestApp, audience: &str) -> String {
     let created: Value = app
         .client
         .post(format!("{}/ssf/receivers", app.admin))
