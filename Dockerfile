@@ -4,7 +4,7 @@
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 # The whole repository (.dockerignore leaves out build output, dependencies and .env): the
-# build fingerprints every text in it that could pass for a secret (crates/api/build.rs), so
+# build fingerprints every text of its files that can hold a secret (crates/api/build.rs), so
 # the image refuses those secrets off loopback as the server built anywhere else does.
 COPY . .
 # The registry and target caches survive between builds. A network that intercepts TLS can

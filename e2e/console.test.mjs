@@ -183,7 +183,8 @@ try {
     const alice = await newUser(`alice.${tag}@example.com`);
     await (await findUser(page, alice.email)).click();
     await page.getByRole("heading", { name: alice.email }).waitFor();
-    check(true, `${w}: found ${alice.email} by e-mail and opened their page`);
+    check(await page.getByRole("heading", { name: alice.email }).isVisible() && page.url().endsWith(`#/users/${alice.id}`),
+      `${w}: found ${alice.email} by e-mail and opened their page`);
     await accessible(page, `${w} user`);
     await page.getByRole("button", { name: "Place legal hold" }).click();
     await page.getByLabel("Reason").fill("Case 42 <b>litigation</b>");
@@ -213,8 +214,9 @@ try {
     if (width === 1280 && process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT, fullPage: true });
     await page.getByRole("button", { name: "Restore" }).click();
     await status.filter({ hasText: "cancelled" }).waitFor();
-    await call("POST", `${admin}/sessions`, { body: { user_id: bob.id } });
-    check(true, `${w}: "Restore" brought ${bob.email} back: POST /sessions was 409, now 200`);
+    const restored = await call("POST", `${admin}/sessions`, { body: { user_id: bob.id } });
+    check(restored.status === 200 && (await call("GET", `${admin}/users/${bob.id}`)).json.deletion === null,
+      `${w}: "Restore" brought ${bob.email} back: POST /sessions was 409, now ${restored.status}, no deletion scheduled`);
 
     // "Revoke all sessions" ends every session; their tokens answer 401.
     const carol = await newUser(`carol.${tag}@example.com`, 3);
@@ -227,8 +229,11 @@ try {
     await page.getByRole("button", { name: "Revoke all sessions" }).click();
     await status.filter({ hasText: "Every session" }).waitFor();
     await page.getByText("No active sessions.").waitFor();
-    for (const token of carol.tokens) await call("GET", `${api}/me`, { token, expect: [401] });
-    check(true, `${w}: "Revoke" ended one session, "Revoke all sessions" the rest: all 3 tokens answer 401`);
+    const answers = [];
+    for (const token of carol.tokens) answers.push((await call("GET", `${api}/me`, { token, expect: [200, 401] })).status);
+    const left = (await call("GET", `${admin}/users/${carol.id}/sessions`)).json;
+    check(answers.length === 3 && answers.every((s) => s === 401) && left.length === 0,
+      `${w}: "Revoke" ended one session, "Revoke all sessions" the rest: the 3 tokens answer ${answers.join(", ")}, ${left.length} sessions left`);
 
     // Deliveries: two events whose hook failed until dead; "Retry" one, "Retry all dead" the other.
     hook.failing = true;
@@ -257,7 +262,9 @@ try {
     await page.getByRole("button", { name: "Retry all dead" }).click();
     await status.filter({ hasText: /pending again/ }).waitFor();
     await until("both deliveries delivered", async () => (await delivered()).length === 2);
-    check(true, `${w}: "Retry" and "Retry all dead" made both dead deliveries pending; both delivered`);
+    const both = await delivered();
+    check(doomed.every((u) => both.includes(u.id)) && (await deadOf(doomed[0])) === undefined && (await deadOf(doomed[1])) === undefined,
+      `${w}: "Retry" and "Retry all dead" made both dead deliveries pending; both delivered, none dead`);
 
     // Keys: "Rotate key" adds a published key, listed in the public JWKS.
     await page.getByRole("link", { name: "Keys", exact: true }).click();
@@ -316,8 +323,8 @@ try {
     await typed.fill(eve.email);
     await confirm.click();
     await status.filter({ hasText: "was deleted" }).waitFor();
-    await call("GET", `${admin}/users/${eve.id}`, { expect: [404] });
-    check(true, `${w}: typed right, the user is deleted (404)`);
+    const gone = await call("GET", `${admin}/users/${eve.id}`, { expect: [200, 404] });
+    check(gone.status === 404, `${w}: typed right, the user is deleted (${gone.status})`);
 
     check(dialogs.length === 0 && pageErrors.length === 0, `${w}: no dialog, no script error (${pageErrors.join("; ")})`);
     await context.close();
@@ -459,7 +466,7 @@ log: { level: warn }
   check(devKeys.length === 2, "without an api key, the console's own change (a staged rotation) goes through");
   devServer.kill("SIGTERM");
 
-  // Behind a reverse proxy under a path prefix, as README "Operator console" shows: with the
+  // Behind a reverse proxy under a path prefix, as docs/operations.md "Operator console" shows: with the
   // Host passed through the console works; with the Host rewritten its requests are refused.
   const proxyPort = await freePort();
   const proxyDir = join(dir, "nginx");

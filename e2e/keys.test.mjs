@@ -1,7 +1,7 @@
 // Keys, algorithms and rotation, checked by real clients against the real binary:
 //
 // 1. For RS256, ES256 and EdDSA: `jose` and PyJWT verify session tokens from the live JWKS, and
-//    so do the README's Node and Python examples, run exactly as printed; a token whose header
+//    so do docs/keys.md's Node and Python examples, run exactly as printed; a token whose header
 //    names another algorithm than its key's is refused (401); after a rotation every kid is the
 //    RFC 7638 thumbprint `jose`'s calculateJwkThumbprint computes.
 // 2. A rotation soak, time compressed (interval 15s, JWKS max-age 3s, publish_ahead 6s), on two
@@ -109,12 +109,12 @@ async function issue(server, userId) {
   return s.session_token;
 }
 
-/// The README's example for `lang`, exactly as printed (the fenced block after its marker).
-function readmeExample(lang) {
-  const readme = readFileSync(join(here, "..", "README.md"), "utf8");
+/// docs/keys.md's example for `lang`, exactly as printed (the fenced block after its marker).
+function docsExample(lang) {
+  const readme = readFileSync(join(here, "..", "docs", "keys.md"), "utf8");
   const marker = `<!-- verify-example: ${lang} -->`;
   const at = readme.indexOf(marker);
-  if (at < 0) throw new Error(`README has no ${marker}`);
+  if (at < 0) throw new Error(`docs/keys.md has no ${marker}`);
   const block = /```[a-z]*\n([\s\S]*?)```/.exec(readme.slice(at));
   return block[1];
 }
@@ -130,8 +130,8 @@ try {
   // ---- 1. Every algorithm, every client.
   const nodeExample = join(here, `.verify-example-${process.pid}.mjs`); // beside node_modules
   const pythonExample = join(dir, "verify.py");
-  writeFileSync(nodeExample, readmeExample("node"));
-  writeFileSync(pythonExample, readmeExample("python"));
+  writeFileSync(nodeExample, docsExample("node"));
+  writeFileSync(pythonExample, docsExample("python"));
   try {
     for (const alg of ["RS256", "ES256", "EdDSA"]) {
       const server = await startServer(alg, {
@@ -153,8 +153,8 @@ try {
         `${alg}: PyJWT verifies it`,
       );
       const env = { HANKO_URL: server.api, HANKO_ISSUER: ISSUER, HANKO_AUDIENCE: AUDIENCE };
-      check(run("node", [nodeExample, token], env) === userId, `${alg}: the README's Node example verifies it`);
-      check(run("python3", [pythonExample, token], env) === userId, `${alg}: the README's Python example verifies it`);
+      check(run("node", [nodeExample, token], env) === userId, `${alg}: docs/keys.md's Node example verifies it`);
+      check(run("python3", [pythonExample, token], env) === userId, `${alg}: docs/keys.md's Python example verifies it`);
 
       // The same signature under a header that names another algorithm: refused.
       const [, body, signature] = token.split(".");
@@ -311,14 +311,23 @@ try {
   const stored = await expectJson("GET", `${a.admin}/jwks`, 200);
   check(stored.length <= 3, `at most 3 keys stored in steady state (${stored.length})`);
 
-  // ---- 3. Kill the instance that starts creating the next key.
-  const killed = await new Promise((resolve) => {
+  // ---- 3. Kill the instance that starts creating the next key. A rotation is due every
+  // INTERVAL_S: if no instance says it is creating one within three intervals (the message
+  // changed, or rotation stopped), fail instead of waiting for ever.
+  const KILL_WAIT_S = INTERVAL_S * 3 + 10;
+  let killTimer;
+  const killed = await new Promise((resolve, reject) => {
+    killTimer = setTimeout(
+      () => reject(new Error(`FAILED: no instance logged "rotation: creating the key that follows" within ${KILL_WAIT_S} s`)),
+      KILL_WAIT_S * 1000,
+    );
     for (const s of [a, b]) {
       s.onLine((line) => {
         const m = /rotation: creating the key that follows (\S+)/.exec(line);
         if (m && s.alive && a.alive && b.alive) {
           s.proc.kill("SIGKILL");
           s.alive = false;
+          clearTimeout(killTimer);
           resolve({ server: s, predecessor: m[1], at: Date.now() });
         }
       });
@@ -333,7 +342,7 @@ try {
         }
         await sleep(100);
       }
-    })();
+    })().catch(reject);
   });
   const survivor = killed.server === a ? b : a;
   const beforeKill = signers.size;

@@ -117,6 +117,20 @@ try {
   }
   const standardTypes = received.standard.map((d) => JSON.parse(d.body).type).sort();
   check(JSON.stringify(standardTypes) === JSON.stringify(["session.delete", "user.delete"]), "one standard delivery per event");
+  // Once each, where it is recorded: the receivers never failed, so every delivery is marked
+  // delivered after one attempt and none is left to be sent again (a lost mark would show as a
+  // pending delivery, re-sent only after its lease).
+  let records = [];
+  for (let i = 0; ; i++) {
+    const res = await fetch(`${admin}/webhooks/deliveries`);
+    if (!res.ok) throw new Error(`GET ${admin}/webhooks/deliveries: ${res.status} ${await res.text()}`);
+    records = await res.json();
+    if (records.length === 5 && records.every((r) => r.delivered_at)) break;
+    if (i > 300) throw new Error(`deliveries not all marked delivered: ${JSON.stringify(records)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  check(records.every((r) => r.attempts === 1 && !r.dead), "every delivery recorded delivered after exactly one attempt (5 of 5)");
+  check(received.standard.length === 2 && received.set.length === 2 && received.hanko.length === 1, "no receiver heard an event twice");
 
   // Security Event Tokens, verified by jose with the public JWKS.
   const jwks = createRemoteJWKSet(new URL(`${api}/.well-known/jwks.json`));

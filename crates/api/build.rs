@@ -1,10 +1,12 @@
-//! Fingerprints every text of this repository that could be taken for a secret (README, "Run it with Docker": unsafe set-ups are refused):
-//! a secret that anyone who reads the repository knows is refused while a listener is off
-//! loopback. Reads the repository's text files (never `.env`, build output or dependencies),
-//! splits them where a secret cannot continue (whitespace, quotes, brackets, `,;|\`), keeps
-//! each piece and what follows any `=` or `:` in it, and writes the fingerprints of those of
-//! at least 16 characters to `$OUT_DIR/published_secrets.rs`, with the values of
-//! `.env.example` (refused everywhere) apart.
+//! Fingerprints every text of this repository that could be taken for a secret
+//! (docs/operations.md, "Safe set-ups"): a secret that anyone who reads the repository knows is
+//! refused while a listener is off loopback. Reads the files that can hold a secret (code,
+//! configuration, scripts and tests; never prose, whose examples hold placeholders only, as
+//! `tests/api/security.rs` checks, nor `.env`, build output or dependencies), splits them where
+//! a secret cannot continue (whitespace, quotes, brackets, `,;|\`), keeps each piece and what
+//! follows any `=` or `:` in it, and writes the fingerprints of those of at least 16 characters
+//! to `$OUT_DIR/published_secrets.rs`, with the values of `.env.example` (refused everywhere)
+//! apart. Only those files are rerun triggers, so an edit to the documentation rebuilds nothing.
 
 #[path = "src/config/fingerprint.rs"]
 mod fingerprint;
@@ -17,8 +19,19 @@ use std::path::{Path, PathBuf};
 const MIN_LEN: usize = 16;
 /// Larger files are data, not configuration.
 const MAX_FILE: u64 = 4 << 20;
-/// Never read: the operator's own secrets, build output, dependencies, local data.
-const SKIPPED: &[&str] = &[".git", ".env", "target", "data", "node_modules", "out"];
+/// Never read: the operator's own secrets, build output, dependencies, local data, and the
+/// documentation (prose, images and the OpenAPI documents generated from the code).
+const SKIPPED: &[&str] = &[
+    ".git",
+    ".env",
+    "target",
+    "data",
+    "node_modules",
+    "out",
+    "docs",
+];
+/// Prose and images: they hold no secret a deployment could be made from.
+const SKIPPED_EXTENSIONS: &[&str] = &["md", "png"];
 
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
@@ -75,6 +88,13 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) {
             continue;
         }
         let path = entry.path();
+        let extension = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or_default();
+        if SKIPPED_EXTENSIONS.contains(&extension) {
+            continue;
+        }
         match entry.file_type() {
             Ok(t) if t.is_dir() => collect(&path, files),
             Ok(t) if t.is_file() && entry.metadata().is_ok_and(|m| m.len() <= MAX_FILE) => {

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The SSRF matrix (README "Where pushes may go"), against a real binary: for every way of
+"""The SSRF matrix (docs/events.md "Where pushes may go"), against a real binary: for every way of
 writing a loopback, private, link-local, CGNAT or ULA target, a receiver's push stream is refused
 when created (400) or its push dies with "address not allowed", and a sink on 127.0.0.1 receives
 nothing. Then, with ssf.push.allow_networks: ["127.0.0.0/8"], this instance's own admin port is

@@ -1,4 +1,4 @@
-// The operator console (README "Operator console"). Plain JavaScript, no dependencies.
+// The operator console (docs/operations.md "Operator console"). Plain JavaScript, no dependencies.
 // Every value from the API reaches the page as text (textContent, text nodes, attributes
 // set one by one); nothing is ever parsed as HTML. Requests go to the admin API of this
 // page's own origin only, with the api key from sessionStorage.

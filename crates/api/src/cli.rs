@@ -1,4 +1,4 @@
-//! The command line (README "Command line"). No subcommand means `serve`.
+//! The command line (docs/operations.md "Command line"). No subcommand means `serve`.
 
 use crate::app::{Application, Options, StartupError};
 use crate::config::{Config, ConfigSource};

@@ -40,7 +40,7 @@ pub struct Config {
     pub log: LogConfig,
 }
 
-/// `ssf.*`: the Shared Signals transmitter (README, "Shared Signals").
+/// `ssf.*`: the Shared Signals transmitter (docs/events.md, "Shared Signals").
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SsfConfig {
@@ -422,7 +422,7 @@ impl Config {
         self.refuse_unsafe_setups()
     }
 
-    /// The set-ups that would be unsafe to serve (README, "Run it with Docker"): an open admin listener off
+    /// The set-ups that would be unsafe to serve (docs/operations.md, "Safe set-ups"): an open admin listener off
     /// loopback, a short api key, and secrets that are placeholders, or, off loopback, short or
     /// published in this repository.
     fn refuse_unsafe_setups(&self) -> Result<(), ConfigError> {

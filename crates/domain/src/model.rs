@@ -129,7 +129,7 @@ pub struct AuditLog {
 
 impl AuditLog {
     /// Whether the user it concerns did this themselves (`details.by` is `user`), as opposed to
-    /// an operator or the purge. Only these are shown to the user (README, "API"): what an operator
+    /// an operator or the purge. Only these are shown to the user (docs/api.md): what an operator
     /// did, and from where, may be confidential (a legal hold).
     pub fn is_own_action(&self) -> bool {
         self.details.get("by").and_then(serde_json::Value::as_str) == Some("user")

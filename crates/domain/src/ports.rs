@@ -416,7 +416,7 @@ pub struct SsfChange<'a> {
     pub at: DateTime<Utc>,
 }
 
-/// The Shared Signals transmitter's state (README, "Shared Signals"): receivers, their streams
+/// The Shared Signals transmitter's state (docs/events.md, "Shared Signals"): receivers, their streams
 /// and subjects, and each stream's deliveries, which live beside the hooks' under the key
 /// `ssf:<stream id>`. A stream is only ever reached through its receiver: another receiver's
 /// stream is `None`, as if it did not exist. Every change is audited in its transaction.

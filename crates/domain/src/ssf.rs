@@ -1,4 +1,4 @@
-//! The Shared Signals transmitter's vocabulary (OpenID SSF 1.0; README, "Shared Signals"):
+//! The Shared Signals transmitter's vocabulary (OpenID SSF 1.0; docs/events.md, "Shared Signals"):
 //! receivers, their streams, what a stream asks for, and the subjects it is limited to. Free of
 //! HTTP and SQL: the API reads requests into these, persistence stores them.
 

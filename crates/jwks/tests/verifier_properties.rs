@@ -165,3 +165,70 @@ proptest! {
         prop_assert!(refused.is_err(), "{token} verified after {changes:?}");
     }
 }
+
+/// A segment of a token: base64url without padding.
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The decoded JSON of a token's segment `i`.
+fn segment(token: &str, i: usize) -> serde_json::Value {
+    use base64::Engine;
+    let part = token.split('.').nth(i).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+proptest! {
+    #![proptest_config(cases(2000))]
+
+    /// Well-formed tokens that are not ours: a real header (any algorithm name, `none`
+    /// included, and any of our kids, so algorithm and key may disagree) over our fixture's
+    /// real claims, with a signature of random bytes of a plausible length, another key's
+    /// signature, or none. Each gets past base64 and JSON, to the checks that matter; none
+    /// verifies, on any key manager.
+    #[test]
+    fn well_formed_tokens_with_foreign_signatures_never_verify(
+        alg in prop_oneof![
+            Just("RS256"), Just("ES256"), Just("EdDSA"), Just("none"), Just("HS256"),
+            Just("PS256"), Just("RS512"), Just("ES384"), Just("rs256"), Just(""),
+        ],
+        kid_from in 0..KeyAlgorithm::ALL.len(),
+        verifier in 0..KeyAlgorithm::ALL.len(),
+        typ in prop_oneof![Just(None), Just(Some("JWT")), Just(Some("secevent+jwt"))],
+        signature in prop_oneof![
+            proptest::collection::vec(any::<u8>(), 64..=64),
+            proptest::collection::vec(any::<u8>(), 256..=256),
+            proptest::collection::vec(any::<u8>(), 0..300),
+        ],
+        borrowed in 0..=KeyAlgorithm::ALL.len(),
+    ) {
+        let all = fixtures();
+        let kid = segment(&all[kid_from].token, 0)["kid"].clone();
+        let mut header = serde_json::json!({"alg": alg, "kid": kid});
+        if let Some(typ) = typ {
+            header["typ"] = serde_json::json!(typ);
+        }
+        let claims = segment(&all[verifier].token, 1);
+        let signed = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(claims.to_string().as_bytes())
+        );
+        // A signature: random bytes, or a real one of another token of ours (not over these
+        // bytes), or nothing at all.
+        let sig = match borrowed {
+            i if i < all.len() => all[i].token.rsplit('.').next().unwrap().to_owned(),
+            _ => b64(&signature),
+        };
+        // (Our own token, byte for byte, is not a foreign one.)
+        prop_assume!(format!("{signed}.{sig}") != all[verifier].token);
+        for token in [format!("{signed}.{sig}"), format!("{signed}.")] {
+            let refused = all[verifier].keys.verify_candidate(&token, all[verifier].now);
+            prop_assert!(refused.is_err(), "verified: {header} with {sig}");
+        }
+    }
+}

@@ -1,4 +1,4 @@
-//! What a secret (`secrets.keys`, `server.admin.api_key`) must not be (README, "Run it with Docker": unsafe set-ups are refused): a
+//! What a secret (`secrets.keys`, `server.admin.api_key`) must not be (docs/operations.md, "Safe set-ups"): a
 //! placeholder anywhere, and, while any listener is off loopback, shorter than 32 characters or
 //! a text that appears in this repository (whoever reads it would know the secret).
 

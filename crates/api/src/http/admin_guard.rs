@@ -1,4 +1,4 @@
-//! The admin listener's guard (README "Admin API", "Operator console").
+//! The admin listener's guard (docs/api.md "Admin API", docs/operations.md "Operator console").
 //!
 //! - A request a page of another origin sent is refused (403) whatever it carries, api key
 //!   included: `Sec-Fetch-Site: cross-site` or `same-site`, or an `Origin` other than the

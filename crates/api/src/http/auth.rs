@@ -1,4 +1,4 @@
-//! Authentication as extractors (README "API", ARCHITECTURE "Authentication"). A handler that
+//! Authentication as extractors (docs/api.md, ARCHITECTURE "Authentication"). A handler that
 //! takes [`Authenticated`] cannot forget to authenticate.
 //!
 //! Candidates are the `Authorization: Bearer` token, then the session cookie(s); the first that

@@ -1,4 +1,4 @@
-//! CORS for the public API (README "API"): exact origin matching, credentials only with an echoed
+//! CORS for the public API (docs/api.md): exact origin matching, credentials only with an echoed
 //! origin, preflights answered without authentication, error responses included.
 
 use crate::config::CorsConfig;

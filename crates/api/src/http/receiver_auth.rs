@@ -1,4 +1,4 @@
-//! The SSF receivers' authentication (README, "Shared Signals"): `Authorization: Bearer
+//! The SSF receivers' authentication (docs/events.md, "Shared Signals"): `Authorization: Bearer
 //! <receiver token>`. Tokens are stored only as their SHA-256; the lookup is by that hash, and
 //! the stored hash is compared with the presented one in constant time. Every failure is the
 //! same 401.

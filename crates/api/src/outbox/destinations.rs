@@ -1,4 +1,4 @@
-//! Where deliveries may connect (README "Where pushes may go"). A receiver is less trusted than
+//! Where deliveries may connect (docs/events.md "Where pushes may go"). A receiver is less trusted than
 //! an operator: an SSF push reaches only public unicast addresses (or networks the operator
 //! admits with `ssf.push.allow_networks`); a configured hook may reach private ones. Neither may
 //! reach this instance's own listeners, whatever the configuration says.

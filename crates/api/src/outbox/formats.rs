@@ -1,4 +1,4 @@
-//! The three wire formats of a delivery (README "Webhooks"): what is sent for an event, and
+//! The three wire formats of a delivery (docs/events.md "Webhooks"): what is sent for an event, and
 //! what the receiver's answer means.
 //!
 //! - `hanko`: Hanko's envelope `{"event", "token"}`, the JWT signed with the current key
@@ -211,7 +211,7 @@ pub fn prepare(
     }
 }
 
-/// The SET of `event` for an SSF stream (README, "Shared Signals"): as a `set` hook's, with the
+/// The SET of `event` for an SSF stream (docs/events.md, "Shared Signals"): as a `set` hook's, with the
 /// receiver's audience; a verification event names the stream as its subject and echoes the
 /// receiver's `state`.
 pub fn stream_set(
@@ -412,29 +412,44 @@ mod tests {
                 }
             }
 
-            /// A receiver's answer (any status, any body) never panics; a refusal's reason is
-            /// at most a short token of its body, never the body itself.
+            /// A receiver's answer (any status, any body) means what its format says, in both
+            /// directions: delivered exactly on the format's success statuses, refused for good
+            /// exactly on its final refusals (with a reason of at most a short token of the
+            /// body, never the body itself), failed (retried) on everything else.
             #[test]
             fn any_answer_is_read_safely(
                 format in prop_oneof![
                     Just(HookFormat::Hanko),
                     Just(HookFormat::Standard),
                     Just(HookFormat::Set),
+                    Just(HookFormat::BackchannelLogout),
                 ],
-                status in 100u16..600,
+                status in prop_oneof![100u16..600, Just(200u16), Just(202u16), Just(204u16), Just(400u16)],
                 body in prop_oneof![
                     prop::collection::vec(any::<u8>(), 0..256),
                     "\\{\"err\":\"[ -~]{0,80}\"(,\"description\":\"[ -~]{0,40}\")?\\}"
                         .prop_map(String::into_bytes),
+                    "\\{\"err\":\"[a-z_]{1,20}\"\\}".prop_map(String::into_bytes),
                 ],
             ) {
+                let success = match format {
+                    HookFormat::BackchannelLogout => status == 200 || status == 204,
+                    _ => (200..300).contains(&status),
+                };
+                let final_refusal = match format {
+                    HookFormat::Set => status == 400 && set_error(&body).is_some(),
+                    HookFormat::BackchannelLogout => status == 400,
+                    _ => false,
+                };
                 match answer(format, status, &body) {
-                    Answer::Delivered => prop_assert!((200..300).contains(&status)),
+                    Answer::Delivered => prop_assert!(success, "{:?} {} delivered", format, status),
                     Answer::Refused(reason) => {
-                        prop_assert_eq!(status, 400);
+                        prop_assert!(final_refusal, "{:?} {} refused: {}", format, status, reason);
                         prop_assert!(reason.len() <= "HTTP 400 ".len() + 64, "{}", reason);
                     }
-                    Answer::Failed(_) => {}
+                    Answer::Failed(reason) => {
+                        prop_assert!(!success && !final_refusal, "{:?} {} failed: {}", format, status, reason);
+                    }
                 }
             }
         }

@@ -1,4 +1,4 @@
-//! The admin API: for operators and tests, on its own listener (README "API").
+//! The admin API: for operators and tests, on its own listener (docs/api.md).
 
 use super::resource;
 use super::views::{AuditLogView, DeliveryView, ExportView, SessionView, UserView};
@@ -779,7 +779,7 @@ pub struct Rotated {
 #[into_params(parameter_in = Query)]
 struct RotateKey {
     /// `true`: publish the new key now and let it sign after `secrets.rotation.publish_ahead`
-    /// plus one `secrets.refresh_interval`, so no client's cached JWKS misses it (README "Keys
+    /// plus one `secrets.refresh_interval`, so no client's cached JWKS misses it (docs/keys.md "Keys
     /// and rotation"). Otherwise it signs at once: an emergency rotation, which sends clients
     /// with a cached JWKS to fetch it again.
     staged: Option<bool>,

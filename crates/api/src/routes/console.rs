@@ -1,4 +1,4 @@
-//! The operator console (README "Operator console"): one page, its script and its style,
+//! The operator console (docs/operations.md "Operator console"): one page, its script and its style,
 //! embedded in the binary and served on the admin listener. The page talks only to the admin
 //! API of its own origin; the guard (`http::admin_guard`) lets those requests through and
 //! refuses every other origin's.

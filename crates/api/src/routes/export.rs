@@ -1,6 +1,6 @@
 //! The user's data export (GDPR Art. 15/20), shared by `GET /user/export` and the admin's
 //! `GET /users/{id}/export`: the same data, read once; the user's own copy leaves out what
-//! operators did (a legal hold is often confidential by law, README, "API").
+//! operators did (a legal hold is often confidential by law, docs/api.md).
 
 use super::views::{
     AuditLogView, ExportView, PublicExportView, PublicUserView, SessionView, UserView,

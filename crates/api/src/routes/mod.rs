@@ -1,4 +1,4 @@
-//! The handlers: the public API, the admin API, the operator console and the health checks (README "API").
+//! The handlers: the public API, the admin API, the operator console and the health checks (docs/api.md).
 
 pub mod admin;
 pub mod console;

@@ -43,7 +43,7 @@ pub struct EmailView {
 }
 
 /// A user as they see themselves (the public API): a legal hold is never shown to the person
-/// it concerns (README, "API"), so the deletion state is only the scheduled deletion, if any.
+/// it concerns (docs/api.md), so the deletion state is only the scheduled deletion, if any.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = User)]
 pub struct PublicUserView {
@@ -158,7 +158,7 @@ pub struct ExportView {
 }
 
 /// The user's own export (`GET /user/export`): their data, their own actions (newest first) and
-/// their deletion state; nothing of legal holds or of what operators did (README, "API").
+/// their deletion state; nothing of legal holds or of what operators did (docs/api.md).
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = Export)]
 pub struct PublicExportView {

@@ -1,7 +1,7 @@
 //! The key refresh worker: every `secrets.refresh_interval`, reload the key set so rotations on
 //! other instances are seen (and generate a key if the database had none when we started).
 //! With `secrets.rotation.interval` set it also runs the scheduled rotation: the next key
-//! created ahead of time, retired keys pruned (README, "Keys and rotation").
+//! created ahead of time, retired keys pruned (docs/keys.md, "Keys and rotation").
 
 use super::{Stop, Worker};
 use crate::report::Report;

@@ -56,7 +56,7 @@ fn serve(file: &std::path::Path) -> (i32, String) {
     )
 }
 
-/// README, "Run it with Docker": placeholders are refused everywhere; off loopback, secrets under 32 characters
+/// docs/operations.md, "Safe set-ups": placeholders are refused everywhere; off loopback, secrets under 32 characters
 /// and any text of this repository too. `serve` and `config check` refuse the same set-ups:
 /// exit 2, one line naming the key, never the secret.
 #[test]
@@ -295,7 +295,8 @@ fn missing_config_file_named_on_the_command_line_is_an_error() {
 }
 
 /// Unsafe set-ups are refused by `serve` itself: exit 2, one line naming the key, and
-/// nothing ever listens on the configured ports.
+/// before anything listens: the test holds every configured address while `serve` runs, so
+/// a server that bound one first would fail on it instead of naming the key.
 #[test]
 fn unsafe_setups_are_refused_before_anything_listens() {
     let dev = "dev-only-secret-change-me-0123456789";
@@ -334,7 +335,15 @@ fn unsafe_setups_are_refused_before_anything_listens() {
     ];
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     for (name, yaml, key) in &cases {
+        let addresses: Vec<String> = yaml
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("address: "))
+            .map(str::to_owned)
+            .collect();
+        assert!(!addresses.is_empty(), "{name}: no address to hold");
+        let held = crate::helpers::occupy(&addresses);
         let (code, stderr) = serve(&write(&dir, yaml));
+        drop(held);
         assert_eq!(code, 2, "{name}: {stderr}");
         assert_eq!(
             stderr.trim().lines().count(),
@@ -349,16 +358,6 @@ fn unsafe_setups_are_refused_before_anything_listens() {
             !stderr.contains(dev),
             "{name}: the secret itself is not printed"
         );
-        for port in yaml
-            .lines()
-            .filter_map(|l| l.trim().strip_prefix("address: "))
-            .filter_map(|a| a.rsplit(':').next())
-        {
-            assert!(
-                std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_err(),
-                "{name}: something listens on {port}"
-            );
-        }
     }
     // The opt-out: an operator who guards the admin API by other means.
     let yaml = format!(

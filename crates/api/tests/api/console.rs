@@ -1,4 +1,4 @@
-//! The operator console (README "Operator console"): its files are served to anyone with the
+//! The operator console (docs/operations.md "Operator console"): its files are served to anyone with the
 //! policy that keeps the page to itself, and the admin guard admits the page's own requests
 //! while refusing every other origin's, with or without the api key. The console in a browser
 //! is `e2e/console.test.mjs`.

@@ -116,7 +116,8 @@ impl TestDb {
         };
         rows.unwrap_or_else(|e| panic!("{sql}: {e}"))
             .first()
-            .map_or(0, |c| c.n)
+            .map(|c| c.n)
+            .unwrap_or_else(|| panic!("{sql}: no row"))
     }
 
     /// Every outbox event, oldest first, as `{"event": …, "payload": …}`.
@@ -166,7 +167,11 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some(name) = &self.pg_name {
             let mut admin = pg_admin();
-            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            if let Err(e) =
+                admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            {
+                eprintln!("leaving the test database {name} behind: {e}");
+            }
         }
     }
 }
@@ -233,8 +238,11 @@ fn migrated_template() -> &'static str {
                 });
             if renamed.is_err() {
                 // Another process finished first: use theirs.
-                let _ = admin
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"));
+                if let Err(e) =
+                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"))
+                {
+                    eprintln!("leaving the unfinished template {building} behind: {e}");
+                }
             }
         }
         name
@@ -500,7 +508,8 @@ impl TestAppBuilder {
     }
 
     pub async fn start(self) -> TestApp {
-        let _ = env_logger::builder().is_test(true).try_init();
+        // Another test of this process may have installed the logger already.
+        env_logger::builder().is_test(true).try_init().ok();
         let db = self.db.unwrap_or_else(|| TestDb::new(self.backend));
         let config = test_config(&db.url, self.overrides);
         let app = Application::build(
@@ -555,7 +564,10 @@ impl TestApp {
 /// An HTTP client for tests. reqwest is built without a default TLS provider (the process
 /// uses aws-lc-rs throughout), so install it first.
 pub fn http_client() -> reqwest::Client {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    // Installed once per process; later calls find it there.
+    rustls::crypto::aws_lc_rs::default_provider()
+        .install_default()
+        .ok();
     reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
         .build()
@@ -573,7 +585,7 @@ pub fn run_briefly(mut cmd: std::process::Command) -> std::process::Output {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while child.try_wait().unwrap_or_else(|e| panic!("{e}")).is_none() {
         if std::time::Instant::now() > deadline {
-            let _ = child.kill();
+            child.kill().ok();
             let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
             panic!(
                 "still running after 20 s: {}",
@@ -585,12 +597,49 @@ pub fn run_briefly(mut cmd: std::process::Command) -> std::process::Output {
     child.wait_with_output().unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// A response header as text, if present and readable.
+/// Listens on each of `addresses` (`host:port`) for as long as the result lives. A server
+/// given these addresses that listened before refusing its set-up would fail on the address
+/// instead of naming the bad key: so a refusal that names the key came before any listening.
+pub fn occupy(addresses: &[String]) -> Vec<std::net::TcpListener> {
+    addresses
+        .iter()
+        .map(|address| {
+            std::net::TcpListener::bind(address)
+                .unwrap_or_else(|e| panic!("occupying {address} for the test: {e}"))
+        })
+        .collect()
+}
+
+/// The status of `GET path` sent byte for byte as written (no client-side resolution of `..`
+/// or percent-escapes) to `address` (`host:port`), with no credentials.
+pub fn raw_get_status(address: &str, path: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address)
+        .unwrap_or_else(|e| panic!("GET {path}: connecting to {address}: {e}"));
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    let mut answer = Vec::new();
+    stream
+        .read_to_end(&mut answer)
+        .unwrap_or_else(|e| panic!("GET {path}: reading the answer: {e}"));
+    let text = String::from_utf8_lossy(&answer);
+    text.split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("GET {path}: not an HTTP answer: {text}"))
+}
+
+/// A response header as text, if present; a present header that is not text panics (it is
+/// not absent).
 pub fn header(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
+    headers.get(name).map(|v| {
+        v.to_str()
+            .unwrap_or_else(|_| panic!("header {name} is present but not visible ASCII: {v:?}"))
+            .to_owned()
+    })
 }
 
 /// The JSON error body every error of the API has.

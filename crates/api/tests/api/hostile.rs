@@ -1,4 +1,4 @@
-//! What receivers and clients must not be able to do to us (README "Where pushes may go"):
+//! What receivers and clients must not be able to do to us (docs/events.md "Where pushes may go"):
 //! aim our dispatcher at our own listeners or private networks, grow our memory with an
 //! endless answer, hold up other destinations by answering slowly, turn waiting polls into
 //! database work, take more than a receiver's share, pass another kind of JWT or a twin

@@ -32,8 +32,10 @@ async fn a_flush_skips_rows_locked_elsewhere_instead_of_waiting() {
         .collect();
     let (done, finished) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let _ =
-            done.send(db.touch_sessions(&ids, chrono::Utc::now(), chrono::Duration::seconds(60)));
+        let flushed = db.touch_sessions(&ids, chrono::Utc::now(), chrono::Duration::seconds(60));
+        // The test waits for this answer (and fails after 10 s without it).
+        done.send(flushed)
+            .unwrap_or_else(|_| panic!("the test stopped waiting for the flush"));
     });
     let result = finished
         .recv_timeout(Duration::from_secs(10))

@@ -29,7 +29,8 @@ fn pipe(mut from: TcpStream, mut to: TcpStream) {
                 }
             }
         }
-        let _ = to.shutdown(Shutdown::Both);
+        // The other side may have closed it already: nothing to report then.
+        to.shutdown(Shutdown::Both).ok();
     });
 }
 
@@ -46,7 +47,7 @@ impl Proxy {
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 if !up2.load(Ordering::SeqCst) {
-                    let _ = client.shutdown(Shutdown::Both);
+                    client.shutdown(Shutdown::Both).ok();
                     continue;
                 }
                 let Ok(server) = TcpStream::connect(target) else {
@@ -71,7 +72,7 @@ impl Proxy {
         self.up.store(false, Ordering::SeqCst);
         if let Ok(mut list) = self.open.lock() {
             for s in list.drain(..) {
-                let _ = s.shutdown(Shutdown::Both);
+                s.shutdown(Shutdown::Both).ok();
             }
         }
     }

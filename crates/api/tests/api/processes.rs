@@ -131,15 +131,20 @@ impl Server {
 impl Server {
     /// SIGKILL: no shutdown, no flush, whatever was in flight is cut.
     fn kill_hard(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child
+            .kill()
+            .unwrap_or_else(|e| panic!("killing the server: {e}"));
+        self.child
+            .wait()
+            .unwrap_or_else(|e| panic!("waiting for the killed server: {e}"));
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // Stopped already (or killed): then there is nothing left to end.
+        self.child.kill().ok();
+        self.child.wait().ok();
     }
 }
 
@@ -292,21 +297,21 @@ async fn a_wrong_secret_is_refused_and_reencrypt_retires_the_old_one() {
         &db.url,
         &["a-completely-wrong-secret-0123"],
     );
+    // Refused before it listens: with its addresses held by the test, a server that bound
+    // them first would fail on the address instead of naming the key.
+    let (public, admin) = ports_of(&wrong);
+    let held = crate::helpers::occupy(&[
+        public.trim_start_matches("http://").to_owned(),
+        admin.trim_start_matches("http://").to_owned(),
+    ]);
     let mut serve = command(&wrong);
     serve.arg("serve");
     let out = crate::helpers::run_briefly(serve);
+    drop(held);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("secrets.keys"), "{stderr}");
     assert_eq!(db.count("jwks", "1=1"), 1, "no fresh key was written");
-    let (public, admin) = ports_of(&wrong);
-    for url in [public, admin] {
-        let addr = url.trim_start_matches("http://");
-        assert!(
-            std::net::TcpStream::connect(addr).is_err(),
-            "{addr} listens"
-        );
-    }
     let refused = cli(&wrong, &["secrets", "reencrypt"]);
     assert!(!refused.status.success(), "{refused:?}");
 
@@ -327,7 +332,7 @@ async fn a_wrong_secret_is_refused_and_reencrypt_retires_the_old_one() {
 /// A fleet whose instances hold different secrets would split: a key rotated under a secret
 /// one instance lacks is published, signs the other's tokens, and is refused here. So an
 /// instance that finds such a key on reload is not ready (and names the kid in its log), and
-/// one that finds it at start does not start (README, "Run it with Docker").
+/// one that finds it at start does not start (docs/operations.md, "Safe set-ups").
 #[actix_rt::test]
 async fn a_published_key_no_secret_opens_stops_start_and_readiness() {
     let db = TestDb::new(Backend::Postgres);
@@ -475,6 +480,37 @@ async fn cli_user_and_jwt_create_then_delete_over_http() {
     server.stop();
 }
 
+/// Waits (up to 30 s) until the database marks `expected` deliveries delivered, then asserts
+/// what "once each" means where it is recorded: every delivery delivered, with at most
+/// `max_attempts` attempts, none pending, none leased, none dead. A receiver that counts the
+/// answers it gave cannot see a re-delivery still to come (a lost "delivered" mark is only
+/// retried after the lease); the rows can.
+async fn assert_delivered_once(db: &TestDb, expected: i64, max_attempts: i32) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while db.count("webhook_deliveries", "delivered_at IS NOT NULL") < expected {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} of {expected} deliveries marked delivered after 30 s; pending: {}",
+            db.count("webhook_deliveries", "delivered_at IS NOT NULL"),
+            db.count("webhook_deliveries", "delivered_at IS NULL")
+        );
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        db.count("webhook_deliveries", "1=1"),
+        expected,
+        "one row per event and hook"
+    );
+    assert_eq!(
+        db.count(
+            "webhook_deliveries",
+            &format!("delivered_at IS NULL OR dead OR attempts > {max_attempts} OR attempts < 1")
+        ),
+        0,
+        "every delivery delivered, within {max_attempts} attempt(s), none pending or dead"
+    );
+}
+
 fn webhook_yaml(url: &str) -> String {
     format!("webhooks:\n  hooks:\n    - url: {url}\n      events: [\"user.delete\"]\n  initial_backoff: 100ms\n  max_attempts: 50\n  timeout: 2s\n")
 }
@@ -517,6 +553,8 @@ async fn a_restart_mid_retry_still_delivers() {
     let ids: std::collections::HashSet<&str> =
         attempts.iter().map(|a| a.webhook_id.as_str()).collect();
     assert_eq!(ids.len(), 1, "one event, one Webhook-Id across processes");
+    // Delivered for good: the row says so, so nothing will send it again.
+    assert_delivered_once(&db, 1, 50).await;
     assert_eq!(receiver.delivered().len(), 1);
     restarted.stop();
 }
@@ -616,6 +654,12 @@ async fn two_processes_deliver_200_deletions_once_each_without_overlap() {
             "{format}: no event attempted twice at once"
         );
         assert_eq!(attempts.len(), 200, "{format}: none delivered twice");
+    }
+    // The receivers never failed: every delivery took one attempt, and the rows say each is
+    // delivered for good (none left to be sent again after a lease).
+    assert_delivered_once(&db, 600, 1).await;
+    for receiver in [&hanko, &standard, &set] {
+        assert_eq!(receiver.attempts().len(), 200, "no attempt after the marks");
     }
     a.stop();
     b.stop();
@@ -805,16 +849,20 @@ async fn secrets_never_reach_the_log() {
     let log = dir.path().join("s.log");
     let server = start(&config, &log).await;
     let client = crate::helpers::http_client();
-    let _ = client
+    // Requests whose refusals are logged (at debug): each must reach its check, or the leak
+    // check below covers nothing.
+    client
         .get(format!("{}/me", server.public))
         .bearer_auth("bad.token.here")
-        .send()
-        .await;
-    let _ = client
+        .fetch()
+        .await
+        .expect_status(401);
+    client
         .get(format!("{}/users", server.admin))
         .bearer_auth("wrong-key-0123456789")
-        .send()
-        .await;
+        .fetch()
+        .await
+        .expect_status(401);
     let key = "admin-api-key-0123456789-abcdefghij";
     let user: Value = client
         .post(format!("{}/users", server.admin))

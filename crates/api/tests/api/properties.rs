@@ -45,62 +45,91 @@ fn any_json() -> impl Strategy<Value = Value> {
     })
 }
 
-/// Every key of the configuration (config/config.example.yaml), and a few that do not exist.
-const KEYS: &[&str] = &[
-    "server",
-    "server.public",
-    "server.public.address",
-    "server.public.cors",
-    "server.public.cors.allow_origins",
-    "server.public.cors.unsafe_wildcard_origin_allowed",
-    "server.admin",
-    "server.admin.address",
-    "server.admin.api_key",
-    "server.admin.allow_unauthenticated",
-    "database",
-    "database.url",
-    "database.pool_size",
-    "database.connect_timeout",
-    "database.idle_timeout",
-    "secrets",
-    "secrets.keys",
-    "secrets.rsa_bits",
-    "secrets.refresh_interval",
-    "session",
-    "session.lifespan",
-    "session.issuer",
-    "session.audience",
-    "session.leeway",
-    "session.cookie",
-    "session.cookie.name",
-    "session.cookie.domain",
-    "session.cookie.http_only",
-    "session.cookie.secure",
-    "session.cookie.same_site",
-    "account",
-    "account.allow_deletion",
-    "account.allow_signup",
-    "account.deletion",
-    "account.deletion.max_session_age",
-    "account.deletion.grace_period",
-    "account.deletion.purge_interval",
-    "audit_log",
-    "audit_log.enabled",
-    "audit_log.mask_email",
-    "webhooks",
-    "webhooks.hooks",
-    "webhooks.max_attempts",
-    "webhooks.initial_backoff",
-    "webhooks.timeout",
-    "log",
-    "log.level",
+/// A configuration that loads: the base every case changes.
+fn base() -> Value {
+    json!({"secrets": {"keys": ["a-secret-made-for-this-property-test-01"]}})
+}
+
+/// Every key of the configuration, dotted (`*` for a list element): read from a loaded
+/// configuration with one hook and every optional key set, so a key added tomorrow is here.
+fn config_keys() -> Vec<String> {
+    let mut doc = base();
+    set(
+        &mut doc,
+        "webhooks.hooks",
+        json!([{"name": "h", "url": "https://h.example/x", "events": ["user.delete"]}]),
+    );
+    let yaml = serde_yaml::to_string(&doc).unwrap_or_else(|e| panic!("{e}"));
+    let config = Config::from_figment(Figment::new().merge(Yaml::string(&yaml)))
+        .unwrap_or_else(|e| panic!("the base configuration loads: {e}"));
+    let loaded = serde_json::to_value(&config).unwrap_or_else(|e| panic!("{e}"));
+    let mut keys = Vec::new();
+    flatten(&loaded, "", &mut keys);
+    assert!(
+        keys.iter().any(|k| k == "ssf.push.allow_networks")
+            && keys.iter().any(|k| k == "webhooks.hooks.*.format")
+            && keys.iter().any(|k| k == "secrets.rotation.publish_ahead"),
+        "the key list misses sections: {keys:?}"
+    );
+    keys
+}
+
+fn flatten(value: &Value, prefix: &str, keys: &mut Vec<String>) {
+    let child = |k: &str| {
+        if prefix.is_empty() {
+            k.to_owned()
+        } else {
+            format!("{prefix}.{k}")
+        }
+    };
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let key = child(k);
+                keys.push(key.clone());
+                flatten(v, &key, keys);
+            }
+        }
+        Value::Array(items) => {
+            if let Some(Value::Object(_)) = items.first() {
+                flatten(&items[0], &child("*"), keys);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// An error's key with list indices as `*`.
+fn normalized(key: &str) -> String {
+    key.split('.')
+        .map(|part| {
+            if part.parse::<usize>().is_ok() {
+                "*"
+            } else {
+                part
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// Keys that do not exist, to be refused by name.
+const UNKNOWN: &[&str] = &[
     "no_such_section",
     "server.no_such_key",
     "webhooks.hooks_",
+    "ssf.push.no_such_key",
 ];
 
-/// `value` placed at the dotted `key` of `doc`.
+/// `value` placed at the dotted `key` of `doc`; a key under `webhooks.hooks.*` goes into one
+/// hook with a valid URL, so the value itself is what is judged.
 fn set(doc: &mut Value, key: &str, value: Value) {
+    if let Some(field) = key.strip_prefix("webhooks.hooks.*.") {
+        let mut hook =
+            json!({"name": "h", "url": "https://h.example/x", "events": ["user.delete"]});
+        hook[field] = value;
+        return set(doc, "webhooks.hooks", json!([hook]));
+    }
     let mut at = doc;
     let parts: Vec<&str> = key.split('.').collect();
     for part in &parts[..parts.len() - 1] {
@@ -112,36 +141,76 @@ fn set(doc: &mut Value, key: &str, value: Value) {
     at[parts[parts.len() - 1]] = value;
 }
 
+/// Whether a refusal names a key: one of the configuration's by its full path (a list element
+/// by its list), or the very path the document wrote (an unknown field, a map where a value
+/// belongs), never a section alone or a name of its own.
+fn names_a_key(error: &domain::config::ConfigError, known: &[String], doc: &Value) -> bool {
+    let key = normalized(&error.key);
+    let list = key
+        .split_once(".*")
+        .map_or(key.as_str(), |(list, _)| list)
+        .to_owned();
+    known.contains(&key) || known.contains(&list) || !key.is_empty() && present(doc, &error.key)
+}
+
+/// Whether the dotted `key` is in `doc` (it may have been replaced by a later key).
+fn present(doc: &Value, key: &str) -> bool {
+    doc.pointer(&format!("/{}", key.replace('.', "/")))
+        .is_some()
+}
+
+/// The configuration's keys, read once.
+fn known_keys() -> &'static [String] {
+    static KEYS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(config_keys)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(cases(3000)))]
 
-    /// Any value under any key: the loader accepts it or names a key of the configuration,
-    /// never panics.
+    /// Any value under any key: the loader accepts it or refuses it naming a key of the
+    /// configuration by its full path, never panics.
     #[test]
     fn any_value_under_any_key_is_refused_by_name_or_accepted(
-        keys in prop::collection::vec(prop::sample::select(KEYS), 1..4),
+        picks in prop::collection::vec(any::<prop::sample::Index>(), 1..4),
         values in prop::collection::vec(any_json(), 4),
     ) {
-        let mut doc = json!({"secrets": {"keys": ["a-secret-made-for-this-property-test-01"]}});
-        for (key, value) in keys.iter().zip(values) {
+        let known = known_keys();
+        let candidates: Vec<String> = known
+            .iter()
+            .cloned()
+            .chain(UNKNOWN.iter().map(|k| (*k).to_owned()))
+            .collect();
+        let set_keys: Vec<String> = picks.iter().map(|i| i.get(&candidates).clone()).collect();
+        let mut doc = base();
+        for (key, value) in set_keys.iter().zip(values) {
             set(&mut doc, key, value);
         }
         let yaml = serde_yaml::to_string(&doc).unwrap();
         if let Err(e) = Config::from_figment(Figment::new().merge(Yaml::string(&yaml))) {
-            let top = e.key.split('.').next().expect("split yields a first part");
-            prop_assert!(
-                KEYS.contains(&top) || !e.key.is_empty() && doc.get(top).is_some(),
-                "{e} does not name a key\n{yaml}"
-            );
+            prop_assert!(names_a_key(&e, known, &doc), "{e} does not name a key\n{yaml}");
             prop_assert!(!e.problem.is_empty(), "{e}\n{yaml}");
+        } else {
+            prop_assert!(
+                !set_keys.iter().any(|k| UNKNOWN.contains(&k.as_str()) && present(&doc, k)),
+                "an unknown key was accepted\n{yaml}"
+            );
         }
     }
 
-    /// Whole documents of anything (lists, scalars, maps of nonsense): refused, never a panic.
+    /// Whole documents of anything (lists, scalars, maps of nonsense): refused (they have no
+    /// secret), with a key named, never a panic.
     #[test]
     fn any_document_is_refused_without_panic(doc in any_json()) {
         let yaml = serde_yaml::to_string(&doc).unwrap();
-        let _ = Config::from_figment(Figment::new().merge(Yaml::string(&yaml)));
+        let loaded = Config::from_figment(Figment::new().merge(Yaml::string(&yaml)));
+        match loaded {
+            Ok(_) => prop_assert!(
+                doc["secrets"]["keys"].as_array().is_some_and(|k| !k.is_empty()),
+                "accepted without secrets\n{yaml}"
+            ),
+            Err(e) => prop_assert!(!e.problem.is_empty(), "{e}\n{yaml}"),
+        }
     }
 }
 

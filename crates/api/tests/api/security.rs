@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 const REASON: &str = "subpoena 2026-CV-4711";
 const OPERATOR_AGENT: &str = "legal-team-console/7.1";
 
-/// README "API" (legal hold): the public user and the user's own export show no hold, no reason, nothing of
+/// docs/api.md "Grace period and legal hold" (legal hold): the public user and the user's own export show no hold, no reason, nothing of
 /// what an operator's request carried; the admin API keeps everything.
 async fn a_legal_hold_is_not_shown_to_the_person_it_concerns(backend: Backend) {
     let app = TestApp::builder(backend).start().await;
@@ -76,7 +76,7 @@ async fn a_legal_hold_is_not_shown_to_the_person_it_concerns(backend: Backend) {
     }
 }
 
-/// README "API" (admin API): one admin answer holds a session token; none may be stored by any cache, errors and
+/// docs/api.md "Admin API" (): one admin answer holds a session token; none may be stored by any cache, errors and
 /// the guard's refusals included.
 async fn every_admin_answer_is_not_stored(backend: Backend) {
     let key = "an-admin-api-key-for-this-test-0123456789";
@@ -168,7 +168,7 @@ async fn every_admin_answer_is_not_stored(backend: Backend) {
 }
 
 /// `api secrets reencrypt` rewrites every key in one transaction: when writing one fails, none
-/// has moved, so every key still opens with the old secret alone (README, "Run it with Docker": unsafe set-ups are refused).
+/// has moved, so every key still opens with the old secret alone (docs/operations.md, "Safe set-ups").
 async fn reencrypting_the_keys_is_all_or_nothing(backend: Backend) {
     let app = TestApp::builder(backend).start().await;
     let mut secrets = app.config.secrets.clone();
@@ -217,7 +217,7 @@ on_both_backends!(
 );
 
 /// `.env.example` ships every secret empty, so compose's `${VAR:?}` stops until each is filled
-/// (README, "Run it with Docker": unsafe set-ups are refused), and nothing in it can pass for a secret.
+/// (docs/operations.md, "Safe set-ups"), and nothing in it can pass for a secret.
 #[test]
 fn the_env_example_leaves_every_secret_empty() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.env.example");
@@ -234,4 +234,73 @@ fn the_env_example_leaves_every_secret_empty() {
     for (name, value) in assignments {
         assert_eq!(value.trim(), "", "{name} ships a value");
     }
+}
+
+/// The build fingerprints the files that can hold a secret, never the documentation
+/// (`crates/api/build.rs`), so a secret printed in a document would not be refused off
+/// loopback: every example in the README and `docs/` that sets a secret shows a placeholder
+/// (angle brackets, `…`, a shell substitution) or nothing, never a value one could copy.
+#[test]
+fn the_documentation_prints_no_secret_to_copy() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let mut documents = vec![std::path::PathBuf::from(format!("{root}/README.md"))];
+    let docs = std::fs::read_dir(format!("{root}/docs")).unwrap_or_else(|e| panic!("docs/: {e}"));
+    for entry in docs {
+        let path = entry.unwrap_or_else(|e| panic!("docs/: {e}")).path();
+        if path.extension().is_some_and(|e| e == "md") {
+            documents.push(path);
+        }
+    }
+    assert!(documents.len() >= 5, "{documents:?}");
+    let secret_keys = [
+        "keys",
+        "api_key",
+        "secrets",
+        "authorization_header",
+        "HANKO_SECRETS__KEYS",
+        "HANKO_ADMIN_API_KEY",
+        "HANKO_SERVER__ADMIN__API_KEY",
+        "POSTGRES_PASSWORD",
+    ];
+    let mut assignments = 0;
+    for document in &documents {
+        let text = std::fs::read_to_string(document)
+            .unwrap_or_else(|e| panic!("{}: {e}", document.display()));
+        let mut in_code = false;
+        for line in text.lines() {
+            if line.trim_start().starts_with("```") {
+                in_code = !in_code;
+                continue;
+            }
+            if !in_code {
+                continue;
+            }
+            for key in secret_keys {
+                for separator in [":", "="] {
+                    for quote in ["", "\""] {
+                        let needle = format!("{quote}{key}{quote}{separator}");
+                        let Some(at) = line.find(&needle) else {
+                            continue;
+                        };
+                        assignments += 1;
+                        let value = &line[at + needle.len()..];
+                        let copyable = value
+                            .split(|c: char| c.is_whitespace() || "\"'`()[]{}<>,;|\\".contains(c))
+                            .filter(|piece| !piece.contains('…') && !piece.starts_with('$'))
+                            .find(|piece| piece.chars().count() >= 16);
+                        assert!(
+                            copyable.is_none(),
+                            "{}: `{line}` prints a secret one could copy ({copyable:?}): show a placeholder",
+                            document.display()
+                        );
+                    }
+                }
+            }
+        }
+    }
+    // The push stream example sets an authorization_header (with a placeholder).
+    assert!(
+        assignments >= 1,
+        "no secret example found: the scan reads nothing"
+    );
 }

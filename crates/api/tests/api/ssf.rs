@@ -245,6 +245,19 @@ async fn streams_are_their_receivers_own(backend: Backend) {
     assert_eq!(deleted.len(), 1);
 }
 
+/// Waits (up to 20 s) until every event has been fanned out to the streams (its `ssf:*`
+/// delivery done): from then on, a stream's own deliveries are all there is to send.
+async fn until_fanned_out(app: &TestApp) {
+    let waiting = "hook = 'ssf:*' AND delivered_at IS NULL AND NOT dead";
+    for _ in 0..200 {
+        if app.db.count("webhook_deliveries", waiting) == 0 {
+            return;
+        }
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("events not fanned out to the streams after 20 s");
+}
+
 async fn push_with_status_changes_and_verification(backend: Backend) {
     let app = ssf_app(backend, "ALL").await;
     let hooks = Receiver::start();
@@ -284,7 +297,16 @@ async fn push_with_status_changes_and_verification(backend: Backend) {
         json!({"stream_id": id, "status": "paused", "reason": "maintenance"})
     );
     let second = deleted_user(&app, "ssf-push-2@example.com").await;
-    actix_rt::time::sleep(Duration::from_millis(1200)).await;
+    until_fanned_out(&app).await;
+    let stream = format!("hook = 'ssf:{id}' AND delivered_at IS NULL");
+    assert_eq!(
+        app.db.count(
+            "webhook_deliveries",
+            &format!("{stream} AND next_attempt_at > '9000-01-01'")
+        ),
+        1,
+        "the paused stream's SET is kept, parked"
+    );
     assert_eq!(hooks.attempts().len(), 1, "nothing pushed while paused");
     call(
         &app,
@@ -310,7 +332,7 @@ async fn push_with_status_changes_and_verification(backend: Backend) {
     .await
     .expect_status(200);
     deleted_user(&app, "ssf-push-3@example.com").await;
-    actix_rt::time::sleep(Duration::from_millis(600)).await;
+    until_fanned_out(&app).await;
     call(
         &app,
         "POST",
@@ -320,7 +342,14 @@ async fn push_with_status_changes_and_verification(backend: Backend) {
     )
     .await
     .expect_status(200);
-    actix_rt::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(
+        app.db.count(
+            "webhook_deliveries",
+            &format!("hook = 'ssf:{id}' AND delivered_at IS NULL AND NOT dead")
+        ),
+        0,
+        "a disabled stream keeps nothing: nothing is left to send"
+    );
     assert_eq!(hooks.attempts().len(), 2, "a disabled stream keeps nothing");
 
     // Verification, with the state echoed.
@@ -370,6 +399,7 @@ async fn poll_with_acknowledgements(backend: Backend) {
         users.push(deleted_user(&app, &format!("ssf-poll-{i}@example.com")).await);
     }
     // Let the dispatcher fan the three events out to the stream (nothing is acknowledged).
+    let mut waiting = 0;
     for _ in 0..100 {
         let all: Value = call(
             &app,
@@ -381,11 +411,16 @@ async fn poll_with_acknowledgements(backend: Backend) {
         .await
         .expect_status(200)
         .json();
-        if all["sets"].as_object().map(|s| s.len()) == Some(3) {
+        waiting = all["sets"].as_object().map_or(0, |s| s.len());
+        if waiting == 3 {
             break;
         }
         actix_rt::time::sleep(Duration::from_millis(100)).await;
     }
+    assert_eq!(
+        waiting, 3,
+        "the three SETs are waiting for the poll within 10 s"
+    );
     let first: Value = call(
         &app,
         "POST",
@@ -524,7 +559,7 @@ async fn only_added_subjects_with_default_none(backend: Backend) {
     );
     app.delete_user(&other.token).await.expect_status(204);
     app.delete_user(&watched.token).await.expect_status(204);
-    actix_rt::time::sleep(Duration::from_millis(1200)).await;
+    until_fanned_out(&app).await;
     let polled: Value = call(
         &app,
         "POST",

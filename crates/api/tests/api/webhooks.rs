@@ -101,6 +101,22 @@ async fn delivered_after_two_failures_with_a_stable_id(backend: Backend) {
     assert!(deliveries(&app, "pending").await.is_empty());
 }
 
+/// Waits (up to 20 s) until no delivery is left to attempt: each is delivered or dead. What a
+/// receiver has heard by then is all it will hear (every delivery is written with its event).
+async fn until_settled(app: &TestApp) {
+    let unsettled = "delivered_at IS NULL AND NOT dead";
+    for _ in 0..200 {
+        if app.db.count("webhook_deliveries", unsettled) == 0 {
+            return;
+        }
+        actix_rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!(
+        "{} deliveries still to attempt after 20 s",
+        app.db.count("webhook_deliveries", unsettled)
+    );
+}
+
 async fn prefix_subscription_receives_user_delete(backend: Backend) {
     let receiver = Receiver::start();
     let app = TestApp::builder(backend)
@@ -126,7 +142,13 @@ async fn unsubscribed_events_are_kept_without_deliveries(backend: Backend) {
         1,
         "the event is written"
     );
-    actix_rt::time::sleep(std::time::Duration::from_millis(700)).await;
+    // Deliveries are written with their event: none was, so none will ever be attempted.
+    assert_eq!(
+        app.db.count("webhook_deliveries", "1=1"),
+        0,
+        "no delivery written"
+    );
+    until_settled(&app).await;
     assert!(
         deliveries(&app, "pending").await.is_empty(),
         "nothing to deliver"
@@ -299,7 +321,12 @@ async fn ended_sessions_are_announced(backend: Backend) {
     let delivered = receiver
         .wait_for("two session events", |a| a.len() >= 2)
         .await;
-    actix_rt::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert_eq!(
+        app.db.count("webhook_outbox", "event = 'session.delete'"),
+        2,
+        "the deletion wrote no session event"
+    );
+    until_settled(&app).await;
     assert_eq!(
         receiver.attempts().len(),
         2,
@@ -446,7 +473,7 @@ async fn backchannel_logout_tokens_for_every_way_a_session_ends(backend: Backend
     let delivered = receiver
         .wait_for("four logout tokens", |a| a.len() >= 4)
         .await;
-    actix_rt::time::sleep(std::time::Duration::from_millis(700)).await;
+    until_settled(&app).await;
     assert_eq!(
         receiver.attempts().len(),
         4,

@@ -1,4 +1,4 @@
-//! A key's life (README, "Keys and rotation"): created and published → signs from its
+//! A key's life (docs/keys.md, "Keys and rotation"): created and published → signs from its
 //! `not_before` → retired when the next key starts signing → still published until every token
 //! it signed has expired plus one JWKS max-age → pruned. By hand (`jwk rotate|prune`) or on
 //! schedule (`secrets.rotation.interval`).

@@ -16,7 +16,8 @@ use domain::events::Recipients;
 use domain::ids::{SessionId, UserId};
 use domain::model::RequestContext;
 use domain::ports::{
-    AuditLogFilter, AuditLogStore, DeletedBy, Deleter, Deletion, DeletionOutcome, Outbox, Purge,
+    AccountStore, AuditLogFilter, AuditLogStore, DeletedBy, Deleter, Deletion, DeletionOutcome,
+    Outbox, Purge, SessionStore,
 };
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -67,10 +68,12 @@ impl Databases {
 impl Drop for Databases {
     fn drop(&mut self) {
         if let Ok(mut admin) = diesel::PgConnection::establish(PG_ADMIN) {
-            let _ = admin.batch_execute(&format!(
+            if let Err(e) = admin.batch_execute(&format!(
                 "DROP DATABASE IF EXISTS {} WITH (FORCE)",
                 self.pg_name
-            ));
+            )) {
+                eprintln!("leaving the test database {} behind: {e}", self.pg_name);
+            }
         }
     }
 }
@@ -259,7 +262,7 @@ fn make(url: &str, postgres: bool, fixture: &Fixture, now: DateTime<Utc>) -> Mad
     } else {
         ("1", "0")
     };
-    let created = "2026-01-02T03:04:05.120000Z";
+    let created = USER_CREATED;
     let (scheduled, purge_after) = if fixture.due {
         (
             format!("'{}'", t(now - Duration::days(31))),
@@ -276,10 +279,11 @@ fn make(url: &str, postgres: bool, fixture: &Fixture, now: DateTime<Utc>) -> Mad
     for i in 0..fixture.emails {
         sql += &format!(
             "INSERT INTO emails (id, user_id, address, verified, is_primary, created_at, updated_at) \
-             VALUES ('{}', '{user}', 'jane{i}-{}@example.com', {yes}, {}, '2026-01-02T03:04:0{i}.250000Z', '{created}');",
+             VALUES ('{}', '{user}', 'jane{i}-{}@example.com', {yes}, {}, '{}', '{created}');",
             uuid::Uuid::new_v4(),
             user.0.simple(),
-            if i == 0 { yes } else { no }
+            if i == 0 { yes } else { no },
+            email_created(i)
         );
     }
     for (session, (created_ago, expires_in)) in sessions.iter().zip(fixture.sessions) {
@@ -402,7 +406,27 @@ fn rows(db: &Database, user: UserId, at: DateTime<Utc>) -> Value {
             })
         })
         .collect();
-    placeholders(json!({"audit": audit, "outbox": events}), user)
+    assert_email_times(&events);
+    // What is left of the user: gone with everything of theirs, or kept (held, refused,
+    // scheduled), and every path must leave the same.
+    let found = db.find_user(user).unwrap();
+    let left = json!({
+        "user": found.is_some(),
+        "emails": found.as_ref().map_or(0, |u| u.emails.len()),
+        "sessions": db.list_sessions(user).unwrap().len(),
+    });
+    // An announced deletion happened: the event is never written for a user still there.
+    if events.iter().any(|e| e["event"] == "user.delete") {
+        assert_eq!(
+            left,
+            json!({"user": false, "emails": 0, "sessions": 0}),
+            "{events:?}"
+        );
+    }
+    placeholders(
+        json!({"audit": audit, "outbox": events, "left": left}),
+        user,
+    )
 }
 
 /// A stored time: the deletion's own, or not.
@@ -414,7 +438,39 @@ fn same_time(stored: DateTime<Utc>, at: DateTime<Utc>) -> &'static str {
     }
 }
 
-/// The user's id becomes `<user>`, any other id `<id>`, and every digit of a time `9`.
+/// The fixture's times, which a deletion must copy as they are (an e-mail's `created_at` and
+/// `updated_at` in the event), kept verbatim by `placeholders`.
+fn fixture_time(s: &str) -> bool {
+    s == USER_CREATED || (0..3).any(|i| s == email_created(i))
+}
+
+const USER_CREATED: &str = "2026-01-02T03:04:05.120000Z";
+
+fn email_created(i: usize) -> String {
+    format!("2026-01-02T03:04:0{i}.250000Z")
+}
+
+/// Every e-mail an event describes carries its row's times (`jane{i}-…`: `email_created(i)`,
+/// updated at `USER_CREATED`), on every path: comparing paths with each other alone would pass
+/// if all of them wrote the deletion's own time.
+fn assert_email_times(events: &[Value]) {
+    for event in events {
+        let emails = event["payload"]["emails"].as_array().into_iter().flatten();
+        for email in emails {
+            let address = email["address"].as_str().unwrap_or_default();
+            let i: usize = address
+                .strip_prefix("jane")
+                .and_then(|rest| rest.split('-').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("not a fixture address: {email}"));
+            assert_eq!(email["created_at"], email_created(i).as_str(), "{event}");
+            assert_eq!(email["updated_at"], USER_CREATED, "{event}");
+        }
+    }
+}
+
+/// The user's id becomes `<user>`, any other id `<id>`; a fixture's time stays as it is, and
+/// of any other time every digit becomes `9` (its form is compared, not its value).
 fn placeholders(value: Value, user: UserId) -> Value {
     match value {
         Value::String(s) if s == user.to_string() => Value::String("<user>".into()),
@@ -423,6 +479,7 @@ fn placeholders(value: Value, user: UserId) -> Value {
             Value::String(s.replace(&user.0.simple().to_string(), "<user>"))
         }
         Value::String(s) if uuid::Uuid::parse_str(&s).is_ok() => Value::String("<id>".into()),
+        Value::String(s) if fixture_time(&s) => Value::String(s),
         Value::String(s) if s.parse::<DateTime<Utc>>().is_ok() => Value::String(
             s.chars()
                 .map(|c| if c.is_ascii_digit() { '9' } else { c })

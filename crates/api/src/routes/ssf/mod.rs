@@ -1,4 +1,4 @@
-//! The Shared Signals transmitter on the public listener (OpenID SSF 1.0; README, "Shared
+//! The Shared Signals transmitter on the public listener (OpenID SSF 1.0; docs/events.md, "Shared
 //! Signals"), mounted with `ssf.enabled`: the metadata, and, for receivers presenting their
 //! token, their streams' configuration, status, subjects, verification and poll delivery
 //! (RFC 8936). A receiver reaches only its own streams: another's is a 404, like one that does
@@ -215,7 +215,7 @@ fn reachable(policy: &AddressPolicy, config: &StreamConfig) -> Result<(), ApiErr
     Ok(())
 }
 
-/// The configuration as it is stored (README "Shared Signals": the push authorization header
+/// The configuration as it is stored (docs/events.md "Shared Signals": the push authorization header
 /// sealed).
 fn sealed(state: &AppState, config: StreamConfig) -> Result<StreamConfig, ApiError> {
     sealing::seal(&state.keys, config)
