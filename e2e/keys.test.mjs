@@ -14,7 +14,7 @@
 //
 // Usage: node keys.test.mjs   (API_BIN=path/to/api, E2E_DATABASE_URL=postgres://… for the soak;
 // SQLite files otherwise)
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import {
   calculateJwkThumbprint,
@@ -119,10 +119,20 @@ function docsExample(lang) {
   return block[1];
 }
 
-function run(cmd, args, env) {
-  const out = spawnSync(cmd, args, { env: { ...process.env, ...env }, encoding: "utf8", cwd: here });
-  if (out.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: exit ${out.status}\n${out.stdout}\n${out.stderr}`);
-  return out.stdout.trim();
+/// Runs a client to completion without blocking the event loop: a blocked loop cannot notice
+/// that the server closed an idle keep-alive connection, and the next fetch would reuse it.
+async function run(cmd, args, env) {
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, cwd: here });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  const status = await new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", resolve);
+  });
+  if (status !== 0) throw new Error(`${cmd} ${args.join(" ")}: exit ${status}\n${stdout}\n${stderr}`);
+  return stdout.trim();
 }
 
 const servers = [];
@@ -149,12 +159,12 @@ try {
       });
       check(payload.sub === userId && protectedHeader.alg === alg, `${alg}: jose verifies a session token from the JWKS`);
       check(
-        run("python3", ["pyjwt_check.py", jwksUrl, token, userId, alg, AUDIENCE, ISSUER]) === `pyjwt ok (${alg})`,
+        (await run("python3", ["pyjwt_check.py", jwksUrl, token, userId, alg, AUDIENCE, ISSUER])) === `pyjwt ok (${alg})`,
         `${alg}: PyJWT verifies it`,
       );
       const env = { HANKO_URL: server.api, HANKO_ISSUER: ISSUER, HANKO_AUDIENCE: AUDIENCE };
-      check(run("node", [nodeExample, token], env) === userId, `${alg}: docs/keys.md's Node example verifies it`);
-      check(run("python3", [pythonExample, token], env) === userId, `${alg}: docs/keys.md's Python example verifies it`);
+      check((await run("node", [nodeExample, token], env)) === userId, `${alg}: docs/keys.md's Node example verifies it`);
+      check((await run("python3", [pythonExample, token], env)) === userId, `${alg}: docs/keys.md's Python example verifies it`);
 
       // The same signature under a header that names another algorithm: refused.
       const [, body, signature] = token.split(".");
@@ -179,7 +189,7 @@ try {
         const file = join(dir, "es256-tokens.txt");
         writeFileSync(file, many.join("\n"));
         check(
-          run("python3", ["pyjwt_check.py", jwksUrl, `@${file}`, userId, alg, AUDIENCE, ISSUER]) === "pyjwt ok (ES256, 1000 tokens)",
+          (await run("python3", ["pyjwt_check.py", jwksUrl, `@${file}`, userId, alg, AUDIENCE, ISSUER])) === "pyjwt ok (ES256, 1000 tokens)",
           "ES256: PyJWT verifies the same 1000 tokens",
         );
       }

@@ -187,8 +187,8 @@ proptest! {
 
     /// Well-formed tokens that are not ours: a real header (any algorithm name, `none`
     /// included, and any of our kids, so algorithm and key may disagree) over our fixture's
-    /// real claims, with a signature of random bytes of a plausible length, another key's
-    /// signature, or none. Each gets past base64 and JSON, to the checks that matter; none
+    /// real claims, with a signature of zeros or random bytes of a plausible length, another
+    /// token's signature, or none. Each gets past base64 and JSON, to the checks that matter; none
     /// verifies, on any key manager.
     #[test]
     fn well_formed_tokens_with_foreign_signatures_never_verify(
@@ -200,6 +200,9 @@ proptest! {
         verifier in 0..KeyAlgorithm::ALL.len(),
         typ in prop_oneof![Just(None), Just(Some("JWT")), Just(Some("secevent+jwt"))],
         signature in prop_oneof![
+            // All zeros: the "psychic signature" an ECDSA check without its range checks takes.
+            Just(vec![0u8; 64]),
+            Just(vec![0u8; 256]),
             proptest::collection::vec(any::<u8>(), 64..=64),
             proptest::collection::vec(any::<u8>(), 256..=256),
             proptest::collection::vec(any::<u8>(), 0..300),
