@@ -374,8 +374,11 @@ async fn a_slow_destination_delays_no_other(backend: Backend) {
         app.delete_user(&login.token).await.expect_status(204);
         let deleted = Instant::now();
         while fast.attempts().len() < i + 1 {
+            // The slow hook holds each delivery 10 s: waiting behind it would take that long,
+            // not waiting stays far below it even on a loaded machine (the release binary's
+            // figure, well under 1 s, is bench/receivers' to measure).
             assert!(
-                deleted.elapsed() < Duration::from_secs(1),
+                deleted.elapsed() < Duration::from_secs(3),
                 "deletion {i}: the fast hook waited {:?} behind the slow one",
                 deleted.elapsed()
             );

@@ -245,6 +245,8 @@ async fn a_failing_hook_is_retried_alone(backend: Backend) {
             a.iter().filter(|x| x.status == 200).count() == 2
         })
         .await;
+    // The receiver answers before the dispatcher records the answer: wait for the records.
+    until_settled(&app).await;
     let steady_attempts = steady.attempts();
     assert_eq!(
         steady_attempts.len(),
