@@ -65,8 +65,41 @@ fn config_keys() -> Vec<String> {
     let loaded = serde_json::to_value(&config).unwrap_or_else(|e| panic!("{e}"));
     let mut keys = Vec::new();
     flatten(&loaded, "", &mut keys);
+    // Optional keys left out when unset (`skip_serializing_if`) are documented, commented
+    // out, in the example configuration: `# key: value` under a section of the tree.
+    let example = include_str!("../../../../config/config.example.yaml");
+    let mut sections: Vec<(usize, String)> = Vec::new();
+    for line in example.lines() {
+        let indent = line.len() - line.trim_start().len();
+        let rest = line.trim_start();
+        let (commented, rest) = match rest.strip_prefix("# ") {
+            Some(r) => (true, r),
+            None => (false, rest),
+        };
+        let Some((name, _)) = rest.split_once(':') else {
+            continue;
+        };
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+            continue;
+        }
+        sections.retain(|(i, _)| *i < indent);
+        let path = match sections.last() {
+            Some((_, parent)) => format!("{parent}.{name}"),
+            None => name.to_owned(),
+        };
+        let parent_known = sections.last().is_none_or(|(_, p)| keys.contains(p));
+        if commented {
+            if parent_known && !keys.contains(&path) {
+                keys.push(path);
+            }
+        } else {
+            sections.push((indent, path));
+        }
+    }
     assert!(
         keys.iter().any(|k| k == "ssf.push.allow_networks")
+            && keys.iter().any(|k| k == "server.public.base_url")
+            && keys.iter().any(|k| k == "session.issuer")
             && keys.iter().any(|k| k == "webhooks.hooks.*.format")
             && keys.iter().any(|k| k == "secrets.rotation.publish_ahead"),
         "the key list misses sections: {keys:?}"
