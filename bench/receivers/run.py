@@ -9,33 +9,10 @@ Usage: python3 bench/receivers/run.py   (API_BIN, default target/release/api; ne
 Postgres at 127.0.0.1:5432). Prints the numbers; exits 1 if a bar is missed."""
 import http.server, json, os, socket, subprocess, sys, tempfile, threading, time, urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from support import PG, call, free_port, psql  # noqa: E402
+
 API = os.environ.get("API_BIN", "target/release/api")
-PG = "postgres://postgres@127.0.0.1:5432"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def call(method, url, body=None, token=None, timeout=30):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method)
-    req.add_header("content-type", "application/json")
-    if token:
-        req.add_header("authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as res:
-            text = res.read().decode()
-            return res.status, json.loads(text) if text else None
-    except urllib.error.HTTPError as e:
-        return e.code, None
-
-
-def psql(sql, db="postgres"):
-    return subprocess.run(["psql", f"{PG}/{db}", "-Atqc", sql], check=True,
-                          capture_output=True, text=True).stdout.strip()
 
 
 def serve(handler):

@@ -15,29 +15,11 @@ bench/out/soak.png (RSS and lag over time). Exits 1 if the counts disagree.
 import argparse, http.server, json, os, socket, subprocess, sys, tempfile, threading, time
 import urllib.error, urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from support import PG, call, free_port, psql  # noqa: E402
+
 API = os.environ.get("API_BIN", "target/release/api")
-PG = "postgres://postgres@127.0.0.1:5432"
 OUT = os.path.join(os.path.dirname(__file__), "..", "out")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def call(method, url, body=None, token=None, timeout=30):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method)
-    req.add_header("content-type", "application/json")
-    if token:
-        req.add_header("authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as res:
-            text = res.read().decode()
-            return res.status, json.loads(text) if text else None
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
 
 
 def must(method, url, body=None, token=None, expect=(200, 201)):
@@ -45,11 +27,6 @@ def must(method, url, body=None, token=None, expect=(200, 201)):
     if status not in expect:
         raise RuntimeError(f"{method} {url}: {status} {answer}")
     return answer
-
-
-def psql(sql, db="postgres"):
-    return subprocess.run(["psql", f"{PG}/{db}", "-Atqc", sql], check=True,
-                          capture_output=True, text=True).stdout.strip()
 
 
 arrivals = {}  # event id -> wall time the receiver got it (first time)
