@@ -7,7 +7,7 @@
      30 s of the same server idle.
 Usage: python3 bench/receivers/run.py   (API_BIN, default target/release/api; needs the
 Postgres at 127.0.0.1:5432). Prints the numbers; exits 1 if a bar is missed."""
-import http.server, json, os, socket, subprocess, sys, tempfile, threading, time, urllib.request
+import http.server, json, os, socket, subprocess, sys, tempfile, threading, time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from support import PG, call, free_port, psql  # noqa: E402

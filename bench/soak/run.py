@@ -12,8 +12,7 @@ how long the hook's backlog takes to drain, and the database checked (deletions 
 entries = events = delivered deliveries, none pending). Writes bench/out/soak.json and
 bench/out/soak.png (RSS and lag over time). Exits 1 if the counts disagree.
 """
-import argparse, http.server, json, os, socket, subprocess, sys, tempfile, threading, time
-import urllib.error, urllib.request
+import argparse, http.server, json, os, subprocess, sys, tempfile, threading, time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from support import PG, call, free_port, psql  # noqa: E402
