@@ -12,6 +12,7 @@ use crate::outbox::Publisher;
 use crate::report::Report;
 use crate::routes;
 use crate::routes::health::DatabasePing;
+use crate::services::{Parts, Services};
 use crate::sessions::{SessionLookup, SessionTouches};
 use crate::state::AppState;
 use crate::workers::dispatcher::Dispatcher;
@@ -25,7 +26,7 @@ use actix_web::{web, App, HttpServer};
 use chrono::Utc;
 use jwks::KeyManager;
 use persistence::Offload;
-use persistence::{Database, DeletionPlan, Deletions};
+use persistence::{Database, DeletionPlan};
 use std::net::TcpListener;
 use std::sync::Arc;
 
@@ -39,7 +40,7 @@ pub enum StartupError {
     #[error("loading signing keys: {0}")]
     Keys(#[from] jwks::KeyError),
     #[error("{0}")]
-    Blocking(#[from] actix_web::error::BlockingError),
+    Blocking(#[from] persistence::OffloadError),
     #[error("starting the session lookup threads: {0}")]
     Threads(std::io::Error),
 }
@@ -69,6 +70,7 @@ pub struct Application {
     public: Server,
     admin: Server,
     state: AppState,
+    parts: Parts,
     dispatcher: Dispatcher,
 }
 
@@ -87,9 +89,12 @@ impl Application {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let config = Arc::new(config);
         let db = Database::connect(&config.database);
+        let offload = Offload::new(db.pool_state().max_size);
         if options.migrate {
             let migrator = db.clone();
-            let applied = web::block(move || migrator.migrate_up()).await??;
+            let applied = offload
+                .call("migrating", move || migrator.migrate_up())
+                .await??;
             if !applied.is_empty() {
                 log::info!("applied migrations: {}", applied.join(", "));
             }
@@ -100,7 +105,12 @@ impl Application {
             config.session.token_policy(),
         ));
         let loader = keys.clone();
-        if let Err(e) = web::block(move || loader.ensure_signing_key(Utc::now())).await? {
+        if let Err(e) = offload
+            .call("loading signing keys", move || {
+                loader.ensure_signing_key(Utc::now())
+            })
+            .await?
+        {
             if options.migrate || e.is_secrets_mismatch() {
                 return Err(e.into());
             }
@@ -111,7 +121,7 @@ impl Application {
         let webhooks = Arc::new(config.webhooks.clone());
         let state = AppState {
             db: db.clone(),
-            offload: Offload::new(db.pool_state().max_size),
+            offload: offload.clone(),
             keys,
             config: config.clone(),
             metrics: Arc::new(Metrics::default()),
@@ -135,10 +145,19 @@ impl Application {
             vec![public_address, admin_address],
         ));
         let body_timeout = config.server.body_timeout.std();
+        let parts = Parts {
+            db: db.clone(),
+            offload,
+            keys: state.keys.clone(),
+            config: config.clone(),
+            metrics: state.metrics.clone(),
+            events: state.events.clone(),
+            destinations: destinations.clone(),
+        };
 
         // One ping cache per listener: the admin listener's probes are not starved by public ones.
         let public = {
-            let state = state.clone();
+            let (state, parts) = (state.clone(), parts.clone());
             let ping = web::Data::new(DatabasePing::default());
             let cors = Arc::new(CorsPolicy::new(&config.server.public.cors));
             let allow_deletion = config.account.allow_deletion;
@@ -154,9 +173,10 @@ impl Application {
             );
             let server = HttpServer::new(move || {
                 App::new()
-                    .app_data(web::Data::new(
+                    .app_data(web::Data::new(Services::with_deletions(
+                        parts.clone(),
                         deletions.for_this_worker(state.db.clone(), state.offload.clone()),
-                    ))
+                    )))
                     .app_data(web::Data::new(state.clone()))
                     .app_data(document.clone())
                     .app_data(web::Data::from(state.keys.clone()))
@@ -192,7 +212,7 @@ impl Application {
             server.workers(public_workers).shutdown_timeout(30).run()
         };
         let admin = {
-            let state = state.clone();
+            let (state, parts) = (state.clone(), parts.clone());
             let guard = web::Data::new(AdminGuard::new(config.server.admin.api_key.clone()));
             let ping = web::Data::new(DatabasePing::default());
             let document = web::Data::new(ServedDocument(web::Bytes::from(openapi::to_json(
@@ -200,10 +220,7 @@ impl Application {
             ))));
             let server = HttpServer::new(move || {
                 App::new()
-                    .app_data(web::Data::new(Deletions::pooled(
-                        state.db.clone(),
-                        state.offload.clone(),
-                    )))
+                    .app_data(web::Data::new(Services::new(parts.clone())))
                     .app_data(web::Data::new(state.clone()))
                     .app_data(document.clone())
                     .app_data(guard.clone())
@@ -213,7 +230,6 @@ impl Application {
                     .app_data(path_errors())
                     .app_data(query_errors())
                     .configure(routes::admin::configure)
-                    .configure(routes::ssf::receivers::configure)
                     .configure(routes::console::configure)
                     .service(
                         routes::resource("/openapi.json", "GET")
@@ -231,6 +247,7 @@ impl Application {
         };
         let dispatcher = Dispatcher::new(
             db,
+            state.offload.clone(),
             state.keys.clone(),
             state.metrics.clone(),
             webhooks,
@@ -246,6 +263,7 @@ impl Application {
             public,
             admin,
             state,
+            parts,
             dispatcher,
         })
     }
@@ -266,20 +284,19 @@ impl Application {
         let mut workers = Workers::default();
         workers.start(KeyRefresh {
             keys: state.keys.clone(),
+            offload: state.offload.clone(),
             every: state.config.secrets.refresh_interval.std(),
             rotation: state.config.secrets.rotation.interval,
         });
         workers.start(self.dispatcher);
         workers.start(LastUsed {
             db: state.db.clone(),
+            offload: state.offload.clone(),
             touches: state.touches.clone(),
         });
         workers.start(Purger {
-            deletions: Deletions::pooled(state.db.clone(), state.offload.clone()),
-            metrics: state.metrics.clone(),
-            events: state.events.clone(),
-            audit: state.config.audit_log.clone(),
             interval: state.config.account.deletion.purge_interval.std(),
+            services: Services::new(self.parts),
         });
         let result = futures_util::future::try_join(self.public, self.admin).await;
         // The listeners have drained; each worker finishes what it has in hand.

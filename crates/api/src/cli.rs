@@ -3,21 +3,17 @@
 use crate::app::{Application, Options, StartupError};
 use crate::config::{Config, ConfigSource};
 use crate::openapi;
-use crate::outbox::sealing;
 use crate::report::Report;
-use crate::sessions::issue_session;
+use crate::services::{command_line, ServiceError, Services};
 use chrono::Utc;
 use clap::{Parser, Subcommand};
 use domain::config::Duration;
-use domain::events::{EventKind, Recipients};
 use domain::ids::UserId;
-use domain::model::{LegalHold, NewEmail, RequestContext};
-use domain::ports::{AccountStore, ChangeOutcome, DeletionChange, DeletionChangeKind, SsfStore};
-use jwks::KeyManager;
-use persistence::Database;
+use domain::model::{LegalHold, NewEmail};
+use domain::ports::{ChangeOutcome, DeletionChangeKind, StoreError};
+use persistence::{Database, OffloadError};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 #[derive(Parser, Debug)]
 #[command(name = "api", version, about = "Hanko-compatible account service")]
@@ -207,10 +203,12 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Config { .. } => ExitCode::SUCCESS,
         Command::User {
             action: UserAction::Create { email, verified },
-        } => create_user(&config, email, verified),
+        } => with_services(config, |s| create_user(s, email, verified)),
         Command::User {
             action: UserAction::Restore { user_id },
-        } => change_deletion(&config, &user_id, DeletionChangeKind::Restore),
+        } => with_services(config, |s| async move {
+            change_deletion(s, &user_id, DeletionChangeKind::Restore).await
+        }),
         Command::User {
             action:
                 UserAction::Hold {
@@ -220,15 +218,17 @@ pub fn run(cli: Cli) -> ExitCode {
                 },
         } => {
             let hold = (!release).then_some(LegalHold { reason });
-            change_deletion(&config, &user_id, DeletionChangeKind::Hold(hold))
+            with_services(config, |s| async move {
+                change_deletion(s, &user_id, DeletionChangeKind::Hold(hold)).await
+            })
         }
         Command::Jwt {
             action: JwtAction::Create { user_id },
-        } => create_jwt(&config, &user_id),
-        Command::Jwk { action } => jwk(&config, action),
+        } => with_services(config, |s| async move { create_jwt(s, &user_id).await }),
+        Command::Jwk { action } => with_services(config, |s| jwk(s, action)),
         Command::Secrets {
             action: SecretsAction::Reencrypt,
-        } => reencrypt(&config),
+        } => with_services(config, reencrypt),
         Command::Openapi { .. } => ExitCode::SUCCESS,
     }
 }
@@ -314,50 +314,43 @@ fn migrate(config: &Config, action: MigrateAction) -> ExitCode {
     }
 }
 
-fn create_user(config: &Config, email: String, verified: bool) -> ExitCode {
-    let emails = [NewEmail {
+/// Runs one use case for the command line on a runtime of its own.
+fn with_services<F, Fut>(config: Config, f: F) -> ExitCode
+where
+    F: FnOnce(Services) -> Fut,
+    Fut: std::future::Future<Output = ExitCode>,
+{
+    actix_web::rt::System::new().block_on(f(Services::standalone(config)))
+}
+
+async fn create_user(services: Services, email: String, verified: bool) -> ExitCode {
+    let emails = vec![NewEmail {
         address: email,
         is_primary: true,
         is_verified: verified,
     }];
-    if !domain::email::is_email(&emails[0].address) {
-        return fail("user create", "not an e-mail address");
-    }
-    let db = Database::connect(&config.database);
-    match db.create_user(&emails, Utc::now()) {
-        Ok(user) => {
+    match services.create_user(emails).await {
+        Ok(Ok(user)) => {
             println!("{}", user.id);
             ExitCode::SUCCESS
         }
-        Err(domain::ports::StoreError::Conflict(_)) => {
-            fail("user create", "that address is already taken")
-        }
-        Err(e) => fail("user create", e),
+        Ok(Err(_)) => fail("user create", "not an e-mail address"),
+        Err(ServiceError::Storage(OffloadError::Store {
+            source: StoreError::Conflict(_),
+            ..
+        })) => fail("user create", "that address is already taken"),
+        Err(e) => fail("user create", Report(&e)),
     }
 }
 
-fn change_deletion(config: &Config, user_id: &str, change: DeletionChangeKind) -> ExitCode {
+async fn change_deletion(services: Services, user_id: &str, change: DeletionChangeKind) -> ExitCode {
     let Ok(user_id) = user_id.parse::<UserId>() else {
         return fail("user", "not a user id (UUID)");
     };
-    let db = Database::connect(&config.database);
-    let change = DeletionChange {
-        user_id,
-        change,
-        context: RequestContext {
-            request_id: "cli".to_owned(),
-            source_ip: None,
-            user_agent: Some("api (command line)".to_owned()),
-        },
-        audit: config.audit_log.clone(),
-        recipients: Recipients(
-            config
-                .webhooks
-                .recipients(EventKind::UserDeleteCancelled.name()),
-        ),
-        at: Utc::now(),
-    };
-    match db.change_deletion(&change) {
+    match services
+        .change_deletion(user_id, change, command_line())
+        .await
+    {
         Ok(ChangeOutcome::Changed(user)) => {
             let d = &user.deletion;
             match (&d.scheduled, &d.hold) {
@@ -384,68 +377,57 @@ fn change_deletion(config: &Config, user_id: &str, change: DeletionChangeKind) -
     }
 }
 
-fn key_manager(config: &Config, db: &Database) -> KeyManager {
-    KeyManager::new(
-        Arc::new(db.clone()),
-        &config.secrets,
-        config.session.token_policy(),
-    )
-}
-
-fn create_jwt(config: &Config, user_id: &str) -> ExitCode {
+async fn create_jwt(services: Services, user_id: &str) -> ExitCode {
     let Ok(user_id) = user_id.parse::<UserId>() else {
         return fail("jwt create", "not a user id (UUID)");
     };
-    let db = Database::connect(&config.database);
-    let keys = key_manager(config, &db);
-    if let Err(e) = keys.ensure_signing_key(Utc::now()) {
+    if let Err(e) = services.ensure_signing_key().await {
         return fail("jwt create", e);
     }
-    match issue_session(&db, &keys, user_id, Some("api jwt create".into()), None) {
-        Ok(issued) => {
+    match services
+        .issue_session(user_id, Some("api jwt create".into()), None)
+        .await
+    {
+        Ok(Ok(issued)) => {
             println!("{}", issued.session_token);
             ExitCode::SUCCESS
         }
-        Err(e) => fail("jwt create", e),
+        Ok(Err(_)) => fail("jwt create", "no such user"),
+        Err(e) => fail("jwt create", Report(&e)),
     }
 }
 
 /// Re-encrypts the signing keys and re-seals the SSF push authorization headers under the
-/// first secret, each all or nothing. Every header is opened before anything is written, so a
-/// header no secret opens changes nothing at all.
-fn reencrypt(config: &Config) -> ExitCode {
-    let db = Database::connect(&config.database);
-    let keys = key_manager(config, &db);
-    let headers = match sealing::resealed(&keys, &db) {
-        Ok(headers) => headers,
-        Err(e) => return fail("secrets reencrypt", Report(&e)),
-    };
-    match keys.reencrypt_all() {
-        Ok(n) => println!("re-encrypted {n} keys under the first secret of secrets.keys"),
-        Err(e) => return fail("secrets reencrypt", Report(&e)),
-    }
-    match db.replace_push_authorizations(&headers) {
-        Ok(n) => {
-            println!("re-sealed {n} SSF push authorization headers under the same secret");
+/// first secret, each all or nothing.
+async fn reencrypt(services: Services) -> ExitCode {
+    match services.reencrypt().await {
+        Ok(done) => {
+            println!(
+                "re-encrypted {} keys under the first secret of secrets.keys",
+                done.keys
+            );
+            println!(
+                "re-sealed {} SSF push authorization headers under the same secret",
+                done.push_authorizations
+            );
             ExitCode::SUCCESS
         }
         Err(e) => fail("secrets reencrypt", Report(&e)),
     }
 }
 
-fn jwk(config: &Config, action: JwkAction) -> ExitCode {
-    let db = Database::connect(&config.database);
-    let keys = key_manager(config, &db);
-    let now = Utc::now();
+async fn jwk(services: Services, action: JwkAction) -> ExitCode {
     match action {
-        JwkAction::Rotate { stage, force } => match keys.rotate(stage, force, now) {
-            Ok(kid) => {
-                println!("{kid}");
-                ExitCode::SUCCESS
+        JwkAction::Rotate { stage, force } => {
+            match services.rotate_key_staged_by(stage, force).await {
+                Ok(kid) => {
+                    println!("{kid}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail("jwk rotate", Report(&e)),
             }
-            Err(e) => fail("jwk rotate", e),
-        },
-        JwkAction::List => match keys.list(now) {
+        }
+        JwkAction::List => match services.list_keys().await {
             Ok(list) => {
                 let time =
                     |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -468,19 +450,21 @@ fn jwk(config: &Config, action: JwkAction) -> ExitCode {
                 }
                 ExitCode::SUCCESS
             }
-            Err(e) => fail("jwk list", e),
+            Err(e) => fail("jwk list", Report(&e)),
         },
-        JwkAction::Prune { older_than, force } => match keys.prune(older_than, force, now) {
-            Ok(removed) => {
-                for kid in &removed {
-                    println!("removed {kid}");
+        JwkAction::Prune { older_than, force } => {
+            match services.prune_keys(older_than, force).await {
+                Ok(removed) => {
+                    for kid in &removed {
+                        println!("removed {kid}");
+                    }
+                    if removed.is_empty() {
+                        println!("nothing to prune");
+                    }
+                    ExitCode::SUCCESS
                 }
-                if removed.is_empty() {
-                    println!("nothing to prune");
-                }
-                ExitCode::SUCCESS
+                Err(e) => fail("jwk prune", Report(&e)),
             }
-            Err(e) => fail("jwk prune", e),
-        },
+        }
     }
 }

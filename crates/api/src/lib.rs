@@ -8,6 +8,7 @@
 //! - [`sessions`]: issuing sessions, batched lookups, `last_used` refresh, the cookie.
 //! - [`outbox`]: who hears of an event, and each webhook format's request.
 //! - [`openapi`]: the OpenAPI 3.1 document of each listener, generated from the handlers.
+//! - [`services`]: the use cases, once; every door above calls them.
 //! - [`workers`]: the background workers (webhook dispatcher, key refresh, `last_used`,
 //!   purge), started and stopped the same way.
 
@@ -20,6 +21,7 @@ pub mod openapi;
 pub mod outbox;
 pub mod report;
 pub mod routes;
+pub mod services;
 pub mod sessions;
 pub mod state;
 pub mod workers;

@@ -29,6 +29,18 @@ impl Offload {
         F: FnOnce() -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
+        self.call(context, f)
+            .await?
+            .map_err(|source| OffloadError::Store { context, source })
+    }
+
+    /// Runs `f` as [`Offload::run`] does, for work whose own errors are not the store's (keys,
+    /// sealing): its result comes back whole; only a job that never completed is an error here.
+    pub async fn call<T, F>(&self, context: &'static str, f: F) -> Result<T, OffloadError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
         // The semaphore is never closed, so waiting can only end with a permit. The job holds
         // it until it ends, even if the request that asked is dropped meanwhile.
         let permit =
@@ -48,8 +60,7 @@ impl Offload {
         .map_err(|e| OffloadError::Failed {
             context,
             source: e.into(),
-        })?
-        .map_err(|source| OffloadError::Store { context, source })
+        })
     }
 }
 

@@ -11,7 +11,7 @@ use crate::metrics::Metrics;
 use crate::sessions::lookup::{LookupError, SessionLookup};
 use crate::state::AppState;
 use actix_web::dev::Payload;
-use actix_web::error::BlockingError;
+use persistence::{Offload, OffloadError};
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
 use chrono::{DateTime, Utc};
@@ -77,7 +77,7 @@ pub enum AuthError {
     #[error("looking the session up")]
     Lookup(#[source] LookupError),
     #[error("reloading keys for an unknown kid")]
-    Blocking(#[source] BlockingError),
+    Blocking(#[source] OffloadError),
 }
 
 impl AuthError {
@@ -137,6 +137,7 @@ fn candidates(req: &HttpRequest, cookie_name: &str) -> Vec<String> {
 /// beside another user's cookie would act on the second.
 async fn verify_candidates(
     keys: &Arc<KeyManager>,
+    offload: &Offload,
     tokens: Vec<String>,
 ) -> Result<Vec<VerifiedToken>, AuthError> {
     let mut verified = Vec::with_capacity(tokens.len());
@@ -151,7 +152,8 @@ async fn verify_candidates(
         {
             reloaded = true;
             let manager = keys.clone();
-            let did_reload = web::block(move || manager.reload_for_unknown_kid())
+            let did_reload = offload
+                .call("reloading keys", move || manager.reload_for_unknown_kid())
                 .await
                 .map_err(AuthError::Blocking)?
                 .unwrap_or_else(|e| {
@@ -227,7 +229,7 @@ impl FromRequest for VerifiedTokens {
         let begun = begin(req);
         Box::pin(async move {
             let (state, tokens) = begun?;
-            let tokens = verify_candidates(&state.keys, tokens)
+            let tokens = verify_candidates(&state.keys, &state.offload, tokens)
                 .await
                 .map_err(|e| e.into_api_error(&state.metrics))?;
             match tokens.first() {
@@ -251,7 +253,7 @@ impl FromRequest for Authenticated {
         Box::pin(async move {
             let (state, tokens) = begun?;
             let authenticated = async {
-                let verified = verify_candidates(&state.keys, tokens).await?;
+                let verified = verify_candidates(&state.keys, &state.offload, tokens).await?;
                 first_live(&state.sessions, verified).await
             };
             let (token, session) = authenticated

@@ -127,10 +127,6 @@ impl ApiError {
     }
 
     /// A blocking task that could not complete (the pool was shut down or the task panicked).
-    pub fn blocking(e: actix_web::error::BlockingError) -> Self {
-        Self::internal("blocking task", e)
-    }
-
     /// Logs the cause of an internal error, once, for the request it answered.
     pub fn log_cause(&self, request_id: &str) {
         if let Some(Internal { context, cause }) = &self.internal {
@@ -201,6 +197,18 @@ impl From<OffloadError> for ApiError {
         match e {
             OffloadError::Store { context, source } => Self::store(context, source),
             OffloadError::Failed { context, source } => Self::internal(context, source),
+        }
+    }
+}
+
+/// A use case that failed: storage as storage, anything else as an internal error.
+impl From<crate::services::ServiceError> for ApiError {
+    fn from(e: crate::services::ServiceError) -> Self {
+        match e {
+            crate::services::ServiceError::Storage(e) => e.into(),
+            crate::services::ServiceError::Internal { context, source } => {
+                Self::internal(context, source)
+            }
         }
     }
 }

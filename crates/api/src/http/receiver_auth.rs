@@ -28,11 +28,9 @@ pub fn token_hash(token: &str) -> String {
 }
 
 /// A new receiver token: 32 random bytes, base64url, shown once.
-pub fn new_token() -> Result<String, ApiError> {
+pub fn new_token() -> Result<String, aws_lc_rs::error::Unspecified> {
     let mut bytes = [0u8; 32];
-    SystemRandom::new()
-        .fill(&mut bytes)
-        .map_err(|_| ApiError::internal("generating a receiver token", "no randomness"))?;
+    SystemRandom::new().fill(&mut bytes)?;
     Ok(format!("ssf_{}", URL_SAFE_NO_PAD.encode(bytes)))
 }
 

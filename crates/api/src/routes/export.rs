@@ -6,15 +6,12 @@ use super::views::{
     AuditLogView, ExportView, PublicExportView, PublicUserView, SessionView, UserView,
 };
 use crate::http::error::ApiError;
-use crate::state::AppState;
+use crate::services::accounts::Export;
+use crate::services::Services;
 use actix_web::http::header;
 use actix_web::HttpResponse;
 use chrono::Utc;
 use domain::ids::UserId;
-use domain::ports::{AccountStore, AuditLogFilter, AuditLogStore, SessionStore};
-
-/// Audit entries read per query while exporting.
-const PAGE: u32 = 1000;
 
 /// Who an export is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,36 +24,12 @@ pub enum Reader {
 
 /// The export of `user_id` for `reader`, or `None` if there is no such user.
 pub async fn export(
-    state: &AppState,
+    services: &Services,
     user_id: UserId,
     reader: Reader,
 ) -> Result<Option<HttpResponse>, ApiError> {
-    let db = state.db.clone();
-    let found = state
-        .offload
-        .run("exporting a user", move || {
-            let Some(user) = db.find_user(user_id)? else {
-                return Ok(None);
-            };
-            let sessions = db.list_sessions(user_id)?;
-            let mut audit_logs = Vec::new();
-            for page in 1.. {
-                let batch = db.list_audit_logs(&AuditLogFilter {
-                    kind: None,
-                    actor_user_id: Some(user_id),
-                    page,
-                    per_page: PAGE,
-                })?;
-                let last = batch.len() < PAGE as usize;
-                audit_logs.extend(batch);
-                if last {
-                    break;
-                }
-            }
-            Ok(Some((user, sessions, audit_logs)))
-        })
-        .await?;
-    Ok(found.map(|(user, sessions, audit_logs)| {
+    let found = services.export(user_id).await?;
+    Ok(found.map(|Export { user, sessions, audit_logs }| {
         let sessions = sessions.iter().map(SessionView::from).collect();
         let mut answer = HttpResponse::Ok();
         answer

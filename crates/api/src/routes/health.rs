@@ -72,14 +72,10 @@ pub async fn ready(state: web::Data<AppState>, ping: web::Data<DatabasePing>) ->
         Some(ok) => ok,
         None => {
             let db = state.db.clone();
-            let ok = match web::block(move || db.ping()).await {
-                Ok(Ok(())) => true,
-                Ok(Err(e)) => {
-                    log::warn!("readiness: {}", Report(&e));
-                    false
-                }
+            let ok = match state.offload.run("readiness", move || db.ping()).await {
+                Ok(()) => true,
                 Err(e) => {
-                    log::warn!("readiness: {}", Report(&e));
+                    log::warn!("{}", Report(&e));
                     false
                 }
             };

@@ -11,13 +11,10 @@ use crate::sessions::cookie;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::Utc;
-use domain::events::{EventKind, SessionEndReason};
+use crate::services::accounts::{OwnDeletion, OwnDeletionOutcome};
+use crate::services::Services;
+use domain::events::SessionEndReason;
 use domain::ids::UserId;
-use domain::ports::{
-    AccountStore, DeletedBy, Deleter, Deletion, DeletionOutcome, SessionEnding, SessionStore,
-};
-use persistence::Deletions;
 
 /// The answers every authenticated public operation may give besides its own.
 #[derive(utoipa::IntoResponses)]
@@ -47,79 +44,31 @@ enum SessionRefusals {
     security(("CookieAuth" = []), ("BearerTokenAuth" = []))
 )]
 /// `DELETE /user`: deletes the authenticated user, or, with `account.deletion.grace_period`,
-/// schedules the deletion (every session removed at once). The deletion itself checks that
-/// one of the request's sessions is live (and fresh enough) while it holds the user's lock;
-/// where and how it runs is `persistence`'s business ([`Deletions`]).
+/// schedules the deletion (every session removed at once).
 pub async fn delete_user(
     claims: VerifiedTokens,
     req: HttpRequest,
-    state: web::Data<AppState>,
-    deletions: web::Data<Deletions>,
+    services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
-    let account = &state.config.account;
-    if !account.allow_deletion {
-        return Err(ApiError::status(StatusCode::NOT_FOUND));
-    }
-    let now = Utc::now();
-    let grace = account.deletion.grace_period;
-    let event = match grace {
-        Some(_) => EventKind::UserDeleteScheduled,
-        None => EventKind::UserDelete,
-    };
-    let deletion = Deletion {
+    let request = OwnDeletion {
         // Every verified token names the same user (the extractor sees to it).
         user_id: claims.user_id,
-        by: DeletedBy::User {
-            sessions: claims.tokens.iter().map(|t| t.session_id).collect(),
-            created_after: account.oldest_session_allowed(now),
-        },
-        purge_after: grace.map(|g| now + g.chrono()),
+        sessions: claims.tokens.iter().map(|t| t.session_id).collect(),
         context: request_context(&req),
-        audit: state.config.audit_log.clone(),
-        recipients: state.events.recipients(event),
-        at: now,
     };
-    let outcome = deletions
-        .delete(deletion)
-        .await
-        .map_err(|e| ApiError::store("deleting user", e))?;
-    match outcome {
-        DeletionOutcome::Deleted(deleted) => {
-            log::info!("user {} deleted", deleted.id);
-            state.metrics.user_deleted(false);
-            state.events.committed(EventKind::UserDelete);
-            Ok(HttpResponse::NoContent()
-                .cookie(cookie::removal(&state.config.session.cookie))
-                .finish())
+    match services.delete_own_account(request).await? {
+        OwnDeletionOutcome::Accepted => Ok(HttpResponse::NoContent()
+            .cookie(cookie::removal(&services.config.session.cookie))
+            .finish()),
+        OwnDeletionOutcome::Held => Err(ApiError::status(StatusCode::CONFLICT)),
+        OwnDeletionOutcome::NoSession => Err(ApiError::unauthorized()),
+        OwnDeletionOutcome::ReauthenticationRequired { max_age } => {
+            Err(ApiError::challenge(format!(
+                "Bearer error=\"insufficient_user_authentication\", \
+                 error_description=\"A more recent authentication is required\", \
+                 max_age=\"{max_age}\""
+            )))
         }
-        DeletionOutcome::Scheduled(scheduled) => {
-            log::info!(
-                "user {} scheduled for deletion after {}",
-                scheduled.id,
-                scheduled.purge_after
-            );
-            state.metrics.deletion_scheduled();
-            state.events.committed(EventKind::UserDeleteScheduled);
-            Ok(HttpResponse::NoContent()
-                .cookie(cookie::removal(&state.config.session.cookie))
-                .finish())
-        }
-        DeletionOutcome::Held => Err(ApiError::status(StatusCode::CONFLICT)),
-        DeletionOutcome::NoSession => {
-            state.metrics.token_rejected("session");
-            Err(ApiError::unauthorized())
-        }
-        // A concurrent deletion (or logout) won: the token no longer stands for anyone.
-        DeletionOutcome::Gone => Err(ApiError::unauthorized()),
-        DeletionOutcome::ReauthenticationRequired => Err(ApiError::challenge(format!(
-            "Bearer error=\"insufficient_user_authentication\", \
-             error_description=\"A more recent authentication is required\", \
-             max_age=\"{}\"",
-            account
-                .deletion
-                .max_session_age
-                .map_or(0, |age| age.as_secs())
-        ))),
     }
 }
 
@@ -168,16 +117,14 @@ pub async fn me(auth: Authenticated) -> HttpResponse {
 pub async fn get_user(
     auth: Authenticated,
     id: web::Path<UserId>,
-    state: web::Data<AppState>,
+    services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     if id != auth.user_id {
         return Err(ApiError::status(StatusCode::FORBIDDEN));
     }
-    let db = state.db.clone();
-    let user = state
-        .offload
-        .run("loading user", move || db.find_user(id))
+    let user = services
+        .find_user(id)
         .await?
         .ok_or_else(ApiError::unauthorized)?;
     Ok(HttpResponse::Ok().json(PublicUserView::from(&user)))
@@ -199,25 +146,14 @@ pub async fn get_user(
 )]
 pub async fn logout(
     auth: Authenticated,
-    state: web::Data<AppState>,
+    services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
-    let ending = SessionEnding {
-        user_id: auth.user_id,
-        session_id: auth.session.id,
-        reason: SessionEndReason::Logout,
-        recipients: state.events.recipients(EventKind::SessionDelete),
-        at: Utc::now(),
-    };
-    let db = state.db.clone();
-    if state
-        .offload
-        .run("ending session", move || db.end_session(&ending))
-        .await?
-    {
-        state.events.committed(EventKind::SessionDelete);
-    }
+    // Already ended (a concurrent logout): the answer is the same.
+    services
+        .end_session(auth.user_id, auth.session.id, SessionEndReason::Logout)
+        .await?;
     Ok(HttpResponse::NoContent()
-        .cookie(cookie::removal(&state.config.session.cookie))
+        .cookie(cookie::removal(&services.config.session.cookie))
         .finish())
 }
 
@@ -240,9 +176,9 @@ pub async fn logout(
 )]
 pub async fn export(
     auth: Authenticated,
-    state: web::Data<AppState>,
+    services: web::Data<Services>,
 ) -> Result<HttpResponse, ApiError> {
-    super::export::export(&state, auth.user_id, Reader::Subject)
+    super::export::export(&services, auth.user_id, Reader::Subject)
         .await?
         // The session was live a moment ago: the user went meanwhile.
         .ok_or_else(ApiError::unauthorized)

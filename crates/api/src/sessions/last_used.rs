@@ -3,12 +3,11 @@
 //! a second in one statement.
 
 use crate::report::Report;
-use actix_web::web;
 use chrono::{DateTime, Utc};
 use domain::ids::SessionId;
 use domain::model::Session;
 use domain::ports::SessionStore;
-use persistence::Database;
+use persistence::{Database, Offload};
 use std::collections::HashSet;
 use std::sync::{Mutex, PoisonError};
 
@@ -43,21 +42,20 @@ impl SessionTouches {
     }
 
     /// Writes every noted session now.
-    pub async fn flush(&self, db: &Database) {
+    pub async fn flush(&self, db: &Database, offload: &Offload) {
         let ids = self.take();
         if ids.is_empty() {
             return;
         }
         let db = db.clone();
-        let result = web::block(move || {
-            ids.chunks(1000)
-                .try_for_each(|chunk| db.touch_sessions(chunk, Utc::now(), TOUCH_INTERVAL))
-        })
-        .await;
-        match result {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => log::warn!("refreshing sessions' last_used: {}", Report(&e)),
-            Err(e) => log::warn!("refreshing sessions' last_used: {}", Report(&e)),
+        let result = offload
+            .run("refreshing sessions' last_used", move || {
+                ids.chunks(1000)
+                    .try_for_each(|chunk| db.touch_sessions(chunk, Utc::now(), TOUCH_INTERVAL))
+            })
+            .await;
+        if let Err(e) = result {
+            log::warn!("{}", Report(&e));
         }
     }
 }

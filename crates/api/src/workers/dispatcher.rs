@@ -11,13 +11,12 @@ use crate::outbox::formats::{self, Answer, PrepareError, Signer};
 use crate::outbox::sealing;
 use crate::outbox::PollWake;
 use crate::report::Report;
-use actix_web::web;
 use chrono::{DateTime, Utc};
 use domain::model::Delivery;
 use domain::ports::{ClaimLimits, Outbox, SsfStore};
 use domain::ssf::{self, DefaultSubjects};
 use jwks::KeyManager;
-use persistence::Database;
+use persistence::{Database, Offload};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
@@ -139,6 +138,8 @@ pub fn backoff(initial: Duration, attempts: i32) -> Duration {
 /// The delivery worker, with only what it needs.
 pub struct Dispatcher {
     db: Database,
+    /// The one gate in front of blocking work, shared with the requests.
+    offload: Offload,
     keys: Arc<KeyManager>,
     metrics: Arc<Metrics>,
     config: Arc<WebhooksConfig>,
@@ -243,6 +244,7 @@ impl Dispatcher {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         db: Database,
+        offload: Offload,
         keys: Arc<KeyManager>,
         metrics: Arc<Metrics>,
         config: Arc<WebhooksConfig>,
@@ -254,6 +256,7 @@ impl Dispatcher {
     ) -> Self {
         Self {
             db,
+            offload,
             keys,
             metrics,
             config,
@@ -306,25 +309,23 @@ impl Dispatcher {
             return true;
         }
         let db = self.db.clone();
-        let result = web::block(move || {
-            renames.iter().try_fold(0, |moved, (from, to)| {
-                db.rename_hook(from, to).map(|n| moved + n)
+        let result = self
+            .offload
+            .run("webhooks: renaming hook keys", move || {
+                renames.iter().try_fold(0, |moved, (from, to)| {
+                    db.rename_hook(from, to).map(|n| moved + n)
+                })
             })
-        })
-        .await;
+            .await;
         match result {
-            Ok(Ok(moved)) => {
+            Ok(moved) => {
                 if moved > 0 {
                     log::info!("webhooks: {moved} deliveries moved to their hook's new key");
                 }
                 true
             }
-            Ok(Err(e)) => {
-                log::warn!("webhooks: renaming hook keys: {}", Report(&e));
-                false
-            }
             Err(e) => {
-                log::warn!("webhooks: renaming hook keys: {}", Report(&e));
+                log::warn!("{}", Report(&e));
                 false
             }
         }
@@ -361,15 +362,16 @@ impl Dispatcher {
         let lease = self.config.timeout.chrono() + chrono::Duration::seconds(30);
         let db = self.db.clone();
         let asked = limits.total as usize;
-        let claim = web::block(move || db.claim_due(now, &limits, now + lease)).await;
+        let claim = self
+            .offload
+            .run("webhooks: claiming deliveries", move || {
+                db.claim_due(now, &limits, now + lease)
+            })
+            .await;
         let deliveries = match claim {
-            Ok(Ok(deliveries)) => deliveries,
-            Ok(Err(e)) => {
-                log::warn!("webhooks: claiming deliveries: {}", Report(&e));
-                return false;
-            }
+            Ok(deliveries) => deliveries,
             Err(e) => {
-                log::warn!("webhooks: claiming deliveries: {}", Report(&e));
+                log::warn!("{}", Report(&e));
                 return false;
             }
         };
@@ -413,11 +415,15 @@ impl Dispatcher {
         let db = self.db.clone();
         let id = delivery.event.id;
         let hooks = self.config.recipients(&delivery.event.event);
-        let result = web::block(move || db.fan_out(id, &hooks, Utc::now())).await;
+        let result = self
+            .offload
+            .run("webhooks: fanning out", move || {
+                db.fan_out(id, &hooks, Utc::now())
+            })
+            .await;
         match result {
-            Ok(Ok(())) => self.wake.notify_one(),
-            Ok(Err(e)) => log::warn!("webhooks: fanning out {id}: {}", Report(&e)),
-            Err(e) => log::warn!("webhooks: fanning out {id}: {}", Report(&e)),
+            Ok(()) => self.wake.notify_one(),
+            Err(e) => log::warn!("{id}: {}", Report(&e)),
         }
     }
 
@@ -426,16 +432,20 @@ impl Dispatcher {
         let db = self.db.clone();
         let id = delivery.event.id;
         let subjects = self.default_subjects;
-        let result = web::block(move || db.fan_out_to_streams(id, subjects, Utc::now())).await;
+        let result = self
+            .offload
+            .run("ssf: fanning out", move || {
+                db.fan_out_to_streams(id, subjects, Utc::now())
+            })
+            .await;
         match result {
-            Ok(Ok(n)) => {
+            Ok(n) => {
                 if n > 0 {
                     self.wake.notify_one();
                     self.polls.wake();
                 }
             }
-            Ok(Err(e)) => log::warn!("ssf: fanning out {id}: {}", Report(&e)),
-            Err(e) => log::warn!("ssf: fanning out {id}: {}", Report(&e)),
+            Err(e) => log::warn!("{id}: {}", Report(&e)),
         }
     }
 
@@ -444,15 +454,17 @@ impl Dispatcher {
     async fn attempt_stream(&self, stream_id: uuid::Uuid, delivery: &Delivery) -> Option<Outcome> {
         let key = delivery.hook.clone();
         let db = self.db.clone();
-        let found = match web::block(move || db.stream_for_delivery(stream_id)).await {
-            Ok(Ok(found)) => found,
-            Ok(Err(e)) => {
-                log::warn!("ssf: loading stream {stream_id}: {}", Report(&e));
-                return None; // the lease expires; tried again
-            }
+        let found = self
+            .offload
+            .run("ssf: loading a stream", move || {
+                db.stream_for_delivery(stream_id)
+            })
+            .await;
+        let found = match found {
+            Ok(found) => found,
             Err(e) => {
-                log::warn!("ssf: loading stream {stream_id}: {}", Report(&e));
-                return None;
+                log::warn!("{stream_id}: {}", Report(&e));
+                return None; // the lease expires; tried again
             }
         };
         let Some((stream, receiver)) = found else {
@@ -469,8 +481,12 @@ impl Dispatcher {
             _ => {
                 let db = self.db.clone();
                 let id = delivery.event.id;
-                if let Ok(Err(e)) = web::block(move || db.park_delivery(id, &key)).await {
-                    log::warn!("ssf: parking {id}: {}", Report(&e));
+                let parked = self
+                    .offload
+                    .run("ssf: parking", move || db.park_delivery(id, &key))
+                    .await;
+                if let Err(e) = parked {
+                    log::warn!("{id}: {}", Report(&e));
                 }
                 return None;
             }
@@ -527,13 +543,17 @@ impl Dispatcher {
     /// Deliveries of enabled push streams left parked by a resume that raced a fan-out.
     async fn unpark(&self) {
         let db = self.db.clone();
-        match web::block(move || db.unpark_enabled(Utc::now())).await {
-            Ok(Ok(n)) if n > 0 => {
+        let unparked = self
+            .offload
+            .run("ssf: unparking", move || db.unpark_enabled(Utc::now()))
+            .await;
+        match unparked {
+            Ok(n) if n > 0 => {
                 log::info!("ssf: {n} parked deliveries of enabled streams are due");
                 self.wake.notify_one();
             }
-            Ok(Err(e)) => log::warn!("ssf: unparking: {}", Report(&e)),
-            _ => {}
+            Ok(_) => {}
+            Err(e) => log::warn!("{}", Report(&e)),
         }
     }
 
@@ -586,7 +606,11 @@ impl Dispatcher {
                 self.metrics
                     .webhook_attempt(&hook, AttemptResult::Delivered);
                 let at = Utc::now();
-                web::block(move || db.mark_delivered(id, &hook, at)).await
+                self.offload
+                    .run("webhooks: recording a delivery", move || {
+                        db.mark_delivered(id, &hook, at)
+                    })
+                    .await
             }
             Outcome::Failed(error) => {
                 let dead = delivery.attempts
@@ -602,27 +626,25 @@ impl Dispatcher {
                 });
                 self.failed(delivery, &error, dead);
                 let error = Report(&error).to_string();
-                web::block(move || db.mark_failed(id, &hook, &error, retry_at)).await
+                self.offload
+                    .run("webhooks: recording a failure", move || {
+                        db.mark_failed(id, &hook, &error, retry_at)
+                    })
+                    .await
             }
             Outcome::Refused(error) => {
                 self.failed(delivery, &error, true);
                 let error = Report(&error).to_string();
-                web::block(move || db.mark_failed(id, &hook, &error, None)).await
+                self.offload
+                    .run("webhooks: recording a refusal", move || {
+                        db.mark_failed(id, &hook, &error, None)
+                    })
+                    .await
             }
         };
-        match result {
-            Ok(Ok(())) => {}
-            // The lease expires and the delivery is retried: at-least-once.
-            Ok(Err(e)) => log::warn!(
-                "webhooks: recording the outcome of {id} for {}: {}",
-                delivery.hook,
-                Report(&e)
-            ),
-            Err(e) => log::warn!(
-                "webhooks: recording the outcome of {id} for {}: {}",
-                delivery.hook,
-                Report(&e)
-            ),
+        // Not recorded: the lease expires and the delivery is retried (at-least-once).
+        if let Err(e) = result {
+            log::warn!("{id} for {}: {}", delivery.hook, Report(&e));
         }
     }
 
@@ -652,10 +674,14 @@ impl Dispatcher {
     async fn prune(&self) {
         let db = self.db.clone();
         let before = Utc::now() - chrono::Duration::days(RETENTION_DAYS);
-        match web::block(move || db.prune_outbox(before)).await {
-            Ok(Ok(n)) if n > 0 => log::info!("webhooks: pruned {n} old events"),
-            Ok(Err(e)) => log::warn!("webhooks: pruning: {}", Report(&e)),
-            _ => {}
+        let pruned = self
+            .offload
+            .run("webhooks: pruning", move || db.prune_outbox(before))
+            .await;
+        match pruned {
+            Ok(n) if n > 0 => log::info!("webhooks: pruned {n} old events"),
+            Ok(_) => {}
+            Err(e) => log::warn!("{}", Report(&e)),
         }
     }
 }

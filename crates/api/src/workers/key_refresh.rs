@@ -5,15 +5,16 @@
 
 use super::{Stop, Worker};
 use crate::report::Report;
-use actix_web::web;
 use chrono::Utc;
 use jwks::KeyManager;
+use persistence::Offload;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// The worker: what it reloads, how often, and the rotation interval if rotation is scheduled.
 pub struct KeyRefresh {
     pub keys: Arc<KeyManager>,
+    pub offload: Offload,
     pub every: Duration,
     pub rotation: Option<domain::config::Duration>,
 }
@@ -26,16 +27,18 @@ impl Worker for KeyRefresh {
         while stop.sleep(every).await {
             let keys = self.keys.clone();
             let rotation = self.rotation;
-            let result = web::block(move || {
-                if !keys.has_signing_key(Utc::now()) {
-                    keys.ensure_signing_key(Utc::now())
-                } else if let Some(interval) = rotation {
-                    keys.rotate_on_schedule(interval).map(|_| ())
-                } else {
-                    keys.reload()
-                }
-            })
-            .await;
+            let result = self
+                .offload
+                .call("refreshing keys", move || {
+                    if !keys.has_signing_key(Utc::now()) {
+                        keys.ensure_signing_key(Utc::now())
+                    } else if let Some(interval) = rotation {
+                        keys.rotate_on_schedule(interval).map(|_| ())
+                    } else {
+                        keys.reload()
+                    }
+                })
+                .await;
             match result {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => log::warn!("key refresh failed: {}", Report(&e)),

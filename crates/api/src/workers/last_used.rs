@@ -3,7 +3,7 @@
 
 use super::{Stop, Worker};
 use crate::sessions::SessionTouches;
-use persistence::Database;
+use persistence::{Database, Offload};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +13,7 @@ const FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// The worker: where it writes, and what.
 pub struct LastUsed {
     pub db: Database,
+    pub offload: Offload,
     pub touches: Arc<SessionTouches>,
 }
 
@@ -21,9 +22,9 @@ impl Worker for LastUsed {
 
     async fn run(self, mut stop: Stop) {
         while stop.sleep(FLUSH_EVERY).await {
-            self.touches.flush(&self.db).await;
+            self.touches.flush(&self.db, &self.offload).await;
         }
         // Stopping: the notes of the last requests are written, not dropped.
-        self.touches.flush(&self.db).await;
+        self.touches.flush(&self.db, &self.offload).await;
     }
 }

@@ -5,15 +5,8 @@
 //! finds whoever is still due.
 
 use super::{Stop, Worker};
-use crate::metrics::Metrics;
-use crate::outbox::Publisher;
 use crate::report::Report;
-use chrono::Utc;
-use domain::audit::AuditLogConfig;
-use domain::events::EventKind;
-use domain::ports::{Deleter, Purge};
-use persistence::Deletions;
-use std::sync::Arc;
+use crate::services::Services;
 use std::time::Duration;
 
 /// Users purged per pass at most; the next pass (at once, if this one was full) takes more.
@@ -23,14 +16,10 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 /// What the purge needs, and nothing more.
 pub struct Purger {
-    /// The one entry point of every deletion (on the pool: the purge has no lanes).
-    pub deletions: Deletions,
-    pub metrics: Arc<Metrics>,
-    pub events: Publisher,
-    pub audit: AuditLogConfig,
+    /// The use cases (deleting on the pool: the purge has no lanes).
+    pub services: Services,
     pub interval: Duration,
 }
-
 impl Worker for Purger {
     const NAME: &'static str = "purge";
 
@@ -62,18 +51,8 @@ impl Purger {
     async fn pass(&self) -> Result<usize, ()> {
         let mut purged = 0;
         while purged < BATCH {
-            let purge = Purge {
-                audit: self.audit.clone(),
-                recipients: self.events.recipients(EventKind::UserDelete),
-                at: Utc::now(),
-            };
-            match self.deletions.purge_next(purge).await {
-                Ok(Some(deleted)) => {
-                    log::info!("user {} purged after their grace period", deleted.id);
-                    self.metrics.user_purged();
-                    self.events.committed(EventKind::UserDelete);
-                    purged += 1;
-                }
+            match self.services.purge_next().await {
+                Ok(Some(_)) => purged += 1,
                 Ok(None) => break,
                 Err(e) => {
                     log::warn!("purge: {}", Report(&e));

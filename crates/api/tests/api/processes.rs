@@ -149,7 +149,12 @@ impl Drop for Server {
 }
 
 fn cli(config: &Path, args: &[&str]) -> Output {
+    cli_with_env(config, &[], args)
+}
+
+fn cli_with_env(config: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
     command(config)
+        .envs(env.iter().copied())
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("{e}"))
@@ -993,4 +998,113 @@ async fn a_libpq_environment_keeps_deletions_on_the_pool() {
             && written.contains("PGAPPNAME"),
         "{written}"
     );
+}
+
+/// The SET event types a poll stream holds for `user_id` (unacknowledged: each poll sees them
+/// all), waiting up to 10 s until `expected` are there.
+async fn set_types_for(
+    server: &Server,
+    receiver_token: &str,
+    stream_id: &str,
+    user_id: &str,
+    expected: usize,
+) -> Vec<String> {
+    use base64::Engine;
+    let mut types = Vec::new();
+    for _ in 0..100 {
+        let polled: Value = server
+            .client
+            .post(format!("{}/ssf/poll/{stream_id}", server.public))
+            .bearer_auth(receiver_token)
+            .json(&json!({"maxEvents": 100, "returnImmediately": true}))
+            .fetch()
+            .await
+            .expect_status(200)
+            .json();
+        types = polled["sets"]
+            .as_object()
+            .expect("sets: an object")
+            .values()
+            .map(|set| {
+                let payload = set.str().split('.').nth(1).expect("a JWS payload");
+                let claims: Value = serde_json::from_slice(
+                    &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                        .decode(payload)
+                        .unwrap_or_else(|e| panic!("{e}")),
+                )
+                .unwrap_or_else(|e| panic!("{e}"));
+                assert!(claims.to_string().contains(user_id), "{claims}");
+                let events = claims["events"].as_object().expect("events: an object");
+                events.keys().next().expect("one event").clone()
+            })
+            .collect();
+        if types.len() >= expected {
+            break;
+        }
+        actix_rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    types.sort();
+    types
+}
+
+/// The command line is a door to the same use cases as the admin API: with `ssf.enabled`,
+/// `api user restore` announces `user.delete.cancelled` to the streams as well as to the
+/// webhooks (RISC account-enabled), and a server's dispatcher delivers it.
+async fn the_command_line_restore_reaches_the_ssf_streams(backend: Backend) {
+    const RISC: &str = "https://schemas.openid.net/secevent/risc/event-type";
+    let db = TestDb::new(backend);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config = write_config(dir.path(), "ssf", &db.url, &[SECRET]);
+    let env = [
+        ("HANKO_SSF__ENABLED", "true"),
+        ("HANKO_SESSION__ISSUER", "https://auth.example"),
+        ("HANKO_SERVER__PUBLIC__BASE_URL", "https://auth.example"),
+        ("HANKO_ACCOUNT__DELETION__GRACE_PERIOD", "1h"),
+    ];
+    let server = start_with_env(&config, &dir.path().join("ssf.log"), &env).await;
+    let receiver = post(
+        &server.client,
+        format!("{}/ssf/receivers", server.admin),
+        json!({"name": "cli", "audience": "https://cli.example"}),
+    )
+    .await;
+    let token = receiver["token"].str().to_owned();
+    let stream: Value = server
+        .client
+        .post(format!("{}/ssf/stream", server.public))
+        .bearer_auth(&token)
+        .json(&json!({"delivery": {"method": "urn:ietf:rfc:8936"}}))
+        .fetch()
+        .await
+        .expect_status(201)
+        .json();
+    let stream_id = stream["stream_id"].str().to_owned();
+    let login = server.user_with_session("cli-ssf@example.com").await;
+    server.delete_user(&login.token).await.expect_status(204);
+    assert_eq!(
+        set_types_for(&server, &token, &stream_id, &login.user_id, 1).await,
+        [format!("{RISC}/account-disabled")]
+    );
+
+    let restored = cli_with_env(&config, &env, &["user", "restore", &login.user_id]);
+    assert!(restored.status.success(), "{restored:?}");
+    assert!(
+        String::from_utf8_lossy(&restored.stdout).contains(": active"),
+        "{restored:?}"
+    );
+    assert_eq!(
+        set_types_for(&server, &token, &stream_id, &login.user_id, 2).await,
+        [
+            format!("{RISC}/account-disabled"),
+            format!("{RISC}/account-enabled")
+        ],
+        "the restoration reaches the stream"
+    );
+    server.stop();
+}
+
+mod command_line_events {
+    use super::the_command_line_restore_reaches_the_ssf_streams;
+    use crate::on_both_backends;
+    on_both_backends!(the_command_line_restore_reaches_the_ssf_streams);
 }

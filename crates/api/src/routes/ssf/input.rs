@@ -234,13 +234,7 @@ pub fn state(map: &Map<String, Value>) -> Result<Option<String>, ApiError> {
     Ok(text(map, "state", MAX_TEXT)?.map(str::to_owned))
 }
 
-/// An RFC 8936 poll request.
-pub struct PollRequest {
-    pub max_events: u32,
-    pub return_immediately: bool,
-    pub acks: Vec<domain::ids::EventId>,
-    pub errors: Vec<(domain::ids::EventId, String)>,
-}
+pub use crate::services::streams::PollRequest;
 
 /// SETs returned per poll when the receiver names no `maxEvents`, and at most.
 const DEFAULT_MAX_EVENTS: u32 = 100;

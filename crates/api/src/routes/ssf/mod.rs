@@ -5,34 +5,21 @@
 //! not exist.
 
 mod input;
-pub mod receivers;
 mod schemas;
 
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::receiver_auth::AuthenticatedReceiver;
 use crate::http::request_id::request_context;
-use crate::metrics::AttemptResult;
-use crate::outbox::destinations::AddressPolicy;
-use crate::outbox::formats::{self, Signer};
-use crate::outbox::sealing;
 use crate::routes::resource;
-use crate::state::AppState;
+use crate::services::streams::{Polled, Refused, LONG_POLL_RECHECK};
+use crate::services::Services;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::Utc;
-use domain::ports::{SsfChange, SsfStore, StoreError};
-use domain::ssf::{self, Delivery, Receiver, Stream, StreamConfig, Verification};
+use domain::ssf::{self, Delivery, Receiver, Stream, Verification};
 use input::Write;
-use persistence::Database;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use std::time::Duration;
 use utoipa::ToSchema;
-
-/// How long a poll waits for an event when asked to (RFC 8936 §2.4 leaves it to us).
-const LONG_POLL: Duration = Duration::from_secs(30);
-/// How often a waiting poll looks again without being woken (for other instances' events).
-const LONG_POLL_RECHECK: Duration = Duration::from_secs(1);
 
 /// What every receiver operation may answer besides its own.
 #[derive(utoipa::IntoResponses)]
@@ -124,7 +111,7 @@ pub struct StreamQuery {
     stream_id: Option<String>,
 }
 
-fn base(state: &AppState) -> String {
+fn base(state: &Services) -> String {
     state
         .config
         .server
@@ -134,11 +121,11 @@ fn base(state: &AppState) -> String {
         .to_owned()
 }
 
-fn issuer(state: &AppState) -> String {
+fn issuer(state: &Services) -> String {
     state.config.session.issuer.clone().unwrap_or_default()
 }
 
-fn view(state: &AppState, receiver: &Receiver, stream: &Stream) -> StreamView {
+fn view(state: &Services, receiver: &Receiver, stream: &Stream) -> StreamView {
     let delivery = match &stream.config.delivery {
         Delivery::Push { endpoint_url, .. } => {
             json!({ "method": ssf::PUSH, "endpoint_url": endpoint_url })
@@ -169,57 +156,18 @@ fn status_view(stream: &Stream) -> StatusView {
     }
 }
 
-/// Runs a change to a receiver's streams on a blocking thread, audited as this request's.
-pub(super) async fn audited<T: Send + 'static>(
-    state: &AppState,
-    req: &HttpRequest,
-    what: &'static str,
-    change: impl FnOnce(&Database, &SsfChange<'_>) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, ApiError> {
-    let (db, context, audit) = (
-        state.db.clone(),
-        request_context(req),
-        state.config.audit_log.clone(),
-    );
-    Ok(state
-        .offload
-        .run(what, move || {
-            let at = Utc::now();
-            change(
-                &db,
-                &SsfChange {
-                    context: &context,
-                    audit: &audit,
-                    at,
-                },
-            )
-        })
-        .await?)
-}
-
-/// A push endpoint that no push could ever reach (a literal private address, or one of our
-/// own listeners) is refused now rather than failing every delivery later.
-fn reachable(policy: &AddressPolicy, config: &StreamConfig) -> Result<(), ApiError> {
-    if let Delivery::Push { endpoint_url, .. } = &config.delivery {
-        // A URL the pattern allows but the URL parser does not (a stray `%` in the host) has
-        // no literal address to judge; its pushes fail as not an absolute http(s) URL.
-        let Ok(parsed) = reqwest::Url::parse(endpoint_url) else {
-            return Ok(());
-        };
-        if policy.never_allowed(&parsed) {
-            return Err(input::bad_request(
-                "delivery.endpoint_url: address not allowed (not public and not in ssf.push.allow_networks, or this instance's own listener)",
-            ));
-        }
+/// A refused configuration is the receiver's mistake: a quota reached conflicts.
+fn refused(refused: Refused) -> ApiError {
+    match refused {
+        Refused::Quota(quota) => ApiError::refused(
+            StatusCode::CONFLICT,
+            format!("{quota} (ssf.max_streams_per_receiver)"),
+        ),
+        Refused::Unreachable => input::bad_request(
+            "delivery.endpoint_url: address not allowed (not public and not in ssf.push.allow_networks, or this instance's own listener)",
+        ),
+        Refused::SessionAudience => input::bad_request("audience: one of session.audience"),
     }
-    Ok(())
-}
-
-/// The configuration as it is stored (docs/events.md "Shared Signals": the push authorization header
-/// sealed).
-fn sealed(state: &AppState, config: StreamConfig) -> Result<StreamConfig, ApiError> {
-    sealing::seal(&state.keys, config)
-        .map_err(|e| ApiError::internal("sealing a push authorization header", e))
 }
 
 fn not_found() -> ApiError {
@@ -234,7 +182,7 @@ fn not_found() -> ApiError {
     summary = "The transmitter's metadata",
     responses((status = 200, description = "Every endpoint an absolute URL", body = TransmitterMetadata))
 )]
-pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
+pub async fn metadata(state: web::Data<Services>) -> HttpResponse {
     let base = base(&state);
     HttpResponse::Ok().json(TransmitterMetadata {
         spec_version: "1_0",
@@ -271,28 +219,15 @@ pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
 pub async fn create_stream(
     req: HttpRequest,
     receiver: AuthenticatedReceiver,
-    state: web::Data<AppState>,
-    policy: web::Data<AddressPolicy>,
+    services: web::Data<Services>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let config = input::stream_config(&input::object(&body)?, Write::Create)?;
-    reachable(&policy, &config)?;
-    let config = sealed(&state, config)?;
-    let (who, max) = (
-        receiver.0.clone(),
-        state.config.ssf.max_streams_per_receiver,
-    );
-    let stream = audited(&state, &req, "creating a stream", move |db, change| {
-        db.create_stream(&who, &config, max, change)
-    })
-    .await?
-    .map_err(|quota| {
-        ApiError::refused(
-            StatusCode::CONFLICT,
-            format!("{quota} (ssf.max_streams_per_receiver)"),
-        )
-    })?;
-    Ok(HttpResponse::Created().json(view(&state, &receiver.0, &stream)))
+    let stream = services
+        .create_stream(receiver.0.clone(), config, request_context(&req))
+        .await?
+        .map_err(refused)?;
+    Ok(HttpResponse::Created().json(view(&services, &receiver.0, &stream)))
 }
 
 #[utoipa::path(
@@ -310,28 +245,23 @@ pub async fn create_stream(
 )]
 pub async fn get_streams(
     receiver: AuthenticatedReceiver,
-    state: web::Data<AppState>,
+    services: web::Data<Services>,
     query: web::Query<StreamQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (db, who) = (state.db.clone(), receiver.0.clone());
     match &query.stream_id {
         Some(id) => {
             let id = input::parse_stream_id(id)?;
-            let stream = state
-                .offload
-                .run("reading a stream", move || db.stream_of(&who, id))
+            let stream = services
+                .stream(receiver.0.clone(), id)
                 .await?
                 .ok_or_else(not_found)?;
-            Ok(HttpResponse::Ok().json(view(&state, &receiver.0, &stream)))
+            Ok(HttpResponse::Ok().json(view(&services, &receiver.0, &stream)))
         }
         None => {
-            let streams = state
-                .offload
-                .run("listing streams", move || db.streams_of(&who))
-                .await?;
+            let streams = services.streams(receiver.0.clone()).await?;
             let views: Vec<StreamView> = streams
                 .iter()
-                .map(|s| view(&state, &receiver.0, s))
+                .map(|s| view(&services, &receiver.0, s))
                 .collect();
             Ok(HttpResponse::Ok().json(views))
         }
@@ -341,17 +271,14 @@ pub async fn get_streams(
 async fn write_stream(
     req: HttpRequest,
     receiver: AuthenticatedReceiver,
-    state: web::Data<AppState>,
-    policy: web::Data<AddressPolicy>,
+    services: web::Data<Services>,
     body: web::Bytes,
     replace: bool,
 ) -> Result<HttpResponse, ApiError> {
     let map = input::object(&body)?;
     let id = input::stream_id(&map)?;
-    let (db, who) = (state.db.clone(), receiver.0.clone());
-    let current = state
-        .offload
-        .run("reading a stream", move || db.stream_of(&who, id))
+    let current = services
+        .stream(receiver.0.clone(), id)
         .await?
         .ok_or_else(not_found)?;
     let config = if replace {
@@ -359,16 +286,12 @@ async fn write_stream(
     } else {
         input::stream_config(&map, Write::Update(&current.config))?
     };
-    reachable(&policy, &config)?;
-    let config = sealed(&state, config)?;
-    let who = receiver.0.clone();
-    let stream = audited(&state, &req, "updating a stream", move |db, change| {
-        db.update_stream(&who, id, &config, change)
-    })
-    .await?
-    .ok_or_else(not_found)?;
-    state.events.wake();
-    Ok(HttpResponse::Ok().json(view(&state, &receiver.0, &stream)))
+    let stream = services
+        .update_stream(receiver.0.clone(), id, config, request_context(&req))
+        .await?
+        .map_err(refused)?
+        .ok_or_else(not_found)?;
+    Ok(HttpResponse::Ok().json(view(&services, &receiver.0, &stream)))
 }
 
 #[utoipa::path(
@@ -388,11 +311,10 @@ async fn write_stream(
 pub async fn update_stream(
     req: HttpRequest,
     receiver: AuthenticatedReceiver,
-    state: web::Data<AppState>,
-    policy: web::Data<AddressPolicy>,
+    services: web::Data<Services>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    write_stream(req, receiver, state, policy, body, false).await
+    write_stream(req, receiver, services, body, false).await
 }
 
 #[utoipa::path(
@@ -412,11 +334,10 @@ pub async fn update_stream(
 pub async fn replace_stream(
     req: HttpRequest,
     receiver: AuthenticatedReceiver,
-    state: web::Data<AppState>,
-    policy: web::Data<AddressPolicy>,
+    services: web::Data<Services>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    write_stream(req, receiver, state, policy, body, true).await
+    write_stream(req, receiver, services, body, true).await
 }
 
 #[utoipa::path(
@@ -432,7 +353,7 @@ pub async fn replace_stream(
 pub async fn delete_stream(
     req: HttpRequest,
     receiver: AuthenticatedReceiver,
-    state: web::Data<AppState>,
+    services: web::Data<Services>,
     query: web::Query<StreamQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let id = input::parse_stream_id(
@@ -441,12 +362,10 @@ pub async fn delete_stream(
             .as_deref()
             .ok_or_else(|| input::bad_request("stream_id is required"))?,
     )?;
-    let who = receiver.0.clone();
-    let deleted = audited(&state, &req, "deleting a stream", move |db, change| {
-        db.delete_stream(&who, id, change)
-    })
-    .await?;
-    if deleted {
+    if services
+        .delete_stream(receiver.0, id, request_context(&req))
+        .await?
+    {
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(not_found())
@@ -465,7 +384,7 @@ pub async fn delete_stream(
 )]
 pub async fn get_status(
     receiver: AuthenticatedReceiver,
-    state: web::Data<AppState>,
+    services: web::Data<Services>,
     query: web::Query<StreamQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let id = input::parse_stream_id(
@@ -474,10 +393,8 @@ pub async fn get_status(
             .as_deref()
             .ok_or_else(|| input::bad_request("stream_id is required"))?,
     )?;
-    let (db, who) = (state.db.clone(), receiver.0.clone());
-    let stream = state
-        .offload
-        .run("reading a stream", move || db.stream_of(&who, id))
+    let stream = services
+        .stream(receiver.0, id)
         .await?
         .ok_or_else(not_found)?;
     Ok(HttpResponse::Ok().json(status_view(&stream)))
@@ -496,44 +413,33 @@ pub async fn get_status(
 pub async fn set_status(
     req: HttpRequest,
     receiver: AuthenticatedReceiver,
-    state: web::Data<AppState>,
+    services: web::Data<Services>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let map = input::object(&body)?;
     let id = input::stream_id(&map)?;
     let (status, reason) = input::status(&map)?;
-    let who = receiver.0.clone();
-    let stream = audited(
-        &state,
-        &req,
-        "changing a stream's status",
-        move |db, change| db.set_stream_status(&who, id, status, reason.as_deref(), change),
-    )
-    .await?
-    .ok_or_else(not_found)?;
-    state.events.wake();
+    let stream = services
+        .set_stream_status(receiver.0, id, status, reason, request_context(&req))
+        .await?
+        .ok_or_else(not_found)?;
     Ok(HttpResponse::Ok().json(status_view(&stream)))
 }
 
 async fn change_subject(
     req: HttpRequest,
     receiver: AuthenticatedReceiver,
-    state: web::Data<AppState>,
+    services: web::Data<Services>,
     body: web::Bytes,
     add: bool,
 ) -> Result<(), ApiError> {
     let map = input::object(&body)?;
     let id = input::stream_id(&map)?;
     let subject = input::subject(&map)?;
-    let who = receiver.0.clone();
-    audited(
-        &state,
-        &req,
-        "changing a stream's subjects",
-        move |db, change| db.change_subject(&who, id, &subject, add, change),
-    )
-    .await?
-    .ok_or_else(not_found)
+    services
+        .change_subject(receiver.0, id, subject, add, request_context(&req))
+        .await?
+        .ok_or_else(not_found)
 }
 
 #[utoipa::path(
@@ -549,10 +455,10 @@ async fn change_subject(
 pub async fn add_subject(
     req: HttpRequest,
     receiver: AuthenticatedReceiver,
-    state: web::Data<AppState>,
+    services: web::Data<Services>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    change_subject(req, receiver, state, body, true).await?;
+    change_subject(req, receiver, services, body, true).await?;
     Ok(HttpResponse::Ok().finish())
 }
 
@@ -569,10 +475,10 @@ pub async fn add_subject(
 pub async fn remove_subject(
     req: HttpRequest,
     receiver: AuthenticatedReceiver,
-    state: web::Data<AppState>,
+    services: web::Data<Services>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    change_subject(req, receiver, state, body, false).await?;
+    change_subject(req, receiver, services, body, false).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -593,31 +499,14 @@ pub async fn remove_subject(
 )]
 pub async fn verify(
     receiver: AuthenticatedReceiver,
-    state: web::Data<AppState>,
+    services: web::Data<Services>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let map = input::object(&body)?;
     let id = input::stream_id(&map)?;
-    let verification_state = input::state(&map)?;
-    let (db, who) = (state.db.clone(), receiver.0.clone());
-    let interval = state.config.ssf.min_verification_interval.chrono();
-    let verification = state
-        .offload
-        .run("requesting a verification", move || {
-            db.request_verification(
-                &who,
-                id,
-                verification_state.as_deref(),
-                Utc::now(),
-                interval,
-            )
-        })
-        .await?;
-    match verification {
-        Verification::Requested => {
-            state.events.verification_requested();
-            Ok(HttpResponse::NoContent().finish())
-        }
+    let state = input::state(&map)?;
+    match services.request_verification(receiver.0, id, state).await? {
+        Verification::Requested => Ok(HttpResponse::NoContent().finish()),
         Verification::NotFound => Err(not_found()),
         Verification::TooSoon(wait) => Err(ApiError::too_many_requests(
             wait.to_std().unwrap_or_default(),
@@ -644,83 +533,28 @@ pub async fn verify(
 )]
 pub async fn poll(
     receiver: AuthenticatedReceiver,
-    state: web::Data<AppState>,
+    services: web::Data<Services>,
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let id = input::parse_stream_id(&path)?;
     let request = input::poll(&input::object(&body)?)?;
-    let (db, who) = (state.db.clone(), receiver.0.clone());
-    let stream = state
-        .offload
-        .run("reading a stream", move || db.stream_of(&who, id))
-        .await?
-        .filter(|s| matches!(s.config.delivery, Delivery::Poll))
-        .ok_or_else(not_found)?;
-    let deadline = tokio::time::Instant::now() + LONG_POLL;
-    let (mut acks, mut errors) = (request.acks, request.errors);
-    // Per stream, as pushes are: an acknowledgement is a delivery, an error a dead one.
-    let key = stream.delivery_key();
-    for _ in &acks {
-        state
-            .metrics
-            .webhook_attempt(&key, AttemptResult::Delivered);
-    }
-    for _ in &errors {
-        state.metrics.webhook_attempt(&key, AttemptResult::Dead);
-    }
-    // Subscribed before the first look, so an event committed after it wakes us.
-    let mut woken = state.events.polls().subscribe();
-    let mut waiting = None;
-    loop {
-        let (db, polled, max) = (state.db.clone(), stream.clone(), request.max_events);
-        let (a, e) = (std::mem::take(&mut acks), std::mem::take(&mut errors));
-        let (events, more) = state
-            .offload
-            .run("polling a stream", move || {
-                db.poll(&polled, &a, &e, max, Utc::now())
-            })
-            .await?;
-        let wait = events.is_empty()
-            && max > 0
-            && !request.return_immediately
-            && tokio::time::Instant::now() < deadline;
-        if wait {
-            if waiting.is_none() {
-                let max_waiting = state.config.ssf.poll.max_waiting_per_stream;
-                waiting = Some(state.events.polls().wait_on(stream.id, max_waiting).ok_or_else(
-                    || {
-                        ApiError::too_many_requests(
-                            LONG_POLL_RECHECK,
-                            "as many polls wait on this stream as may (ssf.poll.max_waiting_per_stream)",
-                        )
-                    },
-                )?);
-            }
-            // Woken by an event reaching a stream here, or look again after a second for
-            // other instances'; a client that hangs up drops this future (and its place).
-            let until = deadline.min(tokio::time::Instant::now() + LONG_POLL_RECHECK);
-            let _ = tokio::time::timeout_at(until, woken.changed()).await;
-            woken.borrow_and_update();
-            continue;
-        }
-        let signer = Signer {
-            keys: &state.keys,
-            issuer: state.config.session.issuer.as_deref(),
-        };
-        let mut sets = Map::new();
-        for event in &events {
-            match formats::stream_set(&receiver.0.audience, stream.id, event, &signer, Utc::now()) {
-                Ok(set) => {
-                    sets.insert(event.id.to_string(), Value::String(set));
-                }
-                Err(e) => return Err(ApiError::internal("signing a SET", e)),
-            }
-        }
-        return Ok(HttpResponse::Ok().json(PollView {
+    match services.poll(receiver.0, id, request).await? {
+        Polled::Sets {
             sets,
-            more_available: more,
-        }));
+            more_available,
+        } => Ok(HttpResponse::Ok().json(PollView {
+            sets: sets
+                .into_iter()
+                .map(|(jti, set)| (jti.to_string(), Value::String(set)))
+                .collect(),
+            more_available,
+        })),
+        Polled::NotFound => Err(not_found()),
+        Polled::TooManyWaiting => Err(ApiError::too_many_requests(
+            LONG_POLL_RECHECK,
+            "as many polls wait on this stream as may (ssf.poll.max_waiting_per_stream)",
+        )),
     }
 }
 

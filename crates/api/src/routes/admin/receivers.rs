@@ -1,15 +1,15 @@
 //! The SSF receivers, on the admin listener: an operator creates one (its token is shown once,
 //! stored only as its hash), lists them, or removes one with its streams.
 
-use super::audited;
+use super::AdminRefusals;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::json_object::JsonObject;
-use crate::http::receiver_auth::{new_token, token_hash};
-use crate::state::AppState;
+use crate::http::request_id::request_context;
+use crate::services::streams::Refused;
+use crate::services::Services;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::Utc;
-use domain::ports::SsfStore;
 use domain::ssf::Receiver;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -73,13 +73,13 @@ fn text_ok(s: &str, max: usize) -> bool {
     responses(
         (status = 201, description = "The receiver, with its token (shown once)", body = CreatedReceiver),
         (status = 400, description = "Not valid JSON, an unknown field, a name or audience empty or too long, or an audience that is one of `session.audience`", body = ErrorBody),
-        super::super::admin::AdminRefusals,
+        AdminRefusals,
     ),
     security(("ApiKeyAuth" = []), ())
 )]
 pub async fn create(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    services: web::Data<Services>,
     body: JsonObject<CreateReceiver>,
 ) -> Result<HttpResponse, ApiError> {
     let CreateReceiver { name, audience } = body.0;
@@ -89,24 +89,21 @@ pub async fn create(
     if !text_ok(&audience, 2048) {
         return Err(ApiError::bad_request("audience: 1 to 2048 characters"));
     }
-    if state.config.session.audience.contains(&audience) {
-        // The receiver's SETs would carry a session token's audience.
-        return Err(ApiError::bad_request(
-            "audience: one of session.audience; a receiver's audience must be its own",
-        ));
-    }
-    let token = new_token()?;
-    let hash = token_hash(&token);
-    let receiver = audited(&state, &req, "creating a receiver", move |db, change| {
-        db.create_receiver(&name, &audience, &hash, change)
-    })
-    .await?;
+    let created = services
+        .create_receiver(name, audience, request_context(&req))
+        .await?
+        .map_err(|_: Refused| {
+            ApiError::bad_request(
+                "audience: one of session.audience; a receiver's audience must be its own",
+            )
+        })?;
+    let receiver = created.receiver;
     Ok(HttpResponse::Created().json(CreatedReceiver {
         id: receiver.id,
         name: receiver.name,
         audience: receiver.audience,
         created_at: receiver.created_at,
-        token,
+        token: created.token,
     }))
 }
 
@@ -118,16 +115,12 @@ pub async fn create(
     summary = "The SSF receivers (never their tokens)",
     responses(
         (status = 200, description = "Every receiver, oldest first", body = Vec<ReceiverView>),
-        super::super::admin::AdminRefusals,
+        AdminRefusals,
     ),
     security(("ApiKeyAuth" = []), ())
 )]
-pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let db = state.db.clone();
-    let receivers = state
-        .offload
-        .run("listing receivers", move || db.list_receivers())
-        .await?;
+pub async fn list(services: web::Data<Services>) -> Result<HttpResponse, ApiError> {
+    let receivers = services.list_receivers().await?;
     let body: Vec<ReceiverView> = receivers.into_iter().map(ReceiverView::from).collect();
     Ok(HttpResponse::Ok().json(body))
 }
@@ -143,21 +136,19 @@ pub async fn list(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> 
         (status = 204, description = "Removed"),
         (status = 400, description = "A malformed id", body = ErrorBody),
         (status = 404, description = "No such receiver", body = ErrorBody),
-        super::super::admin::AdminRefusals,
+        AdminRefusals,
     ),
     security(("ApiKeyAuth" = []), ())
 )]
 pub async fn delete(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    services: web::Data<Services>,
     path: web::Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let removed = audited(&state, &req, "removing a receiver", move |db, change| {
-        db.delete_receiver(id, change)
-    })
-    .await?;
-    if removed {
+    if services
+        .delete_receiver(path.into_inner(), request_context(&req))
+        .await?
+    {
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(ApiError::status(StatusCode::NOT_FOUND))
