@@ -343,7 +343,11 @@ async fn create_user(services: Services, email: String, verified: bool) -> ExitC
     }
 }
 
-async fn change_deletion(services: Services, user_id: &str, change: DeletionChangeKind) -> ExitCode {
+async fn change_deletion(
+    services: Services,
+    user_id: &str,
+    change: DeletionChangeKind,
+) -> ExitCode {
     let Ok(user_id) = user_id.parse::<UserId>() else {
         return fail("user", "not a user id (UUID)");
     };

@@ -77,14 +77,24 @@ pub struct Deletion {
     pub by: DeletedBy,
     /// A user's own deletion with a grace period: schedule it instead (the user marked, every
     /// session removed, `user_deletion_scheduled`, `user.delete.scheduled`), to be purged after
-    /// this time unless an operator restores the account. `None`: delete at once.
+    /// this time unless an operator restores the account. `None`: delete at once; but a user's
+    /// own request under legal hold is scheduled all the same, to be purged now, that is once
+    /// the hold is released (the hold is never revealed to the user).
     pub purge_after: Option<DateTime<Utc>>,
     pub context: RequestContext,
     pub audit: AuditLogConfig,
     pub at: DateTime<Utc>,
-    /// The hooks the event (`user.delete`, or `user.delete.scheduled` when scheduling) goes to
-    /// (none: the event is written with nothing left to deliver).
-    pub recipients: Recipients,
+    /// The hooks each event the deletion may write goes to (none: the event is written with
+    /// nothing left to deliver).
+    pub recipients: DeletionRecipients,
+}
+
+/// Who hears of a deletion: the hooks of `user.delete` and those of `user.delete.scheduled`
+/// (which of the two a deletion writes is decided under the user's lock).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeletionRecipients {
+    pub deleted: Recipients,
+    pub scheduled: Recipients,
 }
 
 /// A session ending by request (logout, admin), announced as `session.delete`.
@@ -110,7 +120,8 @@ pub enum DeletionOutcome {
     NoSession,
     /// [`DeletedBy::User`]: the session is live but older than re-authentication allows.
     ReauthenticationRequired,
-    /// Under legal hold: nothing was deleted.
+    /// An operator's deletion (or the purge's) met a legal hold: nothing was deleted. A
+    /// user's own request never gets this: it is scheduled instead.
     Held,
 }
 

@@ -11,7 +11,6 @@ use crate::metrics::Metrics;
 use crate::sessions::lookup::{LookupError, SessionLookup};
 use crate::state::AppState;
 use actix_web::dev::Payload;
-use persistence::{Offload, OffloadError};
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
 use chrono::{DateTime, Utc};
@@ -19,6 +18,7 @@ use domain::ids::UserId;
 use domain::model::Session;
 use futures_util::future::LocalBoxFuture;
 use jwks::{KeyManager, TokenError, VerifiedToken};
+use persistence::{Offload, OffloadError};
 use std::sync::Arc;
 
 /// At most this many candidate tokens are tried per request (one header, a few cookies), so

@@ -4,14 +4,11 @@
 //! same 401.
 
 use super::error::ApiError;
+use crate::services::streams::token_hash;
 use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
-use aws_lc_rs::digest::{digest, SHA256};
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use domain::ports::SsfStore;
 use domain::ssf::Receiver;
 use futures_util::future::LocalBoxFuture;
@@ -21,18 +18,6 @@ const MAX_TOKEN_LEN: usize = 512;
 
 /// A receiver that presented its token.
 pub struct AuthenticatedReceiver(pub Receiver);
-
-/// The stored form of a token.
-pub fn token_hash(token: &str) -> String {
-    URL_SAFE_NO_PAD.encode(digest(&SHA256, token.as_bytes()))
-}
-
-/// A new receiver token: 32 random bytes, base64url, shown once.
-pub fn new_token() -> Result<String, aws_lc_rs::error::Unspecified> {
-    let mut bytes = [0u8; 32];
-    SystemRandom::new().fill(&mut bytes)?;
-    Ok(format!("ssf_{}", URL_SAFE_NO_PAD.encode(bytes)))
-}
 
 fn bearer(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;

@@ -29,32 +29,38 @@ pub async fn export(
     reader: Reader,
 ) -> Result<Option<HttpResponse>, ApiError> {
     let found = services.export(user_id).await?;
-    Ok(found.map(|Export { user, sessions, audit_logs }| {
-        let sessions = sessions.iter().map(SessionView::from).collect();
-        let mut answer = HttpResponse::Ok();
-        answer
-            .insert_header((
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"user-{}.json\"", user.id),
-            ))
-            .insert_header((header::CACHE_CONTROL, "no-store"));
-        match reader {
-            Reader::Operator => answer.json(ExportView {
-                user: UserView::from(&user),
-                sessions,
-                audit_logs: audit_logs.iter().map(AuditLogView::from).collect(),
-                exported_at: Utc::now(),
-            }),
-            Reader::Subject => answer.json(PublicExportView {
-                user: PublicUserView::from(&user),
-                sessions,
-                audit_logs: audit_logs
-                    .iter()
-                    .filter(|a| a.is_own_action())
-                    .map(AuditLogView::from)
-                    .collect(),
-                exported_at: Utc::now(),
-            }),
-        }
-    }))
+    Ok(found.map(
+        |Export {
+             user,
+             sessions,
+             audit_logs,
+         }| {
+            let sessions = sessions.iter().map(SessionView::from).collect();
+            let mut answer = HttpResponse::Ok();
+            answer
+                .insert_header((
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"user-{}.json\"", user.id),
+                ))
+                .insert_header((header::CACHE_CONTROL, "no-store"));
+            match reader {
+                Reader::Operator => answer.json(ExportView {
+                    user: UserView::from(&user),
+                    sessions,
+                    audit_logs: audit_logs.iter().map(AuditLogView::from).collect(),
+                    exported_at: Utc::now(),
+                }),
+                Reader::Subject => answer.json(PublicExportView {
+                    user: PublicUserView::from(&user),
+                    sessions,
+                    audit_logs: audit_logs
+                        .iter()
+                        .filter(|a| a.is_own_action())
+                        .map(AuditLogView::from)
+                        .collect(),
+                    exported_at: Utc::now(),
+                }),
+            }
+        },
+    ))
 }

@@ -7,12 +7,12 @@ use super::views::{PublicExportView, PublicUserView};
 use crate::http::auth::{Authenticated, VerifiedTokens};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::request_id::request_context;
+use crate::services::accounts::{OwnDeletion, OwnDeletionOutcome};
+use crate::services::Services;
 use crate::sessions::cookie;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use crate::services::accounts::{OwnDeletion, OwnDeletionOutcome};
-use crate::services::Services;
 use domain::events::SessionEndReason;
 use domain::ids::UserId;
 
@@ -38,7 +38,6 @@ enum SessionRefusals {
             headers(("Set-Cookie" = String, description = "Removes the session cookie (Max-Age=0)"))),
         (status = 401, description = "Unauthorized, or a more recent sign-in is needed (RFC 9470 challenge)", body = ErrorBody,
             headers(("WWW-Authenticate" = String, description = "`Bearer`, or the RFC 9470 `insufficient_user_authentication` challenge with `max_age`"))),
-        (status = 409, description = "The account is under legal hold", body = ErrorBody),
         (status = 500, description = "Internal server error", body = ErrorBody),
     ),
     security(("CookieAuth" = []), ("BearerTokenAuth" = []))
@@ -60,7 +59,6 @@ pub async fn delete_user(
         OwnDeletionOutcome::Accepted => Ok(HttpResponse::NoContent()
             .cookie(cookie::removal(&services.config.session.cookie))
             .finish()),
-        OwnDeletionOutcome::Held => Err(ApiError::status(StatusCode::CONFLICT)),
         OwnDeletionOutcome::NoSession => Err(ApiError::unauthorized()),
         OwnDeletionOutcome::ReauthenticationRequired { max_age } => {
             Err(ApiError::challenge(format!(

@@ -9,7 +9,8 @@ use domain::ids::{SessionId, UserId};
 use domain::model::{AuditLog, NewEmail, RequestContext, Session, User, UserStatus};
 use domain::ports::{
     AccountStore, AuditLogFilter, AuditLogStore, ChangeOutcome, DeletedBy, DeletedUser, Deleter,
-    Deletion, DeletionChange, DeletionChangeKind, DeletionOutcome, Purge, SessionStore,
+    Deletion, DeletionChange, DeletionChangeKind, DeletionOutcome, DeletionRecipients, Purge,
+    SessionStore,
 };
 use persistence::OffloadError;
 
@@ -27,14 +28,13 @@ pub struct OwnDeletion {
 /// How a user's own deletion request ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum OwnDeletionOutcome {
-    /// Deleted at once, or scheduled: the same answer to the user.
+    /// Deleted at once, or scheduled (by a grace period, or, never said to the user, because a
+    /// legal hold keeps the account until it is released): the same answer to the user.
     Accepted,
     /// No session of the request is live (logged out, expired, or a concurrent deletion won).
     NoSession,
     /// The session is older than `account.deletion.max_session_age` (seconds) allows.
     ReauthenticationRequired { max_age: u64 },
-    /// Under legal hold.
-    Held,
 }
 
 /// How an operator's deletion ended.
@@ -107,10 +107,6 @@ impl Services {
         let account = &self.config.account;
         let now = Utc::now();
         let grace = account.deletion.grace_period;
-        let event = match grace {
-            Some(_) => EventKind::UserDeleteScheduled,
-            None => EventKind::UserDelete,
-        };
         let deletion = Deletion {
             user_id: request.user_id,
             by: DeletedBy::User {
@@ -120,7 +116,7 @@ impl Services {
             purge_after: grace.map(|g| now + g.chrono()),
             context: request.context,
             audit: self.config.audit_log.clone(),
-            recipients: self.events.recipients(event),
+            recipients: self.deletion_recipients(),
             at: now,
         };
         let outcome = self.delete(deletion).await?;
@@ -141,7 +137,13 @@ impl Services {
                 self.events.committed(EventKind::UserDeleteScheduled);
                 OwnDeletionOutcome::Accepted
             }
-            DeletionOutcome::Held => OwnDeletionOutcome::Held,
+            // Only an operator's deletion meets a hold; a user's own is scheduled instead.
+            DeletionOutcome::Held => {
+                return Err(ServiceError::internal(
+                    "deleting user",
+                    "a user's own deletion was refused by a legal hold",
+                ))
+            }
             DeletionOutcome::NoSession => {
                 self.metrics.token_rejected("session");
                 OwnDeletionOutcome::NoSession
@@ -171,7 +173,7 @@ impl Services {
             purge_after: None,
             context,
             audit: self.config.audit_log.clone(),
-            recipients: self.events.recipients(EventKind::UserDelete),
+            recipients: self.deletion_recipients(),
             at: Utc::now(),
         };
         Ok(match self.delete(deletion).await? {
@@ -198,14 +200,14 @@ impl Services {
             recipients: self.events.recipients(EventKind::UserDelete),
             at: Utc::now(),
         };
-        let purged = self
-            .deletions()
-            .purge_next(purge)
-            .await
-            .map_err(|source| OffloadError::Store {
-                context: "purging",
-                source,
-            })?;
+        let purged =
+            self.deletions()
+                .purge_next(purge)
+                .await
+                .map_err(|source| OffloadError::Store {
+                    context: "purging",
+                    source,
+                })?;
         if let Some(deleted) = &purged {
             log::info!("user {} purged after their grace period", deleted.id);
             self.metrics.user_purged();
@@ -273,6 +275,14 @@ impl Services {
                 }))
             })
             .await?)
+    }
+
+    /// Who hears of a deletion, whichever event it writes.
+    fn deletion_recipients(&self) -> DeletionRecipients {
+        DeletionRecipients {
+            deleted: self.events.recipients(EventKind::UserDelete),
+            scheduled: self.events.recipients(EventKind::UserDeleteScheduled),
+        }
     }
 
     /// Every deletion goes through here, to the one entry point.

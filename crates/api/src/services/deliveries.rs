@@ -6,9 +6,7 @@ use crate::metrics::Gauges;
 use chrono::Utc;
 use domain::ids::EventId;
 use domain::model::{AuditLog, Delivery, RequestContext};
-use domain::ports::{
-    AccountStore, AuditLogFilter, AuditLogStore, DeliveryStatus, Outbox, Page,
-};
+use domain::ports::{AccountStore, AuditLogFilter, AuditLogStore, DeliveryStatus, Outbox, Page};
 
 impl Services {
     /// Makes the matching dead deliveries pending again (audited as

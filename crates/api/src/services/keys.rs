@@ -41,7 +41,9 @@ impl Services {
     ) -> Result<String, ServiceError> {
         let keys = self.keys.clone();
         self.offload
-            .call("rotating key", move || keys.rotate(stage, force, Utc::now()))
+            .call("rotating key", move || {
+                keys.rotate(stage, force, Utc::now())
+            })
             .await?
             .map_err(|e| ServiceError::internal("rotating key", e))
     }
@@ -104,6 +106,8 @@ impl Services {
                 keys.ensure_signing_key(Utc::now())
             })
             .await
-            .map_err(|e| jwks::KeyError::Store(domain::ports::StoreError::Unavailable(Box::new(e))))?
+            .map_err(|e| {
+                jwks::KeyError::Store(domain::ports::StoreError::Unavailable(Box::new(e)))
+            })?
     }
 }

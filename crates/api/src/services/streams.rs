@@ -3,10 +3,13 @@
 //! only its own streams; the door has authenticated it.
 
 use super::{ServiceError, Services};
-use crate::http::receiver_auth::{new_token, token_hash};
 use crate::metrics::AttemptResult;
 use crate::outbox::formats::{self, Signer};
 use crate::outbox::sealing;
+use aws_lc_rs::digest::{digest, SHA256};
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use chrono::Utc;
 use domain::ids::EventId;
 use domain::model::RequestContext;
@@ -60,6 +63,18 @@ pub enum Polled {
     NotFound,
     /// As many long polls wait on this stream as `ssf.poll.max_waiting_per_stream` allows.
     TooManyWaiting,
+}
+
+/// The stored form of a token.
+pub fn token_hash(token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(digest(&SHA256, token.as_bytes()))
+}
+
+/// A new receiver token: 32 random bytes, base64url, shown once.
+pub fn new_token() -> Result<String, aws_lc_rs::error::Unspecified> {
+    let mut bytes = [0u8; 32];
+    SystemRandom::new().fill(&mut bytes)?;
+    Ok(format!("ssf_{}", URL_SAFE_NO_PAD.encode(bytes)))
 }
 
 impl Services {
@@ -204,9 +219,11 @@ impl Services {
         add: bool,
         context: RequestContext,
     ) -> Result<Option<()>, ServiceError> {
-        self.audited("changing a stream's subjects", context, move |db, change| {
-            db.change_subject(&receiver, id, &subject, add, change)
-        })
+        self.audited(
+            "changing a stream's subjects",
+            context,
+            move |db, change| db.change_subject(&receiver, id, &subject, add, change),
+        )
         .await
     }
 
@@ -254,8 +271,7 @@ impl Services {
         // Per stream, as pushes are: an acknowledgement is a delivery, an error a dead one.
         let key = stream.delivery_key();
         for _ in &acks {
-            self.metrics
-                .webhook_attempt(&key, AttemptResult::Delivered);
+            self.metrics.webhook_attempt(&key, AttemptResult::Delivered);
         }
         for _ in &errors {
             self.metrics.webhook_attempt(&key, AttemptResult::Dead);
@@ -287,7 +303,10 @@ impl Services {
                 // Woken by an event reaching a stream here, or look again after a while for
                 // other instances'; a client that hangs up drops this future (and its place).
                 let until = deadline.min(tokio::time::Instant::now() + LONG_POLL_RECHECK);
-                if tokio::time::timeout_at(until, woken.changed()).await.is_err() {
+                if tokio::time::timeout_at(until, woken.changed())
+                    .await
+                    .is_err()
+                {
                     log::trace!("poll of stream {}: looking again", stream.id);
                 }
                 woken.borrow_and_update();
@@ -299,8 +318,9 @@ impl Services {
             };
             let mut sets = Vec::with_capacity(events.len());
             for event in &events {
-                let set = formats::stream_set(&receiver.audience, stream.id, event, &signer, Utc::now())
-                    .map_err(|e| ServiceError::internal("signing a SET", e))?;
+                let set =
+                    formats::stream_set(&receiver.audience, stream.id, event, &signer, Utc::now())
+                        .map_err(|e| ServiceError::internal("signing a SET", e))?;
                 sets.push((event.id, set));
             }
             return Ok(Polled::Sets {
@@ -312,7 +332,10 @@ impl Services {
 
     /// The configuration as it is stored: a push endpoint no push could reach is refused now
     /// rather than failing every delivery later; the push authorization header is sealed.
-    fn storable(&self, config: StreamConfig) -> Result<Result<StreamConfig, Refused>, ServiceError> {
+    fn storable(
+        &self,
+        config: StreamConfig,
+    ) -> Result<Result<StreamConfig, Refused>, ServiceError> {
         if let Delivery::Push { endpoint_url, .. } = &config.delivery {
             // A URL the pattern allows but the URL parser does not (a stray `%` in the host)
             // has no literal address to judge; its pushes fail as not an absolute http(s) URL.

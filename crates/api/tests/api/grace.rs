@@ -210,18 +210,107 @@ async fn held_users_are_never_purged(backend: Backend) {
     assert_eq!(deleted[0]["details"], json!({"by": "purge"}));
 }
 
-/// Without a grace period a held user cannot delete themself either.
-async fn a_held_user_cannot_delete_at_once(backend: Backend) {
-    let app = TestApp::builder(backend).start().await;
-    let victim = app.user_with_session("held.now@example.com").await;
+/// A legal hold never blocks or reveals anything to the user's own request (docs/api.md): the
+/// answer is a non-held user's, every session ends, and the deletion is scheduled (purge after
+/// the grace period, or now without one) while the purge waits for the hold's release; the
+/// admin API shows both the hold and the request. Then the release lets the purge take the user.
+async fn a_held_users_own_deletion_is_accepted_and_waits_for_the_release(
+    backend: Backend,
+    grace_period: Option<&str>,
+) {
+    let config = match grace_period {
+        Some(period) => grace(period),
+        None => json!({"account": {"deletion": {"purge_interval": "100ms"}}}),
+    };
+    let app = TestApp::builder(backend).config(config).start().await;
+    let held = app.user_with_session("held.own@example.com").await;
+    let other_session = app.login(&held.user_id).await;
+    let free = app.user_with_session("free.own@example.com").await;
     app.client
-        .put(format!("{}/users/{}/hold", app.admin, victim.user_id))
-        .json(&json!({"hold": true}))
+        .put(format!("{}/users/{}/hold", app.admin, held.user_id))
+        .json(&json!({"hold": true, "reason": "litigation"}))
         .fetch()
         .await
         .expect_status(200);
-    assert_error(app.delete_user(&victim.token).await, 409);
-    assert_eq!(app.rows_of_user(&victim.user_id), 3);
+
+    let answered_held = app.delete_user(&held.token).await.expect_status(204);
+    let answered_free = app.delete_user(&free.token).await.expect_status(204);
+    assert_eq!(
+        header(answered_held.headers(), "set-cookie"),
+        header(answered_free.headers(), "set-cookie"),
+        "the same answer as to a user without a hold"
+    );
+    for token in [&held.token, &other_session.token] {
+        assert_error(app.get_me(token).await, 401);
+    }
+
+    let user: Value = admin_user(&app, &held.user_id)
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(user["deletion"]["hold"], true, "{user}");
+    assert_eq!(user["deletion"]["hold_reason"], "litigation", "{user}");
+    let purge_after: chrono::DateTime<chrono::Utc> = user["deletion"]["purge_after"]
+        .str()
+        .parse()
+        .unwrap_or_else(|e| panic!("purge_after: {e}: {user}"));
+    let scheduled_at: chrono::DateTime<chrono::Utc> = user["deletion"]["scheduled_at"]
+        .str()
+        .parse()
+        .unwrap_or_else(|e| panic!("scheduled_at: {e}: {user}"));
+    let expected_wait = match grace_period {
+        Some(_) => chrono::Duration::seconds(2),
+        None => chrono::Duration::zero(),
+    };
+    assert_eq!(purge_after - scheduled_at, expected_wait, "{user}");
+    assert_eq!(
+        app.rows_of_user(&held.user_id),
+        2,
+        "the user and the address, no session"
+    );
+    let scheduled = audit_of(&app, &held.user_id, "user_deletion_scheduled").await;
+    assert_eq!(scheduled.len(), 1, "{scheduled:?}");
+    assert_eq!(scheduled[0]["details"]["by"], "user");
+    assert_eq!(
+        events_named(&app, "user.delete.scheduled", &held.user_id),
+        1
+    );
+    assert_eq!(events_named(&app, "user.delete", &held.user_id), 0);
+    // The session row is gone and a new one is refused while the deletion is scheduled.
+    assert_error(
+        app.client
+            .post(format!("{}/sessions", app.admin))
+            .json(&json!({"user_id": held.user_id}))
+            .fetch()
+            .await,
+        409,
+    );
+
+    // Not purged while held, well past purge_after (the free user, scheduled alike, is).
+    let free_within = Duration::from_secs(if grace_period.is_some() { 8 } else { 5 });
+    purged_within(&app, &free.user_id, free_within).await;
+    actix_rt::time::sleep(Duration::from_millis(500)).await;
+    admin_user(&app, &held.user_id).await.expect_status(200);
+
+    app.client
+        .put(format!("{}/users/{}/hold", app.admin, held.user_id))
+        .json(&json!({"hold": false}))
+        .fetch()
+        .await
+        .expect_status(200);
+    purged_within(&app, &held.user_id, Duration::from_secs(5)).await;
+    let deleted = audit_of(&app, &held.user_id, "user_deleted").await;
+    assert_eq!(deleted.len(), 1, "{deleted:?}");
+    assert_eq!(deleted[0]["details"], json!({"by": "purge"}));
+    assert_eq!(events_named(&app, "user.delete", &held.user_id), 1);
+}
+
+async fn a_held_user_without_a_grace_period(backend: Backend) {
+    a_held_users_own_deletion_is_accepted_and_waits_for_the_release(backend, None).await
+}
+
+async fn a_held_user_with_a_grace_period(backend: Backend) {
+    a_held_users_own_deletion_is_accepted_and_waits_for_the_release(backend, Some("2s")).await
 }
 
 async fn the_export_holds_everything_about_the_user_and_nothing_else(backend: Backend) {
@@ -370,6 +459,7 @@ on_both_backends!(
     migrations_go_down_and_up_with_scheduled_users,
     scheduled_restored_then_purged,
     held_users_are_never_purged,
-    a_held_user_cannot_delete_at_once,
+    a_held_user_without_a_grace_period,
+    a_held_user_with_a_grace_period,
     the_export_holds_everything_about_the_user_and_nothing_else,
 );

@@ -1,5 +1,5 @@
-//! Every deletion, in one place: a user's own (at once or scheduled), an operator's, the
-//! purge's. [`Deletions`] is the one entry point (it implements `domain::ports::Deleter`); it
+//! Every deletion, in one place: a user's own (at once or scheduled, by a grace period or by a
+//! legal hold), an operator's, the purge's. [`Deletions`] is the one entry point (it implements `domain::ports::Deleter`); it
 //! picks the driver itself: on Postgres the worker's own connections when it has them
 //! ([`crate::WorkerPg`], which groups deletions that arrive together), else the pool; on SQLite
 //! one Rust transaction. Each backend writes the rules once: Postgres in one statement
@@ -71,7 +71,7 @@ impl Attempt {
         let (a, b) = (&self.deletion, &other.deletion);
         a.audit.enabled == b.audit.enabled
             && a.audit.mask_email == b.audit.mask_email
-            && a.recipients.0 == b.recipients.0
+            && a.recipients == b.recipients
     }
 }
 
@@ -140,16 +140,6 @@ impl Deletions {
 
 impl Deleter for Deletions {
     async fn delete(&self, deletion: Deletion) -> Result<DeletionOutcome, StoreError> {
-        if let Some(purge_after) = deletion.purge_after {
-            let db = self.db.clone();
-            return self
-                .offload
-                .run("scheduling a deletion", move || {
-                    db.transaction(|conn| schedule::schedule(conn, &deletion, purge_after))
-                })
-                .await
-                .map_err(store_error);
-        }
         let attempts = Attempt::of(deletion);
         let Some(lanes) = &self.lanes else {
             return self.on_the_pool(attempts).await;

@@ -7,9 +7,10 @@ use crate::pool::DbConnection;
 use crate::types::{db_time, Id, Timestamp};
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
+use domain::events::Recipients;
 use domain::ids::UserId;
 use domain::model::RequestContext;
-use domain::ports::{DeletedBy, DeletedUser, Deletion, DeletionOutcome, Purge};
+use domain::ports::{DeletedBy, DeletedUser, Deletion, DeletionOutcome, DeletionRecipients, Purge};
 use std::sync::Arc;
 
 /// Postgres: the next due, unheld user, locked; one taken by another instance is skipped.
@@ -54,7 +55,10 @@ pub(crate) fn purge_next(
             context: RequestContext::default(),
             audit: purge.audit.clone(),
             at,
-            recipients: purge.recipients.clone(),
+            recipients: DeletionRecipients {
+                deleted: purge.recipients.clone(),
+                scheduled: Recipients::default(),
+            },
         }),
         session: None,
         created_after: None,

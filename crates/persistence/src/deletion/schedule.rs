@@ -1,10 +1,11 @@
-//! A user's own deletion with a grace period, on either backend (Diesel, one transaction): the
-//! user marked, every session removed (every token refused at once, on every instance), the
-//! audit entry `user_deletion_scheduled` and the event `user.delete.scheduled`.
+//! Scheduling on SQLite, inside the deletion's transaction once its session has spoken (Postgres
+//! schedules in the deletion's statement): the user marked, every session removed (every token
+//! refused at once, on every instance), the audit entry `user_deletion_scheduled` and the event
+//! `user.delete.scheduled`.
 
 use crate::pool::DbConnection;
 use crate::schema::{sessions, users};
-use crate::stores::accounts::{audit, emails_of, lock_user};
+use crate::stores::accounts::{audit, emails_of};
 use crate::types::{db_time, Id, Timestamp};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -12,49 +13,17 @@ use diesel::result::Error as DieselError;
 use domain::audit::USER_DELETION_SCHEDULED;
 use domain::events::EventKind;
 use domain::model::Email;
-use domain::ports::{DeletedBy, Deletion, DeletionOutcome, ScheduledUser};
+use domain::ports::{Deletion, ScheduledUser};
 
-/// Schedules `deletion` to be purged after `purge_after`, if the first live one of its
-/// sessions is fresh enough (the same session rules as a deletion at once).
-pub(crate) fn schedule(
+/// Schedules the locked user of `deletion` to be purged after `purge_after`.
+pub(crate) fn schedule_locked(
     conn: &mut DbConnection,
     deletion: &Deletion,
+    at: Timestamp,
     purge_after: DateTime<Utc>,
-) -> Result<DeletionOutcome, DieselError> {
-    let DeletedBy::User {
-        sessions: candidates,
-        created_after,
-    } = &deletion.by
-    else {
-        // Only a user's own deletion waits; the others never carry `purge_after`.
-        return Ok(DeletionOutcome::NoSession);
-    };
+) -> Result<ScheduledUser, DieselError> {
     let user_id = Id(deletion.user_id.0);
-    let at = Timestamp(db_time(deletion.at));
     let purge_after = db_time(purge_after);
-    if lock_user(conn, user_id, at)?.is_none() {
-        return Ok(DeletionOutcome::NoSession);
-    }
-    let mut speaking = None;
-    for candidate in candidates {
-        let created: Option<Timestamp> = sessions::table
-            .find(Id(candidate.0))
-            .filter(sessions::user_id.eq(user_id))
-            .filter(sessions::expires_at.gt(at))
-            .select(sessions::created_at)
-            .first(conn)
-            .optional()?;
-        if let Some(created) = created {
-            speaking = Some(created);
-            break;
-        }
-    }
-    let Some(created) = speaking else {
-        return Ok(DeletionOutcome::NoSession);
-    };
-    if created_after.is_some_and(|oldest| created.0 < oldest) {
-        return Ok(DeletionOutcome::ReauthenticationRequired);
-    }
     diesel::update(users::table.find(user_id))
         .set((
             users::deletion_scheduled_at.eq(Some(at)),
@@ -90,8 +59,8 @@ pub(crate) fn schedule(
         conn,
         EventKind::UserDeleteScheduled,
         &scheduled,
-        &deletion.recipients,
+        &deletion.recipients.scheduled,
         at,
     )?;
-    Ok(DeletionOutcome::Scheduled(scheduled))
+    Ok(scheduled)
 }

@@ -4,13 +4,14 @@
 //! values; each adapter only maps a value's kind to its driver's type.
 
 use super::Attempt;
+use crate::types::db_time;
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Array, Bool, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel::{QueryResult, QueryableByName, RunQueryDsl};
 use domain::model::Email;
-use domain::ports::{DeletedUser, DeletionOutcome};
+use domain::ports::{DeletedUser, DeletionOutcome, ScheduledUser};
 use std::error::Error as StdError;
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 
@@ -30,8 +31,8 @@ pub(crate) const GROUP: &str = concat!(
     include_str!("../sql/delete/rules.sql")
 );
 
-/// The types of [`ONE`]'s parameters, `$1` to `$14` (tokio-postgres prepares with them).
-pub(crate) const ONE_TYPES: [Type; 14] = [
+/// The types of [`ONE`]'s parameters, `$1` to `$16` (tokio-postgres prepares with them).
+pub(crate) const ONE_TYPES: [Type; 16] = [
     Type::UUID,
     Type::UUID,
     Type::TIMESTAMPTZ,
@@ -46,10 +47,12 @@ pub(crate) const ONE_TYPES: [Type; 14] = [
     Type::TEXT,
     Type::TEXT_ARRAY,
     Type::TIMESTAMPTZ,
+    Type::TEXT_ARRAY,
+    Type::TIMESTAMPTZ,
 ];
 
 /// The types of [`GROUP`]'s parameters: arrays, but for the statement-wide ones.
-pub(crate) const GROUP_TYPES: [Type; 14] = [
+pub(crate) const GROUP_TYPES: [Type; 16] = [
     Type::UUID_ARRAY,
     Type::UUID_ARRAY,
     Type::TIMESTAMPTZ_ARRAY,
@@ -62,6 +65,8 @@ pub(crate) const GROUP_TYPES: [Type; 14] = [
     Type::JSONB_ARRAY,
     Type::UUID_ARRAY,
     Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::TIMESTAMPTZ_ARRAY,
     Type::TEXT_ARRAY,
     Type::TIMESTAMPTZ_ARRAY,
 ];
@@ -83,6 +88,8 @@ pub(crate) struct Params {
     deleted_at: Vec<String>,
     hooks: Vec<String>,
     created_after: Vec<Option<DateTime<Utc>>>,
+    scheduled_hooks: Vec<String>,
+    purge_after: Vec<Option<DateTime<Utc>>>,
     /// Scalars ([`ONE`]) or arrays ([`GROUP`]).
     shape: Shape,
 }
@@ -151,8 +158,17 @@ impl Params {
                 .iter()
                 .map(|a| domain::time::rfc3339_micros(&a.at))
                 .collect(),
-            hooks: first.map(|d| d.recipients.0.clone()).unwrap_or_default(),
+            hooks: first
+                .map(|d| d.recipients.deleted.0.clone())
+                .unwrap_or_default(),
             created_after: attempts.iter().map(|a| a.created_after).collect(),
+            scheduled_hooks: first
+                .map(|d| d.recipients.scheduled.0.clone())
+                .unwrap_or_default(),
+            purge_after: attempts
+                .iter()
+                .map(|a| a.deletion.purge_after.map(db_time))
+                .collect(),
             shape,
         }
     }
@@ -170,9 +186,9 @@ impl Params {
         self.users.len()
     }
 
-    /// `$1` to `$14`, in order: the one place a deletion's values meet the statement's
+    /// `$1` to `$16`, in order: the one place a deletion's values meet the statement's
     /// numbers (the header of `sql/delete/rules.sql` lists them).
-    pub(crate) fn values(&self) -> [Value<'_>; 14] {
+    pub(crate) fn values(&self) -> [Value<'_>; 16] {
         match self.shape {
             Shape::One => [
                 Value::Uuid(&self.users[0]),
@@ -189,6 +205,8 @@ impl Params {
                 Value::Text(&self.deleted_at[0]),
                 Value::Texts(&self.hooks),
                 Value::MaybeTime(&self.created_after[0]),
+                Value::Texts(&self.scheduled_hooks),
+                Value::MaybeTime(&self.purge_after[0]),
             ],
             Shape::Group => [
                 Value::Uuids(&self.users),
@@ -205,6 +223,8 @@ impl Params {
                 Value::Texts(&self.deleted_at),
                 Value::Texts(&self.hooks),
                 Value::MaybeTimes(&self.created_after),
+                Value::Texts(&self.scheduled_hooks),
+                Value::MaybeTimes(&self.purge_after),
             ],
         }
     }
@@ -326,6 +346,8 @@ pub(crate) struct Row {
     pub(crate) found: bool,
     #[diesel(sql_type = Bool)]
     pub(crate) held: bool,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub(crate) purge_after: Option<DateTime<Utc>>,
     #[diesel(sql_type = Nullable<Text>)]
     pub(crate) emails: Option<String>,
     #[diesel(sql_type = Bool)]
@@ -340,6 +362,7 @@ impl Row {
             n: row.try_get("n")?,
             found: row.try_get("found")?,
             held: row.try_get("held")?,
+            purge_after: row.try_get("purge_after")?,
             emails: row.try_get("emails")?,
             session_live: row.try_get("session_live")?,
             session_fresh: row.try_get("session_fresh")?,
@@ -358,10 +381,17 @@ impl Row {
         if !self.found {
             return Ok(DeletionOutcome::Gone);
         }
+        let emails: Vec<Email> = serde_json::from_str(self.emails.as_deref().unwrap_or("[]"))?;
+        if let Some(purge_after) = self.purge_after {
+            return Ok(DeletionOutcome::Scheduled(ScheduledUser {
+                id: attempt.deletion.user_id,
+                emails,
+                purge_after,
+            }));
+        }
         if self.held {
             return Ok(DeletionOutcome::Held);
         }
-        let emails: Vec<Email> = serde_json::from_str(self.emails.as_deref().unwrap_or("[]"))?;
         Ok(DeletionOutcome::Deleted(DeletedUser {
             id: attempt.deletion.user_id,
             emails,
@@ -429,9 +459,9 @@ pub(crate) fn run_one(
 mod tests {
     use super::*;
     use domain::audit::AuditLogConfig;
-    use domain::events::Recipients;
     use domain::ids::{SessionId, UserId};
     use domain::model::RequestContext;
+    use domain::ports::DeletionRecipients;
     use domain::ports::{DeletedBy, Deletion};
     use std::sync::Arc;
 
@@ -448,7 +478,7 @@ mod tests {
                 context: RequestContext::default(),
                 audit: AuditLogConfig::default(),
                 at,
-                recipients: Recipients::default(),
+                recipients: DeletionRecipients::default(),
             }),
             session: Some(SessionId::new_random()),
             created_after: None,
@@ -461,6 +491,7 @@ mod tests {
             n,
             found,
             held: false,
+            purge_after: None,
             emails: Some("[]".into()),
             session_live: true,
             session_fresh: true,

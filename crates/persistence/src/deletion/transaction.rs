@@ -1,6 +1,6 @@
-//! The deletion on SQLite: one Rust transaction, for every caller (a user's own, an operator's,
-//! the purge's). SQLite has no statement that does all of it at once; this is where its rules
-//! are written, once.
+//! The deletion on SQLite: one Rust transaction, for every caller (a user's own, at once or
+//! scheduled; an operator's; the purge's). SQLite has no statement that does all of it at once;
+//! this is where its rules are written, once (`rules.sql` is Postgres's).
 
 use super::Attempt;
 use crate::pool::DbConnection;
@@ -16,8 +16,9 @@ use domain::model::Email;
 use domain::ports::{DeletedUser, DeletionOutcome};
 
 /// One attempt, inside the caller's transaction: lock the user, check the asking session (live,
-/// and fresh for a step-up), refuse a held user, then cascade, audit `user_deleted` and the
-/// event `user.delete`.
+/// and fresh for a step-up); then schedule (a grace period, or a user's own request under legal
+/// hold), refuse (an operator or the purge meeting a hold), or cascade, audit `user_deleted` and
+/// write the event `user.delete`.
 pub(crate) fn delete(
     conn: &mut DbConnection,
     attempt: &Attempt,
@@ -51,6 +52,15 @@ pub(crate) fn delete(
             return Ok(DeletionOutcome::ReauthenticationRequired);
         }
     }
+    let purge_after = match (deletion.purge_after, held && attempt.session.is_some()) {
+        (Some(purge_after), _) => Some(purge_after),
+        (None, true) => Some(attempt.at),
+        (None, false) => None,
+    };
+    if let Some(purge_after) = purge_after {
+        let scheduled = super::schedule::schedule_locked(conn, deletion, at, purge_after)?;
+        return Ok(DeletionOutcome::Scheduled(scheduled));
+    }
     if held {
         return Ok(DeletionOutcome::Held);
     }
@@ -79,7 +89,7 @@ pub(crate) fn delete(
         conn,
         EventKind::UserDelete,
         &deleted,
-        &deletion.recipients,
+        &deletion.recipients.deleted,
         at,
     )?;
     Ok(DeletionOutcome::Deleted(deleted))

@@ -64,9 +64,7 @@ pub(crate) async fn rotate_key(
     services: web::Data<Services>,
     query: web::Query<RotateKey>,
 ) -> Result<HttpResponse, ApiError> {
-    let (kid, not_before) = services
-        .rotate_key(query.staged.unwrap_or(false))
-        .await?;
+    let (kid, not_before) = services.rotate_key(query.staged.unwrap_or(false)).await?;
     Ok(HttpResponse::Created().json(Rotated { kid, not_before }))
 }
 

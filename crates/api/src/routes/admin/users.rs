@@ -222,7 +222,13 @@ pub(crate) async fn restore_user(
     services: web::Data<Services>,
     id: web::Path<UserId>,
 ) -> Result<HttpResponse, ApiError> {
-    change_deletion(&req, &services, id.into_inner(), DeletionChangeKind::Restore).await
+    change_deletion(
+        &req,
+        &services,
+        id.into_inner(),
+        DeletionChangeKind::Restore,
+    )
+    .await
 }
 
 /// A legal hold to set or release.

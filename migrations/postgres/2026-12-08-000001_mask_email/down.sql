@@ -1,0 +1,1 @@
+DROP FUNCTION mask_email(text);
