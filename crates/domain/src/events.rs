@@ -16,10 +16,13 @@ pub enum EventKind {
     /// A session ended by logout or by an admin (not by a deletion, which the user event
     /// covers). `{id, user_id, reason}`.
     SessionDelete,
+    /// An SSF stream's verification (SSF 1.0 §8.1.4), for that stream only, never for a hook.
+    /// `{stream_id, state}`.
+    SsfVerification,
 }
 
 impl EventKind {
-    /// The whole catalogue.
+    /// The hooks' catalogue: what webhooks subscribe to.
     pub const ALL: [EventKind; 4] = [
         Self::UserDelete,
         Self::UserDeleteScheduled,
@@ -27,19 +30,64 @@ impl EventKind {
         Self::SessionDelete,
     ];
 
-    /// The event's name on the wire and in subscriptions.
+    /// Every kind, the SSF verification included.
+    pub const EVERY: [EventKind; 5] = [
+        Self::UserDelete,
+        Self::UserDeleteScheduled,
+        Self::UserDeleteCancelled,
+        Self::SessionDelete,
+        Self::SsfVerification,
+    ];
+
+    /// The event's name on the wire, in subscriptions and in the outbox.
     pub const fn name(self) -> &'static str {
         match self {
             Self::UserDelete => "user.delete",
             Self::UserDeleteScheduled => "user.delete.scheduled",
             Self::UserDeleteCancelled => "user.delete.cancelled",
             Self::SessionDelete => "session.delete",
+            Self::SsfVerification => "ssf.verification",
         }
     }
 
-    /// The event with this name, if it is in the catalogue.
+    /// The event with this name, if it is one of ours.
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.name() == name)
+        Self::EVERY.into_iter().find(|k| k.name() == name)
+    }
+
+    /// The one mapping to Security Event Token event types (RISC, CAEP, SSF): what a SET of
+    /// this event says it is, on a `set` hook and on an SSF stream.
+    pub const fn set_event_type(self) -> &'static str {
+        match self {
+            Self::UserDelete => concat!(
+                "https://schemas.openid.net/secevent/risc/event-type",
+                "/account-purged"
+            ),
+            Self::UserDeleteScheduled => concat!(
+                "https://schemas.openid.net/secevent/risc/event-type",
+                "/account-disabled"
+            ),
+            Self::UserDeleteCancelled => concat!(
+                "https://schemas.openid.net/secevent/risc/event-type",
+                "/account-enabled"
+            ),
+            Self::SessionDelete => concat!(
+                "https://schemas.openid.net/secevent/caep/event-type",
+                "/session-revoked"
+            ),
+            Self::SsfVerification => {
+                "https://schemas.openid.net/secevent/ssf/event-type/verification"
+            }
+        }
+    }
+
+    /// The payload field that names the user the event is about (`None`: a stream's own event).
+    pub const fn user_field(self) -> Option<&'static str> {
+        match self {
+            Self::SessionDelete => Some("user_id"),
+            Self::UserDelete | Self::UserDeleteScheduled | Self::UserDeleteCancelled => Some("id"),
+            Self::SsfVerification => None,
+        }
     }
 }
 
@@ -81,10 +129,29 @@ mod tests {
 
     #[test]
     fn catalogue_names_round_trip() {
-        for kind in EventKind::ALL {
+        for kind in EventKind::EVERY {
             assert_eq!(EventKind::from_name(kind.name()), Some(kind));
         }
         assert_eq!(EventKind::from_name("user"), None);
+        assert!(!EventKind::ALL.contains(&EventKind::SsfVerification));
+    }
+
+    const RISC: &str = "https://schemas.openid.net/secevent/risc/event-type";
+    const CAEP: &str = "https://schemas.openid.net/secevent/caep/event-type";
+
+    #[test]
+    fn set_event_types_are_risc_caep_or_ssf() {
+        for kind in EventKind::EVERY {
+            let t = kind.set_event_type();
+            assert!(
+                t.starts_with(RISC) || t.starts_with(CAEP) || t.contains("/ssf/"),
+                "{t}"
+            );
+        }
+        assert_eq!(
+            EventKind::UserDeleteCancelled.set_event_type(),
+            format!("{RISC}/account-enabled")
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! receivers, their streams, what a stream asks for, and the subjects it is limited to. Free of
 //! HTTP and SQL: the API reads requests into these, persistence stores them.
 
+use crate::events::EventKind;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -11,12 +12,8 @@ pub const PUSH: &str = "urn:ietf:rfc:8935";
 /// Poll delivery, RFC 8936.
 pub const POLL: &str = "urn:ietf:rfc:8936";
 
-const RISC: &str = "https://schemas.openid.net/secevent/risc/event-type";
-const CAEP: &str = "https://schemas.openid.net/secevent/caep/event-type";
-/// The SSF verification event.
-pub const VERIFICATION: &str = "https://schemas.openid.net/secevent/ssf/event-type/verification";
-/// The outbox name of a verification event (never in the hooks' catalogue).
-pub const VERIFICATION_EVENT: &str = "ssf.verification";
+/// The SSF verification event's SET type.
+pub const VERIFICATION: &str = EventKind::SsfVerification.set_event_type();
 
 /// A receiver has as many streams as it may (`ssf.max_streams_per_receiver`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -34,25 +31,14 @@ pub enum Verification {
     TooSoon(chrono::Duration),
 }
 
-/// The event types a stream can carry: our events' RISC and CAEP names.
+/// The event types a stream can carry: our events' RISC and CAEP types (a verification goes to
+/// its own stream whatever it asked for).
 pub const EVENTS_SUPPORTED: [&str; 4] = [
-    "https://schemas.openid.net/secevent/risc/event-type/account-purged",
-    "https://schemas.openid.net/secevent/risc/event-type/account-disabled",
-    "https://schemas.openid.net/secevent/risc/event-type/account-enabled",
-    "https://schemas.openid.net/secevent/caep/event-type/session-revoked",
+    EventKind::UserDelete.set_event_type(),
+    EventKind::UserDeleteScheduled.set_event_type(),
+    EventKind::UserDeleteCancelled.set_event_type(),
+    EventKind::SessionDelete.set_event_type(),
 ];
-
-/// The SET event type of one of our events (`user.delete` → account-purged, …).
-pub fn event_type(event: &str) -> Option<String> {
-    match event {
-        "user.delete" => Some(format!("{RISC}/account-purged")),
-        "user.delete.scheduled" => Some(format!("{RISC}/account-disabled")),
-        "user.delete.cancelled" => Some(format!("{RISC}/account-enabled")),
-        "session.delete" => Some(format!("{CAEP}/session-revoked")),
-        VERIFICATION_EVENT => Some(VERIFICATION.to_owned()),
-        _ => None,
-    }
-}
 
 /// A receiver: another service, known by a bearer token stored only as its hash.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -240,6 +226,71 @@ pub enum DefaultSubjects {
     None,
 }
 
+/// When a stream's delivery is due: now, or parked until the stream sends again (paused, or
+/// polled: a poll takes what is pending whenever it comes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Due {
+    Now,
+    Parked,
+}
+
+impl Stream {
+    /// When a delivery written for this stream now is due.
+    pub fn due(&self) -> Due {
+        if self.status == StreamStatus::Enabled
+            && matches!(self.config.delivery, Delivery::Push { .. })
+        {
+            Due::Now
+        } else {
+            Due::Parked
+        }
+    }
+}
+
+/// What a status change does to the stream's pending deliveries (SSF 1.0 §8.1.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PendingAfter {
+    /// Disabled: the stream keeps nothing.
+    Dropped,
+    /// Paused: kept, sent after a resume.
+    Parked,
+    /// Enabled push: due now.
+    DueNow,
+    /// Enabled poll: left for the next poll.
+    Kept,
+}
+
+/// What becomes of a stream's pending deliveries when it takes `status` (the stream as it is
+/// after the change).
+pub fn pending_after(stream: &Stream) -> PendingAfter {
+    match stream.status {
+        StreamStatus::Disabled => PendingAfter::Dropped,
+        StreamStatus::Paused => PendingAfter::Parked,
+        StreamStatus::Enabled => match stream.due() {
+            Due::Now => PendingAfter::DueNow,
+            Due::Parked => PendingAfter::Kept,
+        },
+    }
+}
+
+/// The subjects an event concerns, by their stored keys: its user (opaque id) and the user's
+/// addresses (lower case). A stream's own event (verification) concerns no subject.
+pub fn subjects_of(kind: EventKind, payload: &Value) -> Vec<String> {
+    let Some(field) = kind.user_field() else {
+        return Vec::new();
+    };
+    let user = payload[field].as_str().unwrap_or_default();
+    let emails = payload["emails"].as_array().into_iter().flatten();
+    std::iter::once(Subject::Opaque(user.to_owned()))
+        .chain(emails.filter_map(|e| {
+            e["address"]
+                .as_str()
+                .map(|a| Subject::Email(a.to_lowercase()))
+        }))
+        .map(|s| s.key())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,5 +315,77 @@ mod tests {
         assert_eq!(stream_of(&delivery_key(id)), Some(id));
         assert_eq!(stream_of(ALL_STREAMS), None);
         assert_eq!(stream_of("hook"), None);
+    }
+
+    fn stream(status: StreamStatus, delivery: Delivery) -> Stream {
+        Stream {
+            id: uuid::Uuid::new_v4(),
+            receiver_id: uuid::Uuid::new_v4(),
+            config: StreamConfig {
+                delivery,
+                events_requested: Vec::new(),
+                description: None,
+            },
+            status,
+            status_reason: None,
+            created_at: Utc::now(),
+        }
+    }
+
+    fn push() -> Delivery {
+        Delivery::Push {
+            endpoint_url: "https://rp.example/ssf".into(),
+            authorization_header: None,
+        }
+    }
+
+    #[test]
+    fn only_an_enabled_push_stream_sends_now() {
+        assert_eq!(stream(StreamStatus::Enabled, push()).due(), Due::Now);
+        assert_eq!(
+            stream(StreamStatus::Enabled, Delivery::Poll).due(),
+            Due::Parked
+        );
+        assert_eq!(stream(StreamStatus::Paused, push()).due(), Due::Parked);
+        assert_eq!(stream(StreamStatus::Disabled, push()).due(), Due::Parked);
+    }
+
+    #[test]
+    fn a_status_decides_what_pending_deliveries_become() {
+        let cases = [
+            (StreamStatus::Disabled, push(), PendingAfter::Dropped),
+            (
+                StreamStatus::Disabled,
+                Delivery::Poll,
+                PendingAfter::Dropped,
+            ),
+            (StreamStatus::Paused, push(), PendingAfter::Parked),
+            (StreamStatus::Paused, Delivery::Poll, PendingAfter::Parked),
+            (StreamStatus::Enabled, push(), PendingAfter::DueNow),
+            (StreamStatus::Enabled, Delivery::Poll, PendingAfter::Kept),
+        ];
+        for (status, delivery, expected) in cases {
+            assert_eq!(
+                pending_after(&stream(status, delivery)),
+                expected,
+                "{status:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_event_concerns_its_user_and_their_addresses() {
+        let user = json!({"id": "u1", "emails": [{"address": "Jane@Example.com"}]});
+        assert_eq!(
+            subjects_of(EventKind::UserDelete, &user),
+            ["opaque:u1", "email:jane@example.com"]
+        );
+        let session = json!({"id": "s1", "user_id": "u2", "reason": "logout"});
+        assert_eq!(
+            subjects_of(EventKind::SessionDelete, &session),
+            ["opaque:u2"]
+        );
+        let verification = json!({"stream_id": "x", "state": "s"});
+        assert!(subjects_of(EventKind::SsfVerification, &verification).is_empty());
     }
 }

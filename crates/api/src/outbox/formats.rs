@@ -222,24 +222,15 @@ pub fn stream_set(
     now: DateTime<Utc>,
 ) -> Result<String, PrepareError> {
     let audience = [audience.to_owned()];
-    let verification = event.event == domain::ssf::VERIFICATION_EVENT;
-    let (sub_id, events) = if verification {
-        let state = &event.payload["state"];
-        let body = if state.is_string() {
-            json!({ "state": state })
-        } else {
-            json!({})
-        };
-        (
-            json!({ "format": "opaque", "id": stream_id.to_string() }),
-            json!({ domain::ssf::VERIFICATION: body }),
-        )
-    } else {
-        (
-            json!({ "format": "opaque", "id": subject_of(event)? }),
-            set_events(event),
-        )
+    // A verification is about the stream itself; every other event about its user.
+    let subject = match EventKind::from_name(&event.event) {
+        Some(EventKind::SsfVerification) => stream_id.to_string(),
+        _ => subject_of(event)?.to_owned(),
     };
+    let (sub_id, events) = (
+        json!({ "format": "opaque", "id": subject }),
+        set_events(event),
+    );
     let claims = SetClaims {
         // Validated at start-up: SSF requires session.issuer.
         iss: signer.issuer.unwrap_or_default(),
@@ -306,10 +297,12 @@ fn standard_signatures(keys: &[Vec<u8>], id: &str, timestamp: &str, body: &[u8])
 
 /// The user an event is about.
 fn subject_of(event: &OutboxEvent) -> Result<&str, PrepareError> {
-    let field = match EventKind::from_name(&event.event) {
-        Some(EventKind::SessionDelete) => "user_id",
-        _ => "id",
-    };
+    // A row from a newer version names its user as ours do.
+    let field = EventKind::from_name(&event.event)
+        .map_or(Some("id"), EventKind::user_field)
+        .ok_or_else(|| PrepareError::NoSubject {
+            event: event.id.to_string(),
+        })?;
     event.payload[field]
         .as_str()
         .filter(|id| !id.is_empty())
@@ -318,20 +311,28 @@ fn subject_of(event: &OutboxEvent) -> Result<&str, PrepareError> {
         })
 }
 
-/// The one-member `events` claim: the RISC or CAEP event type of this event.
+/// The one-member `events` claim: the event's SET type (`EventKind::set_event_type`), with
+/// the body its type defines.
 fn set_events(event: &OutboxEvent) -> Value {
-    const RISC: &str = "https://schemas.openid.net/secevent/risc/event-type";
-    const CAEP: &str = "https://schemas.openid.net/secevent/caep/event-type";
-    match EventKind::from_name(&event.event) {
-        Some(EventKind::UserDelete) => json!({ format!("{RISC}/account-purged"): {} }),
-        Some(EventKind::UserDeleteScheduled) => json!({ format!("{RISC}/account-disabled"): {} }),
-        Some(EventKind::UserDeleteCancelled) => json!({ format!("{RISC}/account-enabled"): {} }),
-        Some(EventKind::SessionDelete) => json!({
-            format!("{CAEP}/session-revoked"): { "event_timestamp": event.created_at.timestamp() }
-        }),
+    let Some(kind) = EventKind::from_name(&event.event) else {
         // Not in the catalogue (a row from a newer version): say what it is, in our namespace.
-        None => json!({ format!("urn:hanko-rs:event:{}", event.event): {} }),
-    }
+        return json!({ format!("urn:hanko-rs:event:{}", event.event): {} });
+    };
+    let body = match kind {
+        EventKind::SessionDelete => json!({ "event_timestamp": event.created_at.timestamp() }),
+        EventKind::SsfVerification => {
+            let state = &event.payload["state"];
+            if state.is_string() {
+                json!({ "state": state })
+            } else {
+                json!({})
+            }
+        }
+        EventKind::UserDelete | EventKind::UserDeleteScheduled | EventKind::UserDeleteCancelled => {
+            json!({})
+        }
+    };
+    json!({ kind.set_event_type(): body })
 }
 
 #[cfg(test)]

@@ -3,139 +3,25 @@
 //! share the outbox's guarantees (written with the change, one state per event and stream,
 //! claimed by one instance at a time).
 
+use crate::error::store_error;
 use crate::pool::{Database, DbConnection};
-use crate::rows::{DeliveryRow, OutboxRow};
-use crate::schema::{
-    ssf_receivers, ssf_stream_subjects, ssf_streams, webhook_deliveries, webhook_outbox,
-};
+use crate::schema::{ssf_receivers, ssf_stream_subjects, ssf_streams, webhook_deliveries};
 use crate::types::{db_time, Id, Json, Timestamp};
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use domain::ids::EventId;
 use domain::model::OutboxEvent;
 use domain::ports::{SsfChange, SsfStore, StoreError};
 use domain::ssf::{
-    self, DefaultSubjects, Delivery, PushAuthorization, Receiver, Resealed, Stream, StreamConfig,
-    StreamQuotaReached, StreamStatus, Subject, Verification,
+    self, DefaultSubjects, Delivery, PendingAfter, PushAuthorization, Receiver, Resealed, Stream,
+    StreamConfig, StreamQuotaReached, StreamStatus, Subject, Verification,
 };
+use rows::{config_json, config_of, due_at, push_endpoint, ReceiverRow, StreamRow};
 use serde_json::{json, Value};
 
-/// When a parked delivery is due: never, until its stream is enabled again.
-fn parked() -> Timestamp {
-    Timestamp(
-        Utc.with_ymd_and_hms(9999, 12, 31, 0, 0, 0)
-            .single()
-            .unwrap_or(DateTime::<Utc>::MAX_UTC),
-    )
-}
-
-#[derive(Queryable, Selectable, Insertable)]
-#[diesel(table_name = ssf_receivers)]
-struct ReceiverRow {
-    id: Id,
-    name: String,
-    audience: String,
-    token_hash: String,
-    created_at: Timestamp,
-}
-
-impl From<&ReceiverRow> for Receiver {
-    fn from(r: &ReceiverRow) -> Self {
-        Receiver {
-            id: r.id.0,
-            name: r.name.clone(),
-            audience: r.audience.clone(),
-            created_at: r.created_at.0,
-        }
-    }
-}
-
-#[derive(Queryable, Selectable, Insertable)]
-#[diesel(table_name = ssf_streams)]
-#[diesel(treat_none_as_default_value = false)]
-struct StreamRow {
-    id: Id,
-    receiver_id: Id,
-    config: Json,
-    push_endpoint: Option<String>,
-    status: String,
-    status_reason: Option<String>,
-    created_at: Timestamp,
-    updated_at: Timestamp,
-}
-
-/// A stream's configuration as stored (the receiver's `authorization_header` included, sealed
-/// as the api layer gives it: the pushes need it).
-fn config_json(config: &StreamConfig) -> Value {
-    let delivery = match &config.delivery {
-        Delivery::Push {
-            endpoint_url,
-            authorization_header,
-        } => {
-            let mut delivery = json!({"method": ssf::PUSH, "endpoint_url": endpoint_url});
-            match authorization_header {
-                Some(PushAuthorization::Sealed(sealed)) => {
-                    delivery["authorization_header_sealed"] = json!(sealed);
-                }
-                Some(PushAuthorization::Plain(plain)) => {
-                    delivery["authorization_header"] = json!(plain);
-                }
-                None => {}
-            }
-            delivery
-        }
-        Delivery::Poll => json!({ "method": ssf::POLL }),
-    };
-    json!({
-        "delivery": delivery,
-        "events_requested": config.events_requested,
-        "description": config.description,
-    })
-}
-
-fn config_of(value: &Value) -> StreamConfig {
-    let text = |v: &Value| v.as_str().map(str::to_owned);
-    let delivery = &value["delivery"];
-    StreamConfig {
-        delivery: match delivery["method"].as_str() {
-            Some(ssf::PUSH) => Delivery::Push {
-                endpoint_url: text(&delivery["endpoint_url"]).unwrap_or_default(),
-                authorization_header: text(&delivery["authorization_header_sealed"])
-                    .map(PushAuthorization::Sealed)
-                    .or_else(|| {
-                        text(&delivery["authorization_header"]).map(PushAuthorization::Plain)
-                    }),
-            },
-            _ => Delivery::Poll,
-        },
-        events_requested: value["events_requested"]
-            .as_array()
-            .map(|a| a.iter().filter_map(text).collect())
-            .unwrap_or_default(),
-        description: text(&value["description"]),
-    }
-}
-
-fn push_endpoint(config: &StreamConfig) -> Option<String> {
-    match &config.delivery {
-        Delivery::Push { endpoint_url, .. } => Some(endpoint_url.clone()),
-        Delivery::Poll => None,
-    }
-}
-
-impl From<StreamRow> for Stream {
-    fn from(r: StreamRow) -> Self {
-        Stream {
-            id: r.id.0,
-            receiver_id: r.receiver_id.0,
-            config: config_of(&r.config.0),
-            status: StreamStatus::parse(&r.status).unwrap_or(StreamStatus::Disabled),
-            status_reason: r.status_reason,
-            created_at: r.created_at.0,
-        }
-    }
-}
+mod deliveries;
+mod rows;
 
 /// A receiver's or an operator's change, in the audit log (no user is its actor).
 fn audit(
@@ -165,7 +51,8 @@ fn load_stream(
         .select(StreamRow::as_select())
         .first(conn)
         .optional()?
-        .map(Stream::from))
+        .map(Stream::try_from)
+        .transpose()?)
 }
 
 /// The deliveries of one key (a stream) not yet delivered nor dead.
@@ -186,36 +73,6 @@ fn pending_of(key: &str) -> Pending {
         .filter(webhook_deliveries::hook.eq(key.to_owned()))
         .filter(webhook_deliveries::delivered_at.is_null())
         .filter(webhook_deliveries::dead.eq(false))
-}
-
-/// Whether the dispatcher may send this stream's deliveries now.
-fn sends_now(stream: &Stream) -> bool {
-    stream.status == StreamStatus::Enabled
-        && matches!(stream.config.delivery, Delivery::Push { .. })
-}
-
-/// The users and addresses an event is about, as subjects.
-fn subjects_of(event: &OutboxEvent) -> Vec<String> {
-    let payload = &event.payload;
-    // A session event names its user as `user_id`; a user event is the user (`id`).
-    let user = if event.event == "session.delete" {
-        payload["user_id"].as_str()
-    } else {
-        payload["id"].as_str()
-    }
-    .unwrap_or_default();
-    let emails = payload["emails"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|e| e["address"].as_str().map(str::to_owned))
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
-    std::iter::once(Subject::Opaque(user.to_owned()))
-        .chain(emails.iter().map(|e| Subject::Email(e.to_lowercase())))
-        .map(|s| s.key())
-        .collect()
 }
 
 impl SsfStore for Database {
@@ -354,7 +211,10 @@ impl SsfStore for Database {
             )?;
             Ok(Ok(()))
         })?;
-        Ok(created.map(|()| Stream::from(row)))
+        Ok(match created {
+            Ok(()) => Ok(Stream::try_from(row).map_err(|e| store_error(e.into()))?),
+            Err(quota) => Err(quota),
+        })
     }
 
     fn streams_of(&self, receiver: &Receiver) -> Result<Vec<Stream>, StoreError> {
@@ -365,7 +225,7 @@ impl SsfStore for Database {
                 .order((ssf_streams::created_at.asc(), ssf_streams::id.asc()))
                 .load(conn)
         })?;
-        Ok(rows.into_iter().map(Stream::from).collect())
+        rows::streams(rows).map_err(store_error)
     }
 
     fn stream_of(&self, receiver: &Receiver, id: uuid::Uuid) -> Result<Option<Stream>, StoreError> {
@@ -398,13 +258,8 @@ impl SsfStore for Database {
             if let Some(stream) = &stream {
                 // A stream that became a polled one keeps its events for the polls; one that
                 // became pushed sends them.
-                let due = if sends_now(stream) {
-                    Timestamp(db_time(change.at))
-                } else {
-                    parked()
-                };
                 diesel::update(pending_of(&stream.delivery_key()))
-                    .set(webhook_deliveries::next_attempt_at.eq(due))
+                    .set(webhook_deliveries::next_attempt_at.eq(due_at(stream.due(), change.at)))
                     .execute(conn)?;
             }
             audit(
@@ -476,22 +331,21 @@ impl SsfStore for Database {
                 return Ok(None);
             };
             let pending = pending_of(&stream.delivery_key());
-            match status {
-                // Disabled: the stream keeps nothing.
-                StreamStatus::Disabled => {
+            match ssf::pending_after(&stream) {
+                PendingAfter::Dropped => {
                     diesel::delete(pending).execute(conn)?;
                 }
-                StreamStatus::Paused => {
+                PendingAfter::Parked => {
                     diesel::update(pending)
-                        .set(webhook_deliveries::next_attempt_at.eq(parked()))
+                        .set(webhook_deliveries::next_attempt_at.eq(rows::parked()))
                         .execute(conn)?;
                 }
-                StreamStatus::Enabled if sends_now(&stream) => {
+                PendingAfter::DueNow => {
                     diesel::update(pending)
                         .set(webhook_deliveries::next_attempt_at.eq(Timestamp(db_time(change.at))))
                         .execute(conn)?;
                 }
-                StreamStatus::Enabled => {}
+                PendingAfter::Kept => {}
             }
             audit(
                 conn,
@@ -563,56 +417,7 @@ impl SsfStore for Database {
         at: DateTime<Utc>,
         min_interval: chrono::Duration,
     ) -> Result<Verification, StoreError> {
-        let at = Timestamp(db_time(at));
-        self.transaction(|conn| {
-            let Some(stream) = load_stream(conn, receiver.id, id)? else {
-                return Ok(Verification::NotFound);
-            };
-            // Taken only if the last one is old enough: of two requests at once, one wins.
-            let taken =
-                diesel::update(
-                    ssf_streams::table
-                        .filter(ssf_streams::id.eq(Id(id)))
-                        .filter(ssf_streams::last_verification_at.is_null().or(
-                            ssf_streams::last_verification_at.le(Timestamp(at.0 - min_interval)),
-                        )),
-                )
-                .set(ssf_streams::last_verification_at.eq(Some(at)))
-                .execute(conn)?;
-            if taken == 0 {
-                let last: Option<Timestamp> = ssf_streams::table
-                    .find(Id(id))
-                    .select(ssf_streams::last_verification_at)
-                    .first(conn)?;
-                let wait = last.map_or(min_interval, |last| last.0 + min_interval - at.0);
-                return Ok(Verification::TooSoon(wait));
-            }
-            if stream.status == StreamStatus::Disabled {
-                // A disabled stream carries nothing, verification included.
-                return Ok(Verification::Requested);
-            }
-            let event = Id(uuid::Uuid::new_v4());
-            diesel::insert_into(webhook_outbox::table)
-                .values(&OutboxRow {
-                    id: event,
-                    event: ssf::VERIFICATION_EVENT.to_owned(),
-                    payload: Json(json!({ "stream_id": id, "state": state })),
-                    created_at: at,
-                })
-                .execute(conn)?;
-            diesel::insert_into(webhook_deliveries::table)
-                .values(&DeliveryRow {
-                    event_id: event,
-                    hook: stream.delivery_key(),
-                    attempts: 0,
-                    next_attempt_at: if sends_now(&stream) { at } else { parked() },
-                    delivered_at: None,
-                    last_error: None,
-                    dead: false,
-                })
-                .execute(conn)?;
-            Ok(Verification::Requested)
-        })
+        deliveries::request_verification(self, receiver, id, state, at, min_interval)
     }
 
     fn fan_out_to_streams(
@@ -621,80 +426,14 @@ impl SsfStore for Database {
         default_subjects: DefaultSubjects,
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
-        let now = Timestamp(db_time(now));
-        self.transaction(|conn| {
-            let marker = diesel::delete(
-                webhook_deliveries::table
-                    .filter(webhook_deliveries::event_id.eq(Id(event.0)))
-                    .filter(webhook_deliveries::hook.eq(ssf::ALL_STREAMS)),
-            )
-            .execute(conn)?;
-            if marker == 0 {
-                return Ok(0); // fanned out already
-            }
-            let Some(row) = webhook_outbox::table
-                .find(Id(event.0))
-                .select(OutboxRow::as_select())
-                .first(conn)
-                .optional()?
-            else {
-                return Ok(0);
-            };
-            let event = OutboxEvent::from(row);
-            let Some(event_type) = ssf::event_type(&event.event) else {
-                return Ok(0);
-            };
-            let streams: Vec<Stream> = ssf_streams::table
-                .filter(ssf_streams::status.ne(StreamStatus::Disabled.as_str()))
-                .select(StreamRow::as_select())
-                .load(conn)?
-                .into_iter()
-                .map(Stream::from)
-                .filter(|s| s.config.carries(&event_type))
-                .collect();
-            let subjects = subjects_of(&event);
-            let mut written = 0;
-            for stream in streams {
-                if default_subjects == DefaultSubjects::None {
-                    let known = ssf_stream_subjects::table
-                        .filter(ssf_stream_subjects::stream_id.eq(Id(stream.id)))
-                        .filter(ssf_stream_subjects::subject.eq_any(&subjects))
-                        .count()
-                        .get_result::<i64>(conn)?;
-                    if known == 0 {
-                        continue;
-                    }
-                }
-                diesel::insert_into(webhook_deliveries::table)
-                    .values(&DeliveryRow {
-                        event_id: Id(event.id.0),
-                        hook: stream.delivery_key(),
-                        attempts: 0,
-                        next_attempt_at: if sends_now(&stream) { now } else { parked() },
-                        delivered_at: None,
-                        last_error: None,
-                        dead: false,
-                    })
-                    .execute(conn)?;
-                written += 1;
-            }
-            Ok(written)
-        })
+        deliveries::fan_out_to_streams(self, event, default_subjects, now)
     }
 
     fn stream_for_delivery(
         &self,
         id: uuid::Uuid,
     ) -> Result<Option<(Stream, Receiver)>, StoreError> {
-        let found: Option<(StreamRow, ReceiverRow)> = self.run(|conn| {
-            ssf_streams::table
-                .inner_join(ssf_receivers::table)
-                .filter(ssf_streams::id.eq(Id(id)))
-                .select((StreamRow::as_select(), ReceiverRow::as_select()))
-                .first(conn)
-                .optional()
-        })?;
-        Ok(found.map(|(s, r)| (Stream::from(s), Receiver::from(&r))))
+        deliveries::stream_for_delivery(self, id)
     }
 
     fn push_authorizations(&self) -> Result<Vec<(uuid::Uuid, PushAuthorization)>, StoreError> {
@@ -705,9 +444,9 @@ impl SsfStore for Database {
                 .order(ssf_streams::id.asc())
                 .load(conn)
         })?;
-        Ok(rows
+        Ok(rows::streams(rows)
+            .map_err(store_error)?
             .into_iter()
-            .map(Stream::from)
             .filter_map(|stream| match stream.config.delivery {
                 Delivery::Push {
                     authorization_header: Some(header),
@@ -730,7 +469,11 @@ impl SsfStore for Database {
                 else {
                     continue; // deleted meanwhile
                 };
-                let mut config = config_of(&row.config.0);
+                let mut config = config_of(&row.config.0).map_err(|why| {
+                    DieselError::DeserializationError(
+                        format!("stored SSF stream {}: {why}", one.stream).into(),
+                    )
+                })?;
                 if let Delivery::Push {
                     authorization_header: Some(header),
                     ..
@@ -753,44 +496,11 @@ impl SsfStore for Database {
     }
 
     fn park_delivery(&self, event: EventId, key: &str) -> Result<(), StoreError> {
-        self.write(|conn| {
-            diesel::update(
-                webhook_deliveries::table
-                    .filter(webhook_deliveries::event_id.eq(Id(event.0)))
-                    .filter(webhook_deliveries::hook.eq(key)),
-            )
-            .set((
-                webhook_deliveries::next_attempt_at.eq(parked()),
-                webhook_deliveries::attempts.eq(webhook_deliveries::attempts - 1),
-            ))
-            .execute(conn)
-        })?;
-        Ok(())
+        deliveries::park_delivery(self, event, key)
     }
 
     fn unpark_enabled(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
-        self.write(|conn| {
-            let keys: Vec<String> = ssf_streams::table
-                .filter(ssf_streams::status.eq(StreamStatus::Enabled.as_str()))
-                .filter(ssf_streams::push_endpoint.is_not_null())
-                .select(ssf_streams::id)
-                .load::<Id>(conn)?
-                .into_iter()
-                .map(|id| ssf::delivery_key(id.0))
-                .collect();
-            if keys.is_empty() {
-                return Ok(0);
-            }
-            diesel::update(
-                webhook_deliveries::table
-                    .filter(webhook_deliveries::hook.eq_any(&keys))
-                    .filter(webhook_deliveries::next_attempt_at.eq(parked()))
-                    .filter(webhook_deliveries::delivered_at.is_null())
-                    .filter(webhook_deliveries::dead.eq(false)),
-            )
-            .set(webhook_deliveries::next_attempt_at.eq(Timestamp(db_time(now))))
-            .execute(conn)
-        })
+        deliveries::unpark_enabled(self, now)
     }
 
     fn poll(
@@ -801,46 +511,6 @@ impl SsfStore for Database {
         max: u32,
         now: DateTime<Utc>,
     ) -> Result<(Vec<OutboxEvent>, bool), StoreError> {
-        let key = stream.delivery_key();
-        let now = Timestamp(db_time(now));
-        let limit = i64::from(max);
-        self.transaction(|conn| {
-            if !acks.is_empty() {
-                let ids: Vec<Id> = acks.iter().map(|e| Id(e.0)).collect();
-                diesel::update(pending_of(&key).filter(webhook_deliveries::event_id.eq_any(&ids)))
-                    .set(webhook_deliveries::delivered_at.eq(Some(now)))
-                    .execute(conn)?;
-            }
-            for (event, error) in errors {
-                diesel::update(
-                    pending_of(&key).filter(webhook_deliveries::event_id.eq(Id(event.0))),
-                )
-                .set((
-                    webhook_deliveries::dead.eq(true),
-                    webhook_deliveries::last_error.eq(error),
-                ))
-                .execute(conn)?;
-            }
-            if stream.status != StreamStatus::Enabled || limit == 0 {
-                // Paused: kept for later. Nothing asked: acknowledgements only.
-                let more = pending_of(&key).count().get_result::<i64>(conn)? > 0
-                    && stream.status == StreamStatus::Enabled;
-                return Ok((Vec::new(), more));
-            }
-            let rows: Vec<OutboxRow> = pending_of(&key)
-                .inner_join(webhook_outbox::table)
-                .select(OutboxRow::as_select())
-                .order((webhook_outbox::created_at.asc(), webhook_outbox::id.asc()))
-                .limit(limit + 1)
-                .load(conn)?;
-            let more = rows.len() as i64 > limit;
-            Ok((
-                rows.into_iter()
-                    .take(usize::try_from(limit).unwrap_or(usize::MAX))
-                    .map(OutboxEvent::from)
-                    .collect(),
-                more,
-            ))
-        })
+        deliveries::poll(self, stream, acks, errors, max, now)
     }
 }
