@@ -1,25 +1,25 @@
 //! Wiring: state, the two listeners, background workers.
 
 use crate::config::Config;
+use crate::delivery::destinations::{AddressPolicy, Destinations};
+use crate::delivery::dispatcher::Dispatcher;
+use crate::delivery::Publisher;
 use crate::http::admin_guard::{self, AdminGuard};
 use crate::http::cors::CorsPolicy;
 use crate::http::edge::Edge;
 use crate::http::error::{bad_request, not_found};
+use crate::lifecycle::Workers;
 use crate::metrics::Metrics;
 use crate::openapi::{self, ServedDocument};
-use crate::outbox::destinations::{AddressPolicy, Destinations};
-use crate::outbox::Publisher;
 use crate::report::Report;
 use crate::routes;
 use crate::routes::health::DatabasePing;
 use crate::services::{Parts, Services};
 use crate::sessions::{SessionLookup, SessionTouches};
 use crate::state::AppState;
-use crate::workers::dispatcher::Dispatcher;
 use crate::workers::key_refresh::KeyRefresh;
 use crate::workers::last_used::LastUsed;
 use crate::workers::purge::Purger;
-use crate::workers::Workers;
 use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, Condition, Logger};
 use actix_web::{web, App, HttpServer};

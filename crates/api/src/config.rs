@@ -4,8 +4,8 @@
 mod fingerprint;
 pub mod secret_rules;
 
-use crate::outbox::destinations::IpNet;
-use crate::outbox::WebhooksConfig;
+use crate::delivery::destinations::IpNet;
+use crate::delivery::WebhooksConfig;
 use domain::account::AccountConfig;
 use domain::audit::AuditLogConfig;
 use domain::config::{ConfigError, Duration, Secret};

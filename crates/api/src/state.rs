@@ -1,8 +1,8 @@
 //! What every handler can reach.
 
 use crate::config::Config;
+use crate::delivery::Publisher;
 use crate::metrics::Metrics;
-use crate::outbox::Publisher;
 use crate::sessions::{SessionLookup, SessionTouches};
 use jwks::KeyManager;
 use persistence::Database;

@@ -2,7 +2,7 @@
 //! headers sealed under the same secrets) under the first secret of `secrets.keys`.
 
 use super::{ServiceError, Services};
-use crate::outbox::sealing;
+use crate::delivery::sealing;
 use chrono::{DateTime, Utc};
 use domain::config::Duration;
 use domain::ports::SsfStore;

@@ -17,9 +17,9 @@ pub mod sessions;
 pub mod streams;
 
 use crate::config::Config;
+use crate::delivery::destinations::AddressPolicy;
+use crate::delivery::Publisher;
 use crate::metrics::Metrics;
-use crate::outbox::destinations::AddressPolicy;
-use crate::outbox::Publisher;
 use domain::model::RequestContext;
 use domain::ports::Cause;
 use jwks::KeyManager;

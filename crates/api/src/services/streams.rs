@@ -3,9 +3,9 @@
 //! only its own streams; the door has authenticated it.
 
 use super::{ServiceError, Services};
+use crate::delivery::formats::{self, Signer};
+use crate::delivery::sealing;
 use crate::metrics::AttemptResult;
-use crate::outbox::formats::{self, Signer};
-use crate::outbox::sealing;
 use aws_lc_rs::digest::{digest, SHA256};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

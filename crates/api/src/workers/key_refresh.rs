@@ -3,7 +3,7 @@
 //! With `secrets.rotation.interval` set it also runs the scheduled rotation: the next key
 //! created ahead of time, retired keys pruned (docs/keys.md, "Keys and rotation").
 
-use super::{Stop, Worker};
+use crate::lifecycle::{Stop, Worker};
 use crate::report::Report;
 use chrono::Utc;
 use jwks::KeyManager;

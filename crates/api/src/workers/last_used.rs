@@ -1,7 +1,7 @@
 //! The `last_used` worker: writes the sessions requests noted ([`SessionTouches`]) once a
 //! second, and whatever is noted still when it stops.
 
-use super::{Stop, Worker};
+use crate::lifecycle::{Stop, Worker};
 use crate::sessions::SessionTouches;
 use persistence::{Database, Offload};
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 //! SIGTERM mid-purge loses nothing: a transaction commits or rolls back, and the next pass
 //! finds whoever is still due.
 
-use super::{Stop, Worker};
+use crate::lifecycle::{Stop, Worker};
 use crate::report::Report;
 use crate::services::Services;
 use std::time::Duration;

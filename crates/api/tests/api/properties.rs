@@ -1,7 +1,7 @@
 //! Property tests of what reads untrusted input in the api crate: the configuration loader
 //! (any value under any key is refused with the key named, never a panic) and the admin API's
 //! JSON bodies (never a 500). The token verifier's are in `crates/jwks/tests`, the webhook
-//! signature's and receivers' answers' in `outbox::formats`. Cases: `PROPTEST_CASES`, else
+//! signature's and receivers' answers' in `delivery::formats`. Cases: `PROPTEST_CASES`, else
 //! the number each test names; `PROPTEST_CASES=50000 cargo test --test api properties` runs
 //! them longer.
 

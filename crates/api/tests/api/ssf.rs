@@ -594,7 +594,7 @@ async fn only_added_subjects_with_default_none(backend: Backend) {
 /// nothing, when a header opens with no secret; one sealed under a secret this instance lacks
 /// fails its pushes (retried) without a word of it anywhere.
 async fn push_authorization_headers_are_sealed_at_rest(backend: Backend) {
-    use api::outbox::sealing;
+    use api::delivery::sealing;
     use domain::ports::SsfStore;
     let app = ssf_app(backend, "ALL").await;
     let hooks = Receiver::start();

@@ -3,13 +3,14 @@
 //! without the healthy ones hearing the event twice. All state lives in the database, so a
 //! restart (or another instance) picks up where this one left off.
 
-use super::{Stop, Worker};
+use super::failure::{DeliveryError, Outcome};
+use crate::delivery::config::{HookFormat, WebhookConfig, WebhooksConfig};
+use crate::delivery::destinations::{self, Destinations, Trust};
+use crate::delivery::formats::{self, Answer, Signer};
+use crate::delivery::sealing;
+use crate::delivery::PollWake;
+use crate::lifecycle::{Stop, Worker};
 use crate::metrics::{AttemptResult, Metrics};
-use crate::outbox::config::{HookFormat, WebhookConfig, WebhooksConfig};
-use crate::outbox::destinations::{self, DestinationError, Destinations, Trust};
-use crate::outbox::formats::{self, Answer, PrepareError, Signer};
-use crate::outbox::sealing;
-use crate::outbox::PollWake;
 use crate::report::Report;
 use chrono::{DateTime, Utc};
 use domain::model::Delivery;
@@ -19,7 +20,6 @@ use jwks::KeyManager;
 use persistence::{Database, Offload};
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::fmt;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,89 +39,6 @@ const ANSWER_BYTES: usize = 4096;
 const POLL: Duration = Duration::from_millis(500);
 /// Delivered and dead events older than this may be pruned.
 const RETENTION_DAYS: i64 = 30;
-
-/// Why one delivery attempt failed. Hooks are named by their key, never by a URL that may
-/// carry credentials.
-#[derive(Debug, thiserror::Error)]
-pub enum DeliveryError {
-    #[error("preparing the delivery")]
-    Prepare(#[source] PrepareError),
-    #[error("{hook}: {failure}")]
-    Transport { hook: String, failure: Transport },
-    #[error("{hook}: {answer}")]
-    Answered { hook: String, answer: String },
-    #[error("{hook}: the hook is no longer configured")]
-    Unconfigured { hook: String },
-    /// Retried: adding the secret that sealed it to `secrets.keys` heals it.
-    #[error("{hook}: the stream's authorization_header opens with no secret in secrets.keys")]
-    Unopened { hook: String },
-    /// Dead at once: where it points is not where deliveries may go.
-    #[error("{hook}: address not allowed")]
-    NotAllowed { hook: String },
-    #[error("{hook}: not an absolute http(s) URL")]
-    BadUrl { hook: String },
-    #[error("{hook}: {source}")]
-    Client {
-        hook: String,
-        #[source]
-        source: DestinationError,
-    },
-}
-
-impl DeliveryError {
-    /// Why no request could be made to `hook`, as the outcome it makes.
-    fn unsendable(hook: String, e: DestinationError) -> Outcome {
-        match e {
-            DestinationError::NotAllowed => Outcome::Refused(Self::NotAllowed { hook }),
-            DestinationError::Url => Outcome::Refused(Self::BadUrl { hook }),
-            e @ DestinationError::Client(_) => Outcome::Failed(Self::Client { hook, source: e }),
-        }
-    }
-
-    /// A request that failed before any answer: refused by the address policy (dead at once),
-    /// or a transport failure (retried).
-    fn transport(hook: String, e: &reqwest::Error) -> Outcome {
-        if destinations::refused_by_policy(e) {
-            Outcome::Refused(Self::NotAllowed { hook })
-        } else {
-            Outcome::Failed(Self::Transport {
-                hook,
-                failure: Transport::from(e),
-            })
-        }
-    }
-}
-
-/// How a request failed before any answer came back. reqwest's own message repeats the URL
-/// (which may carry credentials), so only the kind is kept.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transport {
-    Timeout,
-    Connect,
-    Other,
-}
-
-impl fmt::Display for Transport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Timeout => "timeout",
-            Self::Connect => "connection failed",
-            Self::Other => "request failed",
-        })
-    }
-}
-
-impl From<&reqwest::Error> for Transport {
-    fn from(e: &reqwest::Error) -> Self {
-        if e.is_timeout() {
-            Self::Timeout
-        } else if e.is_connect() {
-            Self::Connect
-        } else {
-            Self::Other
-        }
-    }
-}
 
 /// Wait before retry number `attempts` (1-based): `initial · 2^(attempts-1)`, capped.
 pub fn backoff(initial: Duration, attempts: i32) -> Duration {
@@ -229,15 +146,6 @@ impl Drop for InLane {
             self.dispatcher.wake.notify_one();
         }
     }
-}
-
-/// How one attempt ended.
-enum Outcome {
-    Delivered,
-    /// Retry later (or dead, past `max_attempts`).
-    Failed(DeliveryError),
-    /// Dead at once: the receiver refused for good, or the hook is gone.
-    Refused(DeliveryError),
 }
 
 impl Dispatcher {

@@ -1,12 +1,15 @@
-//! Outgoing events: which hooks want an event ([`config`]), the handle the handlers that
-//! write events call ([`Publisher`]), each format's request ([`formats`]) and the SSF push credentials sealed at rest
-//! ([`sealing`]); the worker that
-//! delivers them is `workers::dispatcher`.
-//! Events are written to the outbox table by the transaction of the change they announce
-//! (`persistence`); this module only decides who hears of them and delivers.
+//! Delivery, in one place: which hooks want an event ([`config`]), the handle use cases call
+//! after writing one ([`Publisher`]), each format's request ([`formats`]), where a delivery may
+//! connect ([`destinations`]), the SSF push credentials sealed at rest ([`sealing`]), the
+//! worker that claims and delivers, and fans events out to the SSF streams ([`dispatcher`]),
+//! and the long polls' wake-ups ([`polls`]). Events are written to the outbox by the
+//! transaction of the change they announce (`persistence`); when a stream's delivery is due is
+//! `domain::ssf`'s decision.
 
 pub mod config;
 pub mod destinations;
+pub mod dispatcher;
+mod failure;
 pub(crate) mod formats;
 pub mod polls;
 pub mod sealing;

@@ -1,6 +1,6 @@
 //! A push stream's `authorization_header` is the receiver's credential for its own endpoint:
 //! stored sealed under `secrets.keys` (as the signing keys are), opened only to push
-//! (`workers::dispatcher`; sealed by `routes::ssf` as a stream is written), sealed anew under the first secret by `api secrets reencrypt`.
+//! (`delivery::dispatcher`; sealed by `routes::ssf` as a stream is written), sealed anew under the first secret by `api secrets reencrypt`.
 
 use domain::ports::{SsfStore, StoreError};
 use domain::ssf::{
