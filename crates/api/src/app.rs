@@ -41,6 +41,8 @@ pub enum StartupError {
     Keys(#[from] jwks::KeyError),
     #[error("{0}")]
     Blocking(#[from] persistence::OffloadError),
+    #[error("invalid configuration: {0}")]
+    Config(domain::config::ConfigError),
     #[error("starting the session lookup threads: {0}")]
     Threads(std::io::Error),
 }
@@ -145,6 +147,8 @@ impl Application {
             vec![public_address, admin_address],
         ));
         let body_timeout = config.server.body_timeout.std();
+        // Validated with the configuration: here it only takes its typed form.
+        let transmitter = config.transmitter().map_err(StartupError::Config)?;
         let parts = Parts {
             db: db.clone(),
             offload,
@@ -161,7 +165,8 @@ impl Application {
             let ping = web::Data::new(DatabasePing::default());
             let cors = Arc::new(CorsPolicy::new(&config.server.public.cors));
             let allow_deletion = config.account.allow_deletion;
-            let ssf_enabled = config.ssf.enabled;
+            let ssf_enabled = transmitter.is_some();
+            let transmitter = transmitter.clone().map(web::Data::new);
             let destinations = web::Data::from(destinations.clone());
             let document = web::Data::new(ServedDocument(web::Bytes::from(openapi::to_json(
                 &openapi::served(openapi::Listener::Public, allow_deletion, ssf_enabled),
@@ -188,7 +193,8 @@ impl Application {
                     .app_data(query_errors())
                     .configure(|cfg| routes::public::configure(cfg, allow_deletion))
                     .configure(|cfg| {
-                        if ssf_enabled {
+                        if let Some(transmitter) = &transmitter {
+                            cfg.app_data(transmitter.clone());
                             routes::ssf::configure(cfg);
                         }
                     })
@@ -252,7 +258,7 @@ impl Application {
             state.metrics.clone(),
             webhooks,
             config.session.issuer.clone(),
-            config.ssf.enabled.then_some(config.ssf.default_subjects),
+            transmitter.as_ref().map(|t| t.default_subjects),
             Destinations::new(destinations, config.webhooks.timeout.std()),
             state.events.wake_signal(),
             state.events.polls().clone(),

@@ -8,7 +8,7 @@ use crate::delivery::destinations::IpNet;
 use crate::delivery::WebhooksConfig;
 use domain::account::AccountConfig;
 use domain::audit::AuditLogConfig;
-use domain::config::{ConfigError, Duration, Secret};
+use domain::config::{BaseUrl, ConfigError, Duration, Issuer, Secret};
 use figment::providers::{Env, Format, Yaml};
 use figment::Figment;
 use jwks::{SecretsConfig, TokenPolicy};
@@ -69,6 +69,17 @@ impl Default for SsfConfig {
     }
 }
 
+/// The SSF transmitter as configured (`Config::transmitter`): everything its endpoints and SETs
+/// need, validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transmitter {
+    /// The `iss` of its SETs and its metadata's `issuer`.
+    pub issuer: Issuer,
+    /// Where its endpoints are.
+    pub base_url: BaseUrl,
+    pub default_subjects: domain::ssf::DefaultSubjects,
+}
+
 /// `ssf.push.*`: where receivers' push endpoints may be.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -122,7 +133,7 @@ pub struct PublicServerConfig {
     pub cors: CorsConfig,
     /// The listener's external URL (`https://auth.example.com`): where the SSF metadata's
     /// endpoints point.
-    pub base_url: Option<String>,
+    pub base_url: Option<BaseUrl>,
 }
 
 impl Default for PublicServerConfig {
@@ -132,13 +143,6 @@ impl Default for PublicServerConfig {
             cors: CorsConfig::default(),
             base_url: None,
         }
-    }
-}
-
-impl PublicServerConfig {
-    /// `base_url` without a trailing slash.
-    pub fn base(&self) -> Option<&str> {
-        self.base_url.as_deref().map(|u| u.trim_end_matches('/'))
     }
 }
 
@@ -176,7 +180,7 @@ impl Default for AdminServerConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct SessionConfig {
     pub lifespan: Duration,
-    pub issuer: Option<String>,
+    pub issuer: Option<Issuer>,
     pub audience: Vec<String>,
     pub leeway: Duration,
     pub cookie: CookieConfig,
@@ -199,7 +203,7 @@ impl SessionConfig {
     pub fn token_policy(&self) -> TokenPolicy {
         TokenPolicy {
             lifespan: self.lifespan,
-            issuer: self.issuer.clone(),
+            issuer: self.issuer.clone().map(String::from),
             audience: self.audience.clone(),
             leeway: self.leeway,
         }
@@ -375,18 +379,7 @@ impl Config {
             ));
         }
         self.webhooks
-            .validate(&self.session.audience, self.session.issuer.as_deref())?;
-        if let Some(base) = &self.server.public.base_url {
-            let rest = base
-                .strip_prefix("https://")
-                .or_else(|| base.strip_prefix("http://"));
-            if rest.is_none_or(|r| r.is_empty() || r.contains(['?', '#', ' '])) {
-                return Err(ConfigError::new(
-                    "server.public.base_url",
-                    "must be an absolute http(s) URL without query or fragment",
-                ));
-            }
-        }
+            .validate(&self.session.audience, self.session.issuer.as_ref())?;
         if self.server.body_timeout.std() < std::time::Duration::from_millis(100) {
             return Err(ConfigError::new(
                 "server.body_timeout",
@@ -405,21 +398,33 @@ impl Config {
                 "must be at least 1",
             ));
         }
-        if self.ssf.enabled {
-            if self.session.issuer.is_none() {
-                return Err(ConfigError::new(
-                    "session.issuer",
-                    "required by ssf.enabled (the SETs' iss and the transmitter's issuer)",
-                ));
-            }
-            if self.server.public.base_url.is_none() {
-                return Err(ConfigError::new(
-                    "server.public.base_url",
-                    "required by ssf.enabled (the transmitter's endpoints are absolute URLs)",
-                ));
-            }
-        }
+        self.transmitter()?;
         self.refuse_unsafe_setups()
+    }
+
+    /// The SSF transmitter, with `ssf.enabled`: the values it needs, present (or the error
+    /// naming the one missing). Validation calls this, so on a loaded configuration it answers.
+    pub fn transmitter(&self) -> Result<Option<Transmitter>, ConfigError> {
+        if !self.ssf.enabled {
+            return Ok(None);
+        }
+        let issuer = self.session.issuer.clone().ok_or_else(|| {
+            ConfigError::new(
+                "session.issuer",
+                "required by ssf.enabled (the SETs' iss and the transmitter's issuer)",
+            )
+        })?;
+        let base_url = self.server.public.base_url.clone().ok_or_else(|| {
+            ConfigError::new(
+                "server.public.base_url",
+                "required by ssf.enabled (the transmitter's endpoints are absolute URLs)",
+            )
+        })?;
+        Ok(Some(Transmitter {
+            issuer,
+            base_url,
+            default_subjects: self.ssf.default_subjects,
+        }))
     }
 
     /// The set-ups that would be unsafe to serve (docs/operations.md, "Safe set-ups"): an open admin listener off

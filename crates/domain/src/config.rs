@@ -151,6 +151,82 @@ impl<'de> Deserialize<'de> for Duration {
     }
 }
 
+/// `session.issuer`: the `iss` of every token and SET we sign. Read, never re-checked: a value
+/// of this type is non-empty and holds no whitespace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Issuer(String);
+
+impl TryFrom<String> for Issuer {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, String> {
+        if value.is_empty() || value.chars().any(char::is_whitespace) {
+            return Err(
+                "an issuer is non-empty text without spaces (e.g. https://auth.example.com)".into(),
+            );
+        }
+        Ok(Self(value))
+    }
+}
+
+impl From<Issuer> for String {
+    fn from(issuer: Issuer) -> String {
+        issuer.0
+    }
+}
+
+impl Issuer {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Issuer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `server.public.base_url`: the public listener's external URL, absolute http(s) without query
+/// or fragment, kept without a trailing slash so paths append to it as they are.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct BaseUrl(String);
+
+impl TryFrom<String> for BaseUrl {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, String> {
+        let rest = value
+            .strip_prefix("https://")
+            .or_else(|| value.strip_prefix("http://"));
+        if rest.is_none_or(|r| r.trim_end_matches('/').is_empty() || r.contains(['?', '#', ' '])) {
+            return Err("must be an absolute http(s) URL without query or fragment".into());
+        }
+        Ok(Self(value.trim_end_matches('/').to_owned()))
+    }
+}
+
+impl From<BaseUrl> for String {
+    fn from(url: BaseUrl) -> String {
+        url.0
+    }
+}
+
+impl BaseUrl {
+    /// The URL of `path` (which starts with `/`) on this listener.
+    pub fn join(&self, path: &str) -> String {
+        format!("{}{path}", self.0)
+    }
+}
+
+impl fmt::Display for BaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A secret string: never printed. `Debug`, `Display` and `Serialize` all show `***`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);

@@ -1,6 +1,6 @@
 //! `webhooks.*`: the hooks and which events each wants, and the retry policy.
 
-use domain::config::{ConfigError, Duration, Secret};
+use domain::config::{ConfigError, Duration, Issuer, Secret};
 use domain::events::{subscribed, EventKind};
 use serde::{Deserialize, Serialize};
 
@@ -213,7 +213,7 @@ impl WebhooksConfig {
     pub fn validate(
         &self,
         session_audience: &[String],
-        issuer: Option<&str>,
+        issuer: Option<&Issuer>,
     ) -> Result<(), ConfigError> {
         if self.max_attempts == 0 {
             return Err(ConfigError::new(
@@ -255,7 +255,7 @@ impl WebhookConfig {
         &self,
         i: usize,
         session_audience: &[String],
-        issuer: Option<&str>,
+        issuer: Option<&Issuer>,
     ) -> Result<(), ConfigError> {
         let key = |field: &str| format!("webhooks.hooks.{i}.{field}");
         if let Some(audience) = &self.audience {

@@ -13,6 +13,7 @@ use crate::lifecycle::{Stop, Worker};
 use crate::metrics::{AttemptResult, Metrics};
 use crate::report::Report;
 use chrono::{DateTime, Utc};
+use domain::config::Issuer;
 use domain::model::Delivery;
 use domain::ports::{ClaimLimits, Outbox, SsfStore};
 use domain::ssf::{self, DefaultSubjects};
@@ -61,7 +62,7 @@ pub struct Dispatcher {
     metrics: Arc<Metrics>,
     config: Arc<WebhooksConfig>,
     /// `iss` of the tokens sent (`session.issuer`).
-    issuer: Option<String>,
+    issuer: Option<Issuer>,
     /// Whether the SSF streams hear of every user (`ssf.default_subjects`).
     default_subjects: DefaultSubjects,
     /// Whether the SSF transmitter is on (the unparking chore runs).
@@ -156,7 +157,7 @@ impl Dispatcher {
         keys: Arc<KeyManager>,
         metrics: Arc<Metrics>,
         config: Arc<WebhooksConfig>,
-        issuer: Option<String>,
+        issuer: Option<Issuer>,
         ssf: Option<DefaultSubjects>,
         destinations: Destinations,
         wake: Arc<Notify>,
@@ -409,7 +410,7 @@ impl Dispatcher {
         };
         let signer = Signer {
             keys: &self.keys,
-            issuer: self.issuer.as_deref(),
+            issuer: self.issuer.as_ref(),
         };
         let token = match formats::stream_set(
             &receiver.audience,
@@ -468,7 +469,7 @@ impl Dispatcher {
     async fn attempt(&self, hook: &WebhookConfig, delivery: &Delivery) -> Outcome {
         let signer = Signer {
             keys: &self.keys,
-            issuer: self.issuer.as_deref(),
+            issuer: self.issuer.as_ref(),
         };
         let prepared = match formats::prepare(hook, &delivery.event, &signer, Utc::now()) {
             Ok(prepared) => prepared,

@@ -16,6 +16,7 @@ use aws_lc_rs::hmac;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chrono::{DateTime, SecondsFormat, Utc};
+use domain::config::Issuer;
 use domain::events::EventKind;
 use domain::model::OutboxEvent;
 use jwks::{KeyError, KeyManager};
@@ -50,7 +51,17 @@ pub enum Answer {
 /// The `iss` of tokens, and what signs them.
 pub struct Signer<'a> {
     pub keys: &'a KeyManager,
-    pub issuer: Option<&'a str>,
+    /// `session.issuer`: optional for `hanko` tokens, required (validated) for SETs and logout
+    /// tokens, which refuse to go without one rather than send an empty `iss`.
+    pub issuer: Option<&'a Issuer>,
+}
+
+impl<'a> Signer<'a> {
+    fn required_issuer(&self) -> Result<&'a str, PrepareError> {
+        self.issuer
+            .map(Issuer::as_str)
+            .ok_or(PrepareError::NoIssuer)
+    }
 }
 
 #[derive(Serialize)]
@@ -104,6 +115,13 @@ pub enum PrepareError {
     /// empty `sub_id`).
     #[error("event {event} names no user to be the subject")]
     NoSubject { event: String },
+    /// A SET or logout token with no `session.issuer` (configuration validation requires it
+    /// for these formats and for SSF: only a hook changed under a running instance meets this).
+    #[error("no session.issuer to be the token's iss")]
+    NoIssuer,
+    /// A `set` or `backchannel_logout` hook with no `audience` (validation requires one).
+    #[error("the hook has no audience")]
+    NoAudience,
 }
 
 impl PrepareError {
@@ -126,7 +144,7 @@ pub fn prepare(
             let claims = HankoClaims {
                 sub: "hanko webhooks",
                 aud: &audience,
-                iss: signer.issuer,
+                iss: signer.issuer.map(Issuer::as_str),
                 iat: now.timestamp(),
                 exp: (now + TOKEN_LIFETIME).timestamp(),
                 jti: event.id.to_string(),
@@ -160,15 +178,14 @@ pub fn prepare(
             })
         }
         HookFormat::BackchannelLogout => {
-            let audience = hook.audience.clone().unwrap_or_default();
+            let audience = hook.audience.clone().ok_or(PrepareError::NoAudience)?;
             let sid = match EventKind::from_name(&event.event) {
                 // The session that ended; a user event ends every session of the user.
                 Some(EventKind::SessionDelete) => event.payload["id"].as_str(),
                 _ => None,
             };
             let claims = LogoutClaims {
-                // Validated at start-up: a backchannel_logout hook requires session.issuer.
-                iss: signer.issuer.unwrap_or_default(),
+                iss: signer.required_issuer()?,
                 aud: match audience.as_slice() {
                     [one] => json!(one),
                     many => json!(many),
@@ -191,10 +208,9 @@ pub fn prepare(
             })
         }
         HookFormat::Set => {
-            let audience = hook.audience.clone().unwrap_or_default();
+            let audience = hook.audience.clone().ok_or(PrepareError::NoAudience)?;
             let claims = SetClaims {
-                // Validated at start-up: a set hook requires session.issuer.
-                iss: signer.issuer.unwrap_or_default(),
+                iss: signer.required_issuer()?,
                 aud: &audience,
                 iat: now.timestamp(),
                 jti: event.id.to_string(),
@@ -232,8 +248,7 @@ pub fn stream_set(
         set_events(event),
     );
     let claims = SetClaims {
-        // Validated at start-up: SSF requires session.issuer.
-        iss: signer.issuer.unwrap_or_default(),
+        iss: signer.required_issuer()?,
         aud: &audience,
         iat: now.timestamp(),
         jti: event.id.to_string(),

@@ -3,6 +3,7 @@
 //! only its own streams; the door has authenticated it.
 
 use super::{ServiceError, Services};
+use crate::config::Transmitter;
 use crate::delivery::formats::{self, Signer};
 use crate::delivery::sealing;
 use crate::metrics::AttemptResult;
@@ -255,6 +256,7 @@ impl Services {
     /// looking again every [`LONG_POLL_RECHECK`] for other instances'.
     pub async fn poll(
         &self,
+        transmitter: &Transmitter,
         receiver: Receiver,
         id: uuid::Uuid,
         request: PollRequest,
@@ -314,7 +316,7 @@ impl Services {
             }
             let signer = Signer {
                 keys: &self.keys,
-                issuer: self.config.session.issuer.as_deref(),
+                issuer: Some(&transmitter.issuer),
             };
             let mut sets = Vec::with_capacity(events.len());
             for event in &events {

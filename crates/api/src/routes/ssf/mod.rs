@@ -7,6 +7,7 @@
 mod input;
 mod schemas;
 
+use crate::config::Transmitter;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::receiver_auth::AuthenticatedReceiver;
 use crate::http::request_id::request_context;
@@ -111,33 +112,24 @@ pub struct StreamQuery {
     stream_id: Option<String>,
 }
 
-fn base(state: &Services) -> String {
-    state
-        .config
-        .server
-        .public
-        .base()
-        .unwrap_or_default()
-        .to_owned()
-}
-
-fn issuer(state: &Services) -> String {
-    state.config.session.issuer.clone().unwrap_or_default()
-}
-
-fn view(state: &Services, receiver: &Receiver, stream: &Stream) -> StreamView {
+fn view(
+    state: &Services,
+    transmitter: &Transmitter,
+    receiver: &Receiver,
+    stream: &Stream,
+) -> StreamView {
     let delivery = match &stream.config.delivery {
         Delivery::Push { endpoint_url, .. } => {
             json!({ "method": ssf::PUSH, "endpoint_url": endpoint_url })
         }
         Delivery::Poll => json!({
             "method": ssf::POLL,
-            "endpoint_url": format!("{}/ssf/poll/{}", base(state), stream.id),
+            "endpoint_url": transmitter.base_url.join(&format!("/ssf/poll/{}", stream.id)),
         }),
     };
     StreamView {
         stream_id: stream.id.to_string(),
-        iss: issuer(state),
+        iss: transmitter.issuer.to_string(),
         aud: receiver.audience.clone(),
         delivery,
         events_supported: ssf::EVENTS_SUPPORTED.to_vec(),
@@ -182,19 +174,19 @@ fn not_found() -> ApiError {
     summary = "The transmitter's metadata",
     responses((status = 200, description = "Every endpoint an absolute URL", body = TransmitterMetadata))
 )]
-pub async fn metadata(state: web::Data<Services>) -> HttpResponse {
-    let base = base(&state);
+pub async fn metadata(transmitter: web::Data<Transmitter>) -> HttpResponse {
+    let url = |path: &str| transmitter.base_url.join(path);
     HttpResponse::Ok().json(TransmitterMetadata {
         spec_version: "1_0",
-        issuer: issuer(&state),
-        jwks_uri: format!("{base}/.well-known/jwks.json"),
+        issuer: transmitter.issuer.to_string(),
+        jwks_uri: url("/.well-known/jwks.json"),
         delivery_methods_supported: [ssf::PUSH, ssf::POLL],
-        configuration_endpoint: format!("{base}/ssf/stream"),
-        status_endpoint: format!("{base}/ssf/status"),
-        add_subject_endpoint: format!("{base}/ssf/subjects/add"),
-        remove_subject_endpoint: format!("{base}/ssf/subjects/remove"),
-        verification_endpoint: format!("{base}/ssf/verify"),
-        default_subjects: match state.config.ssf.default_subjects {
+        configuration_endpoint: url("/ssf/stream"),
+        status_endpoint: url("/ssf/status"),
+        add_subject_endpoint: url("/ssf/subjects/add"),
+        remove_subject_endpoint: url("/ssf/subjects/remove"),
+        verification_endpoint: url("/ssf/verify"),
+        default_subjects: match transmitter.default_subjects {
             ssf::DefaultSubjects::All => "ALL",
             ssf::DefaultSubjects::None => "NONE",
         },
@@ -220,6 +212,7 @@ pub async fn create_stream(
     req: HttpRequest,
     receiver: AuthenticatedReceiver,
     services: web::Data<Services>,
+    transmitter: web::Data<Transmitter>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let config = input::stream_config(&input::object(&body)?, Write::Create)?;
@@ -227,7 +220,7 @@ pub async fn create_stream(
         .create_stream(receiver.0.clone(), config, request_context(&req))
         .await?
         .map_err(refused)?;
-    Ok(HttpResponse::Created().json(view(&services, &receiver.0, &stream)))
+    Ok(HttpResponse::Created().json(view(&services, &transmitter, &receiver.0, &stream)))
 }
 
 #[utoipa::path(
@@ -246,6 +239,7 @@ pub async fn create_stream(
 pub async fn get_streams(
     receiver: AuthenticatedReceiver,
     services: web::Data<Services>,
+    transmitter: web::Data<Transmitter>,
     query: web::Query<StreamQuery>,
 ) -> Result<HttpResponse, ApiError> {
     match &query.stream_id {
@@ -255,13 +249,13 @@ pub async fn get_streams(
                 .stream(receiver.0.clone(), id)
                 .await?
                 .ok_or_else(not_found)?;
-            Ok(HttpResponse::Ok().json(view(&services, &receiver.0, &stream)))
+            Ok(HttpResponse::Ok().json(view(&services, &transmitter, &receiver.0, &stream)))
         }
         None => {
             let streams = services.streams(receiver.0.clone()).await?;
             let views: Vec<StreamView> = streams
                 .iter()
-                .map(|s| view(&services, &receiver.0, s))
+                .map(|s| view(&services, &transmitter, &receiver.0, s))
                 .collect();
             Ok(HttpResponse::Ok().json(views))
         }
@@ -272,6 +266,7 @@ async fn write_stream(
     req: HttpRequest,
     receiver: AuthenticatedReceiver,
     services: web::Data<Services>,
+    transmitter: web::Data<Transmitter>,
     body: web::Bytes,
     replace: bool,
 ) -> Result<HttpResponse, ApiError> {
@@ -291,7 +286,7 @@ async fn write_stream(
         .await?
         .map_err(refused)?
         .ok_or_else(not_found)?;
-    Ok(HttpResponse::Ok().json(view(&services, &receiver.0, &stream)))
+    Ok(HttpResponse::Ok().json(view(&services, &transmitter, &receiver.0, &stream)))
 }
 
 #[utoipa::path(
@@ -312,9 +307,10 @@ pub async fn update_stream(
     req: HttpRequest,
     receiver: AuthenticatedReceiver,
     services: web::Data<Services>,
+    transmitter: web::Data<Transmitter>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    write_stream(req, receiver, services, body, false).await
+    write_stream(req, receiver, services, transmitter, body, false).await
 }
 
 #[utoipa::path(
@@ -335,9 +331,10 @@ pub async fn replace_stream(
     req: HttpRequest,
     receiver: AuthenticatedReceiver,
     services: web::Data<Services>,
+    transmitter: web::Data<Transmitter>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    write_stream(req, receiver, services, body, true).await
+    write_stream(req, receiver, services, transmitter, body, true).await
 }
 
 #[utoipa::path(
@@ -534,12 +531,13 @@ pub async fn verify(
 pub async fn poll(
     receiver: AuthenticatedReceiver,
     services: web::Data<Services>,
+    transmitter: web::Data<Transmitter>,
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let id = input::parse_stream_id(&path)?;
     let request = input::poll(&input::object(&body)?)?;
-    match services.poll(receiver.0, id, request).await? {
+    match services.poll(&transmitter, receiver.0, id, request).await? {
         Polled::Sets {
             sets,
             more_available,
