@@ -4,8 +4,7 @@
 //! (RFC 8936). A receiver reaches only its own streams: another's is a 404, like one that does
 //! not exist.
 
-mod input;
-mod schemas;
+mod requests;
 
 use crate::config::Transmitter;
 use crate::http::error::{ApiError, ErrorBody};
@@ -16,9 +15,12 @@ use crate::services::streams::{Polled, Refused, LONG_POLL_RECHECK};
 use crate::services::Services;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use domain::ssf::{self, Delivery, Receiver, Stream, Verification};
-use input::Write;
-use serde::{Deserialize, Serialize};
+use domain::ssf::{self, Delivery, Receiver, Stream, StreamConfig, Verification};
+use requests::{
+    body, CreateStream, OneStream, PollBody, ReplaceStream, StatusRequest, StreamQuery,
+    SubjectChange, UpdateStream, VerifyRequest,
+};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
@@ -106,12 +108,6 @@ pub enum StreamOrStreams {
     All(Vec<StreamView>),
 }
 
-/// `?stream_id=`, read as text so a malformed id is our 400.
-#[derive(Deserialize)]
-pub struct StreamQuery {
-    stream_id: Option<String>,
-}
-
 fn view(
     state: &Services,
     transmitter: &Transmitter,
@@ -155,10 +151,10 @@ fn refused(refused: Refused) -> ApiError {
             StatusCode::CONFLICT,
             format!("{quota} (ssf.max_streams_per_receiver)"),
         ),
-        Refused::Unreachable => input::bad_request(
+        Refused::Unreachable => requests::bad_request(
             "delivery.endpoint_url: address not allowed (not public and not in ssf.push.allow_networks, or this instance's own listener)",
         ),
-        Refused::SessionAudience => input::bad_request("audience: one of session.audience"),
+        Refused::SessionAudience => requests::bad_request("audience: one of session.audience"),
     }
 }
 
@@ -200,7 +196,7 @@ pub async fn metadata(transmitter: web::Data<Transmitter>) -> HttpResponse {
     operation_id = "createStream",
     tag = "Shared Signals",
     summary = "Create a stream",
-    request_body = schemas::CreateStream,
+    request_body = requests::CreateStream,
     responses(
         (status = 201, description = "The stream, enabled", body = StreamView),
         (status = 409, description = "This receiver already pushes to this endpoint, or has as many streams as it may", body = ErrorBody),
@@ -213,9 +209,9 @@ pub async fn create_stream(
     receiver: AuthenticatedReceiver,
     services: web::Data<Services>,
     transmitter: web::Data<Transmitter>,
-    body: web::Bytes,
+    bytes: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let config = input::stream_config(&input::object(&body)?, Write::Create)?;
+    let config = body::<CreateStream>(&bytes)?.config()?;
     let stream = services
         .create_stream(receiver.0.clone(), config, request_context(&req))
         .await?
@@ -229,7 +225,7 @@ pub async fn create_stream(
     operation_id = "getStreams",
     tag = "Shared Signals",
     summary = "One stream, or all of the receiver's",
-    params(schemas::StreamQuery),
+    params(requests::StreamQuery),
     responses(
         (status = 200, description = "The stream (with `stream_id`), or the list", body = StreamOrStreams),
         ReceiverRefusals,
@@ -242,9 +238,8 @@ pub async fn get_streams(
     transmitter: web::Data<Transmitter>,
     query: web::Query<StreamQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    match &query.stream_id {
+    match query.stream_id {
         Some(id) => {
-            let id = input::parse_stream_id(id)?;
             let stream = services
                 .stream(receiver.0.clone(), id)
                 .await?
@@ -267,20 +262,14 @@ async fn write_stream(
     receiver: AuthenticatedReceiver,
     services: web::Data<Services>,
     transmitter: web::Data<Transmitter>,
-    body: web::Bytes,
-    replace: bool,
+    id: uuid::Uuid,
+    config: impl FnOnce(&StreamConfig) -> Result<StreamConfig, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
-    let map = input::object(&body)?;
-    let id = input::stream_id(&map)?;
     let current = services
         .stream(receiver.0.clone(), id)
         .await?
         .ok_or_else(not_found)?;
-    let config = if replace {
-        input::stream_config(&map, Write::Replace)?
-    } else {
-        input::stream_config(&map, Write::Update(&current.config))?
-    };
+    let config = config(&current.config)?;
     let stream = services
         .update_stream(receiver.0.clone(), id, config, request_context(&req))
         .await?
@@ -295,7 +284,7 @@ async fn write_stream(
     operation_id = "updateStream",
     tag = "Shared Signals",
     summary = "Change some of a stream's configuration",
-    request_body = schemas::UpdateStream,
+    request_body = requests::UpdateStream,
     responses(
         (status = 200, description = "The stream", body = StreamView),
         (status = 409, description = "This receiver already pushes to this endpoint", body = ErrorBody),
@@ -308,9 +297,14 @@ pub async fn update_stream(
     receiver: AuthenticatedReceiver,
     services: web::Data<Services>,
     transmitter: web::Data<Transmitter>,
-    body: web::Bytes,
+    bytes: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    write_stream(req, receiver, services, transmitter, body, false).await
+    let update = body::<UpdateStream>(&bytes)?;
+    let id = update.stream_id;
+    write_stream(req, receiver, services, transmitter, id, |current| {
+        update.config(current)
+    })
+    .await
 }
 
 #[utoipa::path(
@@ -319,7 +313,7 @@ pub async fn update_stream(
     operation_id = "replaceStream",
     tag = "Shared Signals",
     summary = "Replace a stream's configuration",
-    request_body = schemas::ReplaceStream,
+    request_body = requests::ReplaceStream,
     responses(
         (status = 200, description = "The stream", body = StreamView),
         (status = 409, description = "This receiver already pushes to this endpoint", body = ErrorBody),
@@ -332,9 +326,14 @@ pub async fn replace_stream(
     receiver: AuthenticatedReceiver,
     services: web::Data<Services>,
     transmitter: web::Data<Transmitter>,
-    body: web::Bytes,
+    bytes: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    write_stream(req, receiver, services, transmitter, body, true).await
+    let replace = body::<ReplaceStream>(&bytes)?;
+    let id = replace.stream_id;
+    write_stream(req, receiver, services, transmitter, id, |_| {
+        replace.config()
+    })
+    .await
 }
 
 #[utoipa::path(
@@ -343,7 +342,7 @@ pub async fn replace_stream(
     operation_id = "deleteStream",
     tag = "Shared Signals",
     summary = "Delete a stream (its undelivered events with it)",
-    params(schemas::OneStream),
+    params(requests::OneStream),
     responses((status = 204, description = "Deleted"), ReceiverRefusals),
     security(("ReceiverAuth" = []))
 )]
@@ -351,16 +350,10 @@ pub async fn delete_stream(
     req: HttpRequest,
     receiver: AuthenticatedReceiver,
     services: web::Data<Services>,
-    query: web::Query<StreamQuery>,
+    query: web::Query<OneStream>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = input::parse_stream_id(
-        query
-            .stream_id
-            .as_deref()
-            .ok_or_else(|| input::bad_request("stream_id is required"))?,
-    )?;
     if services
-        .delete_stream(receiver.0, id, request_context(&req))
+        .delete_stream(receiver.0, query.stream_id, request_context(&req))
         .await?
     {
         Ok(HttpResponse::NoContent().finish())
@@ -375,23 +368,17 @@ pub async fn delete_stream(
     operation_id = "getStreamStatus",
     tag = "Shared Signals",
     summary = "A stream's status",
-    params(schemas::OneStream),
+    params(requests::OneStream),
     responses((status = 200, description = "The status", body = StatusView), ReceiverRefusals),
     security(("ReceiverAuth" = []))
 )]
 pub async fn get_status(
     receiver: AuthenticatedReceiver,
     services: web::Data<Services>,
-    query: web::Query<StreamQuery>,
+    query: web::Query<OneStream>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = input::parse_stream_id(
-        query
-            .stream_id
-            .as_deref()
-            .ok_or_else(|| input::bad_request("stream_id is required"))?,
-    )?;
     let stream = services
-        .stream(receiver.0, id)
+        .stream(receiver.0, query.stream_id)
         .await?
         .ok_or_else(not_found)?;
     Ok(HttpResponse::Ok().json(status_view(&stream)))
@@ -403,7 +390,7 @@ pub async fn get_status(
     operation_id = "setStreamStatus",
     tag = "Shared Signals",
     summary = "Enable, pause (events kept) or disable (events dropped) a stream",
-    request_body = schemas::StatusRequest,
+    request_body = requests::StatusRequest,
     responses((status = 200, description = "The new status", body = StatusView), ReceiverRefusals),
     security(("ReceiverAuth" = []))
 )]
@@ -411,11 +398,9 @@ pub async fn set_status(
     req: HttpRequest,
     receiver: AuthenticatedReceiver,
     services: web::Data<Services>,
-    body: web::Bytes,
+    bytes: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let map = input::object(&body)?;
-    let id = input::stream_id(&map)?;
-    let (status, reason) = input::status(&map)?;
+    let (id, status, reason) = body::<StatusRequest>(&bytes)?.read()?;
     let stream = services
         .set_stream_status(receiver.0, id, status, reason, request_context(&req))
         .await?
@@ -427,12 +412,10 @@ async fn change_subject(
     req: HttpRequest,
     receiver: AuthenticatedReceiver,
     services: web::Data<Services>,
-    body: web::Bytes,
+    bytes: web::Bytes,
     add: bool,
 ) -> Result<(), ApiError> {
-    let map = input::object(&body)?;
-    let id = input::stream_id(&map)?;
-    let subject = input::subject(&map)?;
+    let (id, subject) = body::<SubjectChange>(&bytes)?.subject()?;
     services
         .change_subject(receiver.0, id, subject, add, request_context(&req))
         .await?
@@ -445,7 +428,7 @@ async fn change_subject(
     operation_id = "addSubject",
     tag = "Shared Signals",
     summary = "Add a subject to a stream",
-    request_body = schemas::SubjectChange,
+    request_body = requests::SubjectChange,
     responses((status = 200, description = "Added"), ReceiverRefusals),
     security(("ReceiverAuth" = []))
 )]
@@ -453,9 +436,9 @@ pub async fn add_subject(
     req: HttpRequest,
     receiver: AuthenticatedReceiver,
     services: web::Data<Services>,
-    body: web::Bytes,
+    bytes: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    change_subject(req, receiver, services, body, true).await?;
+    change_subject(req, receiver, services, bytes, true).await?;
     Ok(HttpResponse::Ok().finish())
 }
 
@@ -465,7 +448,7 @@ pub async fn add_subject(
     operation_id = "removeSubject",
     tag = "Shared Signals",
     summary = "Remove a subject from a stream",
-    request_body = schemas::SubjectChange,
+    request_body = requests::SubjectChange,
     responses((status = 204, description = "Removed"), ReceiverRefusals),
     security(("ReceiverAuth" = []))
 )]
@@ -473,9 +456,9 @@ pub async fn remove_subject(
     req: HttpRequest,
     receiver: AuthenticatedReceiver,
     services: web::Data<Services>,
-    body: web::Bytes,
+    bytes: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    change_subject(req, receiver, services, body, false).await?;
+    change_subject(req, receiver, services, bytes, false).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -485,7 +468,7 @@ pub async fn remove_subject(
     operation_id = "verifyStream",
     tag = "Shared Signals",
     summary = "Send a verification event through a stream",
-    request_body = schemas::VerifyRequest,
+    request_body = requests::VerifyRequest,
     responses(
         (status = 204, description = "The verification event is on its way"),
         (status = 429, description = "Sooner than `min_verification_interval` after the last", body = ErrorBody,
@@ -497,11 +480,9 @@ pub async fn remove_subject(
 pub async fn verify(
     receiver: AuthenticatedReceiver,
     services: web::Data<Services>,
-    body: web::Bytes,
+    bytes: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let map = input::object(&body)?;
-    let id = input::stream_id(&map)?;
-    let state = input::state(&map)?;
+    let (id, state) = body::<VerifyRequest>(&bytes)?.state()?;
     match services.request_verification(receiver.0, id, state).await? {
         Verification::Requested => Ok(HttpResponse::NoContent().finish()),
         Verification::NotFound => Err(not_found()),
@@ -519,7 +500,7 @@ pub async fn verify(
     tag = "Shared Signals",
     summary = "Poll delivery (RFC 8936): acknowledge, and fetch SETs not yet acknowledged",
     params(("stream_id" = uuid::Uuid, Path, description = "The stream")),
-    request_body = schemas::PollRequest,
+    request_body = requests::PollBody,
     responses(
         (status = 200, description = "SETs by jti", body = PollView),
         (status = 429, description = "As many long polls wait on this stream as may", body = ErrorBody,
@@ -533,10 +514,10 @@ pub async fn poll(
     services: web::Data<Services>,
     transmitter: web::Data<Transmitter>,
     path: web::Path<String>,
-    body: web::Bytes,
+    bytes: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let id = input::parse_stream_id(&path)?;
-    let request = input::poll(&input::object(&body)?)?;
+    let id = path.parse::<uuid::Uuid>().map_err(requests::bad_request)?;
+    let request = body::<PollBody>(&bytes)?.read()?;
     match services.poll(&transmitter, receiver.0, id, request).await? {
         Polled::Sets {
             sets,
