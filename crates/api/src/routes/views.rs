@@ -239,3 +239,45 @@ impl From<&Delivery> for DeliveryView {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::model::{DeletionState, LegalHold, ScheduledDeletion};
+
+    /// A held user whose own request scheduled their deletion: operators see the hold and the
+    /// request; the user's own view shows the scheduled deletion only (docs/api.md).
+    #[test]
+    fn the_public_view_of_a_held_scheduled_user_shows_the_schedule_only() {
+        let now = Utc::now();
+        let user = User {
+            id: UserId::new_random(),
+            emails: Vec::new(),
+            created_at: now,
+            updated_at: now,
+            deletion: DeletionState {
+                scheduled: Some(ScheduledDeletion {
+                    scheduled_at: now,
+                    purge_after: now,
+                }),
+                hold: Some(LegalHold {
+                    reason: Some("litigation".into()),
+                }),
+            },
+        };
+        let public =
+            serde_json::to_value(PublicUserView::from(&user)).unwrap_or_else(|e| panic!("{e}"));
+        let deletion = public["deletion"]
+            .as_object()
+            .unwrap_or_else(|| panic!("a deletion: {public}"));
+        let mut keys: Vec<&str> = deletion.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["purge_after", "scheduled_at"], "{public}");
+        assert!(!public.to_string().contains("litigation"), "{public}");
+        let operator =
+            serde_json::to_value(UserView::from(&user)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(operator["deletion"]["hold"], true, "{operator}");
+        assert_eq!(operator["deletion"]["hold_reason"], "litigation");
+        assert!(operator["deletion"]["purge_after"].is_string());
+    }
+}
