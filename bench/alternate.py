@@ -5,6 +5,7 @@ default 2), and prints every run's peak per path and the ratio of B's best to A'
 each side's spread. A build's peak is compared with the other's peak, never with a level.
 
     python3 bench/alternate.py OLD_BINARY NEW_BINARY [ROUNDS]
+    python3 bench/alternate.py --summary      (the last run's table again)
 
 Writes bench/out/alternate.json (every run's results.json, in order).
 """
@@ -25,7 +26,16 @@ def run(binary):
         return json.load(f)
 
 
+def ours_peak(results, path):
+    """Our peak on `path` (DELETE's results carry it once per reference)."""
+    entry = results[path]
+    return entry["ours_peak"] if "ours_peak" in entry else entry["vs_cte"]["ours_peak"]
+
+
 def main():
+    if sys.argv[1:2] == ["--summary"]:
+        with open(os.path.join(OUT, "alternate.json")) as f:
+            return summarize(json.load(f))
     if len(sys.argv) < 3:
         sys.exit(__doc__)
     a, b = sys.argv[1], sys.argv[2]
@@ -37,18 +47,22 @@ def main():
             runs.append({"build": label, "binary": binary, "results": run(binary)})
     with open(os.path.join(OUT, "alternate.json"), "w") as f:
         json.dump(runs, f, indent=1)
+    summarize(runs)
+
+
+def summarize(runs):
     paths = [p for p in ("delete", "me") if all(p in r["results"] for r in runs)]
     print("\npeak req/s (p99 ms at the peak) per run, in order:")
     for path in paths:
         cells = []
         for r in runs:
-            peak = r["results"][path]["ours_peak"]
+            peak = ours_peak(r["results"], path)
             cells.append(f"{r['build']} {peak['rate']:.0f} ({peak['p99_ms']:.2f})")
         print(f"  {path:7} " + "  ".join(cells))
     for path in paths:
         best = {}
         for side in ("A", "B"):
-            rates = [r["results"][path]["ours_peak"]["rate"] for r in runs if r["build"] == side]
+            rates = [ours_peak(r["results"], path)["rate"] for r in runs if r["build"] == side]
             best[side] = (max(rates), min(rates))
         print(f"  {path}: best B / best A = {best['B'][0] / best['A'][0]:.3f} "
               f"(A {best['A'][1]:.0f}..{best['A'][0]:.0f}, B {best['B'][1]:.0f}..{best['B'][0]:.0f})")
