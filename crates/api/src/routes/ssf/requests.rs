@@ -431,23 +431,28 @@ fn every_event() -> Vec<String> {
         .collect()
 }
 
+/// A whole configuration (a create or a replace).
+fn whole_config(
+    delivery: DeliveryRequest,
+    events_requested: Option<Vec<EventType>>,
+    description: Option<String>,
+) -> Result<StreamConfig, ApiError> {
+    Ok(StreamConfig {
+        delivery: delivery.read()?,
+        events_requested: events(events_requested)?.unwrap_or_else(every_event),
+        description: at_most("description", description, MAX_TEXT)?,
+    })
+}
+
 impl CreateStream {
     pub fn config(self) -> Result<StreamConfig, ApiError> {
-        Ok(StreamConfig {
-            delivery: self.delivery.read()?,
-            events_requested: events(self.events_requested)?.unwrap_or_else(every_event),
-            description: at_most("description", self.description, MAX_TEXT)?,
-        })
+        whole_config(self.delivery, self.events_requested, self.description)
     }
 }
 
 impl ReplaceStream {
     pub fn config(self) -> Result<StreamConfig, ApiError> {
-        Ok(StreamConfig {
-            delivery: self.delivery.read()?,
-            events_requested: events(self.events_requested)?.unwrap_or_else(every_event),
-            description: at_most("description", self.description, MAX_TEXT)?,
-        })
+        whole_config(self.delivery, self.events_requested, self.description)
     }
 }
 
