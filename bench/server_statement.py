@@ -1,5 +1,5 @@
 """Prints, for pgbench, the server's own one-deletion statement (crates/persistence/src/sql/
-delete/asked_one.sql then rules.sql, as the server joins them) with its parameters filled in
+delete/asked_one.sql, checks.sql, then deleting.sql, as the server joins them) with its parameters filled in
 as a user's DELETE /user fills them, on the
 rows bench/targets.sql seeds. A diagnosis, not part of bench/run: it compares the database's
 cost of our statement with the reference's, from the very file the server runs, so it
@@ -19,16 +19,17 @@ VALUES = {
     1: ":uid", 2: ":sid", 3: "now()", 4: "gen_random_uuid()", 5: "true", 6: "false",
     7: "'req'", 8: "'127.0.0.1'", 9: "'wrk'", 10: "'{\"by\": \"user\"}'",
     11: "gen_random_uuid()", 12: "now()::text", 13: "'{}'::text[]", 14: "NULL::timestamptz",
+    15: "'{}'::text[]", 16: "NULL::timestamptz",
 }
 
 
 def main():
     folder = os.path.join(ROOT, "crates", "persistence", "src", "sql", "delete")
     parts = []
-    for name in ("asked_one.sql", "rules.sql"):
+    for name in ("asked_one.sql", "checks.sql", "deleting.sql"):
         with open(os.path.join(folder, name)) as f:
             parts.append("\n".join(line for line in f.read().splitlines() if not line.lstrip().startswith("--")))
-    sql = "WITH asked AS MATERIALIZED (\n" + parts[0] + "\n),\n" + parts[1]
+    sql = "WITH asked AS MATERIALIZED (\n" + parts[0] + "\n),\n" + "\n".join(parts[1:])
     sql = re.sub(r"\$(\d+)", lambda m: VALUES[int(m.group(1))], sql)
     # pgbench reads ':name' as a variable: spell to_char's colons another way.
     sql = sql.replace("HH24:MI:SS", "HH24' || chr(58) || 'MI' || chr(58) || 'SS")

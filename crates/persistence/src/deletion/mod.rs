@@ -24,16 +24,18 @@ use domain::ids::SessionId;
 use domain::ports::{
     DeletedBy, DeletedUser, Deleter, Deletion, DeletionOutcome, Purge, StoreError,
 };
+use statement::Action;
 use std::sync::Arc;
 
 /// One try at a deletion, as an encoding runs it: the deletion, the one session that asks (one
-/// of a user's candidates; none for an operator or the purge), its step-up bound, and its time
-/// at the database's precision.
+/// of a user's candidates; none for an operator or the purge), its step-up bound, when it is
+/// to be purged if it is scheduled, and its time; times at the database's precision.
 #[derive(Clone, Debug)]
 pub(crate) struct Attempt {
     pub(crate) deletion: Arc<Deletion>,
     pub(crate) session: Option<SessionId>,
     pub(crate) created_after: Option<DateTime<Utc>>,
+    pub(crate) purge_after: Option<DateTime<Utc>>,
     pub(crate) at: DateTime<Utc>,
 }
 
@@ -43,6 +45,7 @@ impl Attempt {
     pub(crate) fn of(deletion: Deletion) -> Vec<Self> {
         let deletion = Arc::new(deletion);
         let at = db_time(deletion.at);
+        let purge_after = deletion.purge_after.map(db_time);
         match &deletion.by {
             DeletedBy::User {
                 sessions,
@@ -53,6 +56,7 @@ impl Attempt {
                     deletion: deletion.clone(),
                     session: Some(*session),
                     created_after: *created_after,
+                    purge_after,
                     at,
                 })
                 .collect(),
@@ -60,16 +64,38 @@ impl Attempt {
                 deletion: deletion.clone(),
                 session: None,
                 created_after: None,
+                purge_after,
                 at,
             }],
         }
     }
 
-    /// Whether two attempts can go in one statement: the same statement-wide values (audit
-    /// settings, hooks).
+    /// What its statement does: schedule it when it carries a purge time, else delete.
+    pub(crate) fn action(&self) -> Action {
+        match self.purge_after {
+            Some(_) => Action::Schedule,
+            None => Action::Delete,
+        }
+    }
+
+    /// A legal hold never refuses, nor reveals itself to, a user's own request (docs/api.md,
+    /// "Grace period and legal hold"): when `outcome` says a hold met this user's own deletion,
+    /// the attempt that schedules it now instead (the purge waits for the release). Postgres
+    /// only: SQLite's transaction decides both at once.
+    pub(crate) fn scheduled_under_hold(&self, outcome: &DeletionOutcome) -> Option<Self> {
+        let users_own = self.session.is_some() && self.purge_after.is_none();
+        (users_own && matches!(outcome, DeletionOutcome::Held)).then(|| Self {
+            purge_after: Some(self.at),
+            ..self.clone()
+        })
+    }
+
+    /// Whether two attempts can go in one statement: the same action and statement-wide
+    /// values (audit settings, hooks).
     pub(crate) fn shares_statement(&self, other: &Self) -> bool {
         let (a, b) = (&self.deletion, &other.deletion);
-        a.audit.enabled == b.audit.enabled
+        self.action() == other.action()
+            && a.audit.enabled == b.audit.enabled
             && a.audit.mask_email == b.audit.mask_email
             && a.recipients == b.recipients
     }

@@ -62,6 +62,7 @@ pub(crate) fn purge_next(
         }),
         session: None,
         created_after: None,
+        purge_after: None,
         at,
     };
     let outcome = match conn {

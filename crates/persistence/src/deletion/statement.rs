@@ -1,10 +1,10 @@
-//! The deletion on Postgres: one statement (`sql/delete/rules.sql` after one of its two heads),
-//! its parameters bound in one place ([`Params::values`]), and its rows read back by number.
+//! The deletion on Postgres: one statement per deletion (`sql/delete/`: a head, the checks,
+//! then the action: at once or scheduled), its parameters bound in one place
+//! ([`Params::values`]), and its rows read back by number.
 //! The pool (Diesel) and the workers' lanes (tokio-postgres) send the same text with the same
 //! values; each adapter only maps a value's kind to its driver's type.
 
 use super::Attempt;
-use crate::types::db_time;
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
@@ -15,23 +15,29 @@ use domain::ports::{DeletedUser, DeletionOutcome, ScheduledUser};
 use std::error::Error as StdError;
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 
-/// One deletion: the rules after the one-deletion head (scalar parameters).
-pub(crate) const ONE: &str = concat!(
-    "WITH asked AS MATERIALIZED (\n",
-    include_str!("../sql/delete/asked_one.sql"),
-    "),\n",
-    include_str!("../sql/delete/rules.sql")
-);
+/// A statement: `$head` (which deletions), the checks, `$action` (what is done).
+macro_rules! statement {
+    ($head:literal, $action:literal) => {
+        concat!(
+            "WITH asked AS MATERIALIZED (\n",
+            include_str!(concat!("../sql/delete/", $head)),
+            "),\n",
+            include_str!("../sql/delete/checks.sql"),
+            include_str!(concat!("../sql/delete/", $action))
+        )
+    };
+}
 
-/// Several deletions: the same rules after the group head (array parameters).
-pub(crate) const GROUP: &str = concat!(
-    "WITH asked AS MATERIALIZED (\n",
-    include_str!("../sql/delete/asked_group.sql"),
-    "),\n",
-    include_str!("../sql/delete/rules.sql")
-);
+/// One deletion at once (scalar parameters).
+pub(crate) const DELETE_ONE: &str = statement!("asked_one.sql", "deleting.sql");
+/// Several deletions at once (array parameters).
+pub(crate) const DELETE_GROUP: &str = statement!("asked_group.sql", "deleting.sql");
+/// One deletion scheduled.
+pub(crate) const SCHEDULE_ONE: &str = statement!("asked_one.sql", "scheduling.sql");
+/// Several deletions scheduled.
+pub(crate) const SCHEDULE_GROUP: &str = statement!("asked_group.sql", "scheduling.sql");
 
-/// The types of [`ONE`]'s parameters, `$1` to `$16` (tokio-postgres prepares with them).
+/// The types of the one-deletion statements' parameters, `$1` to `$16` (tokio-postgres prepares with them).
 pub(crate) const ONE_TYPES: [Type; 16] = [
     Type::UUID,
     Type::UUID,
@@ -51,7 +57,7 @@ pub(crate) const ONE_TYPES: [Type; 16] = [
     Type::TIMESTAMPTZ,
 ];
 
-/// The types of [`GROUP`]'s parameters: arrays, but for the statement-wide ones.
+/// The types of the group statements' parameters: arrays, but for the statement-wide ones.
 pub(crate) const GROUP_TYPES: [Type; 16] = [
     Type::UUID_ARRAY,
     Type::UUID_ARRAY,
@@ -90,14 +96,24 @@ pub(crate) struct Params {
     created_after: Vec<Option<DateTime<Utc>>>,
     scheduled_hooks: Vec<String>,
     purge_after: Vec<Option<DateTime<Utc>>>,
-    /// Scalars ([`ONE`]) or arrays ([`GROUP`]).
+    /// Scalars or arrays.
     shape: Shape,
+    action: Action,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Shape {
     One,
     Group,
+}
+
+/// What a statement does to the users it locks.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Action {
+    /// Deleted at once (`deleting.sql`).
+    Delete,
+    /// Marked for the purge (`scheduling.sql`).
+    Schedule,
 }
 
 /// One parameter's value, by kind; a statement's values in order are [`Params::values`].
@@ -120,7 +136,7 @@ pub(crate) enum Value<'a> {
 }
 
 impl Params {
-    /// The values for these deletions, which share the statement-wide ones (see
+    /// The values for these deletions, which share the statement-wide ones and the action (see
     /// [`Attempt::shares_statement`]); never empty. `at` is each one's time at the database's
     /// precision.
     pub(crate) fn of(attempts: &[Attempt]) -> Self {
@@ -130,6 +146,7 @@ impl Params {
             Shape::Group
         };
         let first = attempts.first().map(|a| &*a.deletion);
+        let action = attempts.first().map_or(Action::Delete, Attempt::action);
         Self {
             users: attempts.iter().map(|a| a.deletion.user_id.0).collect(),
             sessions: attempts.iter().map(|a| a.session.map(|s| s.0)).collect(),
@@ -165,20 +182,25 @@ impl Params {
             scheduled_hooks: first
                 .map(|d| d.recipients.scheduled.0.clone())
                 .unwrap_or_default(),
-            purge_after: attempts
-                .iter()
-                .map(|a| a.deletion.purge_after.map(db_time))
-                .collect(),
+            purge_after: attempts.iter().map(|a| a.purge_after).collect(),
             shape,
+            action,
         }
     }
 
     /// The statement these values are for.
     pub(crate) fn sql(&self) -> &'static str {
-        match self.shape {
-            Shape::One => ONE,
-            Shape::Group => GROUP,
+        match (self.shape, self.action) {
+            (Shape::One, Action::Delete) => DELETE_ONE,
+            (Shape::Group, Action::Delete) => DELETE_GROUP,
+            (Shape::One, Action::Schedule) => SCHEDULE_ONE,
+            (Shape::Group, Action::Schedule) => SCHEDULE_GROUP,
         }
+    }
+
+    /// What the statement does.
+    pub(crate) fn action(&self) -> Action {
+        self.action
     }
 
     /// How many deletions the statement carries.
@@ -187,7 +209,7 @@ impl Params {
     }
 
     /// `$1` to `$16`, in order: the one place a deletion's values meet the statement's
-    /// numbers (the header of `sql/delete/rules.sql` lists them).
+    /// numbers (the header of `sql/delete/checks.sql` lists them).
     pub(crate) fn values(&self) -> [Value<'_>; 16] {
         match self.shape {
             Shape::One => [
@@ -271,25 +293,27 @@ impl std::fmt::Debug for Value<'_> {
     }
 }
 
-/// The one-deletion statement with its values, for Diesel (the pool's connections, which
-/// never send the group form: groups form only on the workers' lanes).
-pub(crate) struct Statement<'a>(&'a Params);
+/// A one-deletion statement with its values, for Diesel (the pool's connections, which never
+/// send the group form: groups form only on the workers' lanes). `A` says which one.
+pub(crate) struct Statement<'a, A>(&'a Params, std::marker::PhantomData<A>);
 
 /// The statement's type is its cache key: Diesel prepares it once per connection and reuses it
-/// (a `sql_query` is never cached, so Postgres would parse and plan it on every call). Only
-/// [`ONE`] is ever sent through it, so one key is right.
-pub(crate) struct OneStatementId;
+/// (a `sql_query` is never cached, so Postgres would parse and plan it on every call). One key
+/// per action: [`DELETE_ONE`] and [`SCHEDULE_ONE`].
+pub(crate) struct Deleting;
+/// See [`Deleting`].
+pub(crate) struct Scheduling;
 
-impl QueryId for Statement<'_> {
-    type QueryId = OneStatementId;
+impl<A: 'static> QueryId for Statement<'_, A> {
+    type QueryId = A;
     const HAS_STATIC_QUERY_ID: bool = true;
 }
 
-impl Query for Statement<'_> {
+impl<A> Query for Statement<'_, A> {
     type SqlType = diesel::sql_types::Untyped;
 }
 
-impl QueryFragment<Pg> for Statement<'_> {
+impl<A> QueryFragment<Pg> for Statement<'_, A> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         let values = self.0.values();
         let mut rest = self.0.sql();
@@ -335,7 +359,7 @@ fn bind<'b>(out: &mut AstPass<'_, 'b, Pg>, value: &Value<'b>) -> QueryResult<()>
     }
 }
 
-impl RunQueryDsl<diesel::PgConnection> for Statement<'_> {}
+impl<A> RunQueryDsl<diesel::PgConnection> for Statement<'_, A> {}
 
 /// One row of the statement's answer.
 #[derive(QueryableByName)]
@@ -443,14 +467,34 @@ pub(crate) fn outcomes(
 }
 
 /// One deletion on a pooled Diesel connection, in one statement (autocommit, or inside the
-/// caller's transaction: the purge's).
+/// caller's transaction: the purge's); a user's own met by a legal hold, in a second one that
+/// schedules it.
 pub(crate) fn run_one(
     pg: &mut diesel::PgConnection,
     attempt: &Attempt,
 ) -> Result<Result<DeletionOutcome, RowError>, diesel::result::Error> {
+    let outcome = run_alone(pg, attempt)?;
+    match outcome
+        .as_ref()
+        .ok()
+        .and_then(|o| attempt.scheduled_under_hold(o))
+    {
+        Some(again) => run_alone(pg, &again),
+        None => Ok(outcome),
+    }
+}
+
+fn run_alone(
+    pg: &mut diesel::PgConnection,
+    attempt: &Attempt,
+) -> Result<Result<DeletionOutcome, RowError>, diesel::result::Error> {
+    use std::marker::PhantomData;
     let attempts = std::slice::from_ref(attempt);
     let params = Params::of(attempts);
-    let rows: Vec<Row> = Statement(&params).load(pg)?;
+    let rows: Vec<Row> = match params.action() {
+        Action::Delete => Statement::<Deleting>(&params, PhantomData).load(pg)?,
+        Action::Schedule => Statement::<Scheduling>(&params, PhantomData).load(pg)?,
+    };
     let mut outcomes = outcomes(attempts, rows);
     Ok(outcomes.pop().unwrap_or(Err(RowError::Missing(1))))
 }
@@ -482,6 +526,7 @@ mod tests {
             }),
             session: Some(SessionId::new_random()),
             created_after: None,
+            purge_after: None,
             at,
         }
     }

@@ -1,6 +1,6 @@
 //! The deletion on SQLite: one Rust transaction, for every caller (a user's own, at once or
 //! scheduled; an operator's; the purge's). SQLite has no statement that does all of it at once;
-//! this is where its rules are written, once (`rules.sql` is Postgres's).
+//! this is where its rules are written, once (`sql/delete/checks.sql` and its actions are Postgres's).
 
 use super::Attempt;
 use crate::pool::DbConnection;
@@ -52,7 +52,7 @@ pub(crate) fn delete(
             return Ok(DeletionOutcome::ReauthenticationRequired);
         }
     }
-    let purge_after = match (deletion.purge_after, held && attempt.session.is_some()) {
+    let purge_after = match (attempt.purge_after, held && attempt.session.is_some()) {
         (Some(purge_after), _) => Some(purge_after),
         (None, true) => Some(attempt.at),
         (None, false) => None,

@@ -8,7 +8,7 @@
 //! that goes away must not cancel the deletions of others that share its statement.
 
 use super::{store_error, InFlight, Lane, Lanes};
-use crate::deletion::statement::{self, Params, Row};
+use crate::deletion::statement::{self, Action, Params, Row};
 use crate::deletion::{Attempt, LaneError};
 use domain::ports::{DeletionOutcome, StoreError};
 use std::cell::{Cell, RefCell};
@@ -141,11 +141,32 @@ pub(super) async fn run_together(
     run(lanes, &queue.counts, attempts).await
 }
 
+/// The answers for `attempts`, in order (exactly one each); a user's own deletion met by a
+/// legal hold is then scheduled, in one more statement for all such.
+async fn run(lanes: &Lanes, counts: &DeletionStatements, attempts: &[Attempt]) -> Vec<Answer> {
+    let mut answers = decide(lanes, counts, attempts).await;
+    let (places, again): (Vec<usize>, Vec<Attempt>) = attempts
+        .iter()
+        .zip(&answers)
+        .enumerate()
+        .filter_map(|(i, (attempt, answer))| {
+            let outcome = answer.as_ref().ok()?;
+            Some((i, attempt.scheduled_under_hold(outcome)?))
+        })
+        .unzip();
+    if !again.is_empty() {
+        for (i, answer) in places.into_iter().zip(decide(lanes, counts, &again).await) {
+            answers[i] = answer;
+        }
+    }
+    answers
+}
+
 /// The answers for `attempts`, in order (exactly one each). Alone, an attempt takes the
 /// one-deletion statement; together they take the group statement, and if Postgres refuses it
 /// (which changes nothing: a broken rule, a lock waited on too long), each is run alone, so one
 /// deletion's trouble is never another's.
-async fn run(lanes: &Lanes, counts: &DeletionStatements, attempts: &[Attempt]) -> Vec<Answer> {
+async fn decide(lanes: &Lanes, counts: &DeletionStatements, attempts: &[Attempt]) -> Vec<Answer> {
     if attempts.len() == 1 {
         return vec![run_one(lanes, counts, &attempts[0]).await];
     }
@@ -254,10 +275,11 @@ async fn send(
 
 /// The lane's prepared statement for these values.
 fn prepared<'a>(lane: &'a Lane, params: &Params) -> &'a tokio_postgres::Statement {
-    if params.len() == 1 {
-        &lane.delete_one
-    } else {
-        &lane.delete_group
+    match (params.len() == 1, params.action()) {
+        (true, Action::Delete) => &lane.delete_one,
+        (false, Action::Delete) => &lane.delete_group,
+        (true, Action::Schedule) => &lane.schedule_one,
+        (false, Action::Schedule) => &lane.schedule_group,
     }
 }
 

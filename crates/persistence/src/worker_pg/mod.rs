@@ -61,10 +61,14 @@ type LaneCell = RefCell<Option<Rc<Lane>>>;
 /// A connection with the deletion statements prepared on it.
 struct Lane {
     client: Client,
-    /// [`statement::ONE`]
+    /// [`statement::DELETE_ONE`]
     delete_one: Statement,
-    /// [`statement::GROUP`]
+    /// [`statement::DELETE_GROUP`]
     delete_group: Statement,
+    /// [`statement::SCHEDULE_ONE`]
+    schedule_one: Statement,
+    /// [`statement::SCHEDULE_GROUP`]
+    schedule_group: Statement,
     usage: Rc<Usage>,
 }
 
@@ -293,18 +297,25 @@ impl Lanes {
                 client
             }
         };
-        let delete_one = client
-            .prepare_typed(statement::ONE, &statement::ONE_TYPES)
-            .await
-            .map_err(|e| store_error(e, &client))?;
-        let delete_group = client
-            .prepare_typed(statement::GROUP, &statement::GROUP_TYPES)
-            .await
-            .map_err(|e| store_error(e, &client))?;
+        let prepare = |sql, types| {
+            let client = &client;
+            async move {
+                client
+                    .prepare_typed(sql, types)
+                    .await
+                    .map_err(|e| store_error(e, client))
+            }
+        };
+        let delete_one = prepare(statement::DELETE_ONE, &statement::ONE_TYPES).await?;
+        let delete_group = prepare(statement::DELETE_GROUP, &statement::GROUP_TYPES).await?;
+        let schedule_one = prepare(statement::SCHEDULE_ONE, &statement::ONE_TYPES).await?;
+        let schedule_group = prepare(statement::SCHEDULE_GROUP, &statement::GROUP_TYPES).await?;
         Ok(Lane {
             client,
             delete_one,
             delete_group,
+            schedule_one,
+            schedule_group,
             usage,
         })
     }
