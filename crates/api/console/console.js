@@ -394,7 +394,11 @@ async function userView(id) {
       h('dl', {},
         h('dt', {}, 'User id'), h('dd', { class: 'mono' }, user.id),
         h('dt', {}, 'Created'), h('dd', {}, time(user.created_at)),
-        h('dt', {}, 'Updated'), h('dd', {}, time(user.updated_at))),
+        h('dt', {}, 'Updated'), h('dd', {}, time(user.updated_at)),
+        h('dt', {}, 'State'), h('dd', {}, user.deactivated_at
+          ? `Deactivated by its identity provider since ${time(user.deactivated_at)}` : 'Active'),
+        user.username ? [h('dt', {}, 'Username'), h('dd', { class: 'wrap' }, user.username)] : null,
+        user.external_id ? [h('dt', {}, 'External id'), h('dd', { class: 'mono wrap' }, user.external_id)] : null),
       h('h3', {}, 'E-mails'),
       user.emails.length === 0 ? h('p', {}, 'No e-mail addresses.')
         : h('ul', { class: 'plain' }, user.emails.map((e) => h('li', {}, e.address,
@@ -603,6 +607,56 @@ async function keysView() {
   ];
 }
 
+async function scimView() {
+  const { data: clients } = await api('GET', 'scim/clients');
+  const created = h('div', {});
+  const name = field('Name', (fid) => h('input', { id: fid, type: 'text', required: true, maxlength: 200 }),
+    'Which identity provider it is, e.g. entra-id. Up to 200 characters.');
+  const create = h('button', { type: 'submit' }, 'Create client');
+  const form = h('form', {
+    class: 'stacked',
+    'aria-label': 'Create SCIM client',
+    onsubmit: async (event) => {
+      event.preventDefault();
+      quiet();
+      create.disabled = true;
+      try {
+        const { data } = await api('POST', 'scim/clients', { name: name.control.value.trim() });
+        const token = h('output', { class: 'mono wrap', id: 'scim-token' }, data.token);
+        await show({ keepMessages: true });
+        document.getElementById('scim-created')?.replaceChildren(
+          h('p', {}, `The token of ${data.name}, shown this once: give it to the provider as its bearer token.`),
+          token);
+        say(`SCIM client ${data.name} was created.`);
+      } catch (error) {
+        if (error.status !== 401) fail(error.message);
+        create.disabled = false;
+      }
+    },
+  }, name.node, h('div', { class: 'actions' }, create));
+  created.id = 'scim-created';
+  return [
+    heading('SCIM clients'),
+    h('p', { class: 'hint' }, 'Identity providers that create, deactivate and delete users at /scim/v2 (with scim.enabled).'),
+    created,
+    table('SCIM clients', ['Action', 'Name', 'Created', 'Id'],
+      clients.map((c) => {
+        const revoke = h('button', {
+          type: 'button',
+          class: 'quiet',
+          'aria-describedby': `client-${c.id}`,
+          onclick: () => act(revoke, async () => {
+            await api('DELETE', `scim/clients/${c.id}`);
+            return `SCIM client ${c.name} was revoked; its token no longer works.`;
+          }),
+        }, 'Revoke');
+        return [revoke, h('span', { id: `client-${c.id}`, class: 'wrap' }, c.name), time(c.created_at),
+          h('span', { class: 'mono' }, c.id)];
+      }), 'No SCIM clients.'),
+    form,
+  ];
+}
+
 // ---- routing -------------------------------------------------------------------------------
 
 const routes = [
@@ -612,6 +666,7 @@ const routes = [
   [/^#\/deliveries$/, 'Deliveries', () => deliveriesView()],
   [/^#\/audit(?:\?(.*))?$/, 'Audit log', (m) => auditView(new URLSearchParams(m[1] ?? ''))],
   [/^#\/keys$/, 'Keys', () => keysView()],
+  [/^#\/scim$/, 'SCIM clients', () => scimView()],
 ];
 
 /** Draws the view the address names. */

@@ -166,10 +166,18 @@ impl Application {
             let cors = Arc::new(CorsPolicy::new(&config.server.public.cors));
             let allow_deletion = config.account.allow_deletion;
             let ssf_enabled = transmitter.is_some();
+            let scim_enabled = config.scim.enabled;
             let transmitter = transmitter.clone().map(web::Data::new);
             let destinations = web::Data::from(destinations.clone());
             let document = web::Data::new(ServedDocument(web::Bytes::from(openapi::to_json(
-                &openapi::served(openapi::Listener::Public, allow_deletion, ssf_enabled),
+                &openapi::served(
+                    openapi::Listener::Public,
+                    openapi::Mounted {
+                        allow_deletion,
+                        ssf: ssf_enabled,
+                        scim: scim_enabled,
+                    },
+                ),
             ))));
             let deletions = DeletionPlan::new(
                 &config.database,
@@ -198,6 +206,11 @@ impl Application {
                             routes::ssf::configure(cfg);
                         }
                     })
+                    .configure(|cfg| {
+                        if scim_enabled {
+                            routes::scim::configure(cfg);
+                        }
+                    })
                     .service(
                         routes::resource("/openapi.json", "GET")
                             .route(web::get().to(openapi::openapi_json)),
@@ -222,7 +235,7 @@ impl Application {
             let guard = web::Data::new(AdminGuard::new(config.server.admin.api_key.clone()));
             let ping = web::Data::new(DatabasePing::default());
             let document = web::Data::new(ServedDocument(web::Bytes::from(openapi::to_json(
-                &openapi::served(openapi::Listener::Admin, true, true),
+                &openapi::served(openapi::Listener::Admin, openapi::Mounted::ALL),
             ))));
             let server = HttpServer::new(move || {
                 App::new()

@@ -37,7 +37,17 @@ pub struct Config {
     #[serde(default)]
     pub ssf: SsfConfig,
     #[serde(default)]
+    pub scim: ScimConfig,
+    #[serde(default)]
     pub log: LogConfig,
+}
+
+/// `scim.*`: SCIM 2.0 provisioning (docs/scim.md).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScimConfig {
+    /// Mounts `/scim/v2` on the public listener.
+    pub enabled: bool,
 }
 
 /// `ssf.*`: the Shared Signals transmitter (docs/events.md, "Shared Signals").

@@ -67,7 +67,10 @@ pub struct Metrics {
     deletions_by_user: AtomicU64,
     deletions_by_admin: AtomicU64,
     deletions_by_purge: AtomicU64,
+    deletions_by_scim: AtomicU64,
     deletions_scheduled: AtomicU64,
+    /// SCIM changes to users' lives: created, deactivated, reactivated.
+    scim_changes: Mutex<BTreeMap<&'static str, u64>>,
     rejections: Mutex<BTreeMap<&'static str, u64>>,
     /// Webhook attempts by hook key and result.
     webhook_attempts: Mutex<BTreeMap<(String, AttemptResult), u64>>,
@@ -150,6 +153,21 @@ impl Metrics {
     /// A user purged after their grace period.
     pub fn user_purged(&self) {
         self.deletions_by_purge.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A user deleted at once by a SCIM client.
+    pub fn user_deleted_by_scim(&self) {
+        self.deletions_by_scim.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A SCIM change to a user's life (`created`, `deactivated`, `reactivated`).
+    pub fn scim_activity(&self, change: &'static str) {
+        *self
+            .scim_changes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(change)
+            .or_default() += 1;
     }
 
     /// A deletion scheduled (grace period).
@@ -255,6 +273,29 @@ impl Metrics {
             "hanko_user_deletions_total{{by=\"purge\"}} {}",
             self.deletions_by_purge.load(Ordering::Relaxed)
         )?;
+        writeln!(
+            out,
+            "hanko_user_deletions_total{{by=\"scim\"}} {}",
+            self.deletions_by_scim.load(Ordering::Relaxed)
+        )?;
+        writeln!(
+            out,
+            "# HELP hanko_scim_user_changes_total Users created, deactivated and reactivated by SCIM clients."
+        )?;
+        writeln!(out, "# TYPE hanko_scim_user_changes_total counter")?;
+        {
+            let changes = self
+                .scim_changes
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            for change in ["created", "deactivated", "reactivated"] {
+                writeln!(
+                    out,
+                    "hanko_scim_user_changes_total{{change=\"{change}\"}} {}",
+                    changes.get(change).copied().unwrap_or(0)
+                )?;
+            }
+        }
         writeln!(
             out,
             "# HELP hanko_deletion_statements_total Deletion statements the HTTP workers sent on their own Postgres connections (deletions arriving together share one)."

@@ -3,7 +3,7 @@
 //! `api openapi public|admin` (the committed copies under `docs/` are that output).
 
 use crate::http::error::ErrorBody;
-use crate::routes::{admin, console, health, public, ssf, views};
+use crate::routes::{admin, console, health, public, scim, ssf, views};
 use actix_web::{web, HttpResponse};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::OpenApi as Document;
@@ -40,6 +40,17 @@ use utoipa::{Modify, OpenApi};
         ssf::remove_subject,
         ssf::verify,
         ssf::poll,
+        scim::discovery::service_provider_config,
+        scim::discovery::resource_types,
+        scim::discovery::resource_type,
+        scim::discovery::schemas,
+        scim::discovery::schema,
+        scim::users::create_user,
+        scim::users::list_users,
+        scim::users::get_user,
+        scim::users::replace_user,
+        scim::users::patch_user,
+        scim::users::delete_user,
         health::alive,
         health::ready,
         openapi_json,
@@ -52,6 +63,7 @@ use utoipa::{Modify, OpenApi};
         (name = "Well-Known", description = "Published keys"),
         (name = "Configuration", description = "What frontends need"),
         (name = "Shared Signals", description = "The OpenID Shared Signals transmitter (with ssf.enabled)"),
+        (name = "SCIM", description = "SCIM 2.0 provisioning (with scim.enabled); answers and errors are application/scim+json"),
         (name = "Health", description = "Probes"),
         (name = "API description", description = "This document"),
     )
@@ -89,6 +101,9 @@ pub struct PublicApi;
         admin::receivers::create,
         admin::receivers::list,
         admin::receivers::delete,
+        admin::scim_clients::create,
+        admin::scim_clients::list,
+        admin::scim_clients::revoke,
         console::page,
         console::script,
         console::style,
@@ -100,7 +115,7 @@ pub struct PublicApi;
     modifiers(&AdminSecurity),
     tags(
         (name = "Users"), (name = "Sessions"), (name = "Audit"), (name = "Webhooks"),
-        (name = "Keys"), (name = "Shared Signals"), (name = "Operations"), (name = "Console"), (name = "Health"),
+        (name = "Keys"), (name = "Shared Signals"), (name = "SCIM"), (name = "Operations"), (name = "Console"), (name = "Health"),
         (name = "API description"),
     )
 )]
@@ -126,6 +141,15 @@ impl Modify for PublicSecurity {
                     .description(Some(
                         "An SSF receiver's token (admin `POST /ssf/receivers`)",
                     ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "ScimBearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A SCIM client's token (admin `POST /scim/clients`)"))
                     .build(),
             ),
         );
@@ -174,14 +198,37 @@ pub fn document(listener: Listener) -> Document {
     }
 }
 
-/// The document a running listener serves: without `DELETE /user`, or the Shared Signals
-/// transmitter, when they are not mounted.
-pub fn served(listener: Listener, allow_deletion: bool, ssf_enabled: bool) -> Document {
+/// What a public listener mounts beyond its fixed routes.
+#[derive(Clone, Copy, Debug)]
+pub struct Mounted {
+    pub allow_deletion: bool,
+    pub ssf: bool,
+    pub scim: bool,
+}
+
+impl Mounted {
+    /// Everything (the admin listener's document, the committed ones).
+    pub const ALL: Self = Self {
+        allow_deletion: true,
+        ssf: true,
+        scim: true,
+    };
+}
+
+/// The document a running listener serves: without `DELETE /user`, the Shared Signals
+/// transmitter or SCIM when they are not mounted.
+pub fn served(listener: Listener, mounted: Mounted) -> Document {
     let mut doc = document(listener);
-    if listener == Listener::Public && !ssf_enabled {
+    let allow_deletion = mounted.allow_deletion;
+    if listener == Listener::Public && !mounted.ssf {
         doc.paths.paths.retain(|path, _| {
             !(path.starts_with("/ssf/") || path == "/.well-known/ssf-configuration")
         });
+    }
+    if listener == Listener::Public && !mounted.scim {
+        doc.paths
+            .paths
+            .retain(|path, _| !path.starts_with("/scim/"));
     }
     if listener == Listener::Public && !allow_deletion {
         if let Some(item) = doc.paths.paths.get_mut("/user") {

@@ -19,24 +19,32 @@ pub enum EventKind {
     /// An SSF stream's verification (SSF 1.0 §8.1.4), for that stream only, never for a hook.
     /// `{stream_id, state}`.
     SsfVerification,
+    /// A user was deactivated (SCIM `active: false`): every session ended with it. `{id}`.
+    UserDeactivated,
+    /// A deactivated user was made active again. `{id}`.
+    UserReactivated,
 }
 
 impl EventKind {
     /// The hooks' catalogue: what webhooks subscribe to.
-    pub const ALL: [EventKind; 4] = [
+    pub const ALL: [EventKind; 6] = [
         Self::UserDelete,
         Self::UserDeleteScheduled,
         Self::UserDeleteCancelled,
         Self::SessionDelete,
+        Self::UserDeactivated,
+        Self::UserReactivated,
     ];
 
     /// Every kind, the SSF verification included.
-    pub const EVERY: [EventKind; 5] = [
+    pub const EVERY: [EventKind; 7] = [
         Self::UserDelete,
         Self::UserDeleteScheduled,
         Self::UserDeleteCancelled,
         Self::SessionDelete,
         Self::SsfVerification,
+        Self::UserDeactivated,
+        Self::UserReactivated,
     ];
 
     /// The event's name on the wire, in subscriptions and in the outbox.
@@ -47,6 +55,8 @@ impl EventKind {
             Self::UserDeleteCancelled => "user.delete.cancelled",
             Self::SessionDelete => "session.delete",
             Self::SsfVerification => "ssf.verification",
+            Self::UserDeactivated => "user.deactivated",
+            Self::UserReactivated => "user.reactivated",
         }
     }
 
@@ -63,11 +73,11 @@ impl EventKind {
                 "https://schemas.openid.net/secevent/risc/event-type",
                 "/account-purged"
             ),
-            Self::UserDeleteScheduled => concat!(
+            Self::UserDeleteScheduled | Self::UserDeactivated => concat!(
                 "https://schemas.openid.net/secevent/risc/event-type",
                 "/account-disabled"
             ),
-            Self::UserDeleteCancelled => concat!(
+            Self::UserDeleteCancelled | Self::UserReactivated => concat!(
                 "https://schemas.openid.net/secevent/risc/event-type",
                 "/account-enabled"
             ),
@@ -85,7 +95,11 @@ impl EventKind {
     pub const fn user_field(self) -> Option<&'static str> {
         match self {
             Self::SessionDelete => Some("user_id"),
-            Self::UserDelete | Self::UserDeleteScheduled | Self::UserDeleteCancelled => Some("id"),
+            Self::UserDelete
+            | Self::UserDeleteScheduled
+            | Self::UserDeleteCancelled
+            | Self::UserDeactivated
+            | Self::UserReactivated => Some("id"),
             Self::SsfVerification => None,
         }
     }

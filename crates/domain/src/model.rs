@@ -13,6 +13,18 @@ pub struct User {
     pub updated_at: DateTime<Utc>,
     /// Scheduled deletion and legal hold, if any.
     pub deletion: DeletionState,
+    /// What an identity provider keeps on the user over SCIM (docs/scim.md), if any.
+    #[serde(default)]
+    pub provisioning: Provisioning,
+}
+
+/// A user as their identity provider sees them: `userName`, `externalId`, and whether it
+/// deactivated them (no session lives or can be created then).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provisioning {
+    pub username: Option<String>,
+    pub external_id: Option<String>,
+    pub deactivated_at: Option<DateTime<Utc>>,
 }
 
 /// Where a user stands on deletion: a deletion scheduled (grace period) and a legal hold are

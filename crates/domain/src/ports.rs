@@ -37,10 +37,15 @@ pub enum StoreError {
     Database(#[source] Cause),
 }
 
-/// The cause of the `Conflict` a session request for a user whose deletion is scheduled gets.
+/// The cause of the `Conflict` a session request gets for a user who may have none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("the user's deletion is scheduled")]
-pub struct DeletionScheduledError;
+pub enum SessionRefused {
+    #[error("the user's deletion is scheduled")]
+    DeletionScheduled,
+    /// Deactivated by their identity provider (SCIM `active: false`).
+    #[error("the user is deactivated")]
+    Deactivated,
+}
 
 /// Who asked for a deletion.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,6 +62,11 @@ pub enum DeletedBy {
     Admin,
     /// The purge worker, when a scheduled deletion's grace period ended.
     Purge,
+    /// An identity provider's SCIM client (`DELETE /scim/v2/Users/{id}`).
+    Scim {
+        client_id: uuid::Uuid,
+        client_name: String,
+    },
 }
 
 impl DeletedBy {
@@ -66,7 +76,28 @@ impl DeletedBy {
             Self::User { .. } => "user",
             Self::Admin => "admin",
             Self::Purge => "purge",
+            Self::Scim { .. } => "scim",
         }
+    }
+
+    /// The audit entry's details: `by`, and the SCIM client when it was one.
+    pub fn details(&self) -> serde_json::Value {
+        match self {
+            Self::Scim {
+                client_id,
+                client_name,
+            } => serde_json::json!({
+                "by": self.label(),
+                "scim_client": { "id": client_id, "name": client_name },
+            }),
+            _ => serde_json::json!({ "by": self.label() }),
+        }
+    }
+
+    /// Whether a legal hold makes this asker's deletion a scheduled one instead of a refusal:
+    /// the user's own and a provider's (neither is told of holds); an operator meets the hold.
+    pub fn scheduled_under_hold(&self) -> bool {
+        matches!(self, Self::User { .. } | Self::Scim { .. })
     }
 }
 
@@ -230,7 +261,7 @@ pub trait AccountStore: Send + Sync {
 /// Server-side sessions.
 pub trait SessionStore: Send + Sync {
     /// Creates a session. `NotFound` if the user does not exist; `Conflict` (with
-    /// [`DeletionScheduledError`] as the cause) if their deletion is scheduled.
+    /// [`SessionRefused`] as the cause) if their deletion is scheduled or they are deactivated.
     fn create_session(&self, new: &NewSession, at: DateTime<Utc>) -> Result<Session, StoreError>;
 
     /// The session, if its row exists (expired or not: the caller decides).

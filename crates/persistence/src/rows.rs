@@ -19,6 +19,9 @@ pub(crate) struct UserRow {
     pub purge_after: Option<Timestamp>,
     pub hold: bool,
     pub hold_reason: Option<String>,
+    pub username: Option<String>,
+    pub external_id: Option<String>,
+    pub deactivated_at: Option<Timestamp>,
 }
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]

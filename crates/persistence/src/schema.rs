@@ -12,6 +12,11 @@ diesel::table! {
         purge_after -> Nullable<DbTimestamp>,
         hold -> Bool,
         hold_reason -> Nullable<Text>,
+        username -> Nullable<Text>,
+        username_key -> Nullable<Text>,
+        external_id -> Nullable<Text>,
+        scim_profile -> Nullable<Text>,
+        deactivated_at -> Nullable<DbTimestamp>,
     }
 }
 
@@ -27,6 +32,7 @@ diesel::table! {
         is_primary -> Bool,
         created_at -> DbTimestamp,
         updated_at -> DbTimestamp,
+        kind -> Nullable<Text>,
     }
 }
 
@@ -146,6 +152,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::{DbUuid, DbTimestamp};
+
+    scim_clients (id) {
+        id -> DbUuid,
+        name -> Text,
+        token_hash -> Text,
+        created_at -> DbTimestamp,
+    }
+}
+
 diesel::joinable!(emails -> users (user_id));
 diesel::joinable!(ssf_streams -> ssf_receivers (receiver_id));
 diesel::joinable!(ssf_stream_subjects -> ssf_streams (stream_id));
@@ -161,5 +179,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_deliveries,
     ssf_receivers,
     ssf_streams,
-    ssf_stream_subjects
+    ssf_stream_subjects,
+    scim_clients
 );

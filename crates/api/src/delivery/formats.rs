@@ -343,9 +343,11 @@ fn set_events(event: &OutboxEvent) -> Value {
                 json!({})
             }
         }
-        EventKind::UserDelete | EventKind::UserDeleteScheduled | EventKind::UserDeleteCancelled => {
-            json!({})
-        }
+        EventKind::UserDelete
+        | EventKind::UserDeleteScheduled
+        | EventKind::UserDeleteCancelled
+        | EventKind::UserDeactivated
+        | EventKind::UserReactivated => json!({}),
     };
     json!({ kind.set_event_type(): body })
 }

@@ -19,7 +19,7 @@ const MAX_TOKEN_LEN: usize = 512;
 /// A receiver that presented its token.
 pub struct AuthenticatedReceiver(pub Receiver);
 
-fn bearer(req: &HttpRequest) -> Option<String> {
+pub(crate) fn bearer(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();

@@ -5,6 +5,7 @@ pub mod console;
 pub mod export;
 pub mod health;
 pub mod public;
+pub mod scim;
 pub mod ssf;
 pub mod views;
 

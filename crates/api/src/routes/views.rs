@@ -19,6 +19,12 @@ pub struct UserView {
     pub updated_at: DateTime<Utc>,
     /// `null`, or the scheduled deletion and the legal hold.
     pub deletion: Option<DeletionView>,
+    /// SCIM's `userName`, when a provider set one (docs/scim.md).
+    pub username: Option<String>,
+    /// The provider's id of the user (SCIM `externalId`).
+    pub external_id: Option<String>,
+    /// When a provider deactivated the user (`null`: active).
+    pub deactivated_at: Option<DateTime<Utc>>,
 }
 
 /// A user's deletion state, when there is one, as operators see it.
@@ -87,6 +93,9 @@ impl From<&User> for UserView {
             created_at: user.created_at,
             updated_at: user.updated_at,
             deletion: deletion_view(user),
+            username: user.provisioning.username.clone(),
+            external_id: user.provisioning.external_id.clone(),
+            deactivated_at: user.provisioning.deactivated_at,
         }
     }
 }
@@ -264,6 +273,7 @@ mod tests {
                     reason: Some("litigation".into()),
                 }),
             },
+            provisioning: Default::default(),
         };
         let public =
             serde_json::to_value(PublicUserView::from(&user)).unwrap_or_else(|e| panic!("{e}"));

@@ -278,7 +278,7 @@ impl Services {
     }
 
     /// Who hears of a deletion, whichever event it writes.
-    fn deletion_recipients(&self) -> DeletionRecipients {
+    pub(crate) fn deletion_recipients(&self) -> DeletionRecipients {
         DeletionRecipients {
             deleted: self.events.recipients(EventKind::UserDelete),
             scheduled: self.events.recipients(EventKind::UserDeleteScheduled),

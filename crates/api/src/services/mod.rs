@@ -9,10 +9,12 @@
 //! - [`deliveries`]: retry deliveries; the delivery and audit listings; the metrics gauges.
 //! - [`keys`]: rotate, list and prune signing keys; re-encrypt them under the first secret.
 //! - [`streams`]: the SSF receivers and their streams.
+//! - [`scim`]: SCIM provisioning: the providers' clients and what they do to users.
 
 pub mod accounts;
 pub mod deliveries;
 pub mod keys;
+pub mod scim;
 pub mod sessions;
 pub mod streams;
 

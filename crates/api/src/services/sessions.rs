@@ -14,8 +14,8 @@ use persistence::OffloadError;
 pub struct NoSuchUser;
 
 impl Services {
-    /// A new session for `user_id` and its signed token. A user whose deletion is scheduled
-    /// gets none (the store's `Conflict`).
+    /// A new session for `user_id` and its signed token. A user whose deletion is scheduled,
+    /// or who is deactivated, gets none (the store's `Conflict`).
     pub async fn issue_session(
         &self,
         user_id: UserId,

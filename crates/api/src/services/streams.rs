@@ -73,9 +73,14 @@ pub fn token_hash(token: &str) -> String {
 
 /// A new receiver token: 32 random bytes, base64url, shown once.
 pub fn new_token() -> Result<String, aws_lc_rs::error::Unspecified> {
+    new_token_with("ssf_")
+}
+
+/// A new bearer token: `prefix`, then 32 random bytes, base64url.
+pub fn new_token_with(prefix: &str) -> Result<String, aws_lc_rs::error::Unspecified> {
     let mut bytes = [0u8; 32];
     SystemRandom::new().fill(&mut bytes)?;
-    Ok(format!("ssf_{}", URL_SAFE_NO_PAD.encode(bytes)))
+    Ok(format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes)))
 }
 
 impl Services {

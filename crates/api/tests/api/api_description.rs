@@ -31,21 +31,25 @@ fn unmounted() -> reqwest::Method {
 }
 
 /// `/users/{id}/sessions/{session_id}` with ids that exist, so no handler answers 404.
-fn concrete(path: &str, user: &str, session: &str, receiver: &str) -> String {
+fn concrete(path: &str, user: &str, session: &str, receiver: &str, scim: &str) -> String {
     if path.starts_with("/ssf/receivers/") {
         return path.replace("{id}", receiver);
+    }
+    if path.starts_with("/scim/clients/") {
+        return path.replace("{id}", scim);
     }
     path.replace("{id}", user).replace("{session_id}", session)
 }
 
 #[actix_rt::test]
 async fn every_documented_operation_is_mounted_and_every_route_documented() {
-    // Everything mounted: the Shared Signals transmitter too.
+    // Everything mounted: the Shared Signals transmitter and SCIM too.
     let app = TestApp::builder(Backend::Sqlite)
         .config(serde_json::json!({
             "session": {"issuer": "https://auth.example"},
             "server": {"public": {"base_url": "https://auth.example"}},
-            "ssf": {"enabled": true}
+            "ssf": {"enabled": true},
+            "scim": {"enabled": true}
         }))
         .start()
         .await;
@@ -59,6 +63,15 @@ async fn every_documented_operation_is_mounted_and_every_route_documented() {
         .expect_status(201)
         .json();
     let receiver = receiver["id"].str().to_owned();
+    let scim_client: Value = app
+        .client
+        .post(format!("{}/scim/clients", app.admin))
+        .json(&serde_json::json!({"name": "probe"}))
+        .fetch()
+        .await
+        .expect_status(201)
+        .json();
+    let scim_client = scim_client["id"].str().to_owned();
     for base in [app.public.clone(), app.admin.clone()] {
         let doc: Value = app.get_json(format!("{base}/openapi.json")).await;
         for (path, methods) in documented(&doc) {
@@ -67,7 +80,13 @@ async fn every_documented_operation_is_mounted_and_every_route_documented() {
                 .await;
             let url = format!(
                 "{base}{}",
-                concrete(&path, &login.user_id, &login.session_id, &receiver)
+                concrete(
+                    &path,
+                    &login.user_id,
+                    &login.session_id,
+                    &receiver,
+                    &scim_client
+                )
             );
             // A method no route has: the resource answers 405 and names what it mounts.
             let refused = app
@@ -119,7 +138,13 @@ async fn every_documented_operation_is_mounted_and_every_route_documented() {
         for path in &paths {
             let url = format!(
                 "{base}{}",
-                concrete(path, &login.user_id, &login.session_id, &receiver)
+                concrete(
+                    path,
+                    &login.user_id,
+                    &login.session_id,
+                    &receiver,
+                    &scim_client
+                )
             );
             let probe = app.client.request(unmounted(), &url).fetch().await;
             let here: BTreeSet<String> = match probe.status().as_u16() {

@@ -16,6 +16,7 @@ mod outage;
 mod processes;
 mod properties;
 mod receiver;
+mod scim;
 mod security;
 mod ssf;
 mod tokens;

@@ -4,12 +4,14 @@
 //! - [`filter`]: the filter language of `GET /Users?filter=…`, parsed and evaluated.
 //! - [`user`]: a provider's User and ours, both ways.
 //! - [`patch`]: `PATCH` operations on a User.
+//! - [`store`]: what SCIM needs of the database.
 //!
 //! Every SCIM failure is a [`ScimError`]: a status and, where RFC 7644 §3.12 defines one, a
 //! `scimType`; the API writes it in the SCIM error form.
 
 pub mod filter;
 pub mod patch;
+pub mod store;
 pub mod user;
 
 /// The core User schema.

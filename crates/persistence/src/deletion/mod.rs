@@ -60,7 +60,7 @@ impl Attempt {
                     at,
                 })
                 .collect(),
-            DeletedBy::Admin | DeletedBy::Purge => vec![Self {
+            DeletedBy::Admin | DeletedBy::Purge | DeletedBy::Scim { .. } => vec![Self {
                 deletion: deletion.clone(),
                 session: None,
                 created_after: None,
@@ -78,13 +78,13 @@ impl Attempt {
         }
     }
 
-    /// A legal hold never refuses, nor reveals itself to, a user's own request (docs/api.md,
-    /// "Grace period and legal hold"): when `outcome` says a hold met this user's own deletion,
-    /// the attempt that schedules it now instead (the purge waits for the release). Postgres
-    /// only: SQLite's transaction decides both at once.
+    /// A legal hold never refuses, nor reveals itself to, a user's own request or a provider's
+    /// (docs/api.md, "Grace period and legal hold"): when `outcome` says a hold met such a
+    /// deletion, the attempt that schedules it now instead (the purge waits for the release).
+    /// Postgres only: SQLite's transaction decides both at once.
     pub(crate) fn scheduled_under_hold(&self, outcome: &DeletionOutcome) -> Option<Self> {
-        let users_own = self.session.is_some() && self.purge_after.is_none();
-        (users_own && matches!(outcome, DeletionOutcome::Held)).then(|| Self {
+        let schedules = self.deletion.by.scheduled_under_hold() && self.purge_after.is_none();
+        (schedules && matches!(outcome, DeletionOutcome::Held)).then(|| Self {
             purge_after: Some(self.at),
             ..self.clone()
         })

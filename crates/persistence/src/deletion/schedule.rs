@@ -44,10 +44,16 @@ pub(crate) fn schedule_locked(
         user_id,
         &emails,
         &deletion.context,
-        serde_json::json!({
-            "by": deletion.by.label(),
-            "purge_after": domain::time::rfc3339_micros(&purge_after),
-        }),
+        {
+            let mut details = deletion.by.details();
+            if let Some(d) = details.as_object_mut() {
+                d.insert(
+                    "purge_after".into(),
+                    domain::time::rfc3339_micros(&purge_after).into(),
+                );
+            }
+            details
+        },
         at,
     )?;
     let scheduled = ScheduledUser {

@@ -166,10 +166,7 @@ impl Params {
                 .iter()
                 .map(|a| a.deletion.context.user_agent.clone())
                 .collect(),
-            details: attempts
-                .iter()
-                .map(|a| serde_json::json!({ "by": a.deletion.by.label() }))
-                .collect(),
+            details: attempts.iter().map(|a| a.deletion.by.details()).collect(),
             event_ids: attempts.iter().map(|_| uuid::Uuid::new_v4()).collect(),
             deleted_at: attempts
                 .iter()

@@ -52,7 +52,10 @@ pub(crate) fn delete(
             return Ok(DeletionOutcome::ReauthenticationRequired);
         }
     }
-    let purge_after = match (attempt.purge_after, held && attempt.session.is_some()) {
+    let purge_after = match (
+        attempt.purge_after,
+        held && deletion.by.scheduled_under_hold(),
+    ) {
         (Some(purge_after), _) => Some(purge_after),
         (None, true) => Some(attempt.at),
         (None, false) => None,
@@ -77,7 +80,7 @@ pub(crate) fn delete(
         user_id,
         &emails,
         &deletion.context,
-        serde_json::json!({ "by": deletion.by.label() }),
+        deletion.by.details(),
         at,
     )?;
     let deleted = DeletedUser {

@@ -9,7 +9,8 @@ use domain::audit::{AuditLogConfig, USER_DELETION_CANCELLED, USER_HOLD_RELEASED,
 use domain::events::EventKind;
 use domain::ids::UserId;
 use domain::model::{
-    DeletionState, Email, LegalHold, NewEmail, RequestContext, ScheduledDeletion, User, UserStatus,
+    DeletionState, Email, LegalHold, NewEmail, Provisioning, RequestContext, ScheduledDeletion,
+    User, UserStatus,
 };
 use domain::ports::{AccountStore, ChangeOutcome, DeletionChange, DeletionChangeKind, StoreError};
 use std::collections::HashMap;
@@ -58,6 +59,11 @@ fn assemble(user_rows: Vec<UserRow>, email_rows: Vec<EmailRow>) -> Vec<User> {
                 hold: u.hold.then(|| LegalHold {
                     reason: u.hold_reason.clone(),
                 }),
+            },
+            provisioning: Provisioning {
+                username: u.username.clone(),
+                external_id: u.external_id.clone(),
+                deactivated_at: u.deactivated_at.map(|t| t.0),
             },
         })
         .collect()
@@ -182,6 +188,9 @@ impl AccountStore for Database {
             purge_after: None,
             hold: false,
             hold_reason: None,
+            username: None,
+            external_id: None,
+            deactivated_at: None,
         };
         let email_rows: Vec<EmailRow> = new_emails
             .iter()

@@ -6,5 +6,6 @@ pub(crate) mod events;
 mod health;
 mod keys;
 mod outbox;
+mod scim;
 mod sessions;
 mod ssf;

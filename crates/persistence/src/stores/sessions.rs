@@ -9,7 +9,7 @@ use domain::audit::AuditLogConfig;
 use domain::events::{EventKind, Recipients, SessionDeleted, SessionEndReason};
 use domain::ids::{SessionId, UserId};
 use domain::model::{Email, NewSession, RequestContext, Session};
-use domain::ports::{DeletionScheduledError, SessionEnding, SessionStore, StoreError};
+use domain::ports::{SessionEnding, SessionRefused, SessionStore, StoreError};
 
 /// Postgres: refresh `last_used`, locking in id order and skipping rows locked elsewhere.
 const TOUCH_POSTGRES: &str = "UPDATE sessions SET last_used = $1 \
@@ -31,24 +31,30 @@ impl SessionStore for Database {
         // Insert first, then look at the user: the insert's foreign key already holds the user
         // row against a concurrent scheduling (Postgres) or the write lock is ours (SQLite),
         // so a deletion scheduled meanwhile is seen and the session rolled back.
-        let mut scheduled = false;
+        // The same holds for a deactivation (SCIM), which locks the user row before it ends
+        // the user's sessions.
+        let mut refused = None;
         let result = self.transaction(|conn| {
             diesel::insert_into(sessions::table)
                 .values(&row)
                 .execute(conn)?;
-            let pending: Option<Option<Timestamp>> = users::table
+            let state: Option<(Option<Timestamp>, Option<Timestamp>)> = users::table
                 .find(row.user_id)
-                .select(users::deletion_scheduled_at)
+                .select((users::deletion_scheduled_at, users::deactivated_at))
                 .first(conn)
                 .optional()?;
-            if matches!(pending, Some(Some(_))) {
-                scheduled = true;
+            refused = match state {
+                Some((Some(_), _)) => Some(SessionRefused::DeletionScheduled),
+                Some((None, Some(_))) => Some(SessionRefused::Deactivated),
+                _ => None,
+            };
+            if refused.is_some() {
                 return Err(diesel::result::Error::RollbackTransaction);
             }
             Ok(())
         });
-        if scheduled {
-            return Err(StoreError::Conflict(Box::new(DeletionScheduledError)));
+        if let Some(refused) = refused {
+            return Err(StoreError::Conflict(Box::new(refused)));
         }
         result?;
         Ok(row.into())

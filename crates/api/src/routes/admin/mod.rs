@@ -6,6 +6,7 @@ pub mod deliveries;
 pub mod keys;
 pub mod operations;
 pub mod receivers;
+pub mod scim_clients;
 pub mod sessions;
 pub mod users;
 
@@ -80,4 +81,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(resource("/jwks", "GET").route(web::get().to(keys::list_keys)))
     .service(resource("/metrics", "GET").route(web::get().to(operations::metrics)));
     receivers::configure(cfg);
+    scim_clients::configure(cfg);
 }

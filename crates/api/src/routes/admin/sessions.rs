@@ -35,7 +35,7 @@ pub(crate) struct CreateSession {
         (status = 200, description = "The session token", body = IssuedSessionView),
         (status = 400, description = "Not valid JSON, an unknown field, or a user id that is not a UUID", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
-        (status = 409, description = "The user's deletion is scheduled", body = ErrorBody),
+        (status = 409, description = "The user's deletion is scheduled, or the user is deactivated (SCIM)", body = ErrorBody),
         AdminRefusals,
     ),
     security(("ApiKeyAuth" = []), ())
