@@ -2,7 +2,7 @@
 // request bodies) creates a user who signs in twice, deactivates them, reactivates them and
 // deletes them. A relying party's back-channel logout endpoint gets a logout token for each
 // session the deactivation ended, and an SSF poll stream gets account-disabled,
-// account-enabled and account-purged for the user. Every token is verified with `jose` from
+// account-enabled and account-purged for the user, once each. Every token is verified with `jose` from
 // our JWKS.
 //
 // Usage: node scim.test.mjs   (API_BIN=path/to/api, E2E_DATABASE_URL=postgres://…)
@@ -153,9 +153,10 @@ try {
     if (ack.length) await expect(200, "POST", pollUrl, { token: receiver, body: { ack, maxEvents: 0, returnImmediately: true } });
     else await sleep(100);
   }
-  const names = types.map((t) => t.type.replace(`${RISC}/`, ""));
+  // A poll answers SETs as a JSON object: no order among them (RFC 8936 §2.3).
+  const names = types.map((t) => t.type.replace(`${RISC}/`, "")).sort();
   check(JSON.stringify(names) === JSON.stringify(["account-disabled", "account-enabled", "account-purged"]),
-    `the stream hears account-disabled, account-enabled, account-purged (${names.join(", ")})`);
+    `the stream hears account-disabled, account-enabled and account-purged, once each (${names.join(", ")})`);
 } finally {
   server.kill();
   rp.close();
