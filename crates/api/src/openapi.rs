@@ -47,6 +47,8 @@ use utoipa::{Modify, OpenApi};
         scim::discovery::schema,
         scim::users::create_user,
         scim::users::list_users,
+        scim::users::search_users,
+        scim::users::search_everything,
         scim::users::get_user,
         scim::users::replace_user,
         scim::users::patch_user,

@@ -240,6 +240,31 @@ async fn entra_id_creates_deactivates_reactivates_and_deletes(backend: Backend) 
     assert_eq!(user["emails"][0]["type"], "work");
     assert_eq!(user["meta"]["resourceType"], "User");
 
+    // The same query as a SearchRequest (RFC 7644 §3.4.3), at /Users/.search and at the root.
+    for path in ["/Users/.search", "/.search"] {
+        let searched: Value = scim(
+            &app,
+            &token,
+            "POST",
+            path,
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                "filter": format!("userName eq \"{user_name}\""),
+                "attributes": ["userName"],
+                "startIndex": 1, "count": 10
+            })),
+        )
+        .await
+        .expect_status(200)
+        .json();
+        assert_eq!(searched["totalResults"], 1, "{path}: {searched}");
+        assert_eq!(searched["Resources"][0]["userName"], user_name, "{path}");
+        assert!(
+            searched["Resources"][0].get("emails").is_none(),
+            "{path}: attributes honoured"
+        );
+    }
+
     // The filter Entra ID uses to match finds it now, by userName (any case) and externalId.
     for filter in [
         format!("userName eq \"{}\"", user_name.to_uppercase()),

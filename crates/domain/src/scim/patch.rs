@@ -103,6 +103,18 @@ pub fn apply(resource: &Value, body: &Value) -> Result<Value, ScimError> {
         };
         let value = member(operation, "value");
         match member(operation, "path") {
+            // The whole extension, by its URN.
+            Some(Value::String(path)) if path.trim().eq_ignore_ascii_case(ENTERPRISE_SCHEMA) => {
+                match (op, value) {
+                    (Op::Remove, _) => {
+                        if let Value::Object(root) = &mut resource {
+                            root.retain(|k, _| !k.eq_ignore_ascii_case(ENTERPRISE_SCHEMA));
+                        }
+                    }
+                    (_, Some(value)) => apply_member(&mut resource, op, ENTERPRISE_SCHEMA, value)?,
+                    (_, None) => return Err(syntax("add and replace need a value")),
+                }
+            }
             Some(Value::String(path)) => {
                 apply_at(&mut resource, op, &parse_path(path)?, value)?;
             }
@@ -520,6 +532,26 @@ mod tests {
             (ext["department"].as_str(), ext["employeeNumber"].as_str()),
             (Some("Tour"), Some("7"))
         );
+    }
+
+    #[test]
+    fn the_whole_extension_is_added_and_removed_by_its_urn() {
+        let input = patched(json!([
+            {"op": "add", "path": ENTERPRISE_SCHEMA, "value": {"department": "Tour", "division": "D"}}
+        ]));
+        assert_eq!(input.profile.0[ENTERPRISE_SCHEMA]["division"], "D");
+        let input = patched(json!([
+            {"op": "add", "path": ENTERPRISE_SCHEMA, "value": {"department": "Tour"}},
+            {"op": "remove", "path": ENTERPRISE_SCHEMA}
+        ]));
+        assert!(!input.profile.0.contains_key(ENTERPRISE_SCHEMA));
+    }
+
+    #[test]
+    fn removing_active_leaves_the_user_active_and_unsaid() {
+        let input = patched(json!([{"op": "remove", "path": "active"}]));
+        assert!(input.active);
+        assert!(!input.profile.0.contains_key("active"));
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The SCIM User and ours: what a provider's body becomes ([`UserInput`]) and what we answer
 //! ([`ScimUser::resource`]). `userName` is the username, `emails` the user's addresses (the one
-//! marked `primary` is the primary), `externalId`, `active`; `name`, `displayName` and the
-//! enterprise extension are kept as given ([`Profile`]). Every other attribute is accepted and
-//! ignored. Booleans may come as the strings `"True"`/`"False"` (Entra ID).
+//! marked `primary`, if any, is the primary), `externalId`, `active` (false deactivates; absent
+//! or true is active, and shown only when given); `name`, `displayName` and the enterprise
+//! extension are kept as given ([`Profile`]). Every other attribute is accepted and ignored.
+//! Booleans may come as the strings `"True"`/`"False"` (Entra ID).
 
 use super::{ScimError, ScimType, ENTERPRISE_SCHEMA, USER_SCHEMA};
 use crate::email::{is_email, validate_new_emails, EmailsRefused};
@@ -48,7 +49,8 @@ pub struct ScimEmail {
 }
 
 /// `name`, `displayName` and the enterprise extension, as given (only the sub-attributes RFC
-/// 7643 defines; strings only), serialised as one JSON object.
+/// 7643 defines; strings only), and `active: true` when it was given, serialised as one JSON
+/// object (`active: false` is the user's deactivation, kept apart).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Profile(pub Map<String, Value>);
 
@@ -165,6 +167,11 @@ impl Profile {
         if let Some(ext) = enterprise {
             profile.insert(ENTERPRISE_SCHEMA.into(), ext);
         }
+        if let Some(v) = member(body, "active").filter(|v| !v.is_null()) {
+            if boolean(v, "active")? {
+                profile.insert("active".into(), Value::Bool(true));
+            }
+        }
         let profile = Self(profile);
         if profile.to_json().len() > MAX_PROFILE_BYTES {
             return Err(invalid(
@@ -261,12 +268,6 @@ fn emails(value: Option<&Value>) -> Result<Vec<ScimEmail>, ScimError> {
             kind,
         });
     }
-    // One primary: the one marked, else the first (a user with addresses has a primary one).
-    if !emails.iter().any(|e| e.primary) {
-        if let Some(first) = emails.first_mut() {
-            first.primary = true;
-        }
-    }
     let as_new: Vec<NewEmail> = emails
         .iter()
         .map(|e| NewEmail {
@@ -307,7 +308,9 @@ impl ScimUser {
         for (key, value) in &self.profile.0 {
             resource.insert(key.clone(), value.clone());
         }
-        resource.insert("active".into(), Value::Bool(self.active));
+        if !self.active {
+            resource.insert("active".into(), Value::Bool(false));
+        }
         if !self.emails.is_empty() {
             let emails = self
                 .emails
@@ -387,11 +390,15 @@ mod tests {
     }
 
     #[test]
-    fn the_first_address_is_primary_when_none_is_marked() {
+    fn primaries_are_as_given_and_at_most_one() {
         let input = UserInput::from_resource(&json!({"userName": "a", "emails": [
-            {"value": "a@b.io"}, {"value": "c@d.io", "type": "home"}]}))
+            {"value": "a@b.io"}, {"value": "c@d.io", "type": "home", "primary": true}]}))
         .unwrap();
-        assert!(input.emails[0].primary && !input.emails[1].primary);
+        assert!(!input.emails[0].primary && input.emails[1].primary);
+        let input =
+            UserInput::from_resource(&json!({"userName": "a", "emails": [{"value": "a@b.io"}]}))
+                .unwrap();
+        assert!(!input.emails[0].primary);
         let e = UserInput::from_resource(&json!({"userName": "a", "emails": [
             {"value": "a@b.io", "primary": true}, {"value": "c@d.io", "primary": "True"}]}))
         .unwrap_err();

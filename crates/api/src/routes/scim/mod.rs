@@ -200,6 +200,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(create_user)),
     )
     .service(
+        scim_resource("/scim/v2/Users/.search", "POST").route(web::post().to(users::search_users)),
+    )
+    .service(
+        scim_resource("/scim/v2/.search", "POST").route(web::post().to(users::search_everything)),
+    )
+    .service(
         scim_resource("/scim/v2/Users/{id}", "GET, PUT, PATCH, DELETE")
             .route(web::get().to(get_user))
             .route(web::put().to(replace_user))

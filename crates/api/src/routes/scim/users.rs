@@ -212,7 +212,77 @@ pub async fn list_users(
     _caller: ScimCaller,
     services: web::Data<Services>,
 ) -> Result<HttpResponse, ScimHttpError> {
-    let params = query(&req)?;
+    listing(&services, &query(&req)?).await
+}
+
+/// `POST /scim/v2/Users/.search` and `POST /scim/v2/.search` (RFC 7644 §3.4.3): the query of
+/// `GET /Users` as a `SearchRequest` body (Users are the only resources, so the root search is
+/// theirs).
+#[utoipa::path(post, path = "/scim/v2/Users/.search", tag = "SCIM", security(("ScimBearer" = [])),
+    request_body(content = Object, content_type = "application/scim+json", description = "A SearchRequest: filter, startIndex, count, attributes, excludedAttributes"),
+    responses((status = 200, description = "A ListResponse", content_type = "application/scim+json", body = Object),
+              (status = 400, description = "A filter that does not parse (scimType invalidFilter), a bad value (invalidValue)", content_type = "application/scim+json", body = Object),
+              (status = 401, description = "No SCIM client token, or not one of ours", content_type = "application/scim+json", body = Object)))]
+pub async fn search_users(
+    _caller: ScimCaller,
+    services: web::Data<Services>,
+    body: ScimBody,
+) -> Result<HttpResponse, ScimHttpError> {
+    let Value::Object(request) = body.0 else {
+        return Err(
+            ScimError::bad(ScimType::InvalidSyntax, "a SearchRequest is a JSON object").into(),
+        );
+    };
+    let mut params = Vec::new();
+    for (key, value) in request {
+        let text = match value {
+            Value::String(s) => s,
+            Value::Number(n) => n.to_string(),
+            Value::Array(items) => items
+                .iter()
+                .map(|i| i.as_str().map(str::to_owned))
+                .collect::<Option<Vec<String>>>()
+                .ok_or_else(|| {
+                    ScimError::bad(ScimType::InvalidValue, format!("{key}: a list of strings"))
+                })?
+                .join(","),
+            Value::Null => continue,
+            _ if key == "schemas" => continue,
+            _ => {
+                return Err(ScimError::bad(
+                    ScimType::InvalidValue,
+                    format!("{key}: not a value here"),
+                )
+                .into())
+            }
+        };
+        if key != "schemas" {
+            params.push((key, text));
+        }
+    }
+    listing(&services, &params).await
+}
+
+/// `POST /scim/v2/.search`: the root search, which is the Users' one.
+#[utoipa::path(post, path = "/scim/v2/.search", tag = "SCIM", security(("ScimBearer" = [])),
+    request_body(content = Object, content_type = "application/scim+json", description = "A SearchRequest, as for /Users/.search"),
+    responses((status = 200, description = "A ListResponse of Users", content_type = "application/scim+json", body = Object),
+              (status = 400, description = "A filter that does not parse (scimType invalidFilter), a bad value (invalidValue)", content_type = "application/scim+json", body = Object),
+              (status = 401, description = "No SCIM client token, or not one of ours", content_type = "application/scim+json", body = Object)))]
+pub async fn search_everything(
+    caller: ScimCaller,
+    services: web::Data<Services>,
+    body: ScimBody,
+) -> Result<HttpResponse, ScimHttpError> {
+    search_users(caller, services, body).await
+}
+
+/// The `ListResponse` for a query's parameters.
+async fn listing(
+    services: &Services,
+    params: &[(String, String)],
+) -> Result<HttpResponse, ScimHttpError> {
+    let params = params.to_vec();
     let filter = param(&params, "filter")
         .map(Filter::parse)
         .transpose()
