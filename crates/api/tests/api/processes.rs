@@ -1108,3 +1108,171 @@ mod command_line_events {
     use crate::on_both_backends;
     on_both_backends!(the_command_line_restore_reaches_the_ssf_streams);
 }
+
+/// One SCIM request from a provider's client: the answer must be `expect`.
+async fn scim_call(
+    server: &Server,
+    token: &str,
+    method: reqwest::Method,
+    path: String,
+    body: Option<Value>,
+    expect: u16,
+) -> Value {
+    let mut request = server
+        .client
+        .request(method, format!("{}/scim/v2{path}", server.public))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request
+            .header("content-type", "application/scim+json")
+            .body(body.to_string());
+    }
+    let reply = request.fetch().await.expect_status(expect);
+    if expect == 204 {
+        Value::Null
+    } else {
+        reply.json()
+    }
+}
+
+/// Eight provider clients on two instances over one Postgres: 2,000 users provisioned, 1,000
+/// deactivated, 500 deleted. Every request succeeds; each change is written once (events and
+/// audit entries counted exactly), whichever instance took it.
+#[actix_rt::test]
+async fn eight_scim_clients_on_two_instances_write_each_change_once() {
+    let db = TestDb::new(Backend::Postgres);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config = |name: &str| {
+        write_config_with(
+            dir.path(),
+            name,
+            &db.url,
+            &[SECRET],
+            "scim:\n  enabled: true\n",
+        )
+    };
+    let (log_a, log_b) = (dir.path().join("a.log"), dir.path().join("b.log"));
+    let a = start(&config("a"), &log_a).await;
+    let b = start(&config("b"), &log_b).await;
+    let created: Value = post(
+        &a.client,
+        format!("{}/scim/clients", a.admin),
+        json!({"name": "idp"}),
+    )
+    .await;
+    let token = created["token"].str().to_owned();
+    let servers = [&a, &b];
+
+    // Provision: 8 clients, 250 users each, alternating instances.
+    let provision = (0..8).map(|c| {
+        let token = token.clone();
+        async move {
+            let mut ids = Vec::new();
+            for i in 0..250 {
+                let server = servers[(c + i) % 2];
+                let n = c * 250 + i;
+                let user = scim_call(
+                    server,
+                    &token,
+                    reqwest::Method::POST,
+                    "/Users".into(),
+                    Some(json!({"userName": format!("staff{n}"), "externalId": format!("e{n}"),
+                                "emails": [{"value": format!("staff{n}@corp.example"), "primary": true}],
+                                "active": true})),
+                    201,
+                )
+                .await;
+                ids.push(user["id"].str().to_owned());
+            }
+            ids
+        }
+    });
+    let ids: Vec<String> = futures_util::future::join_all(provision).await.concat();
+    assert_eq!(ids.len(), 2000);
+
+    // Deactivate the first 1,000 (Okta's PATCH), delete the first 500 of them, 8 at once.
+    let change = (0..8).map(|c| {
+        let (token, ids) = (token.clone(), ids.clone());
+        async move {
+            for i in (c..1000).step_by(8) {
+                let server = servers[i % 2];
+                scim_call(
+                    server,
+                    &token,
+                    reqwest::Method::PATCH,
+                    format!("/Users/{}", ids[i]),
+                    Some(
+                        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                                "Operations": [{"op": "replace", "value": {"active": false}}]}),
+                    ),
+                    200,
+                )
+                .await;
+                if i < 500 {
+                    let other = servers[(i + 1) % 2];
+                    scim_call(
+                        other,
+                        &token,
+                        reqwest::Method::DELETE,
+                        format!("/Users/{}", ids[i]),
+                        None,
+                        204,
+                    )
+                    .await;
+                }
+            }
+        }
+    });
+    futures_util::future::join_all(change).await;
+    a.stop();
+    b.stop();
+
+    assert_eq!(db.count("users", "true"), 1500);
+    assert_eq!(db.count("users", "deactivated_at IS NOT NULL"), 500);
+    for (event, n) in [
+        ("user.deactivated", 1000),
+        ("user.delete", 500),
+        ("user.reactivated", 0),
+    ] {
+        assert_eq!(
+            db.count("webhook_outbox", &format!("event = '{event}'")),
+            n,
+            "{event}"
+        );
+        // No user has two of these events.
+        assert_eq!(
+            db.count(
+                "webhook_outbox o",
+                &format!(
+                    "o.event = '{event}' AND NOT EXISTS (SELECT 1 FROM webhook_outbox p \
+                     WHERE p.event = o.event AND p.payload->>'id' = o.payload->>'id' AND p.id <> o.id)"
+                )
+            ),
+            n,
+            "{event}: each user once"
+        );
+    }
+    for (kind, n) in [
+        ("user_created", 2000),
+        ("user_updated", 1000),
+        ("user_deleted", 500),
+    ] {
+        assert_eq!(
+            db.count("audit_logs", &format!("type = '{kind}'")),
+            n,
+            "{kind}"
+        );
+        assert_eq!(
+            db.count(
+                "audit_logs",
+                &format!("type = '{kind}' AND details->'scim_client'->>'name' = 'idp'")
+            ),
+            n,
+            "{kind}: naming the client"
+        );
+    }
+    for log in [&log_a, &log_b] {
+        let written = std::fs::read_to_string(log).expect("a log");
+        assert!(!written.contains("ERROR"), "{}: {written}", log.display());
+    }
+}
