@@ -380,7 +380,15 @@ on_both_backends!(
 /// encrypted whenever the server offers TLS (`sslmode=prefer`, libpq's default too).
 #[actix_rt::test]
 async fn on_postgres_the_worker_deletes_on_connections_of_its_own() {
-    let app = TestApp::builder(Backend::Postgres).start().await;
+    // The URL as deployments write it (TLS preferred), unlike the other tests' (NO_TLS): the
+    // lanes must take TLS when the server offers it.
+    let db = TestDb::new(Backend::Postgres);
+    let preferred = db.url.replace(&format!("?{NO_TLS}"), "");
+    let app = TestApp::builder(Backend::Postgres)
+        .config(json!({"database": {"url": preferred}}))
+        .on(db)
+        .start()
+        .await;
     let ours = "datname = current_database() AND application_name = 'hanko-api deletions'";
     assert_eq!(
         app.db.count("pg_stat_activity", ours),

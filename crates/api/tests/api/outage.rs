@@ -86,13 +86,11 @@ impl Proxy {
 async fn database_outage_and_recovery_without_restart() {
     let db = TestDb::new(Backend::Postgres);
     let proxy = Proxy::start("127.0.0.1:5432");
-    let name = db
-        .url
-        .rsplit('/')
-        .next()
-        .expect("present and well-formed")
-        .to_owned();
-    let proxied = format!("postgres://postgres@127.0.0.1:{}/{name}", proxy.port);
+    let name = db.pg_name().expect("a Postgres database").to_owned();
+    let proxied = format!(
+        "postgres://postgres@127.0.0.1:{}/{name}?{NO_TLS}",
+        proxy.port
+    );
     let app = TestApp::builder(Backend::Postgres)
         .on(db)
         .config(json!({"database": {"url": proxied, "connect_timeout": "1s"}}))

@@ -22,7 +22,7 @@ use domain::ports::{
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable";
 
 /// A fresh database of each backend, migrated, dropped at the end.
 struct Databases {
@@ -41,7 +41,8 @@ impl Databases {
         admin
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .unwrap();
-        let pg_url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+        // Without TLS: see the api tests' helpers (NO_TLS) for the exit-time abort it avoids.
+        let pg_url = format!("postgres://postgres@127.0.0.1:5432/{name}?sslmode=disable");
         let dir = tempfile::tempdir().unwrap();
         let connect = |url: String| {
             let config = DatabaseConfig {
