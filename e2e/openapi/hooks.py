@@ -3,7 +3,7 @@
 Public API: a fresh user and session per request, so an operation that ends the session
 (POST /logout, DELETE /user) cannot starve the ones after it, and the `ignored_auth` check can
 replace exactly the credentials set here; the Shared Signals endpoints get a fresh receiver's
-token instead. Admin API: the api key.
+token instead, and SCIM (`/scim/v2`) one SCIM client's token. Admin API: the api key.
 """
 import os
 import uuid
@@ -15,6 +15,7 @@ ADMIN = os.environ["ST_ADMIN_URL"]
 API_KEY = os.environ["ST_API_KEY"]
 MODE = os.environ.get("ST_MODE", "public")
 RECEIVER_TOKEN = None
+SCIM_TOKEN = None
 
 
 def _admin(path, body):
@@ -33,6 +34,11 @@ class Credentials:
     def get(self, case, ctx):
         if MODE == "admin":
             return API_KEY
+        if case.operation.path.startswith("/scim/"):
+            global SCIM_TOKEN
+            if SCIM_TOKEN is None:
+                SCIM_TOKEN = _admin("/scim/clients", {"name": "schemathesis"})["token"]
+            return SCIM_TOKEN
         if case.operation.path.startswith("/ssf/"):
             # One receiver for the run, so a stream one request creates is the next one's.
             global RECEIVER_TOKEN

@@ -181,6 +181,7 @@ pub async fn create_user(
            ("attributes" = Option<String>, Query, description = "Only these attributes (comma-separated)"),
            ("excludedAttributes" = Option<String>, Query, description = "All but these attributes")),
     responses((status = 200, description = "The user; ETag is its version", content_type = "application/scim+json", body = Object),
+              (status = 400, description = "An attribute name that is not one (scimType invalidPath)", content_type = "application/scim+json", body = Object),
               (status = 401, description = "No SCIM client token, or not one of ours", content_type = "application/scim+json", body = Object),
               (status = 404, description = "No such user (or one being deleted)", content_type = "application/scim+json", body = Object)))]
 pub async fn get_user(
@@ -283,7 +284,9 @@ async fn listing(
     params: &[(String, String)],
 ) -> Result<HttpResponse, ScimHttpError> {
     let params = params.to_vec();
+    // An empty filter is no filter.
     let filter = param(&params, "filter")
+        .filter(|f| !f.trim().is_empty())
         .map(Filter::parse)
         .transpose()
         .map_err(ScimError::from)?;
