@@ -43,6 +43,8 @@ account:
   allow_deletion: true
   deletion:
     grace_period: 1h
+scim:
+  enabled: true
 webhooks:
   hooks:
     - name: crm
@@ -308,6 +310,36 @@ try {
     ]);
     const exported = JSON.parse(readFileSync(await download.path(), "utf8"));
     check(exported.user.id === alice.id && Array.isArray(exported.sessions), `${w}: "Export" downloads the user's JSON (${download.suggestedFilename()})`);
+
+    // SCIM clients: "Create client" shows the token once; it provisions and deactivates a
+    // user, whose page then says so; "Revoke" ends the token.
+    await page.getByRole("link", { name: "SCIM clients", exact: true }).click();
+    await page.getByRole("heading", { name: "SCIM clients" }).waitFor();
+    await page.getByLabel("Name").fill(`okta-${tag}`);
+    await page.getByRole("button", { name: "Create client" }).click();
+    await status.filter({ hasText: `SCIM client okta-${tag} was created.` }).waitFor();
+    const scimToken = (await page.locator("#scim-token").innerText()).trim();
+    await accessible(page, `${w} SCIM clients`);
+    const scimCall = (method, path, body, expect) => call(method, `${api}/scim/v2${path}`, { body, token: scimToken, expect });
+    const provisioned = (await scimCall("POST", "/Users", {
+      schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: `pat.${tag}@example.com`, externalId: `00u-${tag}`,
+      emails: [{ value: `pat.${tag}@example.com`, primary: true, type: "work" }],
+    }, [201])).json;
+    await scimCall("PATCH", `/Users/${provisioned.id}`, { Operations: [{ op: "replace", path: "active", value: false }] }, [200]);
+    await page.goto(`${admin}/console/#/users/${provisioned.id}`);
+    await page.getByRole("heading", { name: `pat.${tag}@example.com` }).waitFor();
+    const details = await page.getByRole("main").innerText();
+    check(details.includes("Deactivated by its identity provider") && details.includes(`00u-${tag}`)
+      && details.includes(`pat.${tag}@example.com`), `${w}: the user page shows the deactivation, username and external id`);
+    await accessible(page, `${w} deactivated user`);
+    await page.goto(`${admin}/console/#/scim`);
+    await page.getByRole("heading", { name: "SCIM clients" }).waitFor();
+    check(!(await page.locator("#scim-token").isVisible()), `${w}: the token is not shown again`);
+    await page.getByRole("region", { name: "SCIM clients" }).getByRole("row").filter({ hasText: `okta-${tag}` })
+      .getByRole("button", { name: "Revoke" }).click();
+    await status.filter({ hasText: `SCIM client okta-${tag} was revoked` }).waitFor();
+    const refused = await scimCall("GET", `/Users/${provisioned.id}`, undefined, [401]);
+    check(refused.status === 401, `${w}: "Revoke" ends the token (401 at /scim/v2)`);
 
     // "Delete user" refuses until the primary e-mail is typed.
     const eve = await newUser(`eve.${tag}@example.com`);

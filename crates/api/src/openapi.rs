@@ -282,6 +282,80 @@ fn add_json_schema_rules(doc: &mut serde_json::Value) {
         emails.insert("minContains".into(), 0.into());
         emails.insert("maxContains".into(), 1.into());
     }
+    add_scim_rules(doc);
+}
+
+/// The same for SCIM's documents (`routes::scim::documents`): addresses and at most one
+/// primary as above, a `userName` with something other than white space, and attribute paths
+/// as [`domain::scim::filter::attr_path`] reads them.
+fn add_scim_rules(doc: &mut serde_json::Value) {
+    use serde_json::{json, Value};
+    let path = domain::scim::filter::ATTR_PATH_PATTERN;
+    let one_path = format!("^{path}$");
+    // Empty (no selection), or paths separated by commas, spaces around each.
+    let path_list = format!("^( *{path} *(, *{path} *)*)?$");
+    let set = |doc: &mut Value, pointer: &str, rules: Value| {
+        if let (Some(target), Value::Object(rules)) = (
+            doc.pointer_mut(pointer).and_then(Value::as_object_mut),
+            rules,
+        ) {
+            target.extend(rules);
+        }
+    };
+    let schemas = "/components/schemas";
+    set(
+        doc,
+        &format!("{schemas}/ScimEmailRequest/properties/value"),
+        json!({"pattern": domain::email::EMAIL_PATTERN, "maxLength": domain::email::MAX_EMAIL_LEN}),
+    );
+    set(
+        doc,
+        &format!("{schemas}/ScimUserRequest/properties/userName"),
+        json!({"pattern": "\\S"}),
+    );
+    set(
+        doc,
+        &format!("{schemas}/ScimUserRequest/properties/emails"),
+        json!({
+            "contains": {"type": "object", "properties": {"primary": {"const": true}}, "required": ["primary"]},
+            "minContains": 0,
+            "maxContains": 1
+        }),
+    );
+    for list in ["attributes", "excludedAttributes"] {
+        set(
+            doc,
+            &format!("{schemas}/ScimSearchRequest/properties/{list}/items"),
+            json!({"pattern": one_path}),
+        );
+    }
+    set(
+        doc,
+        &format!("{schemas}/ScimPatchMembers"),
+        json!({"propertyNames": {"pattern": format!("^{}$", domain::scim::filter::MEMBER_PATH_PATTERN)}}),
+    );
+    // The query's `attributes` and `excludedAttributes`, wherever an operation takes them.
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for item in paths.values_mut().filter_map(Value::as_object_mut) {
+        for operation in item.values_mut() {
+            let Some(params) = operation
+                .get_mut("parameters")
+                .and_then(Value::as_array_mut)
+            else {
+                continue;
+            };
+            for param in params {
+                let name = param.get("name").and_then(Value::as_str);
+                if matches!(name, Some("attributes" | "excludedAttributes")) {
+                    if let Some(schema) = param.get_mut("schema").and_then(Value::as_object_mut) {
+                        schema.insert("pattern".into(), path_list.clone().into());
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The serialised document of a listener, rendered once at start-up.

@@ -14,7 +14,7 @@ use domain::scim::store::{
     Activity, Lookup, ScimChange, ScimClient, ScimRecipients, ScimStore, Written,
 };
 use domain::scim::user::{ScimUser, UserInput};
-use domain::scim::{patch, ScimError, ScimType};
+use domain::scim::{patch, ScimError};
 use persistence::OffloadError;
 
 /// The most resources one page holds (`count` beyond is cut to it; the discovery document
@@ -53,16 +53,10 @@ fn written(outcome: Written) -> Result<(ScimUser, Activity), ScimError> {
             412,
             "the user changed since the version in If-Match",
         )),
-        Written::UserNameTaken => Err(ScimError {
-            status: 409,
-            scim_type: Some(ScimType::Uniqueness),
-            detail: "another user has this userName".into(),
-        }),
-        Written::AddressTaken => Err(ScimError {
-            status: 409,
-            scim_type: Some(ScimType::Uniqueness),
-            detail: "another user has one of these emails".into(),
-        }),
+        Written::UserNameTaken => Err(ScimError::uniqueness("another user has this userName")),
+        Written::AddressTaken => Err(ScimError::uniqueness(
+            "another user has one of these emails",
+        )),
     }
 }
 
@@ -309,11 +303,12 @@ impl Services {
                 return Ok(Err(written(Written::Stale).err().unwrap_or_else(not_found)));
             }
             let resource = current.resource(&self.scim_location(&id.0.to_string()));
-            let input =
-                match patch::apply(&resource, &body).and_then(|r| UserInput::from_resource(&r)) {
-                    Ok(input) => input,
-                    Err(e) => return Ok(Err(e)),
-                };
+            let input = match patch::apply(&resource, &body)
+                .and_then(|r| UserInput::from_patched(&r, &current))
+            {
+                Ok(input) => input,
+                Err(e) => return Ok(Err(e)),
+            };
             let version = current.version();
             let outcome = self
                 .scim_write(

@@ -675,10 +675,127 @@ async fn served_filters_agree_with_an_in_memory_evaluation(backend: Backend) {
     }
 }
 
+/// A user the admin API made (no userName) is deactivated over SCIM as any other, keeps its
+/// verified address, and may be given a userName later (never lose it again); and the
+/// request forms the OpenAPI document promises are read as it says.
+async fn users_made_elsewhere_and_requests_as_documented(backend: Backend) {
+    let app = scim_app(backend, json!({})).await;
+    let token = client(&app, "entra-id").await;
+    let id = app.create_user("kept@example.com").await;
+    let login = app.login(&id).await;
+    let shown: Value = scim(&app, &token, "GET", &format!("/Users/{id}"), None)
+        .await
+        .expect_status(200)
+        .json();
+    assert!(shown.get("userName").is_none(), "{shown}");
+
+    let deactivate = json!({"Operations": [{"op": "Replace", "path": "active", "value": "False"}]});
+    let patched: Value = scim(
+        &app,
+        &token,
+        "PATCH",
+        &format!("/Users/{id}"),
+        Some(deactivate),
+    )
+    .await
+    .expect_status(200)
+    .json();
+    assert_eq!(patched["active"], false);
+    app.get_me(&login.token).await.expect_status(401);
+    let user: Value = app
+        .client
+        .get(format!("{}/users/{id}", app.admin))
+        .fetch()
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(user["emails"][0]["is_verified"], true, "{user}");
+
+    let named = json!({"Operations": [{"op": "add", "path": "userName", "value": "kept"}]});
+    scim(&app, &token, "PATCH", &format!("/Users/{id}"), Some(named))
+        .await
+        .expect_status(200);
+    let unnamed = json!({"Operations": [{"op": "remove", "path": "userName"}]});
+    assert_scim_error(
+        scim(
+            &app,
+            &token,
+            "PATCH",
+            &format!("/Users/{id}"),
+            Some(unnamed),
+        )
+        .await,
+        400,
+        Some("invalidValue"),
+    );
+    // Another extension's attributes are ignored, by PATCH as by POST.
+    let custom = json!({"Operations": [{"op": "add",
+        "path": "urn:example:params:scim:schemas:extension:custom:2.0:User:badge", "value": "7"}]});
+    scim(&app, &token, "PATCH", &format!("/Users/{id}"), Some(custom))
+        .await
+        .expect_status(200);
+
+    // One address twice in one body collides with itself, as in the admin API.
+    let twice = json!({"userName": "twice", "emails": [
+        {"value": "t@example.com"}, {"value": "T@example.com"}]});
+    assert_scim_error(
+        scim(&app, &token, "POST", "/Users", Some(twice)).await,
+        409,
+        Some("uniqueness"),
+    );
+    // A SearchRequest: members of other names ignored, the defined ones typed.
+    let search = |body: Value| scim(&app, &token, "POST", "/Users/.search", Some(body));
+    let found: Value = search(json!({"filter": "userName eq \"KEPT\"", "count": 5.0, "sortBy": 1}))
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(found["totalResults"], 1, "{found}");
+    assert_scim_error(
+        search(json!({"count": "5"})).await,
+        400,
+        Some("invalidValue"),
+    );
+    assert_scim_error(
+        search(json!({"attributes": ["userName,emails"]})).await,
+        400,
+        Some("invalidPath"),
+    );
+    assert_scim_error(
+        search(json!({"schemas": 1})).await,
+        400,
+        Some("invalidSyntax"),
+    );
+    // An empty attribute list selects nothing away; a bad path in either list is refused.
+    let all: Value = scim(
+        &app,
+        &token,
+        "GET",
+        &format!("/Users/{id}?excludedAttributes="),
+        None,
+    )
+    .await
+    .expect_status(200)
+    .json();
+    assert_eq!(all["emails"][0]["value"], "kept@example.com", "{all}");
+    assert_scim_error(
+        scim(
+            &app,
+            &token,
+            "GET",
+            &format!("/Users/{id}?attributes=userName&excludedAttributes=a,,b"),
+            None,
+        )
+        .await,
+        400,
+        Some("invalidPath"),
+    );
+}
+
 on_both_backends!(
     clients_hold_tokens_and_errors_are_scim,
     entra_id_creates_deactivates_reactivates_and_deletes,
     okta_puts_the_whole_user_and_patches_active,
     a_held_user_deleted_over_scim_is_scheduled_and_kept,
     served_filters_agree_with_an_in_memory_evaluation,
+    users_made_elsewhere_and_requests_as_documented,
 );

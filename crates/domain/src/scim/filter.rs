@@ -578,6 +578,16 @@ fn compare_op(word: &str) -> Result<CompareOp, InvalidFilter> {
     })
 }
 
+/// What [`attr_path`] accepts, as a regular expression (unanchored; the OpenAPI documents
+/// anchor it): `[urn ":"] name ["." sub]`.
+pub const ATTR_PATH_PATTERN: &str =
+    "([uU][rR][nN]:[^,:]+(:[^,:]+)*:)?[A-Za-z$][A-Za-z0-9_$-]*(\\.[A-Za-z$][A-Za-z0-9_$-]*)?";
+
+/// The same without `[` or `]` in the URN: a path that is a member of a path-less PATCH value
+/// (where a bracket opens a value filter).
+pub const MEMBER_PATH_PATTERN: &str =
+    "([uU][rR][nN]:[^,:\\[\\]]+(:[^,:\\[\\]]+)*:)?[A-Za-z$][A-Za-z0-9_$-]*(\\.[A-Za-z$][A-Za-z0-9_$-]*)?";
+
 /// `[urn ":"] name ["." sub]`, lowercased.
 pub fn attr_path(word: &str) -> Result<AttrPath, InvalidFilter> {
     let lower = word.to_ascii_lowercase();
@@ -788,6 +798,12 @@ mod tests {
             Just("true"), Just("12"), Just("emails"), Just("urn:a:b"), Just("\"")
         ], 0..16)) {
             let _ = Filter::parse(&words.join(" ")).map(|f| f.matches(&user()));
+        }
+
+        /// Every path the published pattern describes is one.
+        #[test]
+        fn the_attribute_pattern_describes_paths(path in ATTR_PATH_PATTERN) {
+            prop_assert!(attr_path(&path).is_ok(), "{}", path);
         }
 
         /// A filter written out parses back to itself and judges a user the same.

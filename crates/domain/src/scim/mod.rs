@@ -75,6 +75,15 @@ impl ScimError {
         }
     }
 
+    /// 409 `uniqueness`: a value that must be unique is not.
+    pub fn uniqueness(detail: impl Into<String>) -> Self {
+        Self {
+            status: 409,
+            scim_type: Some(ScimType::Uniqueness),
+            detail: detail.into(),
+        }
+    }
+
     /// Any status, without a `scimType`.
     pub fn status(status: u16, detail: impl Into<String>) -> Self {
         Self {

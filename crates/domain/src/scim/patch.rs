@@ -6,7 +6,7 @@
 //! we do not keep is accepted and ignored.
 
 use super::filter::{attr_path, AttrPath, CompValue, CompareOp, Filter};
-use super::user::member;
+use super::user::{check_schemas, member};
 use super::{ScimError, ScimType, ENTERPRISE_SCHEMA, USER_SCHEMA_LOWER};
 use serde_json::{Map, Value};
 
@@ -80,6 +80,7 @@ pub fn apply(resource: &Value, body: &Value) -> Result<Value, ScimError> {
     let Value::Object(body) = body else {
         return Err(syntax("a PATCH body must be a JSON object"));
     };
+    check_schemas(body)?;
     let operations = match member(body, "Operations") {
         Some(Value::Array(ops)) if !ops.is_empty() => ops,
         _ => return Err(syntax("Operations must be a non-empty list")),
@@ -204,7 +205,9 @@ fn holder<'a>(
         None => false,
         Some(s) if s == USER_SCHEMA_LOWER => false,
         Some(s) if s == enterprise => true,
-        Some(s) => return Err(bad_path(format!("{s}: not a schema of ours"))),
+        // Another extension (a provider's custom attributes): not kept, so ignored, as a
+        // `POST` ignores it.
+        Some(_) => return Ok(None),
     };
     if !in_enterprise && READ_ONLY.contains(&attr.name.as_str()) {
         return Err(ScimError::bad(
@@ -499,7 +502,7 @@ mod tests {
             json!([{"op": "replace", "value": {"name.givenName": "Babs", "userName": "babs"}}]),
         );
         assert_eq!(input.profile.0["name"]["givenName"], "Babs");
-        assert_eq!(input.user_name, "babs");
+        assert_eq!(input.user_name.as_deref(), Some("babs"));
     }
 
     #[test]
@@ -554,6 +557,28 @@ mod tests {
         assert!(!input.profile.0.contains_key("active"));
     }
 
+    proptest::proptest! {
+        /// A path-less value whose members the published pattern describes is applied.
+        #[test]
+        fn members_of_the_published_pattern_apply(
+            key in crate::scim::filter::MEMBER_PATH_PATTERN,
+            value in proptest::prop_oneof![
+                proptest::strategy::Just(json!("x")),
+                proptest::strategy::Just(json!(null)),
+                proptest::strategy::Just(json!(1))
+            ],
+        ) {
+            let body = json!({"Operations": [{"op": "add", "value": {key.clone(): value}}]});
+            let outcome = apply(&resource(), &body);
+            // Known attributes take their own values (`name` a string is refused as a value,
+            // not as a path); every other member is a path we read.
+            proptest::prop_assert!(
+                outcome.as_ref().map_or_else(|e| e.scim_type != Some(ScimType::InvalidPath), |_| true),
+                "{} → {:?}", key, outcome
+            );
+        }
+    }
+
     #[test]
     fn bad_patches_are_refused_with_their_scim_type() {
         assert_eq!(
@@ -573,11 +598,16 @@ mod tests {
             Some(ScimType::InvalidPath)
         );
         assert_eq!(refused(json!([])).scim_type, Some(ScimType::InvalidSyntax));
-        // An attribute we do not keep is ignored, not refused.
-        assert!(apply(
-            &resource(),
-            &json!({"Operations": [{"op": "add", "path": "title", "value": "x"}]})
-        )
-        .is_ok());
+        // An attribute we do not keep is ignored, not refused, in the core schema or another.
+        for path in [
+            "title",
+            "urn:example:params:scim:schemas:extension:custom:2.0:User:badge",
+        ] {
+            let patched = apply(
+                &resource(),
+                &json!({"Operations": [{"op": "add", "path": path, "value": "x"}]}),
+            );
+            assert_eq!(patched.ok(), Some(resource()), "{path}");
+        }
     }
 }

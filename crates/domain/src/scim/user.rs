@@ -57,7 +57,9 @@ pub struct Profile(pub Map<String, Value>);
 /// A User as a provider sends it (`POST`, `PUT`, or a resource after a `PATCH`), checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserInput {
-    pub user_name: String,
+    /// Always set by `POST` and `PUT`; absent only after a `PATCH` of a user who never had one
+    /// (a user not provisioned over SCIM).
+    pub user_name: Option<String>,
     pub external_id: Option<String>,
     pub active: bool,
     pub emails: Vec<ScimEmail>,
@@ -98,6 +100,19 @@ pub fn member<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a Valu
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(name))
         .map(|(_, v)| v)
+}
+
+/// A request's `schemas`, when given, is a list of URNs (its content is not checked: providers
+/// list what they send, and we read what we keep).
+pub fn check_schemas(body: &Map<String, Value>) -> Result<(), ScimError> {
+    match member(body, "schemas") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::Array(items)) if items.iter().all(Value::is_string) => Ok(()),
+        Some(_) => Err(ScimError::bad(
+            ScimType::InvalidSyntax,
+            "schemas must be a list of URNs",
+        )),
+    }
 }
 
 fn text(value: Option<&Value>, what: &str) -> Result<Option<String>, ScimError> {
@@ -196,16 +211,29 @@ impl Profile {
 }
 
 impl UserInput {
-    /// A `POST` or `PUT` body, or a resource after a `PATCH`.
+    /// A `POST` or `PUT` body: `userName` is required.
     pub fn from_resource(body: &Value) -> Result<Self, ScimError> {
+        Self::read(body, true)
+    }
+
+    /// A resource after a `PATCH` of `before`: `userName` is required if `before` had one, so a
+    /// user created elsewhere can be deactivated without being given a username.
+    pub fn from_patched(body: &Value, before: &ScimUser) -> Result<Self, ScimError> {
+        Self::read(body, before.user_name.is_some())
+    }
+
+    fn read(body: &Value, user_name_required: bool) -> Result<Self, ScimError> {
         let Value::Object(body) = body else {
             return Err(ScimError::bad(
                 ScimType::InvalidSyntax,
                 "a User must be a JSON object",
             ));
         };
-        let user_name = text(member(body, "userName"), "userName")?
-            .ok_or_else(|| invalid("userName is required"))?;
+        check_schemas(body)?;
+        let user_name = text(member(body, "userName"), "userName")?;
+        if user_name.is_none() && user_name_required {
+            return Err(invalid("userName is required"));
+        }
         let external_id = text(member(body, "externalId"), "externalId")?;
         let active = match member(body, "active") {
             None | Some(Value::Null) => true,
@@ -279,7 +307,8 @@ fn emails(value: Option<&Value>) -> Result<Vec<ScimEmail>, ScimError> {
     validate_new_emails(&as_new).map_err(|e| match e {
         EmailsRefused::NotAnAddress => invalid("an email is not an e-mail address"),
         EmailsRefused::SeveralPrimaries => invalid("at most one email may be primary"),
-        EmailsRefused::Duplicate => invalid("the same email appears twice"),
+        // As the admin API answers it: the second address collides with the first.
+        EmailsRefused::Duplicate => ScimError::uniqueness("the same email appears twice"),
     })?;
     Ok(emails)
 }
@@ -360,8 +389,8 @@ mod tests {
         });
         let input = UserInput::from_resource(&body).unwrap();
         assert_eq!(
-            input.user_name,
-            "Test_User_ab6490ee-1e48-479e-a20b-2d77186b5dd1"
+            input.user_name.as_deref(),
+            Some("Test_User_ab6490ee-1e48-479e-a20b-2d77186b5dd1")
         );
         assert!(input.active);
         assert_eq!(input.emails.len(), 1);
@@ -417,7 +446,7 @@ mod tests {
         let now = Utc::now();
         let user = ScimUser {
             id: UserId::new_random(),
-            user_name: Some(input.user_name.clone()),
+            user_name: input.user_name.clone(),
             external_id: input.external_id.clone(),
             active: input.active,
             emails: input.emails.clone(),

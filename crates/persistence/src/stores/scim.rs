@@ -119,11 +119,14 @@ fn taken(
     input: &UserInput,
     except: Option<Id>,
 ) -> Result<Option<Written>, DieselError> {
-    let owner: Option<Id> = users::table
-        .filter(users::username_key.eq(username_key(&input.user_name)))
-        .select(users::id)
-        .first(conn)
-        .optional()?;
+    let owner: Option<Id> = match input.user_name.as_deref().map(username_key) {
+        Some(key) => users::table
+            .filter(users::username_key.eq(key))
+            .select(users::id)
+            .first(conn)
+            .optional()?,
+        None => None,
+    };
     if owner.is_some_and(|o| Some(o) != except) {
         return Ok(Some(Written::UserNameTaken));
     }
@@ -385,7 +388,7 @@ impl ScimStore for Database {
                     users::updated_at.eq(at),
                     users::hold.eq(false),
                     users::username.eq(&input.user_name),
-                    users::username_key.eq(username_key(&input.user_name)),
+                    users::username_key.eq(input.user_name.as_deref().map(username_key)),
                     users::external_id.eq(&input.external_id),
                     users::scim_profile.eq(input.profile.to_json()),
                     users::deactivated_at.eq((!input.active).then_some(at)),
@@ -470,7 +473,7 @@ impl ScimStore for Database {
                 .set((
                     users::updated_at.eq(modified),
                     users::username.eq(&input.user_name),
-                    users::username_key.eq(username_key(&input.user_name)),
+                    users::username_key.eq(input.user_name.as_deref().map(username_key)),
                     users::external_id.eq(&input.external_id),
                     users::scim_profile.eq(input.profile.to_json()),
                 ))

@@ -2,7 +2,7 @@
 //! configuration, its one resource type (User; Groups are not ours), and the schemas of what
 //! we keep of a user: the core User schema's attributes we store and the enterprise extension.
 
-use super::{scim, ScimCaller, ScimHttpError};
+use super::{documents, scim, ScimCaller, ScimHttpError};
 use crate::services::scim::MAX_RESULTS;
 use crate::services::Services;
 use actix_web::http::StatusCode;
@@ -35,7 +35,7 @@ fn list(resources: Vec<Value>) -> Value {
 #[utoipa::path(get, path = "/scim/v2/ServiceProviderConfig", tag = "SCIM",
     security(("ScimBearer" = [])),
     responses((status = 200, description = "What this service provider supports (RFC 7643 §5)", content_type = "application/scim+json", body = Object),
-              (status = 401, description = "No SCIM client token, or not one of ours", content_type = "application/scim+json", body = Object)))]
+              (status = 401, description = "No SCIM client token, or not one of ours", content_type = "application/scim+json", body = documents::Error)))]
 pub async fn service_provider_config(
     _caller: ScimCaller,
     services: web::Data<Services>,
@@ -85,7 +85,7 @@ fn user_type(services: &Services) -> Value {
 #[utoipa::path(get, path = "/scim/v2/ResourceTypes", tag = "SCIM",
     security(("ScimBearer" = [])),
     responses((status = 200, description = "The resource types: User only", content_type = "application/scim+json", body = Object),
-              (status = 401, description = "No SCIM client token, or not one of ours", content_type = "application/scim+json", body = Object)))]
+              (status = 401, description = "No SCIM client token, or not one of ours", content_type = "application/scim+json", body = documents::Error)))]
 pub async fn resource_types(_caller: ScimCaller, services: web::Data<Services>) -> HttpResponse {
     scim(StatusCode::OK, &list(vec![user_type(&services)]))
 }
@@ -95,8 +95,8 @@ pub async fn resource_types(_caller: ScimCaller, services: web::Data<Services>) 
     security(("ScimBearer" = [])),
     params(("name" = String, Path, description = "User (the only one)")),
     responses((status = 200, description = "The User resource type", content_type = "application/scim+json", body = Object),
-              (status = 401, description = "No SCIM client token, or not one of ours", content_type = "application/scim+json", body = Object),
-              (status = 404, description = "Not a resource type here", content_type = "application/scim+json", body = Object)))]
+              (status = 401, description = "No SCIM client token, or not one of ours", content_type = "application/scim+json", body = documents::Error),
+              (status = 404, description = "Not a resource type here", content_type = "application/scim+json", body = documents::Error)))]
 pub async fn resource_type(
     _caller: ScimCaller,
     services: web::Data<Services>,
@@ -230,7 +230,7 @@ fn enterprise_schema(services: &Services) -> Value {
 #[utoipa::path(get, path = "/scim/v2/Schemas", tag = "SCIM",
     security(("ScimBearer" = [])),
     responses((status = 200, description = "The core User schema (the attributes we keep) and the enterprise extension", content_type = "application/scim+json", body = Object),
-              (status = 401, description = "No SCIM client token, or not one of ours", content_type = "application/scim+json", body = Object)))]
+              (status = 401, description = "No SCIM client token, or not one of ours", content_type = "application/scim+json", body = documents::Error)))]
 pub async fn schemas(_caller: ScimCaller, services: web::Data<Services>) -> HttpResponse {
     scim(
         StatusCode::OK,
@@ -243,8 +243,8 @@ pub async fn schemas(_caller: ScimCaller, services: web::Data<Services>) -> Http
     security(("ScimBearer" = [])),
     params(("id" = String, Path, description = "A schema's URN")),
     responses((status = 200, description = "The schema", content_type = "application/scim+json", body = Object),
-              (status = 401, description = "No SCIM client token, or not one of ours", content_type = "application/scim+json", body = Object),
-              (status = 404, description = "No such schema", content_type = "application/scim+json", body = Object)))]
+              (status = 401, description = "No SCIM client token, or not one of ours", content_type = "application/scim+json", body = documents::Error),
+              (status = 404, description = "No such schema", content_type = "application/scim+json", body = documents::Error)))]
 pub async fn schema(
     _caller: ScimCaller,
     services: web::Data<Services>,

@@ -4,6 +4,7 @@
 //! where RFC 7644 §3.12 defines one, never our `{code, message}`.
 
 pub mod discovery;
+pub mod documents;
 pub mod users;
 
 use crate::http::receiver_auth::bearer;

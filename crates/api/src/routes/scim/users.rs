@@ -1,7 +1,7 @@
 //! `/scim/v2/Users`: create, read, list (filter, paging, attribute selection), replace, patch,
 //! delete. `meta.version` is the ETag; `If-Match` with another version is 412.
 
-use super::{scim, user_id, ScimBody, ScimCaller, ScimHttpError};
+use super::{documents, scim, user_id, ScimBody, ScimCaller, ScimHttpError};
 use crate::http::request_id::request_context;
 use crate::services::scim::MAX_RESULTS;
 use crate::services::Services;
@@ -26,23 +26,31 @@ enum Selection {
     Except(Vec<AttrPath>),
 }
 
+/// A comma-separated list of attribute paths (spaces around each allowed).
 fn paths(list: &str) -> Result<Vec<AttrPath>, ScimError> {
     list.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
+        .map(|p| p.trim_matches(' '))
         .map(|p| attr_path(p).map_err(|e| ScimError::bad(ScimType::InvalidPath, e.0)))
         .collect()
 }
 
 impl Selection {
+    /// An empty list is no list, as an empty filter is no filter. Both lists are read (and a
+    /// bad path in either refused); `attributes` wins when both are given.
     fn of(params: &[(String, String)]) -> Result<Self, ScimError> {
-        if let Some(list) = param(params, "attributes") {
-            return Ok(Self::Only(paths(list)?));
-        }
-        if let Some(list) = param(params, "excludedAttributes") {
-            return Ok(Self::Except(paths(list)?));
-        }
-        Ok(Self::All)
+        let given = |name| {
+            param(params, name)
+                .filter(|l| !l.trim_matches(' ').is_empty())
+                .map(paths)
+                .transpose()
+        };
+        let only = given("attributes")?;
+        let except = given("excludedAttributes")?;
+        Ok(match (only, except) {
+            (Some(only), _) => Self::Only(only),
+            (None, Some(except)) => Self::Except(except),
+            (None, None) => Self::All,
+        })
     }
 
     /// `resource` with what is selected; `id`, `schemas` and `meta` always stay (RFC 7643
@@ -155,12 +163,12 @@ fn scim_refusal<T>(outcome: Result<T, ScimError>) -> Result<T, ScimHttpError> {
 
 /// `POST /scim/v2/Users`
 #[utoipa::path(post, path = "/scim/v2/Users", tag = "SCIM", security(("ScimBearer" = [])),
-    request_body(content = Object, content_type = "application/scim+json", description = "A User (RFC 7643 §4.1); userName required"),
-    responses((status = 201, description = "Created; Location and ETag name it", content_type = "application/scim+json", body = Object),
-              (status = 400, description = "Not a User (scimType invalidValue, invalidSyntax, tooMany)", content_type = "application/scim+json", body = Object),
-              (status = 401, description = "No SCIM client token, or not one of ours", content_type = "application/scim+json", body = Object),
-              (status = 409, description = "userName or an address is another user's (scimType uniqueness)", content_type = "application/scim+json", body = Object),
-              (status = 413, description = "The body is larger than 1 MiB", content_type = "application/scim+json", body = Object)))]
+    request_body(content = documents::UserRequest, content_type = "application/scim+json", description = "A User (RFC 7643 §4.1); userName required"),
+    responses((status = 201, description = "Created; Location and ETag name it", content_type = "application/scim+json", body = documents::User),
+              (status = 400, description = "Not a User (scimType invalidValue, invalidSyntax, tooMany)", content_type = "application/scim+json", body = documents::Error),
+              (status = 401, description = "No SCIM client token, or not one of ours", content_type = "application/scim+json", body = documents::Error),
+              (status = 409, description = "userName or an address is another user's (scimType uniqueness)", content_type = "application/scim+json", body = documents::Error),
+              (status = 413, description = "The body is larger than 1 MiB", content_type = "application/scim+json", body = documents::Error)))]
 pub async fn create_user(
     req: HttpRequest,
     caller: ScimCaller,
@@ -180,10 +188,10 @@ pub async fn create_user(
     params(("id" = String, Path, description = "The user's id"),
            ("attributes" = Option<String>, Query, description = "Only these attributes (comma-separated)"),
            ("excludedAttributes" = Option<String>, Query, description = "All but these attributes")),
-    responses((status = 200, description = "The user; ETag is its version", content_type = "application/scim+json", body = Object),
-              (status = 400, description = "An attribute name that is not one (scimType invalidPath)", content_type = "application/scim+json", body = Object),
-              (status = 401, description = "No SCIM client token, or not one of ours", content_type = "application/scim+json", body = Object),
-              (status = 404, description = "No such user (or one being deleted)", content_type = "application/scim+json", body = Object)))]
+    responses((status = 200, description = "The user; ETag is its version", content_type = "application/scim+json", body = documents::User),
+              (status = 400, description = "An attribute name that is not one (scimType invalidPath)", content_type = "application/scim+json", body = documents::Error),
+              (status = 401, description = "No SCIM client token, or not one of ours", content_type = "application/scim+json", body = documents::Error),
+              (status = 404, description = "No such user (or one being deleted)", content_type = "application/scim+json", body = documents::Error)))]
 pub async fn get_user(
     req: HttpRequest,
     _caller: ScimCaller,
@@ -205,9 +213,9 @@ pub async fn get_user(
            ("count" = Option<i64>, Query, description = "At most this many results (at most 200)"),
            ("attributes" = Option<String>, Query, description = "Only these attributes (comma-separated)"),
            ("excludedAttributes" = Option<String>, Query, description = "All but these attributes")),
-    responses((status = 200, description = "A ListResponse", content_type = "application/scim+json", body = Object),
-              (status = 400, description = "A filter that does not parse (scimType invalidFilter), a bad number (invalidValue)", content_type = "application/scim+json", body = Object),
-              (status = 401, description = "No SCIM client token, or not one of ours", content_type = "application/scim+json", body = Object)))]
+    responses((status = 200, description = "A ListResponse", content_type = "application/scim+json", body = documents::ListResponse),
+              (status = 400, description = "A filter that does not parse (scimType invalidFilter), a bad number (invalidValue)", content_type = "application/scim+json", body = documents::Error),
+              (status = 401, description = "No SCIM client token, or not one of ours", content_type = "application/scim+json", body = documents::Error)))]
 pub async fn list_users(
     req: HttpRequest,
     _caller: ScimCaller,
@@ -216,14 +224,23 @@ pub async fn list_users(
     listing(&services, &query(&req)?).await
 }
 
+/// What a SearchRequest may say.
+const SEARCH_MEMBERS: [&str; 5] = [
+    "filter",
+    "startIndex",
+    "count",
+    "attributes",
+    "excludedAttributes",
+];
+
 /// `POST /scim/v2/Users/.search` and `POST /scim/v2/.search` (RFC 7644 §3.4.3): the query of
 /// `GET /Users` as a `SearchRequest` body (Users are the only resources, so the root search is
 /// theirs).
 #[utoipa::path(post, path = "/scim/v2/Users/.search", tag = "SCIM", security(("ScimBearer" = [])),
-    request_body(content = Object, content_type = "application/scim+json", description = "A SearchRequest: filter, startIndex, count, attributes, excludedAttributes"),
-    responses((status = 200, description = "A ListResponse", content_type = "application/scim+json", body = Object),
-              (status = 400, description = "A filter that does not parse (scimType invalidFilter), a bad value (invalidValue)", content_type = "application/scim+json", body = Object),
-              (status = 401, description = "No SCIM client token, or not one of ours", content_type = "application/scim+json", body = Object)))]
+    request_body(content = documents::SearchRequest, content_type = "application/scim+json", description = "A SearchRequest: filter, startIndex, count, attributes, excludedAttributes"),
+    responses((status = 200, description = "A ListResponse", content_type = "application/scim+json", body = documents::ListResponse),
+              (status = 400, description = "A filter that does not parse (scimType invalidFilter), a bad value (invalidValue)", content_type = "application/scim+json", body = documents::Error),
+              (status = 401, description = "No SCIM client token, or not one of ours", content_type = "application/scim+json", body = documents::Error)))]
 pub async fn search_users(
     _caller: ScimCaller,
     services: web::Data<Services>,
@@ -234,42 +251,54 @@ pub async fn search_users(
             ScimError::bad(ScimType::InvalidSyntax, "a SearchRequest is a JSON object").into(),
         );
     };
+    domain::scim::user::check_schemas(&request)?;
+    // The members RFC 7644 §3.4.3 defines, as query parameters; any other is ignored.
     let mut params = Vec::new();
-    for (key, value) in request {
-        let text = match value {
-            Value::String(s) => s,
-            Value::Number(n) => n.to_string(),
-            Value::Array(items) => items
-                .iter()
-                .map(|i| i.as_str().map(str::to_owned))
-                .collect::<Option<Vec<String>>>()
-                .ok_or_else(|| {
-                    ScimError::bad(ScimType::InvalidValue, format!("{key}: a list of strings"))
-                })?
-                .join(","),
-            Value::Null => continue,
-            _ if key == "schemas" => continue,
-            _ => {
-                return Err(ScimError::bad(
-                    ScimType::InvalidValue,
-                    format!("{key}: not a value here"),
-                )
-                .into())
-            }
+    for name in SEARCH_MEMBERS {
+        let Some(value) = domain::scim::user::member(&request, name) else {
+            continue;
         };
-        if key != "schemas" {
-            params.push((key, text));
-        }
+        let wrong = || ScimError::bad(ScimType::InvalidValue, format!("{name}: not a value here"));
+        let text = match (name, value) {
+            (_, Value::Null) => continue,
+            ("filter", Value::String(s)) => s.clone(),
+            // JSON numbers: `2` and `2.0` are the same integer.
+            ("startIndex" | "count", Value::Number(n)) => match n.as_i64() {
+                Some(i) => i.to_string(),
+                None => match n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 1e15) {
+                    Some(f) => format!("{f:.0}"),
+                    None => return Err(wrong().into()),
+                },
+            },
+            // Each item one path (the query's comma-separated form is made of them).
+            ("attributes" | "excludedAttributes", Value::Array(items)) => {
+                let mut list = Vec::with_capacity(items.len());
+                for item in items {
+                    let path = item.as_str().ok_or_else(wrong)?;
+                    if path.contains(',') || attr_path(path).is_err() {
+                        return Err(ScimError::bad(
+                            ScimType::InvalidPath,
+                            format!("{name}: {path:?} is not an attribute path"),
+                        )
+                        .into());
+                    }
+                    list.push(path);
+                }
+                list.join(",")
+            }
+            _ => return Err(wrong().into()),
+        };
+        params.push((name.to_owned(), text));
     }
     listing(&services, &params).await
 }
 
 /// `POST /scim/v2/.search`: the root search, which is the Users' one.
 #[utoipa::path(post, path = "/scim/v2/.search", tag = "SCIM", security(("ScimBearer" = [])),
-    request_body(content = Object, content_type = "application/scim+json", description = "A SearchRequest, as for /Users/.search"),
-    responses((status = 200, description = "A ListResponse of Users", content_type = "application/scim+json", body = Object),
-              (status = 400, description = "A filter that does not parse (scimType invalidFilter), a bad value (invalidValue)", content_type = "application/scim+json", body = Object),
-              (status = 401, description = "No SCIM client token, or not one of ours", content_type = "application/scim+json", body = Object)))]
+    request_body(content = documents::SearchRequest, content_type = "application/scim+json", description = "A SearchRequest, as for /Users/.search"),
+    responses((status = 200, description = "A ListResponse of Users", content_type = "application/scim+json", body = documents::ListResponse),
+              (status = 400, description = "A filter that does not parse (scimType invalidFilter), a bad value (invalidValue)", content_type = "application/scim+json", body = documents::Error),
+              (status = 401, description = "No SCIM client token, or not one of ours", content_type = "application/scim+json", body = documents::Error)))]
 pub async fn search_everything(
     caller: ScimCaller,
     services: web::Data<Services>,
@@ -315,13 +344,13 @@ async fn listing(
 #[utoipa::path(put, path = "/scim/v2/Users/{id}", tag = "SCIM", security(("ScimBearer" = [])),
     params(("id" = String, Path, description = "The user's id"),
            ("If-Match" = Option<String>, Header, description = "The version replaced (412 if it is no longer the user's)")),
-    request_body(content = Object, content_type = "application/scim+json", description = "The whole User; active false deactivates"),
-    responses((status = 200, description = "Replaced", content_type = "application/scim+json", body = Object),
-              (status = 400, description = "Not a User", content_type = "application/scim+json", body = Object),
-              (status = 401, description = "No SCIM client token, or not one of ours", content_type = "application/scim+json", body = Object),
-              (status = 404, description = "No such user", content_type = "application/scim+json", body = Object),
-              (status = 409, description = "userName or an address is another user's (scimType uniqueness)", content_type = "application/scim+json", body = Object),
-              (status = 412, description = "If-Match names another version", content_type = "application/scim+json", body = Object)))]
+    request_body(content = documents::UserRequest, content_type = "application/scim+json", description = "The whole User; active false deactivates"),
+    responses((status = 200, description = "Replaced", content_type = "application/scim+json", body = documents::User),
+              (status = 400, description = "Not a User", content_type = "application/scim+json", body = documents::Error),
+              (status = 401, description = "No SCIM client token, or not one of ours", content_type = "application/scim+json", body = documents::Error),
+              (status = 404, description = "No such user", content_type = "application/scim+json", body = documents::Error),
+              (status = 409, description = "userName or an address is another user's (scimType uniqueness)", content_type = "application/scim+json", body = documents::Error),
+              (status = 412, description = "If-Match names another version", content_type = "application/scim+json", body = documents::Error)))]
 pub async fn replace_user(
     req: HttpRequest,
     caller: ScimCaller,
@@ -342,13 +371,13 @@ pub async fn replace_user(
 #[utoipa::path(patch, path = "/scim/v2/Users/{id}", tag = "SCIM", security(("ScimBearer" = [])),
     params(("id" = String, Path, description = "The user's id"),
            ("If-Match" = Option<String>, Header, description = "The version patched (412 if it is no longer the user's)")),
-    request_body(content = Object, content_type = "application/scim+json", description = "A PatchOp (RFC 7644 §3.5.2): add, replace, remove, with or without path"),
-    responses((status = 200, description = "Patched", content_type = "application/scim+json", body = Object),
-              (status = 400, description = "A bad operation (scimType invalidSyntax, invalidPath, noTarget, mutability, invalidValue)", content_type = "application/scim+json", body = Object),
-              (status = 401, description = "No SCIM client token, or not one of ours", content_type = "application/scim+json", body = Object),
-              (status = 404, description = "No such user", content_type = "application/scim+json", body = Object),
-              (status = 409, description = "userName or an address is another user's (scimType uniqueness)", content_type = "application/scim+json", body = Object),
-              (status = 412, description = "If-Match names another version", content_type = "application/scim+json", body = Object)))]
+    request_body(content = documents::PatchRequest, content_type = "application/scim+json", description = "A PatchOp (RFC 7644 §3.5.2): add, replace, remove, with or without path"),
+    responses((status = 200, description = "Patched", content_type = "application/scim+json", body = documents::User),
+              (status = 400, description = "A bad operation (scimType invalidSyntax, invalidPath, noTarget, mutability, invalidValue)", content_type = "application/scim+json", body = documents::Error),
+              (status = 401, description = "No SCIM client token, or not one of ours", content_type = "application/scim+json", body = documents::Error),
+              (status = 404, description = "No such user", content_type = "application/scim+json", body = documents::Error),
+              (status = 409, description = "userName or an address is another user's (scimType uniqueness)", content_type = "application/scim+json", body = documents::Error),
+              (status = 412, description = "If-Match names another version", content_type = "application/scim+json", body = documents::Error)))]
 pub async fn patch_user(
     req: HttpRequest,
     caller: ScimCaller,
@@ -369,8 +398,8 @@ pub async fn patch_user(
 #[utoipa::path(delete, path = "/scim/v2/Users/{id}", tag = "SCIM", security(("ScimBearer" = [])),
     params(("id" = String, Path, description = "The user's id")),
     responses((status = 204, description = "Deleted, or scheduled (grace period, legal hold); the user is then 404 here"),
-              (status = 401, description = "No SCIM client token, or not one of ours", content_type = "application/scim+json", body = Object),
-              (status = 404, description = "No such user", content_type = "application/scim+json", body = Object)))]
+              (status = 401, description = "No SCIM client token, or not one of ours", content_type = "application/scim+json", body = documents::Error),
+              (status = 404, description = "No such user", content_type = "application/scim+json", body = documents::Error)))]
 pub async fn delete_user(
     req: HttpRequest,
     caller: ScimCaller,
