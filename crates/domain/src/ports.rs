@@ -409,13 +409,8 @@ pub trait Outbox: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
-    /// Records a successful delivery.
-    fn mark_delivered(
-        &self,
-        event: EventId,
-        hook: &str,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
+    /// Records successful deliveries (event, hook, when), all in one transaction.
+    fn mark_delivered(&self, done: &[(EventId, String, DateTime<Utc>)]) -> Result<(), StoreError>;
 
     /// Records a failed attempt: retry at `retry_at`, or mark dead when `None`.
     fn mark_failed(

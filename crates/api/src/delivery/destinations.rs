@@ -351,6 +351,9 @@ impl Destinations {
             // A proxy would connect for us, to wherever it likes.
             .no_proxy()
             .user_agent("hanko-rs-webhooks")
+            // A request is headers then body: without it the body waits for the receiver's
+            // delayed ACK (tens of ms per delivery).
+            .tcp_nodelay(true)
             .dns_resolver(Arc::new(GuardedResolver {
                 policy: self.policy.clone(),
                 trust,

@@ -14,12 +14,13 @@ use crate::metrics::{AttemptResult, Metrics};
 use crate::report::Report;
 use chrono::{DateTime, Utc};
 use domain::config::Issuer;
+use domain::ids::EventId;
 use domain::model::Delivery;
 use domain::ports::{ClaimLimits, Outbox, SsfStore};
 use domain::ssf::{self, DefaultSubjects};
 use jwks::KeyManager;
 use persistence::{Database, Offload};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -30,10 +31,10 @@ use tokio::task::JoinSet;
 /// Longest wait between retries.
 const MAX_BACKOFF: Duration = Duration::from_secs(600);
 /// Deliveries in flight at once.
-const IN_FLIGHT: usize = 64;
+const IN_FLIGHT: usize = 128;
 /// Deliveries in flight at once to one destination (hook or stream): a destination that
 /// answers slowly or not at all holds this many, never the others' share.
-const PER_DESTINATION: usize = 8;
+const PER_DESTINATION: usize = 32;
 /// Of an answer, what is read (enough for an RFC 8935 error); the rest is never received.
 const ANSWER_BYTES: usize = 4096;
 /// How often to look for due events when nothing wakes us.
@@ -74,6 +75,15 @@ pub struct Dispatcher {
     polls: PollWake,
     /// Deliveries in flight, per destination.
     lanes: RefCell<HashMap<String, usize>>,
+    /// Whether the last claim found deliveries due, or passed over a full lane: then more may
+    /// be due, and each delivery that ends starts another round (its room is taken at once).
+    backlog: Cell<bool>,
+    /// Deliveries made and not yet written down; written together, one transaction for as
+    /// many as ended while the last write was under way (a commit each would bound the
+    /// dispatcher by the disk's flushes, not by the receivers).
+    delivered: RefCell<Vec<(EventId, String, DateTime<Utc>)>>,
+    /// Whether a delivery's task is writing them now.
+    writing: Cell<bool>,
 }
 
 /// The dispatcher's chores besides delivering, and when it last did them.
@@ -134,16 +144,16 @@ impl InLane {
 impl Drop for InLane {
     fn drop(&mut self) {
         let mut lanes = self.dispatcher.lanes.borrow_mut();
-        let full = lanes.get(&self.destination).copied() == Some(PER_DESTINATION)
-            || lanes.values().sum::<usize>() == IN_FLIGHT;
         if let Some(n) = lanes.get_mut(&self.destination) {
             *n = n.saturating_sub(1);
             if *n == 0 {
                 lanes.remove(&self.destination);
             }
         }
-        if full {
-            // Deliveries may be waiting for the room this one leaves.
+        // Not only when the lane was full: a claim made while others were ending takes less
+        // than the room there is by then, and nothing else would wake the loop before `POLL`
+        // (a backlog of events from elsewhere would go out 8 per half second).
+        if self.dispatcher.backlog.get() {
             self.dispatcher.wake.notify_one();
         }
     }
@@ -176,6 +186,9 @@ impl Dispatcher {
             wake,
             polls,
             lanes: RefCell::default(),
+            backlog: Cell::new(false),
+            delivered: RefCell::default(),
+            writing: Cell::new(false),
         }
     }
 
@@ -271,6 +284,8 @@ impl Dispatcher {
         let lease = self.config.timeout.chrono() + chrono::Duration::seconds(30);
         let db = self.db.clone();
         let asked = limits.total as usize;
+        // A destination without room is passed over: it has a backlog the claim cannot see.
+        let lanes_full = limits.room.iter().any(|(_, room)| *room == 0);
         let claim = self
             .offload
             .run("webhooks: claiming deliveries", move || {
@@ -285,6 +300,7 @@ impl Dispatcher {
             }
         };
         let n = deliveries.len();
+        self.backlog.set(n > 0 || lanes_full);
         for delivery in deliveries {
             let lane = InLane::enter(self, &delivery.hook);
             let this = self.clone();
@@ -514,12 +530,8 @@ impl Dispatcher {
             Outcome::Delivered => {
                 self.metrics
                     .webhook_attempt(&hook, AttemptResult::Delivered);
-                let at = Utc::now();
-                self.offload
-                    .run("webhooks: recording a delivery", move || {
-                        db.mark_delivered(id, &hook, at)
-                    })
-                    .await
+                self.delivered.borrow_mut().push((id, hook, Utc::now()));
+                return self.write_delivered().await;
             }
             Outcome::Failed(error) => {
                 let dead = delivery.attempts
@@ -555,6 +567,33 @@ impl Dispatcher {
         if let Err(e) = result {
             log::warn!("{id} for {}: {}", delivery.hook, Report(&e));
         }
+    }
+
+    /// Writes down the deliveries made, unless another task is at it (it takes these too):
+    /// group commit. A write that fails leaves those deliveries to their lease, after which
+    /// they are sent again (at-least-once, as ever).
+    async fn write_delivered(&self) {
+        if self.writing.replace(true) {
+            return;
+        }
+        loop {
+            let done = std::mem::take(&mut *self.delivered.borrow_mut());
+            if done.is_empty() {
+                break;
+            }
+            let db = self.db.clone();
+            let n = done.len();
+            let result = self
+                .offload
+                .run("webhooks: recording deliveries", move || {
+                    db.mark_delivered(&done)
+                })
+                .await;
+            if let Err(e) = result {
+                log::warn!("{n} deliveries not recorded: {}", Report(&e));
+            }
+        }
+        self.writing.set(false);
     }
 
     fn failed(&self, delivery: &Delivery, error: &DeliveryError, dead: bool) {

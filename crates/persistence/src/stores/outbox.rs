@@ -209,19 +209,17 @@ impl Outbox for Database {
         })
     }
 
-    fn mark_delivered(
-        &self,
-        event: EventId,
-        hook: &str,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    fn mark_delivered(&self, done: &[(EventId, String, DateTime<Utc>)]) -> Result<(), StoreError> {
         self.write(|conn| {
-            diesel::update(webhook_deliveries::table.find(delivery(event, hook)))
-                .set((
-                    webhook_deliveries::delivered_at.eq(Some(Timestamp(at))),
-                    webhook_deliveries::last_error.eq(None::<String>),
-                ))
-                .execute(conn)
+            for (event, hook, at) in done {
+                diesel::update(webhook_deliveries::table.find(delivery(*event, hook)))
+                    .set((
+                        webhook_deliveries::delivered_at.eq(Some(Timestamp(*at))),
+                        webhook_deliveries::last_error.eq(None::<String>),
+                    ))
+                    .execute(conn)?;
+            }
+            Ok(())
         })?;
         Ok(())
     }
