@@ -50,7 +50,7 @@ def seed(path, first, count):
     conn.execute("BEGIN IMMEDIATE")
     for n in range(first, first + count):
         user = ident("u", n)
-        conn.execute("INSERT INTO users (id, created_at, updated_at) VALUES (?, ?, ?)", (user, at, at))
+        conn.execute("INSERT INTO users (id, created_at, updated_at, last_active_at) VALUES (?, ?, ?, ?)", (user, at, at, at))
         conn.execute("INSERT INTO emails (id, user_id, address, verified, is_primary, created_at, updated_at) "
                      "VALUES (?, ?, ?, 1, 1, ?, ?)", (ident("e", n), user, f"sqlite-{n}@example.com", at, at))
         conn.execute("INSERT INTO sessions (id, user_id, user_agent, ip_address, created_at, expires_at, last_used) "

@@ -43,6 +43,8 @@ account:
   allow_deletion: true
   deletion:
     grace_period: 1h
+  retention:
+    inactive_after: 730d
 scim:
   enabled: true
 webhooks:
@@ -210,6 +212,10 @@ try {
     const row = page.getByRole("row").filter({ has: page.getByRole("link", { name: bob.email }) });
     const shownPurge = `${new Date(purgeAfter).toISOString().slice(0, 16).replace("T", " ")} UTC`;
     check((await row.innerText()).includes(shownPurge), `${w}: the queue lists ${bob.email} with the purge time ${shownPurge}`);
+    await page.getByRole("heading", { name: "Inactive accounts" }).waitFor();
+    const preview = (await call("GET", `${admin}/retention/preview`)).json;
+    check(await page.getByText(`A pass now would warn ${preview.warn} and delete ${preview.delete} users`).isVisible(),
+      `${w}: the deletion queue shows the inactivity policy's preview (${preview.warn} to warn, ${preview.delete} to delete)`);
     await accessible(page, `${w} deletion queue`);
     await row.getByRole("link", { name: bob.email }).click();
     await page.getByText(/left\)$/).first().waitFor();

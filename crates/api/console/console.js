@@ -395,6 +395,9 @@ async function userView(id) {
         h('dt', {}, 'User id'), h('dd', { class: 'mono' }, user.id),
         h('dt', {}, 'Created'), h('dd', {}, time(user.created_at)),
         h('dt', {}, 'Updated'), h('dd', {}, time(user.updated_at)),
+        h('dt', {}, 'Last active'), h('dd', {}, time(user.last_active_at)),
+        user.inactivity_warned_at
+          ? [h('dt', {}, 'Inactivity warning'), h('dd', {}, `Sent ${time(user.inactivity_warned_at)}`)] : null,
         h('dt', {}, 'State'), h('dd', {}, user.deactivated_at
           ? `Deactivated by its identity provider since ${time(user.deactivated_at)}` : 'Active'),
         user.username ? [h('dt', {}, 'Username'), h('dd', { class: 'wrap' }, user.username)] : null,
@@ -448,6 +451,13 @@ async function queueView() {
     if (scheduled.length >= total || data.length === 0) break;
   }
   scheduled.sort((a, b) => Date.parse(a.deletion.purge_after) - Date.parse(b.deletion.purge_after));
+  let preview = null;
+  try {
+    ({ data: preview } = await api('GET', 'retention/preview'));
+  } catch (e) {
+    // 409: no inactivity policy is configured; anything else is the view's failure.
+    if (!(e instanceof ApiFailure && e.status === 409)) throw e;
+  }
   return [
     heading('Deletion queue'),
     h('p', { class: 'hint' }, 'Users whose deletion is scheduled, the next purge first. A held user is kept until the hold is released.'),
@@ -459,6 +469,21 @@ async function queueView() {
         user.deletion.hold ? 'held' : timeLeft(user.deletion.purge_after),
         h('span', { class: 'wrap' }, user.deletion.hold ? `Held${user.deletion.hold_reason ? `: ${user.deletion.hold_reason}` : ''}` : '—'),
       ]), 'No deletion is scheduled.'),
+    h('section', { 'aria-labelledby': 'retention-heading' },
+      h('h2', { id: 'retention-heading' }, 'Inactive accounts'),
+      preview === null
+        ? h('p', {}, 'No inactivity policy is configured (account.retention.inactive_after).')
+        : [
+          h('p', {}, `A pass now would warn ${preview.warn} and delete ${preview.delete} `
+            + `${preview.warn + preview.delete === 1 ? 'user' : 'users'}, at the policy's pace. Held accounts are never selected.`),
+          table('What the inactivity policy would do now', ['User', 'Action', 'Last active', 'Warned'],
+            preview.users.map((user) => [
+              h('a', { href: `#/users/${user.id}` }, user.email ?? user.id),
+              user.action === 'delete' ? 'Delete' : 'Warn',
+              time(user.last_active_at),
+              time(user.inactivity_warned_at),
+            ]), 'Nobody is due.'),
+        ]),
   ];
 }
 

@@ -15,11 +15,13 @@ use crate::report::Report;
 use crate::routes;
 use crate::routes::health::DatabasePing;
 use crate::services::{Parts, Services};
+use crate::sessions::last_used::TOUCH_INTERVAL;
 use crate::sessions::{SessionLookup, SessionTouches};
 use crate::state::AppState;
 use crate::workers::key_refresh::KeyRefresh;
 use crate::workers::last_used::LastUsed;
 use crate::workers::purge::Purger;
+use crate::workers::retention::Retention;
 use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, Condition, Logger};
 use actix_web::{web, App, HttpServer};
@@ -129,7 +131,15 @@ impl Application {
             metrics: Arc::new(Metrics::default()),
             sessions: SessionLookup::start(db.clone(), LOOKUP_THREADS)
                 .map_err(StartupError::Threads)?,
-            touches: Arc::new(SessionTouches::default()),
+            touches: Arc::new(SessionTouches::every(
+                config
+                    .account
+                    .retention
+                    .policy()
+                    .ok()
+                    .flatten()
+                    .map_or(TOUCH_INTERVAL, |p| p.activity_resolution(TOUCH_INTERVAL)),
+            )),
             events: Publisher::new(webhooks.clone(), config.ssf.enabled),
         };
 
@@ -313,6 +323,12 @@ impl Application {
             offload: state.offload.clone(),
             touches: state.touches.clone(),
         });
+        if let Some(policy) = state.config.account.retention.policy().ok().flatten() {
+            workers.start(Retention {
+                services: Services::new(self.parts.clone()),
+                policy,
+            });
+        }
         workers.start(Purger {
             interval: state.config.account.deletion.purge_interval.std(),
             services: Services::new(self.parts),

@@ -48,6 +48,11 @@ pub enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// The inactivity policy (account.retention).
+    Retention {
+        #[command(subcommand)]
+        action: RetentionAction,
+    },
     /// Session tokens.
     Jwt {
         #[command(subcommand)]
@@ -118,6 +123,17 @@ pub enum UserAction {
         /// Release the hold instead.
         #[arg(long, conflicts_with = "reason")]
         release: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RetentionAction {
+    /// Print what a pass would do (how many users it would warn and delete, and the first 100),
+    /// changing nothing.
+    Preview {
+        /// The instant of the pass (RFC 3339, e.g. 2027-01-01T00:00:00Z); now unless given.
+        #[arg(long)]
+        at: Option<chrono::DateTime<chrono::Utc>>,
     },
 }
 
@@ -226,6 +242,9 @@ pub fn run(cli: Cli) -> ExitCode {
             action: JwtAction::Create { user_id },
         } => with_services(config, |s| async move { create_jwt(s, &user_id).await }),
         Command::Jwk { action } => with_services(config, |s| jwk(s, action)),
+        Command::Retention {
+            action: RetentionAction::Preview { at },
+        } => with_services(config, move |s| retention_preview(s, at)),
         Command::Secrets {
             action: SecretsAction::Reencrypt,
         } => with_services(config, reencrypt),
@@ -379,6 +398,46 @@ async fn change_deletion(
         Ok(ChangeOutcome::NotScheduled) => fail("user restore", "no deletion is scheduled"),
         Err(e) => fail("user", Report(&e)),
     }
+}
+
+async fn retention_preview(
+    services: Services,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+) -> ExitCode {
+    let at = at.unwrap_or_else(chrono::Utc::now);
+    let preview = match services.retention_preview(at).await {
+        Ok(Some(preview)) => preview,
+        Ok(None) => {
+            return fail(
+                "retention preview",
+                "no inactivity policy: account.retention.inactive_after is not set",
+            )
+        }
+        Err(e) => return fail("retention preview", Report(&e)),
+    };
+    let time = domain::time::rfc3339_micros;
+    println!(
+        "at {}: {} to warn, {} to delete",
+        time(&preview.at),
+        preview.warn,
+        preview.delete
+    );
+    for user in &preview.users {
+        let action = match user.action {
+            domain::retention::RetentionAction::Warn => "warn",
+            domain::retention::RetentionAction::Delete => "delete",
+        };
+        let warned = user
+            .inactivity_warned_at
+            .map_or_else(|| "-".to_owned(), |t| time(&t));
+        println!(
+            "{action}\t{}\t{}\tlast active {}\twarned {warned}",
+            user.id,
+            user.email.as_deref().unwrap_or("-"),
+            time(&user.last_active_at),
+        );
+    }
+    ExitCode::SUCCESS
 }
 
 async fn create_jwt(services: Services, user_id: &str) -> ExitCode {

@@ -359,6 +359,7 @@ impl Config {
                 "must be at least 100ms",
             ));
         }
+        self.account.retention.policy()?;
         if self.database.idle_timeout.std() < std::time::Duration::from_secs(1) {
             return Err(ConfigError::new(
                 "database.idle_timeout",

@@ -68,7 +68,10 @@ pub struct Metrics {
     deletions_by_admin: AtomicU64,
     deletions_by_purge: AtomicU64,
     deletions_by_scim: AtomicU64,
+    deletions_by_retention: AtomicU64,
     deletions_scheduled: AtomicU64,
+    /// The inactivity policy's actions: warned, withdrawn, deleted (or scheduled).
+    retention: [AtomicU64; 3],
     /// SCIM changes to users' lives: created, deactivated, reactivated.
     scim_changes: Mutex<BTreeMap<&'static str, u64>>,
     rejections: Mutex<BTreeMap<&'static str, u64>>,
@@ -158,6 +161,18 @@ impl Metrics {
     /// A user deleted at once by a SCIM client.
     pub fn user_deleted_by_scim(&self) {
         self.deletions_by_scim.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Users deleted at once by the inactivity policy (a scheduled one counts as scheduled).
+    pub fn users_deleted_by_retention(&self, n: u64) {
+        self.deletions_by_retention.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// What a pass of the inactivity policy did.
+    pub fn retention_pass(&self, warned: u64, withdrawn: u64, deleted: u64) {
+        for (counter, n) in self.retention.iter().zip([warned, withdrawn, deleted]) {
+            counter.fetch_add(n, Ordering::Relaxed);
+        }
     }
 
     /// A SCIM change to a user's life (`created`, `deactivated`, `reactivated`).
@@ -278,6 +293,26 @@ impl Metrics {
             "hanko_user_deletions_total{{by=\"scim\"}} {}",
             self.deletions_by_scim.load(Ordering::Relaxed)
         )?;
+        writeln!(
+            out,
+            "hanko_user_deletions_total{{by=\"retention\"}} {}",
+            self.deletions_by_retention.load(Ordering::Relaxed)
+        )?;
+        writeln!(
+            out,
+            "# HELP hanko_retention_users_total What the inactivity policy did: users warned, warnings withdrawn by activity, users deleted or scheduled for deletion."
+        )?;
+        writeln!(out, "# TYPE hanko_retention_users_total counter")?;
+        for (action, counter) in ["warned", "withdrawn", "deleted"]
+            .iter()
+            .zip(&self.retention)
+        {
+            writeln!(
+                out,
+                "hanko_retention_users_total{{action=\"{action}\"}} {}",
+                counter.load(Ordering::Relaxed)
+            )?;
+        }
         writeln!(
             out,
             "# HELP hanko_scim_user_changes_total Users created, deactivated and reactivated by SCIM clients."

@@ -90,6 +90,7 @@ pub struct PublicApi;
         admin::users::restore_user,
         admin::users::hold_user,
         admin::users::export_user,
+        admin::retention::preview,
         admin::sessions::create_session,
         admin::sessions::list_sessions,
         admin::sessions::delete_session,

@@ -1,6 +1,7 @@
 //! The `account` config section and the deletion policy.
 
 use crate::config::Duration;
+use crate::retention::RetentionConfig;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +15,8 @@ pub struct AccountConfig {
     pub allow_signup: bool,
     /// Extra conditions on self-service deletion.
     pub deletion: DeletionConfig,
+    /// The inactivity policy (none by default).
+    pub retention: RetentionConfig,
 }
 
 impl Default for AccountConfig {
@@ -22,6 +25,7 @@ impl Default for AccountConfig {
             allow_deletion: false,
             allow_signup: true,
             deletion: DeletionConfig::default(),
+            retention: RetentionConfig::default(),
         }
     }
 }

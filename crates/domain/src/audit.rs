@@ -51,6 +51,8 @@ pub const USER_DELETION_CANCELLED: &str = "user_deletion_cancelled";
 pub const USER_HOLD_SET: &str = "user_hold_set";
 /// … when a legal hold is released.
 pub const USER_HOLD_RELEASED: &str = "user_hold_released";
+/// The inactivity policy warned a user (docs/retention.md).
+pub const USER_INACTIVITY_WARNED: &str = "user_inactivity_warned";
 
 /// `jane@example.com` → `j***@example.com`. Keeps the domain, hides the local part.
 pub fn mask_email(address: &str) -> String {

@@ -23,21 +23,25 @@ pub enum EventKind {
     UserDeactivated,
     /// A deactivated user was made active again. `{id}`.
     UserReactivated,
+    /// The inactivity policy warned an inactive user of their deletion (the team's mailer tells
+    /// them). `{id, emails, delete_after}`. No SET type: it goes to hooks, never to a stream.
+    UserInactivityWarning,
 }
 
 impl EventKind {
     /// The hooks' catalogue: what webhooks subscribe to.
-    pub const ALL: [EventKind; 6] = [
+    pub const ALL: [EventKind; 7] = [
         Self::UserDelete,
         Self::UserDeleteScheduled,
         Self::UserDeleteCancelled,
         Self::SessionDelete,
         Self::UserDeactivated,
         Self::UserReactivated,
+        Self::UserInactivityWarning,
     ];
 
     /// Every kind, the SSF verification included.
-    pub const EVERY: [EventKind; 7] = [
+    pub const EVERY: [EventKind; 8] = [
         Self::UserDelete,
         Self::UserDeleteScheduled,
         Self::UserDeleteCancelled,
@@ -45,6 +49,7 @@ impl EventKind {
         Self::SsfVerification,
         Self::UserDeactivated,
         Self::UserReactivated,
+        Self::UserInactivityWarning,
     ];
 
     /// The event's name on the wire, in subscriptions and in the outbox.
@@ -57,6 +62,7 @@ impl EventKind {
             Self::SsfVerification => "ssf.verification",
             Self::UserDeactivated => "user.deactivated",
             Self::UserReactivated => "user.reactivated",
+            Self::UserInactivityWarning => "user.inactivity_warning",
         }
     }
 
@@ -66,9 +72,10 @@ impl EventKind {
     }
 
     /// The one mapping to Security Event Token event types (RISC, CAEP, SSF): what a SET of
-    /// this event says it is, on a `set` hook and on an SSF stream.
-    pub const fn set_event_type(self) -> &'static str {
-        match self {
+    /// this event says it is, on a `set` hook and on an SSF stream; `None`: no SET carries it.
+    pub const fn set_event_type(self) -> Option<&'static str> {
+        Some(match self {
+            Self::UserInactivityWarning => return None,
             Self::UserDelete => concat!(
                 "https://schemas.openid.net/secevent/risc/event-type",
                 "/account-purged"
@@ -88,6 +95,14 @@ impl EventKind {
             Self::SsfVerification => {
                 "https://schemas.openid.net/secevent/ssf/event-type/verification"
             }
+        })
+    }
+
+    /// The SET type of a kind that has one, for constants (a kind without one fails the build).
+    pub const fn set_type(self) -> &'static str {
+        match self.set_event_type() {
+            Some(t) => t,
+            None => panic!("this event has no SET type"),
         }
     }
 
@@ -99,7 +114,8 @@ impl EventKind {
             | Self::UserDeleteScheduled
             | Self::UserDeleteCancelled
             | Self::UserDeactivated
-            | Self::UserReactivated => Some("id"),
+            | Self::UserReactivated
+            | Self::UserInactivityWarning => Some("id"),
             Self::SsfVerification => None,
         }
     }
@@ -156,7 +172,14 @@ mod tests {
     #[test]
     fn set_event_types_are_risc_caep_or_ssf() {
         for kind in EventKind::EVERY {
-            let t = kind.set_event_type();
+            let Some(t) = kind.set_event_type() else {
+                assert_eq!(
+                    kind,
+                    EventKind::UserInactivityWarning,
+                    "only the warning has none"
+                );
+                continue;
+            };
             assert!(
                 t.starts_with(RISC) || t.starts_with(CAEP) || t.contains("/ssf/"),
                 "{t}"
@@ -164,7 +187,7 @@ mod tests {
         }
         assert_eq!(
             EventKind::UserDeleteCancelled.set_event_type(),
-            format!("{RISC}/account-enabled")
+            Some(format!("{RISC}/account-enabled").as_str())
         );
     }
 

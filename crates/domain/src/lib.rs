@@ -8,6 +8,7 @@
 //! - [`email`]: which addresses are accepted.
 //! - [`events`]: the event catalogue and who receives an event.
 //! - [`ports`]: the traits that persistence implements and the API calls.
+//! - [`retention`]: the inactivity policy: when an unused account is warned and deleted.
 //! - [`scim`]: SCIM 2.0 provisioning: filters, errors.
 //! - [`ssf`]: the Shared Signals transmitter's receivers, streams and subjects.
 //! - [`time`]: the one spelling of a time in an event payload.
@@ -20,6 +21,7 @@ pub mod events;
 pub mod ids;
 pub mod model;
 pub mod ports;
+pub mod retention;
 pub mod scim;
 pub mod ssf;
 pub mod time;

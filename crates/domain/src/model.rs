@@ -16,6 +16,17 @@ pub struct User {
     /// What an identity provider keeps on the user over SCIM (docs/scim.md), if any.
     #[serde(default)]
     pub provisioning: Provisioning,
+    /// When the user was last active, and whether the inactivity policy warned them.
+    pub activity: Activity,
+}
+
+/// A user's activity as the inactivity policy (`account.retention`) reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Activity {
+    /// The latest of: creation, a session created, a session used, a reactivation.
+    pub last_active_at: DateTime<Utc>,
+    /// When the inactivity warning went out (`None`: not warned, or withdrawn by activity).
+    pub inactivity_warned_at: Option<DateTime<Utc>>,
 }
 
 /// A user as their identity provider sees them: `userName`, `externalId`, and whether it

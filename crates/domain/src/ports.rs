@@ -9,6 +9,7 @@ use crate::model::{
     AuditLog, Delivery, Email, LegalHold, NewEmail, NewSession, OutboxEvent, RequestContext,
     Session, StoredKey, User, UserStatus,
 };
+use crate::retention::{Cutoffs, RetentionPolicy, RetentionPreview};
 use crate::ssf::{
     DefaultSubjects, PushAuthorization, Receiver, Resealed, Stream, StreamConfig, StreamStatus,
     Subject,
@@ -62,6 +63,8 @@ pub enum DeletedBy {
     Admin,
     /// The purge worker, when a scheduled deletion's grace period ended.
     Purge,
+    /// The inactivity policy (`account.retention`), after its warning.
+    Retention,
     /// An identity provider's SCIM client (`DELETE /scim/v2/Users/{id}`).
     Scim {
         client_id: uuid::Uuid,
@@ -76,6 +79,7 @@ impl DeletedBy {
             Self::User { .. } => "user",
             Self::Admin => "admin",
             Self::Purge => "purge",
+            Self::Retention => "retention",
             Self::Scim { .. } => "scim",
         }
     }
@@ -230,6 +234,61 @@ pub trait Deleter {
         &self,
         purge: Purge,
     ) -> impl std::future::Future<Output = Result<Option<DeletedUser>, StoreError>>;
+
+    /// Deletes (or, with a grace period, schedules) up to `batch.limit` users the inactivity
+    /// policy has warned and whose time has come, `by: retention`, in one transaction; a user
+    /// another instance holds is skipped, a held one never selected.
+    fn delete_inactive(
+        &self,
+        batch: InactiveDeletions,
+    ) -> impl std::future::Future<Output = Result<Vec<DeletionOutcome>, StoreError>>;
+}
+
+/// One batch of the inactivity policy's deletions (docs/retention.md).
+#[derive(Clone, Debug)]
+pub struct InactiveDeletions {
+    pub cutoffs: Cutoffs,
+    pub limit: u32,
+    /// With a grace period: when the scheduled deletions are purged.
+    pub purge_after: Option<DateTime<Utc>>,
+    pub audit: AuditLogConfig,
+    pub recipients: DeletionRecipients,
+}
+
+/// One batch of the inactivity policy's warnings.
+#[derive(Clone, Debug)]
+pub struct InactivityWarnings {
+    pub policy: RetentionPolicy,
+    pub cutoffs: Cutoffs,
+    pub limit: u32,
+    pub audit: AuditLogConfig,
+    pub recipients: Recipients,
+}
+
+/// The inactivity policy's own storage: warnings, the fleet's pace, the preview.
+pub trait RetentionStore: Send + Sync {
+    /// Withdraws every warning that activity has overtaken; returns how many.
+    fn withdraw_inactivity_warnings(&self) -> Result<u64, StoreError>;
+
+    /// Reserves `share` of the fleet's time (one row every instance shares) for the next
+    /// users this instance acts on; returns when it may start.
+    fn reserve_retention_share(
+        &self,
+        share: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, StoreError>;
+
+    /// Warns up to `warnings.limit` users that are due, oldest activity first, in one
+    /// transaction: `user.inactivity_warning` and `user_inactivity_warned` each, remembered so
+    /// that it is sent once; returns how many.
+    fn warn_inactive_users(&self, warnings: &InactivityWarnings) -> Result<usize, StoreError>;
+
+    /// What a pass with these cutoffs would do, changing nothing; `limit` users listed.
+    fn retention_preview(
+        &self,
+        cutoffs: &Cutoffs,
+        limit: usize,
+    ) -> Result<RetentionPreview, StoreError>;
 }
 
 /// Users and their e-mail addresses.

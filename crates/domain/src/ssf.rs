@@ -13,7 +13,7 @@ pub const PUSH: &str = "urn:ietf:rfc:8935";
 pub const POLL: &str = "urn:ietf:rfc:8936";
 
 /// The SSF verification event's SET type.
-pub const VERIFICATION: &str = EventKind::SsfVerification.set_event_type();
+pub const VERIFICATION: &str = EventKind::SsfVerification.set_type();
 
 /// A receiver has as many streams as it may (`ssf.max_streams_per_receiver`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -34,10 +34,10 @@ pub enum Verification {
 /// The event types a stream can carry: our events' RISC and CAEP types (a verification goes to
 /// its own stream whatever it asked for).
 pub const EVENTS_SUPPORTED: [&str; 4] = [
-    EventKind::UserDelete.set_event_type(),
-    EventKind::UserDeleteScheduled.set_event_type(),
-    EventKind::UserDeleteCancelled.set_event_type(),
-    EventKind::SessionDelete.set_event_type(),
+    EventKind::UserDelete.set_type(),
+    EventKind::UserDeleteScheduled.set_type(),
+    EventKind::UserDeleteCancelled.set_type(),
+    EventKind::SessionDelete.set_type(),
 ];
 
 /// A receiver: another service, known by a bearer token stored only as its hash.

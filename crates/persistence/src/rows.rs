@@ -22,6 +22,8 @@ pub(crate) struct UserRow {
     pub username: Option<String>,
     pub external_id: Option<String>,
     pub deactivated_at: Option<Timestamp>,
+    pub last_active_at: Timestamp,
+    pub inactivity_warned_at: Option<Timestamp>,
 }
 
 #[derive(Queryable, Selectable, Insertable, Clone, Debug)]

@@ -17,6 +17,8 @@ diesel::table! {
         external_id -> Nullable<Text>,
         scim_profile -> Nullable<Text>,
         deactivated_at -> Nullable<DbTimestamp>,
+        last_active_at -> DbTimestamp,
+        inactivity_warned_at -> Nullable<DbTimestamp>,
     }
 }
 
@@ -164,6 +166,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::DbTimestamp;
+
+    retention_pace (id) {
+        id -> Integer,
+        not_before -> DbTimestamp,
+    }
+}
+
 diesel::joinable!(emails -> users (user_id));
 diesel::joinable!(ssf_streams -> ssf_receivers (receiver_id));
 diesel::joinable!(ssf_stream_subjects -> ssf_streams (stream_id));
@@ -180,5 +192,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     ssf_receivers,
     ssf_streams,
     ssf_stream_subjects,
-    scim_clients
+    scim_clients,
+    retention_pace
 );

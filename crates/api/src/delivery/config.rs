@@ -77,7 +77,8 @@ impl HookFormat {
                         | EventKind::UserDeleteScheduled
                 )
             ),
-            Self::Hanko | Self::Standard | Self::Set => true,
+            Self::Set => EventKind::from_name(event).is_some_and(|e| e.set_event_type().is_some()),
+            Self::Hanko | Self::Standard => true,
         }
     }
 }

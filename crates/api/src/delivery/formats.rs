@@ -329,8 +329,11 @@ fn subject_of(event: &OutboxEvent) -> Result<&str, PrepareError> {
 /// The one-member `events` claim: the event's SET type (`EventKind::set_event_type`), with
 /// the body its type defines.
 fn set_events(event: &OutboxEvent) -> Value {
-    let Some(kind) = EventKind::from_name(&event.event) else {
-        // Not in the catalogue (a row from a newer version): say what it is, in our namespace.
+    let Some((kind, set_type)) = EventKind::from_name(&event.event)
+        .and_then(|kind| kind.set_event_type().map(|t| (kind, t)))
+    else {
+        // Not in the catalogue (a row from a newer version) or never a SET (no hook or stream
+        // carries it): say what it is, in our namespace.
         return json!({ format!("urn:hanko-rs:event:{}", event.event): {} });
     };
     let body = match kind {
@@ -347,9 +350,10 @@ fn set_events(event: &OutboxEvent) -> Value {
         | EventKind::UserDeleteScheduled
         | EventKind::UserDeleteCancelled
         | EventKind::UserDeactivated
-        | EventKind::UserReactivated => json!({}),
+        | EventKind::UserReactivated
+        | EventKind::UserInactivityWarning => json!({}),
     };
-    json!({ kind.set_event_type(): body })
+    json!({ set_type: body })
 }
 
 #[cfg(test)]

@@ -47,7 +47,7 @@ impl Publisher {
     /// deliveries to write with it.
     pub fn recipients(&self, event: EventKind) -> Recipients {
         let mut keys = self.config.recipients(event.name());
-        if self.streams {
+        if self.streams && event.set_event_type().is_some() {
             keys.push(domain::ssf::ALL_STREAMS.to_owned());
         }
         Recipients(keys)
@@ -55,7 +55,9 @@ impl Publisher {
 
     /// Call after committing an `event`: wakes the dispatcher if anyone wants it.
     pub fn committed(&self, event: EventKind) {
-        if self.streams || !self.config.recipients(event.name()).is_empty() {
+        if (self.streams && event.set_event_type().is_some())
+            || !self.config.recipients(event.name()).is_empty()
+        {
             self.wake.notify_one();
         }
     }

@@ -25,6 +25,10 @@ pub struct UserView {
     pub external_id: Option<String>,
     /// When a provider deactivated the user (`null`: active).
     pub deactivated_at: Option<DateTime<Utc>>,
+    /// The latest of creation, a session created or used, a reactivation (docs/retention.md).
+    pub last_active_at: DateTime<Utc>,
+    /// When the inactivity policy warned the user (`null`: not warned, or withdrawn).
+    pub inactivity_warned_at: Option<DateTime<Utc>>,
 }
 
 /// A user's deletion state, when there is one, as operators see it.
@@ -96,6 +100,8 @@ impl From<&User> for UserView {
             username: user.provisioning.username.clone(),
             external_id: user.provisioning.external_id.clone(),
             deactivated_at: user.provisioning.deactivated_at,
+            last_active_at: user.activity.last_active_at,
+            inactivity_warned_at: user.activity.inactivity_warned_at,
         }
     }
 }
@@ -274,6 +280,10 @@ mod tests {
                 }),
             },
             provisioning: Default::default(),
+            activity: domain::model::Activity {
+                last_active_at: now,
+                inactivity_warned_at: None,
+            },
         };
         let public =
             serde_json::to_value(PublicUserView::from(&user)).unwrap_or_else(|e| panic!("{e}"));

@@ -8,12 +8,14 @@
 //! - [`sessions`]: issue, list and end sessions.
 //! - [`deliveries`]: retry deliveries; the delivery and audit listings; the metrics gauges.
 //! - [`keys`]: rotate, list and prune signing keys; re-encrypt them under the first secret.
+//! - [`retention`]: the inactivity policy's passes and preview.
 //! - [`streams`]: the SSF receivers and their streams.
 //! - [`scim`]: SCIM provisioning: the providers' clients and what they do to users.
 
 pub mod accounts;
 pub mod deliveries;
 pub mod keys;
+pub mod retention;
 pub mod scim;
 pub mod sessions;
 pub mod streams;

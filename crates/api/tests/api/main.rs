@@ -16,6 +16,7 @@ mod outage;
 mod processes;
 mod properties;
 mod receiver;
+mod retention;
 mod scim;
 mod security;
 mod ssf;

@@ -1276,3 +1276,107 @@ async fn eight_scim_clients_on_two_instances_write_each_change_once() {
         assert!(!written.contains("ERROR"), "{}: {written}", log.display());
     }
 }
+
+/// Two instances running the inactivity policy on one Postgres, 600 inactive users seeded in
+/// the database: each is warned exactly once and deleted exactly once (`by: retention`), and
+/// `api retention preview` agrees with the admin API before anything happens.
+#[actix_rt::test]
+async fn two_processes_warn_and_delete_each_inactive_user_once() {
+    let db = TestDb::new(Backend::Postgres);
+    let n = 600;
+    db.exec(&format!(
+        "INSERT INTO users (id, created_at, updated_at, last_active_at) \
+         SELECT md5('r' || g)::uuid, now() - interval '400 days', now() - interval '400 days', \
+                now() - interval '400 days' + g * interval '1 second' FROM generate_series(1, {n}) g;\
+         INSERT INTO emails (id, user_id, address, verified, is_primary, created_at, updated_at) \
+         SELECT md5('e' || g)::uuid, md5('r' || g)::uuid, 'r' || g || '@example.com', true, true, now(), now() \
+         FROM generate_series(1, {n}) g;"
+    ));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let policy = "  retention:\n    inactive_after: 365d\n    warn_before: 3s\n    interval: 200ms\n    rate: 1000\n";
+    let config = |name: &str, policy: &str| {
+        let path = write_config_with(dir.path(), name, &db.url, &[SECRET], "");
+        let text = std::fs::read_to_string(&path).expect("config");
+        std::fs::write(
+            &path,
+            text.replace(
+                "account:\n  allow_deletion: true\n",
+                &format!("account:\n  allow_deletion: true\n{policy}"),
+            ),
+        )
+        .expect("config");
+        path
+    };
+    // The preview from the command line, before any instance runs: every user to warn.
+    let preview = command(&config("cli", policy))
+        .args(["retention", "preview", "--at", "2030-01-01T00:00:00Z"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let printed = String::from_utf8_lossy(&preview.stdout);
+    assert!(
+        preview.status.success(),
+        "{printed} {}",
+        String::from_utf8_lossy(&preview.stderr)
+    );
+    assert!(
+        printed.starts_with(&format!(
+            "at 2030-01-01T00:00:00.000000Z: {n} to warn, 0 to delete\n"
+        )),
+        "{printed}"
+    );
+    assert_eq!(
+        printed.lines().filter(|l| l.starts_with("warn\t")).count(),
+        100,
+        "{printed}"
+    );
+    assert_eq!(
+        db.count("users", "inactivity_warned_at IS NOT NULL"),
+        0,
+        "nothing changed"
+    );
+
+    let (log_a, log_b) = (dir.path().join("a.log"), dir.path().join("b.log"));
+    let a = start(&config("a", policy), &log_a).await;
+    let b = start(&config("b", policy), &log_b).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while db.count("users", "id = md5('r1')::uuid OR id = md5('r600')::uuid") > 0
+        || db.count("users", "last_active_at < now() - interval '1 day'") > 0
+    {
+        assert!(Instant::now() < deadline, "never all deleted");
+        actix_rt::time::sleep(Duration::from_millis(200)).await;
+    }
+    a.stop();
+    b.stop();
+    let once = |kind: &str| {
+        db.count(
+            "audit_logs",
+            &format!("type = '{kind}' AND CAST(details AS TEXT) LIKE '%retention%'"),
+        )
+    };
+    assert_eq!(once("user_inactivity_warned"), n, "one warning entry each");
+    assert_eq!(once("user_deleted"), n, "one deletion entry each");
+    let events = db.events();
+    for name in ["user.inactivity_warning", "user.delete"] {
+        let mut ids: Vec<&str> = events
+            .iter()
+            .filter(|e| e["event"] == name)
+            .filter_map(|e| e["payload"]["id"].as_str())
+            .collect();
+        assert_eq!(ids.len(), usize::try_from(n).unwrap_or(0), "{name}");
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(
+            ids.len(),
+            usize::try_from(n).unwrap_or(0),
+            "{name}: each user once"
+        );
+    }
+    for log in [&log_a, &log_b] {
+        let written = std::fs::read_to_string(log).expect("a log");
+        assert!(
+            !written.contains("ERROR") && !written.contains("WARN"),
+            "{}: {written}",
+            log.display()
+        );
+    }
+}

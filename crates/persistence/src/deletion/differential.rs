@@ -320,8 +320,8 @@ fn make(
         ("NULL".to_owned(), "NULL".to_owned())
     };
     let mut sql = format!(
-        "INSERT INTO users (id, created_at, updated_at, deletion_scheduled_at, purge_after, hold, hold_reason) \
-         VALUES ('{user}', '{created}', '{created}', {scheduled}, {purge_after}, {}, NULL);",
+        "INSERT INTO users (id, created_at, updated_at, deletion_scheduled_at, purge_after, hold, hold_reason, last_active_at) \
+         VALUES ('{user}', '{created}', '{created}', {scheduled}, {purge_after}, {}, NULL, '{created}');",
         if fixture.held { yes } else { no }
     );
     for i in 0..fixture.emails {

@@ -10,6 +10,7 @@
 #[cfg(test)]
 mod differential;
 pub(crate) mod purge;
+mod retention;
 mod schedule;
 pub(crate) mod statement;
 pub(crate) mod transaction;
@@ -22,7 +23,8 @@ use chrono::{DateTime, Utc};
 use diesel::result::Error as DieselError;
 use domain::ids::SessionId;
 use domain::ports::{
-    DeletedBy, DeletedUser, Deleter, Deletion, DeletionOutcome, Purge, StoreError,
+    DeletedBy, DeletedUser, Deleter, Deletion, DeletionOutcome, InactiveDeletions, Purge,
+    StoreError,
 };
 use statement::Action;
 use std::sync::Arc;
@@ -60,13 +62,15 @@ impl Attempt {
                     at,
                 })
                 .collect(),
-            DeletedBy::Admin | DeletedBy::Purge | DeletedBy::Scim { .. } => vec![Self {
-                deletion: deletion.clone(),
-                session: None,
-                created_after: None,
-                purge_after,
-                at,
-            }],
+            DeletedBy::Admin | DeletedBy::Purge | DeletedBy::Retention | DeletedBy::Scim { .. } => {
+                vec![Self {
+                    deletion: deletion.clone(),
+                    session: None,
+                    created_after: None,
+                    purge_after,
+                    at,
+                }]
+            }
         }
     }
 
@@ -192,6 +196,21 @@ impl Deleter for Deletions {
         self.offload
             .run("purging", move || {
                 db.transaction(|conn| purge::purge_next(conn, &purge).map_err(DieselError::from))
+            })
+            .await
+            .map_err(store_error)
+    }
+
+    async fn delete_inactive(
+        &self,
+        batch: InactiveDeletions,
+    ) -> Result<Vec<DeletionOutcome>, StoreError> {
+        let db = self.db.clone();
+        self.offload
+            .run("deleting inactive users", move || {
+                db.transaction(|conn| {
+                    retention::delete_inactive(conn, &batch).map_err(DieselError::from)
+                })
             })
             .await
             .map_err(store_error)

@@ -9,8 +9,8 @@ use domain::audit::{AuditLogConfig, USER_DELETION_CANCELLED, USER_HOLD_RELEASED,
 use domain::events::EventKind;
 use domain::ids::UserId;
 use domain::model::{
-    DeletionState, Email, LegalHold, NewEmail, Provisioning, RequestContext, ScheduledDeletion,
-    User, UserStatus,
+    Activity, DeletionState, Email, LegalHold, NewEmail, Provisioning, RequestContext,
+    ScheduledDeletion, User, UserStatus,
 };
 use domain::ports::{AccountStore, ChangeOutcome, DeletionChange, DeletionChangeKind, StoreError};
 use std::collections::HashMap;
@@ -28,7 +28,10 @@ pub(crate) fn emails_of(
         .load(conn)
 }
 
-fn load_emails(conn: &mut DbConnection, user_ids: &[Id]) -> Result<Vec<EmailRow>, DieselError> {
+pub(crate) fn load_emails(
+    conn: &mut DbConnection,
+    user_ids: &[Id],
+) -> Result<Vec<EmailRow>, DieselError> {
     emails::table
         .filter(emails::user_id.eq_any(user_ids))
         .select(EmailRow::as_select())
@@ -64,6 +67,10 @@ fn assemble(user_rows: Vec<UserRow>, email_rows: Vec<EmailRow>) -> Vec<User> {
                 username: u.username.clone(),
                 external_id: u.external_id.clone(),
                 deactivated_at: u.deactivated_at.map(|t| t.0),
+            },
+            activity: Activity {
+                last_active_at: u.last_active_at.0,
+                inactivity_warned_at: u.inactivity_warned_at.map(|t| t.0),
             },
         })
         .collect()
@@ -191,6 +198,8 @@ impl AccountStore for Database {
             username: None,
             external_id: None,
             deactivated_at: None,
+            last_active_at: Timestamp(at),
+            inactivity_warned_at: None,
         };
         let email_rows: Vec<EmailRow> = new_emails
             .iter()
@@ -291,11 +300,15 @@ impl AccountStore for Database {
                     if before.deletion.scheduled.is_none() {
                         return Ok(ChangeOutcome::NotScheduled);
                     }
+                    // A restored account is an active one again: the inactivity policy starts
+                    // over (a deletion it scheduled would otherwise come back at once).
                     diesel::update(users::table.find(user_id))
                         .set((
                             users::deletion_scheduled_at.eq(None::<Timestamp>),
                             users::purge_after.eq(None::<Timestamp>),
                             users::updated_at.eq(at),
+                            users::last_active_at.eq(at),
+                            users::inactivity_warned_at.eq(None::<Timestamp>),
                         ))
                         .execute(conn)?;
                     super::events::append(

@@ -6,6 +6,7 @@ pub(crate) mod events;
 mod health;
 mod keys;
 mod outbox;
+pub(crate) mod retention;
 mod scim;
 mod sessions;
 mod ssf;

@@ -392,6 +392,7 @@ impl ScimStore for Database {
                     users::external_id.eq(&input.external_id),
                     users::scim_profile.eq(input.profile.to_json()),
                     users::deactivated_at.eq((!input.active).then_some(at)),
+                    users::last_active_at.eq(at),
                 ))
                 .execute(conn)?;
             write_emails(conn, id, input, at)?;
@@ -481,6 +482,15 @@ impl ScimStore for Database {
             if let Some(value) = deactivated_at {
                 diesel::update(users::table.find(id))
                     .set(users::deactivated_at.eq(value))
+                    .execute(conn)?;
+            }
+            if !before.active && input.active {
+                // A reactivation is activity: the inactivity policy starts over.
+                diesel::update(users::table.find(id))
+                    .set((
+                        users::last_active_at.eq(at),
+                        users::inactivity_warned_at.eq(None::<Timestamp>),
+                    ))
                     .execute(conn)?;
             }
             write_emails(conn, id, input, at)?;

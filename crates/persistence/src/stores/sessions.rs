@@ -15,6 +15,12 @@ use domain::ports::{SessionEnding, SessionRefused, SessionStore, StoreError};
 const TOUCH_POSTGRES: &str = "UPDATE sessions SET last_used = $1 \
      WHERE id IN (SELECT id FROM sessions WHERE id = ANY($2) AND last_used < $3 \
                   ORDER BY id FOR UPDATE SKIP LOCKED)";
+/// Postgres: the sessions' users were active (docs/retention.md), locked in id order. It
+/// waits for a row locked elsewhere rather than lose the activity (a warning would stand).
+const ACTIVE_POSTGRES: &str = "UPDATE users SET last_active_at = $1 \
+     WHERE id IN (SELECT id FROM users WHERE last_active_at < $3 AND id IN \
+                    (SELECT user_id FROM sessions WHERE id = ANY($2)) \
+                  ORDER BY id FOR UPDATE)";
 
 impl SessionStore for Database {
     fn create_session(&self, new: &NewSession, at: DateTime<Utc>) -> Result<Session, StoreError> {
@@ -51,6 +57,14 @@ impl SessionStore for Database {
             if refused.is_some() {
                 return Err(diesel::result::Error::RollbackTransaction);
             }
+            // A sign-in is activity (docs/retention.md).
+            diesel::update(
+                users::table
+                    .find(row.user_id)
+                    .filter(users::last_active_at.lt(row.created_at)),
+            )
+            .set(users::last_active_at.eq(row.created_at))
+            .execute(conn)?;
             Ok(())
         });
         if let Some(refused) = refused {
@@ -89,15 +103,37 @@ impl SessionStore for Database {
         min_interval: chrono::Duration,
     ) -> Result<(), StoreError> {
         let stale_before = Timestamp(at - min_interval);
+        let session_ids: Vec<uuid::Uuid> = ids.iter().map(|id| id.0).collect();
+        // Its own statement, before the sessions' (which take no user lock): nothing here
+        // holds a session's lock while it waits for a user's, as a deletion's cascade does the
+        // other way round.
+        self.write(|conn| match conn {
+            DbConnection::Pg(pg) => diesel::sql_query(ACTIVE_POSTGRES)
+                .bind::<DbTimestamp, _>(Timestamp(at))
+                .bind::<Array<diesel::sql_types::Uuid>, _>(&session_ids)
+                .bind::<DbTimestamp, _>(stale_before)
+                .execute(pg),
+            DbConnection::Sqlite(_) => {
+                let ids: Vec<Id> = session_ids.iter().copied().map(Id).collect();
+                let owners = sessions::table
+                    .filter(sessions::id.eq_any(ids))
+                    .select(sessions::user_id);
+                diesel::update(
+                    users::table
+                        .filter(users::id.eq_any(owners))
+                        .filter(users::last_active_at.lt(stale_before)),
+                )
+                .set(users::last_active_at.eq(Timestamp(at)))
+                .execute(conn)
+            }
+        })?;
         self.write(|conn| match conn {
             // Rows are locked in id order, and a row locked elsewhere (a deletion's cascade,
             // another instance's flush) is skipped rather than waited for: `last_used` is
             // informational, and waiting in plan order could deadlock with a cascade.
             DbConnection::Pg(pg) => diesel::sql_query(TOUCH_POSTGRES)
                 .bind::<DbTimestamp, _>(Timestamp(at))
-                .bind::<Array<diesel::sql_types::Uuid>, _>(
-                    ids.iter().map(|id| id.0).collect::<Vec<_>>(),
-                )
+                .bind::<Array<diesel::sql_types::Uuid>, _>(&session_ids)
                 .bind::<DbTimestamp, _>(stale_before)
                 .execute(pg),
             // SQLite has one writer at a time: no row locks to order.

@@ -6,6 +6,7 @@ pub mod deliveries;
 pub mod keys;
 pub mod operations;
 pub mod receivers;
+pub mod retention;
 pub mod scim_clients;
 pub mod sessions;
 pub mod users;
@@ -79,6 +80,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(resource("/jwks/rotate", "POST").route(web::post().to(keys::rotate_key)))
     .service(resource("/jwks", "GET").route(web::get().to(keys::list_keys)))
+    .service(resource("/retention/preview", "GET").route(web::get().to(retention::preview)))
     .service(resource("/metrics", "GET").route(web::get().to(operations::metrics)));
     receivers::configure(cfg);
     scim_clients::configure(cfg);

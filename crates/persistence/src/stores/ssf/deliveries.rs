@@ -118,7 +118,7 @@ pub(super) fn fan_out_to_streams(
                 .load(conn)?,
         )?
         .into_iter()
-        .filter(|s| s.config.carries(kind.set_event_type()))
+        .filter(|s| kind.set_event_type().is_some_and(|t| s.config.carries(t)))
         .collect();
         let subjects = ssf::subjects_of(kind, &event.payload);
         let mut written = 0;
