@@ -406,13 +406,8 @@ async fn retention_preview(
 ) -> ExitCode {
     let at = at.unwrap_or_else(chrono::Utc::now);
     let preview = match services.retention_preview(at).await {
-        Ok(Some(preview)) => preview,
-        Ok(None) => {
-            return fail(
-                "retention preview",
-                "no inactivity policy: account.retention.inactive_after is not set",
-            )
-        }
+        Ok(Ok(preview)) => preview,
+        Ok(Err(refused)) => return fail("retention preview", refused),
         Err(e) => return fail("retention preview", Report(&e)),
     };
     let time = domain::time::rfc3339_micros;

@@ -8,7 +8,9 @@ use domain::events::EventKind;
 use domain::ports::{
     Deleter, DeletionOutcome, InactiveDeletions, InactivityWarnings, RetentionStore,
 };
-use domain::retention::{RetentionPolicy, RetentionPreview, PREVIEW_USERS};
+use domain::retention::{
+    previewable, PreviewRefused, RetentionPolicy, RetentionPreview, PREVIEW_USERS,
+};
 use persistence::OffloadError;
 
 /// What one step of a pass did.
@@ -136,22 +138,24 @@ impl Services {
         Ok(step)
     }
 
-    /// What a pass at `at` would do, changing nothing; `None` when no policy is configured.
+    /// What a pass at `at` would do, changing nothing.
     pub async fn retention_preview(
         &self,
         at: DateTime<Utc>,
-    ) -> Result<Option<RetentionPreview>, ServiceError> {
+    ) -> Result<Result<RetentionPreview, PreviewRefused>, ServiceError> {
         let Some(policy) = self.retention_policy() else {
-            return Ok(None);
+            return Ok(Err(PreviewRefused::NoPolicy));
         };
+        if !previewable(at) {
+            return Ok(Err(PreviewRefused::OutOfRange));
+        }
         let cutoffs = policy.cutoffs(at);
         let db = self.db.clone();
-        Ok(Some(
-            self.offload
-                .run("previewing the inactivity policy", move || {
-                    db.retention_preview(&cutoffs, PREVIEW_USERS)
-                })
-                .await?,
-        ))
+        Ok(Ok(self
+            .offload
+            .run("previewing the inactivity policy", move || {
+                db.retention_preview(&cutoffs, PREVIEW_USERS)
+            })
+            .await?))
     }
 }

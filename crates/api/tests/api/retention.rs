@@ -398,13 +398,20 @@ async fn the_preview_equals_an_independent_count(backend: Backend) {
         app.db.count("users", "inactivity_warned_at IS NOT NULL"),
         i64::try_from(fixtures.iter().filter(|f| f.1.is_some()).count()).unwrap_or(0)
     );
-    assert_error(
-        app.client
-            .get(format!("{}/retention/preview?at=yesterday", app.admin))
-            .fetch()
-            .await,
-        400,
-    );
+    for at in [
+        "yesterday",
+        "0001-01-01T00:00:00Z",
+        "+262143-01-01T00:00:00Z",
+    ] {
+        assert_error(
+            app.client
+                .get(format!("{}/retention/preview", app.admin))
+                .query(&[("at", at)])
+                .fetch()
+                .await,
+            400,
+        );
+    }
 }
 
 /// Without a policy the preview says so.

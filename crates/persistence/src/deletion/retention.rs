@@ -32,10 +32,10 @@ pub(crate) fn delete_inactive(
         DbConnection::Pg(pg) => query.for_update().skip_locked().load(pg)?,
         DbConnection::Sqlite(sqlite) => query.load(sqlite)?,
     };
-    let mut outcomes = Vec::with_capacity(claimed.len());
-    for id in claimed {
-        let purge_after = batch.purge_after.map(db_time);
-        let attempt = Attempt {
+    let purge_after = batch.purge_after.map(db_time);
+    let attempts: Vec<Attempt> = claimed
+        .into_iter()
+        .map(|id| Attempt {
             deletion: Arc::new(Deletion {
                 user_id: UserId(id.0),
                 by: DeletedBy::Retention,
@@ -49,15 +49,26 @@ pub(crate) fn delete_inactive(
             created_after: None,
             purge_after,
             at,
-        };
-        let outcome = match conn {
-            DbConnection::Pg(pg) => statement::run_one(pg, &attempt)??,
-            DbConnection::Sqlite(_) => transaction::delete(conn, &attempt)?,
-        };
-        match outcome {
-            DeletionOutcome::Deleted(_) | DeletionOutcome::Scheduled(_) => outcomes.push(outcome),
+        })
+        .collect();
+    // Postgres: the whole batch in one statement (its users are locked already); SQLite: the
+    // one transaction each, inside ours.
+    let outcomes = match conn {
+        DbConnection::Pg(pg) => statement::run_group(pg, &attempts)?
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?,
+        DbConnection::Sqlite(_) => attempts
+            .iter()
+            .map(|attempt| transaction::delete(conn, attempt))
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    for outcome in &outcomes {
+        if !matches!(
+            outcome,
+            DeletionOutcome::Deleted(_) | DeletionOutcome::Scheduled(_)
+        ) {
             // Claimed due and unheld under its lock: nothing else can come back.
-            other => return Err(PurgeError::Unexpected(format!("{other:?}"))),
+            return Err(PurgeError::Unexpected(format!("{outcome:?}")));
         }
     }
     Ok(outcomes)

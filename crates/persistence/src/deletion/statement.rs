@@ -290,8 +290,8 @@ impl std::fmt::Debug for Value<'_> {
     }
 }
 
-/// A one-deletion statement with its values, for Diesel (the pool's connections, which never
-/// send the group form: groups form only on the workers' lanes). `A` says which one.
+/// A statement with its values, for Diesel (the pool's connections: one deletion, or the
+/// inactivity policy's batch; other groups form only on the workers' lanes). `A` says which.
 pub(crate) struct Statement<'a, A>(&'a Params, std::marker::PhantomData<A>);
 
 /// The statement's type is its cache key: Diesel prepares it once per connection and reuses it
@@ -300,6 +300,10 @@ pub(crate) struct Statement<'a, A>(&'a Params, std::marker::PhantomData<A>);
 pub(crate) struct Deleting;
 /// See [`Deleting`].
 pub(crate) struct Scheduling;
+/// See [`Deleting`]: [`DELETE_GROUP`].
+pub(crate) struct DeletingGroup;
+/// See [`Deleting`]: [`SCHEDULE_GROUP`].
+pub(crate) struct SchedulingGroup;
 
 impl<A: 'static> QueryId for Statement<'_, A> {
     type QueryId = A;
@@ -479,6 +483,28 @@ pub(crate) fn run_one(
         Some(again) => run_alone(pg, &again),
         None => Ok(outcome),
     }
+}
+
+/// Several deletions on a pooled Diesel connection, in one statement, inside the caller's
+/// transaction (the inactivity policy's batch). They share the statement-wide values
+/// ([`Attempt::shares_statement`]) and none is met by a hold it should be scheduled under (no
+/// user's own): the outcome of each, in order.
+pub(crate) fn run_group(
+    pg: &mut diesel::PgConnection,
+    attempts: &[Attempt],
+) -> Result<Vec<Result<DeletionOutcome, RowError>>, diesel::result::Error> {
+    use std::marker::PhantomData;
+    match attempts {
+        [] => return Ok(Vec::new()),
+        [one] => return Ok(vec![run_alone(pg, one)?]),
+        _ => {}
+    }
+    let params = Params::of(attempts);
+    let rows: Vec<Row> = match params.action() {
+        Action::Delete => Statement::<DeletingGroup>(&params, PhantomData).load(pg)?,
+        Action::Schedule => Statement::<SchedulingGroup>(&params, PhantomData).load(pg)?,
+    };
+    Ok(outcomes(attempts, rows))
 }
 
 fn run_alone(

@@ -124,7 +124,24 @@ pub(crate) fn audit(
     if !config.enabled {
         return Ok(());
     }
-    let entry = AuditLogRow {
+    let entry = audit_row(config, kind, user_id, emails, context, details, at);
+    diesel::insert_into(audit_logs::table)
+        .values(&entry)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The audit entry about `user_id`, as [`audit`] writes it (for writes of many at once).
+pub(crate) fn audit_row(
+    config: &AuditLogConfig,
+    kind: &str,
+    user_id: Id,
+    emails: &[Email],
+    context: &RequestContext,
+    details: serde_json::Value,
+    at: Timestamp,
+) -> AuditLogRow {
+    AuditLogRow {
         id: Id(uuid::Uuid::new_v4()),
         kind: kind.to_owned(),
         actor_user_id: Some(user_id),
@@ -134,11 +151,7 @@ pub(crate) fn audit(
         meta_user_agent: context.user_agent.clone(),
         details: Json(details),
         created_at: at,
-    };
-    diesel::insert_into(audit_logs::table)
-        .values(&entry)
-        .execute(conn)?;
-    Ok(())
+    }
 }
 
 /// An audit entry for an act on no user's account (an SSF receiver or stream, a retry of

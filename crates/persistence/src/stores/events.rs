@@ -18,31 +18,51 @@ pub(crate) fn append(
     recipients: &Recipients,
     at: Timestamp,
 ) -> Result<(), DieselError> {
+    let (event, deliveries) = rows(kind, payload, recipients, at)?;
+    diesel::insert_into(webhook_outbox::table)
+        .values(&event)
+        .execute(conn)?;
+    // One statement per hook keeps the statement's shape fixed (prepared once per connection);
+    // deployments have a handful of hooks at most.
+    for delivery in &deliveries {
+        diesel::insert_into(webhook_deliveries::table)
+            .values(delivery)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The outbox row of `kind` with `payload` and its pending deliveries, as [`append`] writes
+/// them (for writes of many at once).
+pub(crate) fn rows(
+    kind: EventKind,
+    payload: &impl Serialize,
+    recipients: &Recipients,
+    at: Timestamp,
+) -> Result<(OutboxRow, Vec<DeliveryRow>), DieselError> {
     let payload =
         serde_json::to_value(payload).map_err(|e| DieselError::SerializationError(Box::new(e)))?;
     let id = Id(uuid::Uuid::new_v4());
-    diesel::insert_into(webhook_outbox::table)
-        .values(&OutboxRow {
+    let deliveries = recipients
+        .0
+        .iter()
+        .map(|hook| DeliveryRow {
+            event_id: id,
+            hook: hook.clone(),
+            attempts: 0,
+            next_attempt_at: at,
+            delivered_at: None,
+            last_error: None,
+            dead: false,
+        })
+        .collect();
+    Ok((
+        OutboxRow {
             id,
             event: kind.name().to_owned(),
             payload: Json(payload),
             created_at: at,
-        })
-        .execute(conn)?;
-    // One statement per hook keeps the statement's shape fixed (prepared once per connection);
-    // deployments have a handful of hooks at most.
-    for hook in &recipients.0 {
-        diesel::insert_into(webhook_deliveries::table)
-            .values(&DeliveryRow {
-                event_id: id,
-                hook: hook.clone(),
-                attempts: 0,
-                next_attempt_at: at,
-                delivered_at: None,
-                last_error: None,
-                dead: false,
-            })
-            .execute(conn)?;
-    }
-    Ok(())
+        },
+        deliveries,
+    ))
 }

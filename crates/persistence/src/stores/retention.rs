@@ -1,12 +1,13 @@
 //! The inactivity policy's rows (docs/retention.md): who is due for a warning or a deletion,
 //! written once for the passes' claims and the preview alike; the warnings; the fleet's pace.
 
-use super::accounts::{audit, emails_of, load_emails};
-use super::events::append;
+use super::accounts::{audit_row, load_emails};
+use super::events::rows;
 use crate::pool::{Database, DbConnection};
-use crate::schema::{retention_pace, users};
+use crate::schema::{audit_logs, retention_pace, users, webhook_deliveries, webhook_outbox};
 use crate::types::{db_time, Id, Timestamp};
 use chrono::{DateTime, Utc};
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use domain::audit::USER_INACTIVITY_WARNED;
@@ -68,6 +69,26 @@ macro_rules! delete_due {
 }
 pub(crate) use {delete_due, inactive_since};
 
+/// Inserts `rows` into `table`: one statement on Postgres; one per row on SQLite, whose
+/// statements are calls within the process (and which Diesel's multi-backend connection
+/// cannot send a multi-row insert).
+macro_rules! insert_all {
+    ($conn:expr, $table:expr, $rows:expr) => {
+        match $conn {
+            DbConnection::Pg(pg) => {
+                if !$rows.is_empty() {
+                    diesel::insert_into($table).values(&$rows).execute(pg)?;
+                }
+            }
+            DbConnection::Sqlite(sqlite) => {
+                for row in &$rows {
+                    diesel::insert_into($table).values(row).execute(sqlite)?;
+                }
+            }
+        }
+    };
+}
+
 /// Claims up to `limit` users due for a warning, oldest activity first: locked on Postgres
 /// (another instance's are skipped), under the process's one writer on SQLite.
 fn claim_warnings(
@@ -113,7 +134,13 @@ impl RetentionStore for Database {
                 .find(1)
                 .select(retention_pace::not_before);
             let not_before: Timestamp = match conn {
-                DbConnection::Pg(pg) => pace.for_update().first(pg)?,
+                DbConnection::Pg(pg) => {
+                    // A reservation lost in a crash costs nothing (the next one starts from
+                    // now): its commit need not wait for the disk, as requests' commits would
+                    // behind it.
+                    pg.batch_execute("SET LOCAL synchronous_commit TO OFF")?;
+                    pace.for_update().first(pg)?
+                }
                 DbConnection::Sqlite(sqlite) => pace.first(sqlite)?,
             };
             let start = not_before.max(now);
@@ -129,39 +156,53 @@ impl RetentionStore for Database {
         let context = RequestContext::default();
         self.transaction(|conn| {
             let claimed = claim_warnings(conn, &warnings.cutoffs, warnings.limit)?;
+            if claimed.is_empty() {
+                return Ok(0);
+            }
+            // A handful of statements for the whole batch, whatever its size.
+            let ids: Vec<Id> = claimed.iter().map(|(id, _)| *id).collect();
+            let mut emails: HashMap<uuid::Uuid, Vec<Email>> = HashMap::new();
+            for row in load_emails(conn, &ids)? {
+                emails.entry(row.user_id.0).or_default().push(row.into());
+            }
+            diesel::update(users::table.filter(users::id.eq_any(&ids)))
+                .set(users::inactivity_warned_at.eq(at))
+                .execute(conn)?;
+            let (mut entries, mut events, mut deliveries) = (Vec::new(), Vec::new(), Vec::new());
             for (id, last_active_at) in &claimed {
-                let emails: Vec<Email> =
-                    emails_of(conn, *id)?.into_iter().map(Email::from).collect();
+                let emails = emails.remove(&id.0).unwrap_or_default();
                 let delete_after = warnings.policy.delete_after(last_active_at.0, at.0);
-                diesel::update(users::table.find(*id))
-                    .set(users::inactivity_warned_at.eq(at))
-                    .execute(conn)?;
-                audit(
-                    conn,
-                    &warnings.audit,
-                    USER_INACTIVITY_WARNED,
-                    *id,
-                    &emails,
-                    &context,
-                    serde_json::json!({
-                        "by": "retention",
-                        "delete_after": domain::time::rfc3339_micros(&delete_after),
-                    }),
-                    at,
-                )?;
+                if warnings.audit.enabled {
+                    entries.push(audit_row(
+                        &warnings.audit,
+                        USER_INACTIVITY_WARNED,
+                        *id,
+                        &emails,
+                        &context,
+                        serde_json::json!({
+                            "by": "retention",
+                            "delete_after": domain::time::rfc3339_micros(&delete_after),
+                        }),
+                        at,
+                    ));
+                }
                 let payload = InactivityWarning {
                     id: UserId(id.0),
                     emails,
                     delete_after,
                 };
-                append(
-                    conn,
+                let (event, to) = rows(
                     EventKind::UserInactivityWarning,
                     &payload,
                     &warnings.recipients,
                     at,
                 )?;
+                events.push(event);
+                deliveries.extend(to);
             }
+            insert_all!(conn, audit_logs::table, entries);
+            insert_all!(conn, webhook_outbox::table, events);
+            insert_all!(conn, webhook_deliveries::table, deliveries);
             Ok(claimed.len())
         })
     }

@@ -6,7 +6,7 @@ use crate::services::Services;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
-use domain::retention::{PreviewedUser, RetentionAction, RetentionPreview};
+use domain::retention::{PreviewRefused, PreviewedUser, RetentionAction, RetentionPreview};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -76,7 +76,7 @@ impl From<PreviewedUser> for PreviewedUserView {
     params(PreviewQuery),
     responses(
         (status = 200, description = "The counts and the first 100 users", body = PreviewView),
-        (status = 400, description = "A malformed query", body = ErrorBody),
+        (status = 400, description = "A malformed query, or an instant outside the years 1970 to 9999", body = ErrorBody),
         (status = 409, description = "No inactivity policy is configured (account.retention.inactive_after)", body = ErrorBody),
         AdminRefusals,
     ),
@@ -88,10 +88,12 @@ pub(crate) async fn preview(
 ) -> Result<HttpResponse, ApiError> {
     let at = query.into_inner().at.unwrap_or_else(Utc::now);
     match services.retention_preview(at).await? {
-        Some(preview) => Ok(HttpResponse::Ok().json(PreviewView::from(preview))),
-        None => Err(ApiError::refused(
-            StatusCode::CONFLICT,
-            "no inactivity policy: account.retention.inactive_after is not set",
-        )),
+        Ok(preview) => Ok(HttpResponse::Ok().json(PreviewView::from(preview))),
+        Err(refused @ PreviewRefused::NoPolicy) => {
+            Err(ApiError::refused(StatusCode::CONFLICT, refused.to_string()))
+        }
+        Err(refused @ PreviewRefused::OutOfRange) => {
+            Err(ApiError::bad_request(refused.to_string()))
+        }
     }
 }
