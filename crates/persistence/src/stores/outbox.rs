@@ -210,7 +210,8 @@ impl Outbox for Database {
     }
 
     fn mark_delivered(&self, done: &[(EventId, String, DateTime<Utc>)]) -> Result<(), StoreError> {
-        self.write(|conn| {
+        // One transaction: one commit (one flush to disk) for the whole group.
+        self.transaction(|conn| {
             for (event, hook, at) in done {
                 diesel::update(webhook_deliveries::table.find(delivery(*event, hook)))
                     .set((
