@@ -165,6 +165,10 @@ async fn streams_are_their_receivers_own(backend: Backend) {
         json!({"delivery": {"method": POLL}, "events_requested": "all"}),
         json!({"delivery": {"method": POLL}, "stream_id": id}),
         json!({"delivery": {"method": POLL}, "colour": "blue"}),
+        // Transmitter-supplied properties are ignored, but only when of the type it gives.
+        json!({"delivery": {"method": POLL}, "aud": 5}),
+        json!({"delivery": {"method": POLL}, "events_delivered": [true]}),
+        json!({"delivery": {"method": POLL}, "inactivity_timeout": -1}),
         json!([1]),
     ] {
         assert_error(
@@ -209,8 +213,13 @@ async fn streams_are_their_receivers_own(backend: Backend) {
         "PUT",
         "/ssf/stream",
         &a,
-        Some(json!({"stream_id": id, "delivery": {"method": POLL},
-                                    "iss": ISSUER, "aud": "https://a.example"})),
+        // What the transmitter returned, sent back with a new delivery (SSF 1.0 §8.1.1.4).
+        Some({
+            let mut whole = updated.clone();
+            whole["delivery"] = json!({"method": POLL});
+            whole["aud"] = json!(["https://a.example"]);
+            whole
+        }),
     )
     .await
     .expect_status(200)
@@ -220,7 +229,10 @@ async fn streams_are_their_receivers_own(backend: Backend) {
         replaced["delivery"]["endpoint_url"],
         format!("https://auth.example/ssf/poll/{id}")
     );
-    assert!(replaced.get("description").is_none(), "replaced whole");
+    assert_eq!(
+        replaced["description"], "risk",
+        "replaced whole: {replaced}"
+    );
     let all = call(&app, "GET", "/ssf/stream", &a, None)
         .await
         .expect_status(200)

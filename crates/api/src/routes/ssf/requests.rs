@@ -10,7 +10,6 @@ use domain::ids::EventId;
 use domain::ssf::{self, Delivery, PushAuthorization, StreamConfig, StreamStatus, Subject};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 /// Longest URL, header, description, state, event type, reason or subject accepted.
@@ -109,6 +108,15 @@ impl utoipa::PartialSchema for EventType {
 
 impl ToSchema for EventType {}
 
+/// A stream's `aud` as SSF 1.0 §8.1.1 writes it: one audience or several.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // accepted, ignored
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
 /// `POST /ssf/stream`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -119,32 +127,32 @@ pub struct CreateStream {
     pub events_requested: Option<Vec<EventType>>,
     #[schema(max_length = 1024)]
     pub description: Option<String>,
-    /// Transmitter-supplied (SSF 1.0 §8.1.1), accepted when a receiver sends a configuration
-    /// back, and ignored.
+    /// Transmitter-supplied (SSF 1.0 §8.1.1): accepted when a receiver sends a configuration
+    /// back, if of the type the transmitter gives, and ignored.
     #[serde(default)]
-    #[schema(read_only, value_type = Option<String>)]
+    #[schema(read_only)]
     #[allow(dead_code)] // accepted, ignored
-    pub iss: Option<Value>,
+    pub iss: Option<String>,
     #[serde(default)]
-    #[schema(read_only, value_type = Option<Vec<String>>)]
+    #[schema(read_only)]
     #[allow(dead_code)] // accepted, ignored
-    pub aud: Option<Value>,
+    pub aud: Option<Audience>,
     #[serde(default)]
-    #[schema(read_only, value_type = Option<Vec<String>>)]
+    #[schema(read_only)]
     #[allow(dead_code)] // accepted, ignored
-    pub events_supported: Option<Value>,
+    pub events_supported: Option<Vec<String>>,
     #[serde(default)]
-    #[schema(read_only, value_type = Option<Vec<String>>)]
+    #[schema(read_only)]
     #[allow(dead_code)] // accepted, ignored
-    pub events_delivered: Option<Value>,
+    pub events_delivered: Option<Vec<String>>,
     #[serde(default)]
-    #[schema(read_only, value_type = Option<u64>)]
+    #[schema(read_only)]
     #[allow(dead_code)] // accepted, ignored
-    pub min_verification_interval: Option<Value>,
+    pub min_verification_interval: Option<u64>,
     #[serde(default)]
-    #[schema(read_only, value_type = Option<u64>)]
+    #[schema(read_only)]
     #[allow(dead_code)] // accepted, ignored
-    pub inactivity_timeout: Option<Value>,
+    pub inactivity_timeout: Option<u64>,
 }
 
 /// `PATCH /ssf/stream`: the properties given replace the stream's.
@@ -157,32 +165,32 @@ pub struct UpdateStream {
     pub events_requested: Option<Vec<EventType>>,
     #[schema(max_length = 1024)]
     pub description: Option<String>,
-    /// Transmitter-supplied (SSF 1.0 §8.1.1), accepted when a receiver sends a configuration
-    /// back, and ignored.
+    /// Transmitter-supplied (SSF 1.0 §8.1.1): accepted when a receiver sends a configuration
+    /// back, if of the type the transmitter gives, and ignored.
     #[serde(default)]
-    #[schema(read_only, value_type = Option<String>)]
+    #[schema(read_only)]
     #[allow(dead_code)] // accepted, ignored
-    pub iss: Option<Value>,
+    pub iss: Option<String>,
     #[serde(default)]
-    #[schema(read_only, value_type = Option<Vec<String>>)]
+    #[schema(read_only)]
     #[allow(dead_code)] // accepted, ignored
-    pub aud: Option<Value>,
+    pub aud: Option<Audience>,
     #[serde(default)]
-    #[schema(read_only, value_type = Option<Vec<String>>)]
+    #[schema(read_only)]
     #[allow(dead_code)] // accepted, ignored
-    pub events_supported: Option<Value>,
+    pub events_supported: Option<Vec<String>>,
     #[serde(default)]
-    #[schema(read_only, value_type = Option<Vec<String>>)]
+    #[schema(read_only)]
     #[allow(dead_code)] // accepted, ignored
-    pub events_delivered: Option<Value>,
+    pub events_delivered: Option<Vec<String>>,
     #[serde(default)]
-    #[schema(read_only, value_type = Option<u64>)]
+    #[schema(read_only)]
     #[allow(dead_code)] // accepted, ignored
-    pub min_verification_interval: Option<Value>,
+    pub min_verification_interval: Option<u64>,
     #[serde(default)]
-    #[schema(read_only, value_type = Option<u64>)]
+    #[schema(read_only)]
     #[allow(dead_code)] // accepted, ignored
-    pub inactivity_timeout: Option<Value>,
+    pub inactivity_timeout: Option<u64>,
 }
 
 /// `PUT /ssf/stream`: the whole configuration.
@@ -195,32 +203,32 @@ pub struct ReplaceStream {
     pub events_requested: Option<Vec<EventType>>,
     #[schema(max_length = 1024)]
     pub description: Option<String>,
-    /// Transmitter-supplied (SSF 1.0 §8.1.1), accepted when a receiver sends a configuration
-    /// back, and ignored.
+    /// Transmitter-supplied (SSF 1.0 §8.1.1): accepted when a receiver sends a configuration
+    /// back, if of the type the transmitter gives, and ignored.
     #[serde(default)]
-    #[schema(read_only, value_type = Option<String>)]
+    #[schema(read_only)]
     #[allow(dead_code)] // accepted, ignored
-    pub iss: Option<Value>,
+    pub iss: Option<String>,
     #[serde(default)]
-    #[schema(read_only, value_type = Option<Vec<String>>)]
+    #[schema(read_only)]
     #[allow(dead_code)] // accepted, ignored
-    pub aud: Option<Value>,
+    pub aud: Option<Audience>,
     #[serde(default)]
-    #[schema(read_only, value_type = Option<Vec<String>>)]
+    #[schema(read_only)]
     #[allow(dead_code)] // accepted, ignored
-    pub events_supported: Option<Value>,
+    pub events_supported: Option<Vec<String>>,
     #[serde(default)]
-    #[schema(read_only, value_type = Option<Vec<String>>)]
+    #[schema(read_only)]
     #[allow(dead_code)] // accepted, ignored
-    pub events_delivered: Option<Value>,
+    pub events_delivered: Option<Vec<String>>,
     #[serde(default)]
-    #[schema(read_only, value_type = Option<u64>)]
+    #[schema(read_only)]
     #[allow(dead_code)] // accepted, ignored
-    pub min_verification_interval: Option<Value>,
+    pub min_verification_interval: Option<u64>,
     #[serde(default)]
-    #[schema(read_only, value_type = Option<u64>)]
+    #[schema(read_only)]
     #[allow(dead_code)] // accepted, ignored
-    pub inactivity_timeout: Option<Value>,
+    pub inactivity_timeout: Option<u64>,
 }
 
 /// A stream status.
