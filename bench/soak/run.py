@@ -6,7 +6,7 @@
 The load, for N minutes (default 30): wrk on `GET /me` (32 connections, one token); four
 clients each creating a user and a session (admin API) and sending `DELETE /user` in a loop;
 one `hanko` webhook to a local receiver that answers at once; one Shared Signals poll stream
-polled and acknowledged every 0.5 s. Sampled every 10 s: the server's RSS. For every event the
+polled and acknowledged every 0.5 s. Sampled every 10 s: the server's RSS (and its anonymous and file-backed parts, and threads). For every event the
 receiver hears: its lag (committed, `webhook_outbox.created_at`, to received). After the load:
 how long the hook's backlog takes to drain, and the database checked (deletions = audit
 entries = events = delivered deliveries, none pending). Writes bench/out/soak.json and
@@ -48,12 +48,16 @@ class Hook(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def rss_mib(pid):
+def status(pid):
+    """The server's /proc status: RSS, its anonymous and file-backed parts (MiB), threads."""
+    fields = {}
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+            key, _, value = line.partition(":")
+            fields[key] = value.split()
+    mib = lambda key: round(int(fields.get(key, ["0"])[0]) / 1024, 2)  # noqa: E731
+    return {"rss": mib("VmRSS"), "anon": mib("RssAnon"), "file": mib("RssFile"),
+            "threads": int(fields.get("Threads", ["0"])[0])}
 
 
 def main():
@@ -141,11 +145,17 @@ def main():
                 time.sleep(0.5)
 
         samples = []  # (seconds since start, RSS MiB, deletions so far)
+        parts = []  # (seconds since start, anonymous MiB, file-backed MiB, threads)
         started = time.time()
+
+        def sample():
+            now, seen = round(time.time() - started, 1), status(server.pid)
+            samples.append((now, seen["rss"], deleted[0]))
+            parts.append((now, seen["anon"], seen["file"], seen["threads"]))
 
         def sampler():
             while not stop.is_set():
-                samples.append((round(time.time() - started, 1), round(rss_mib(server.pid), 2), deleted[0]))
+                sample()
                 stop.wait(10)
 
         threads = [threading.Thread(target=deleter, args=(n,), daemon=True) for n in range(4)]
@@ -158,7 +168,7 @@ def main():
         stop.set()
         for t in threads:
             t.join(timeout=35)
-        samples.append((round(time.time() - started, 1), round(rss_mib(server.pid), 2), deleted[0]))
+        sample()
 
         # The backlog after the load: until every user.delete event has reached the receiver.
         total = deleted[0]
@@ -210,12 +220,17 @@ def main():
                         "slope_last_half_mib_per_min": slope},
             "lag_s": {"p50": pct(lag_values, 0.5), "p99": pct(lag_values, 0.99), "max": pct(lag_values, 1.0)},
             "drained_s_after_load": drained_after,
+            "anon_mib": {"start": parts[0][1] if parts else None, "end": parts[-1][1] if parts else None},
+            "file_mib": {"start": parts[0][2] if parts else None, "end": parts[-1][2] if parts else None},
+            "threads": {"min": min((n for *_, n in parts), default=None),
+                        "max": max((n for *_, n in parts), default=None)},
             "samples": samples,
+            "parts": parts,
         }
         with open(os.path.join(OUT, "soak.json"), "w") as f:
             json.dump(result, f, indent=1)
         plot(samples, lags, load_stopped - started)
-        print(json.dumps({k: v for k, v in result.items() if k not in ("samples",)}, indent=1))
+        print(json.dumps({k: v for k, v in result.items() if k not in ("samples", "parts")}, indent=1))
         ok = (counts["deletions"] == counts["audit_entries"] == counts["events"] == counts["delivered"]
               == counts["received"] and counts["pending_or_dead"] == 0 and not errors)
         sys.exit(0 if ok else 1)
