@@ -122,12 +122,15 @@ pub enum PrepareError {
     /// A `set` or `backchannel_logout` hook with no `audience` (validation requires one).
     #[error("the hook has no audience")]
     NoAudience,
+    /// The signing thread did not finish the job (the process is stopping): retried.
+    #[error("signing the delivery did not complete")]
+    Unfinished(#[source] persistence::OffloadError),
 }
 
 impl PrepareError {
     /// Whether a later attempt could succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Signing(_))
+        matches!(self, Self::Signing(_) | Self::Unfinished(_))
     }
 }
 
