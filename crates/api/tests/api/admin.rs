@@ -656,6 +656,13 @@ async fn dead_deliveries_are_retried(backend: Backend) {
         })
         .await;
     assert_eq!(delivered.iter().filter(|a| a.status == 200).count(), 1);
+    // The receiver answers before the dispatcher writes the delivery down (group commit).
+    wait_until("the retried delivery is recorded", || {
+        app.db
+            .count("webhook_deliveries", "delivered_at IS NOT NULL")
+            == 1
+    })
+    .await;
     let listed: Vec<Value> = app
         .get_json(format!(
             "{}/webhooks/deliveries?status=delivered",

@@ -690,3 +690,15 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// Waits up to 30 s for `condition`, naming `what` when it never holds.
+pub async fn wait_until(what: &str, condition: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        actix_rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -78,15 +78,6 @@ async fn verify(app: &TestApp, token: &str, stream: &str) -> Reply {
     .await
 }
 
-/// Waits up to 30 s for `condition`, naming `what` when it never holds.
-async fn wait_until(what: &str, condition: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        actix_rt::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 fn port_of(url: &str) -> u16 {
     reqwest::Url::parse(url)
         .ok()
