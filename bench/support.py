@@ -33,3 +33,17 @@ def call(method, url, body=None, token=None, timeout=30):
 def psql(sql, db="postgres"):
     return subprocess.run(["psql", f"{PG}/{db}", "-Atqc", sql], check=True,
                           capture_output=True, text=True).stdout.strip()
+
+
+def wait_ready(admin, what="the server", tries=400):
+    """Until `admin`/health/ready answers 200 (every 50 ms, 20 s by default); exits naming `what`."""
+    import sys
+    import time
+    for _ in range(tries):
+        try:
+            if call("GET", f"{admin}/health/ready", timeout=1)[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    sys.exit(f"{what} did not become ready")

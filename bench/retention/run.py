@@ -20,7 +20,7 @@ Postgres counted no deadlock. Writes bench/out/retention.json. Exits 1 when a ch
 import argparse, http.client, json, os, subprocess, sys, tempfile, threading, time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from support import PG, call, free_port, psql  # noqa: E402
+from support import PG, call, free_port, psql, wait_ready  # noqa: E402
 
 API = os.environ.get("API_BIN", "target/release/api")
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
@@ -56,14 +56,7 @@ class Server:
         self.log = open(os.path.join(work, f"{name}.log"), "a")
         self.proc = subprocess.Popen([API, "--config", self.path, "serve", "--no-migrate"],
                                      stdout=subprocess.DEVNULL, stderr=self.log)
-        for _ in range(400):
-            try:
-                if call("GET", f"{self.admin}/health/ready", timeout=1)[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        sys.exit(f"{name} did not become ready")
+        wait_ready(self.admin, name)
 
     def stop(self):
         self.proc.terminate()

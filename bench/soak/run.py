@@ -15,7 +15,7 @@ bench/out/soak.png (RSS and lag over time). Exits 1 if the counts disagree.
 import argparse, http.server, json, os, subprocess, sys, tempfile, threading, time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from support import PG, call, free_port, psql  # noqa: E402
+from support import PG, call, free_port, psql, wait_ready  # noqa: E402
 
 API = os.environ.get("API_BIN", "target/release/api")
 OUT = os.path.join(os.path.dirname(__file__), "..", "out")
@@ -94,15 +94,7 @@ def main():
             json.dump(config, f)
         server = subprocess.Popen([API, "--config", path, "serve"])
         procs.append(server)
-        for _ in range(400):
-            try:
-                if call("GET", f"{admin}/health/ready", timeout=1)[0] == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.05)
-        else:
-            sys.exit("the server did not become ready")
+        wait_ready(admin)
 
         # The /me token, and the SSF poll stream.
         reader = must("POST", f"{admin}/users", {"emails": [{"address": "reader@example.com", "is_primary": True}]})
