@@ -10,9 +10,12 @@ mod error;
 mod migrations;
 mod offload;
 mod pool;
+mod prepared;
 mod rows;
 pub mod schema;
 mod stores;
+#[cfg(test)]
+mod test_databases;
 pub mod types;
 mod worker_pg;
 

@@ -286,6 +286,7 @@ impl Dispatcher {
         let asked = limits.total as usize;
         // A destination without room is passed over: it has a backlog the claim cannot see.
         let lanes_full = limits.room.iter().any(|(_, room)| *room == 0);
+        let started = std::time::Instant::now();
         let claim = self
             .offload
             .run("webhooks: claiming deliveries", move || {
@@ -300,6 +301,10 @@ impl Dispatcher {
             }
         };
         let n = deliveries.len();
+        log::debug!(
+            "webhooks: claimed {n} of {asked} in {:?}",
+            started.elapsed()
+        );
         self.backlog.set(n > 0 || lanes_full);
         for delivery in deliveries {
             let lane = InLane::enter(self, &delivery.hook);

@@ -2,18 +2,16 @@
 //! then the action: at once or scheduled), its parameters bound in one place
 //! ([`Params::values`]), and its rows read back by number.
 //! The pool (Diesel) and the workers' lanes (tokio-postgres) send the same text with the same
-//! values; each adapter only maps a value's kind to its driver's type.
+//! values ([`crate::prepared`] maps each value to either driver's type).
 
 use super::Attempt;
+use crate::prepared::{Prepared, Value};
 use chrono::{DateTime, Utc};
-use diesel::pg::Pg;
-use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{Array, Bool, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
-use diesel::{QueryResult, QueryableByName, RunQueryDsl};
+use diesel::sql_types::{Bool, Nullable, Text, Timestamptz};
+use diesel::{QueryableByName, RunQueryDsl};
 use domain::model::Email;
 use domain::ports::{DeletedUser, DeletionOutcome, ScheduledUser};
-use std::error::Error as StdError;
-use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
+use tokio_postgres::types::Type;
 
 /// A statement: `$head` (which deletions), the checks, `$action` (what is done).
 macro_rules! statement {
@@ -114,25 +112,6 @@ pub(crate) enum Action {
     Delete,
     /// Marked for the purge (`scheduling.sql`).
     Schedule,
-}
-
-/// One parameter's value, by kind; a statement's values in order are [`Params::values`].
-pub(crate) enum Value<'a> {
-    Uuid(&'a uuid::Uuid),
-    MaybeUuid(&'a Option<uuid::Uuid>),
-    Time(&'a DateTime<Utc>),
-    MaybeTime(&'a Option<DateTime<Utc>>),
-    Bool(&'a bool),
-    Text(&'a String),
-    MaybeText(&'a Option<String>),
-    Json(&'a serde_json::Value),
-    Uuids(&'a Vec<uuid::Uuid>),
-    MaybeUuids(&'a Vec<Option<uuid::Uuid>>),
-    Times(&'a Vec<DateTime<Utc>>),
-    MaybeTimes(&'a Vec<Option<DateTime<Utc>>>),
-    Texts(&'a Vec<String>),
-    MaybeTexts(&'a Vec<Option<String>>),
-    Jsons(&'a Vec<serde_json::Value>),
 }
 
 impl Params {
@@ -249,54 +228,9 @@ impl Params {
     }
 }
 
-// tokio-postgres: each value as the driver's own type. The prepared statement's parameter
-// types (ONE_TYPES, GROUP_TYPES) are what `accepts` is checked against, by the inner value.
-impl ToSql for Value<'_> {
-    fn to_sql(
-        &self,
-        ty: &Type,
-        out: &mut bytes::BytesMut,
-    ) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
-        match self {
-            Self::Uuid(v) => v.to_sql_checked(ty, out),
-            Self::MaybeUuid(v) => v.to_sql_checked(ty, out),
-            Self::Time(v) => v.to_sql_checked(ty, out),
-            Self::MaybeTime(v) => v.to_sql_checked(ty, out),
-            Self::Bool(v) => v.to_sql_checked(ty, out),
-            Self::Text(v) => v.to_sql_checked(ty, out),
-            Self::MaybeText(v) => v.to_sql_checked(ty, out),
-            Self::Json(v) => v.to_sql_checked(ty, out),
-            Self::Uuids(v) => v.to_sql_checked(ty, out),
-            Self::MaybeUuids(v) => v.to_sql_checked(ty, out),
-            Self::Times(v) => v.to_sql_checked(ty, out),
-            Self::MaybeTimes(v) => v.to_sql_checked(ty, out),
-            Self::Texts(v) => v.to_sql_checked(ty, out),
-            Self::MaybeTexts(v) => v.to_sql_checked(ty, out),
-            Self::Jsons(v) => v.to_sql_checked(ty, out),
-        }
-    }
-
-    fn accepts(_: &Type) -> bool {
-        // Checked per value in `to_sql` (the inner value's own `accepts`).
-        true
-    }
-
-    to_sql_checked!();
-}
-
-impl std::fmt::Debug for Value<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("deletion parameter")
-    }
-}
-
-/// A statement with its values, for Diesel (the pool's connections: one deletion, or the
-/// inactivity policy's batch; other groups form only on the workers' lanes). `A` says which.
-pub(crate) struct Statement<'a, A>(&'a Params, std::marker::PhantomData<A>);
-
-/// The statement's type is its cache key: Diesel prepares it once per connection and reuses it
-/// (a `sql_query` is never cached, so Postgres would parse and plan it on every call). One key
-/// per action: [`DELETE_ONE`] and [`SCHEDULE_ONE`].
+/// The deletion statements' keys for [`Prepared`] (the pool's connections: one deletion, or
+/// the inactivity policy's batch; other groups form only on the workers' lanes): [`DELETE_ONE`]
+/// and [`SCHEDULE_ONE`].
 pub(crate) struct Deleting;
 /// See [`Deleting`].
 pub(crate) struct Scheduling;
@@ -304,63 +238,6 @@ pub(crate) struct Scheduling;
 pub(crate) struct DeletingGroup;
 /// See [`Deleting`]: [`SCHEDULE_GROUP`].
 pub(crate) struct SchedulingGroup;
-
-impl<A: 'static> QueryId for Statement<'_, A> {
-    type QueryId = A;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl<A> Query for Statement<'_, A> {
-    type SqlType = diesel::sql_types::Untyped;
-}
-
-impl<A> QueryFragment<Pg> for Statement<'_, A> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        let values = self.0.values();
-        let mut rest = self.0.sql();
-        while let Some(at) = rest.find('$') {
-            out.push_sql(&rest[..at]);
-            let digits = rest[at + 1..]
-                .find(|c: char| !c.is_ascii_digit())
-                .unwrap_or(rest.len() - at - 1);
-            match rest[at + 1..at + 1 + digits]
-                .parse::<usize>()
-                .ok()
-                .and_then(|n| n.checked_sub(1))
-                .and_then(|i| values.get(i))
-            {
-                Some(value) => bind(&mut out, value)?,
-                None => out.push_sql("$"),
-            }
-            rest = &rest[at + 1 + digits..];
-        }
-        out.push_sql(rest);
-        Ok(())
-    }
-}
-
-/// Diesel: each value as its SQL type.
-fn bind<'b>(out: &mut AstPass<'_, 'b, Pg>, value: &Value<'b>) -> QueryResult<()> {
-    match *value {
-        Value::Uuid(v) => out.push_bind_param::<SqlUuid, _>(v),
-        Value::MaybeUuid(v) => out.push_bind_param::<Nullable<SqlUuid>, _>(v),
-        Value::Time(v) => out.push_bind_param::<Timestamptz, _>(v),
-        Value::MaybeTime(v) => out.push_bind_param::<Nullable<Timestamptz>, _>(v),
-        Value::Bool(v) => out.push_bind_param::<Bool, _>(v),
-        Value::Text(v) => out.push_bind_param::<Text, _>(v),
-        Value::MaybeText(v) => out.push_bind_param::<Nullable<Text>, _>(v),
-        Value::Json(v) => out.push_bind_param::<Jsonb, _>(v),
-        Value::Uuids(v) => out.push_bind_param::<Array<SqlUuid>, _>(v),
-        Value::MaybeUuids(v) => out.push_bind_param::<Array<Nullable<SqlUuid>>, _>(v),
-        Value::Times(v) => out.push_bind_param::<Array<Timestamptz>, _>(v),
-        Value::MaybeTimes(v) => out.push_bind_param::<Array<Nullable<Timestamptz>>, _>(v),
-        Value::Texts(v) => out.push_bind_param::<Array<Text>, _>(v),
-        Value::MaybeTexts(v) => out.push_bind_param::<Array<Nullable<Text>>, _>(v),
-        Value::Jsons(v) => out.push_bind_param::<Array<Jsonb>, _>(v),
-    }
-}
-
-impl<A> RunQueryDsl<diesel::PgConnection> for Statement<'_, A> {}
 
 /// One row of the statement's answer.
 #[derive(QueryableByName)]
@@ -493,7 +370,6 @@ pub(crate) fn run_group(
     pg: &mut diesel::PgConnection,
     attempts: &[Attempt],
 ) -> Result<Vec<Result<DeletionOutcome, RowError>>, diesel::result::Error> {
-    use std::marker::PhantomData;
     match attempts {
         [] => return Ok(Vec::new()),
         [one] => return Ok(vec![run_alone(pg, one)?]),
@@ -501,8 +377,12 @@ pub(crate) fn run_group(
     }
     let params = Params::of(attempts);
     let rows: Vec<Row> = match params.action() {
-        Action::Delete => Statement::<DeletingGroup>(&params, PhantomData).load(pg)?,
-        Action::Schedule => Statement::<SchedulingGroup>(&params, PhantomData).load(pg)?,
+        Action::Delete => {
+            Prepared::<DeletingGroup>::new(params.sql(), &params.values()).load(pg)?
+        }
+        Action::Schedule => {
+            Prepared::<SchedulingGroup>::new(params.sql(), &params.values()).load(pg)?
+        }
     };
     Ok(outcomes(attempts, rows))
 }
@@ -511,12 +391,11 @@ fn run_alone(
     pg: &mut diesel::PgConnection,
     attempt: &Attempt,
 ) -> Result<Result<DeletionOutcome, RowError>, diesel::result::Error> {
-    use std::marker::PhantomData;
     let attempts = std::slice::from_ref(attempt);
     let params = Params::of(attempts);
     let rows: Vec<Row> = match params.action() {
-        Action::Delete => Statement::<Deleting>(&params, PhantomData).load(pg)?,
-        Action::Schedule => Statement::<Scheduling>(&params, PhantomData).load(pg)?,
+        Action::Delete => Prepared::<Deleting>::new(params.sql(), &params.values()).load(pg)?,
+        Action::Schedule => Prepared::<Scheduling>::new(params.sql(), &params.values()).load(pg)?,
     };
     let mut outcomes = outcomes(attempts, rows);
     Ok(outcomes.pop().unwrap_or(Err(RowError::Missing(1))))

@@ -1,4 +1,5 @@
 use crate::pool::{Database, DbConnection};
+use crate::prepared::{Prepared, Value};
 use crate::rows::{DeliveryRow, OutboxRow};
 use crate::schema::{webhook_deliveries, webhook_outbox};
 use crate::types::{db_time, DbTimestamp, Id, Timestamp};
@@ -13,23 +14,50 @@ use domain::model::{Delivery, OutboxEvent, RequestContext};
 use domain::ports::{ClaimLimits, DeliveryStatus, HookBacklog, Outbox, Page, StoreError};
 use std::collections::HashMap;
 
-/// Postgres: `FOR UPDATE SKIP LOCKED`, so instances claiming at the same moment take
-/// different deliveries instead of queueing behind each other's locks. Destinations without
-/// room ($4, a JSON object of hook → room) are passed over; the others take at most their room
-/// (or $5), oldest first.
-const CLAIM_POSTGRES: &str =
-    "WITH room AS (SELECT key AS hook, value::int AS room FROM jsonb_each_text($4::jsonb)), \
-     due AS (SELECT event_id, hook, next_attempt_at FROM webhook_deliveries \
-             WHERE delivered_at IS NULL AND NOT dead AND next_attempt_at <= $2 \
-               AND hook NOT IN (SELECT hook FROM room WHERE room <= 0) \
-             ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED), \
-     ranked AS (SELECT due.event_id, due.hook, \
-                       row_number() OVER (PARTITION BY due.hook ORDER BY due.next_attempt_at) AS n, \
-                       COALESCE(room.room, $5) AS room \
-                FROM due LEFT JOIN room ON room.hook = due.hook) \
-     UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = $1 \
-     WHERE (event_id, hook) IN (SELECT event_id, hook FROM ranked WHERE n <= room) \
-     RETURNING *";
+/// Postgres: per destination (hook or stream) with pending deliveries, found by skipping
+/// through the `(hook, next_attempt_at)` index, its oldest due deliveries up to its room ($4,
+/// a JSON object of destination → room; $5 for any other), locked with `FOR UPDATE SKIP
+/// LOCKED` (instances claiming at the same moment take different deliveries instead of
+/// queueing behind each other's locks; a row another instance leased meanwhile is no longer
+/// due when re-read under the lock); of those the oldest $3 are leased until $1. A full
+/// destination costs one index probe, whatever its backlog. Each delivery comes back with its
+/// event, and the statement is prepared once per connection ([`Claiming`]).
+const CLAIM_POSTGRES: &str = "WITH RECURSIVE destinations AS ( \
+         (SELECT hook FROM webhook_deliveries WHERE delivered_at IS NULL AND NOT dead \
+          ORDER BY hook LIMIT 1) \
+       UNION ALL \
+         SELECT (SELECT d.hook FROM webhook_deliveries d \
+                 WHERE d.delivered_at IS NULL AND NOT d.dead AND d.hook > destinations.hook \
+                 ORDER BY d.hook LIMIT 1) \
+         FROM destinations WHERE destinations.hook IS NOT NULL), \
+     room AS (SELECT key AS hook, value::int AS room FROM jsonb_each_text($4::jsonb)), \
+     taken AS (SELECT due.tid FROM destinations \
+               LEFT JOIN room ON room.hook = destinations.hook \
+               CROSS JOIN LATERAL ( \
+                 SELECT d.ctid AS tid, d.next_attempt_at FROM webhook_deliveries d \
+                 WHERE d.hook = destinations.hook AND d.delivered_at IS NULL AND NOT d.dead \
+                   AND d.next_attempt_at <= $2 \
+                 ORDER BY d.next_attempt_at LIMIT COALESCE(room.room, $5) \
+                 FOR UPDATE SKIP LOCKED) due \
+               ORDER BY due.next_attempt_at LIMIT $3), \
+     claimed AS (UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = $1 \
+                 WHERE ctid = ANY (ARRAY(SELECT tid FROM taken)) \
+                 RETURNING *) \
+     SELECT claimed.*, o.id, o.event, o.payload, o.created_at FROM claimed \
+     CROSS JOIN LATERAL (SELECT * FROM webhook_outbox o WHERE o.id = claimed.event_id) o";
+
+/// [`CLAIM_POSTGRES`]'s key for [`Prepared`].
+struct Claiming;
+
+/// Postgres: every delivery of a group recorded in one statement (one commit, one plan per
+/// connection: [`Recording`]).
+const DELIVERED_POSTGRES: &str = "UPDATE webhook_deliveries d \
+     SET delivered_at = done.at, last_error = NULL \
+     FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS done (event_id, hook, at) \
+     WHERE d.event_id = done.event_id AND d.hook = done.hook";
+
+/// [`DELIVERED_POSTGRES`]'s key for [`Prepared`].
+struct Recording;
 
 /// SQLite: one writer at a time, so the single statement is already exclusive.
 const CLAIM_SQLITE: &str =
@@ -59,6 +87,15 @@ diesel::define_sql_function! {
         from: Text,
         to: Text,
     ) -> diesel::sql_types::Nullable<Text>;
+}
+
+/// A claimed delivery with its event ([`CLAIM_POSTGRES`]).
+#[derive(QueryableByName)]
+struct ClaimedRow {
+    #[diesel(embed)]
+    delivery: DeliveryRow,
+    #[diesel(embed)]
+    event: OutboxRow,
 }
 
 #[derive(QueryableByName)]
@@ -160,24 +197,33 @@ impl Outbox for Database {
                 .collect(),
         )
         .to_string();
-        self.write(|conn| {
-            let claimed: Vec<DeliveryRow> = match conn {
-                DbConnection::Pg(pg) => diesel::sql_query(CLAIM_POSTGRES)
+        self.write(|conn| match conn {
+            DbConnection::Pg(pg) => {
+                let (lease_until, now) = (db_time(lease_until), db_time(now));
+                let values = [
+                    Value::Time(&lease_until),
+                    Value::Time(&now),
+                    Value::Int(&total),
+                    Value::Text(&room),
+                    Value::Int(&per_destination),
+                ];
+                let claimed: Vec<ClaimedRow> =
+                    Prepared::<Claiming>::new(CLAIM_POSTGRES, &values).load(pg)?;
+                Ok(claimed
+                    .into_iter()
+                    .map(|r| r.delivery.with_event(OutboxEvent::from(r.event)))
+                    .collect())
+            }
+            DbConnection::Sqlite(sqlite) => {
+                let claimed: Vec<DeliveryRow> = diesel::sql_query(CLAIM_SQLITE)
                     .bind::<DbTimestamp, _>(Timestamp(lease_until))
                     .bind::<DbTimestamp, _>(Timestamp(now))
                     .bind::<Integer, _>(total)
                     .bind::<Text, _>(&room)
                     .bind::<Integer, _>(per_destination)
-                    .load(pg)?,
-                DbConnection::Sqlite(sqlite) => diesel::sql_query(CLAIM_SQLITE)
-                    .bind::<DbTimestamp, _>(Timestamp(lease_until))
-                    .bind::<DbTimestamp, _>(Timestamp(now))
-                    .bind::<Integer, _>(total)
-                    .bind::<Text, _>(&room)
-                    .bind::<Integer, _>(per_destination)
-                    .load(sqlite)?,
-            };
-            with_events(conn, claimed)
+                    .load(sqlite)?;
+                with_events(conn, claimed)
+            }
         })
     }
 
@@ -210,17 +256,30 @@ impl Outbox for Database {
     }
 
     fn mark_delivered(&self, done: &[(EventId, String, DateTime<Utc>)]) -> Result<(), StoreError> {
-        // One transaction: one commit (one flush to disk) for the whole group.
-        self.transaction(|conn| {
-            for (event, hook, at) in done {
-                diesel::update(webhook_deliveries::table.find(delivery(*event, hook)))
-                    .set((
-                        webhook_deliveries::delivered_at.eq(Some(Timestamp(*at))),
-                        webhook_deliveries::last_error.eq(None::<String>),
-                    ))
-                    .execute(conn)?;
+        self.write(|conn| match conn {
+            DbConnection::Pg(pg) => {
+                let events: Vec<uuid::Uuid> = done.iter().map(|(event, _, _)| event.0).collect();
+                let hooks: Vec<String> = done.iter().map(|(_, hook, _)| hook.clone()).collect();
+                let at: Vec<DateTime<Utc>> = done.iter().map(|(_, _, at)| db_time(*at)).collect();
+                let values = [
+                    Value::Uuids(&events),
+                    Value::Texts(&hooks),
+                    Value::Times(&at),
+                ];
+                Prepared::<Recording>::new(DELIVERED_POSTGRES, &values).execute(pg)
             }
-            Ok(())
+            // One transaction: one commit (one flush to disk) for the whole group.
+            DbConnection::Sqlite(_) => conn.transaction(|conn| {
+                for (event, hook, at) in done {
+                    diesel::update(webhook_deliveries::table.find(delivery(*event, hook)))
+                        .set((
+                            webhook_deliveries::delivered_at.eq(Some(Timestamp(*at))),
+                            webhook_deliveries::last_error.eq(None::<String>),
+                        ))
+                        .execute(conn)?;
+                }
+                Ok(done.len())
+            }),
         })?;
         Ok(())
     }
@@ -339,5 +398,147 @@ impl Outbox for Database {
             )?;
             Ok(keys.len())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_databases::Databases;
+    use domain::events::{EventKind, Recipients};
+
+    /// `n` events for `hook`, due one millisecond apart from `start`: their payloads `{"n": i}`.
+    fn events(db: &Database, hook: &str, n: i64, start: DateTime<Utc>) {
+        db.transaction(|conn| {
+            for i in 0..n {
+                let at = Timestamp(db_time(start + chrono::Duration::milliseconds(i)));
+                super::super::events::append(
+                    conn,
+                    EventKind::UserDelete,
+                    &serde_json::json!({ "hook": hook, "n": i }),
+                    &Recipients(vec![hook.to_owned()]),
+                    at,
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("writing {hook}'s events: {e}"));
+    }
+
+    /// (hook, n) of each delivery, in the claim's order within each hook.
+    fn claimed(deliveries: &[Delivery]) -> Vec<(String, i64)> {
+        let mut taken: Vec<(String, i64)> = deliveries
+            .iter()
+            .map(|d| {
+                assert_eq!(
+                    d.event.payload["hook"],
+                    d.hook.as_str(),
+                    "another event's payload"
+                );
+                (d.hook.clone(), d.event.payload["n"].as_i64().unwrap_or(-1))
+            })
+            .collect();
+        taken.sort();
+        taken
+    }
+
+    fn limits(total: u32, per_destination: u32, room: &[(&str, u32)]) -> ClaimLimits {
+        ClaimLimits {
+            total,
+            per_destination,
+            room: room.iter().map(|(h, r)| ((*h).to_owned(), *r)).collect(),
+        }
+    }
+
+    /// Each destination gives its oldest due deliveries up to its room, a full one none however
+    /// long its backlog; the total is the oldest of those; what is claimed is leased (hidden
+    /// until the lease ends, its attempt counted) and comes with its own event; recorded
+    /// deliveries are never claimed again. The same on both backends.
+    #[test]
+    fn claims_take_each_destinations_room_oldest_first_and_lease_them() {
+        let dbs = Databases::new();
+        for (backend, db) in [("sqlite", &dbs.sqlite), ("postgres", &dbs.postgres)] {
+            let start = db_time(Utc::now()) - chrono::Duration::seconds(60);
+            events(db, "busy", 50, start);
+            events(db, "quiet", 3, start + chrono::Duration::seconds(1));
+            let now = Utc::now();
+            let lease = now + chrono::Duration::seconds(40);
+
+            // "busy" is full: only "quiet" is taken, all of it.
+            let first = db
+                .claim_due(now, &limits(128, 32, &[("busy", 0)]), lease)
+                .unwrap_or_else(|e| panic!("{backend}: {e}"));
+            assert_eq!(
+                claimed(&first),
+                vec![
+                    ("quiet".into(), 0),
+                    ("quiet".into(), 1),
+                    ("quiet".into(), 2)
+                ],
+                "{backend}"
+            );
+            for d in &first {
+                assert_eq!(
+                    (d.attempts, d.next_attempt_at),
+                    (1, db_time(lease)),
+                    "{backend}"
+                );
+            }
+
+            // "busy" has room for 5, the rest 2 each, 4 in all: the 4 oldest of "busy".
+            let second = db
+                .claim_due(now, &limits(4, 2, &[("busy", 5)]), lease)
+                .unwrap_or_else(|e| panic!("{backend}: {e}"));
+            assert_eq!(
+                claimed(&second),
+                (0..4).map(|n| ("busy".into(), n)).collect::<Vec<_>>(),
+                "{backend}"
+            );
+
+            // A destination with nothing in hand takes `per_destination`; the leased are hidden.
+            let third = db
+                .claim_due(now, &limits(128, 3, &[]), lease)
+                .unwrap_or_else(|e| panic!("{backend}: {e}"));
+            assert_eq!(
+                claimed(&third),
+                (4..7).map(|n| ("busy".into(), n)).collect::<Vec<_>>(),
+                "{backend}"
+            );
+
+            // Recorded: never claimed again, even after the lease.
+            let done: Vec<_> = first
+                .iter()
+                .chain(&second)
+                .chain(&third)
+                .map(|d| (d.event.id, d.hook.clone(), now))
+                .collect();
+            db.mark_delivered(&done)
+                .unwrap_or_else(|e| panic!("{backend}: {e}"));
+            let after_lease = lease + chrono::Duration::seconds(1);
+            let rest = db
+                .claim_due(after_lease, &limits(128, 100, &[]), after_lease)
+                .unwrap_or_else(|e| panic!("{backend}: {e}"));
+            assert_eq!(
+                claimed(&rest),
+                (7..50).map(|n| ("busy".into(), n)).collect::<Vec<_>>(),
+                "{backend}"
+            );
+            let delivered = db
+                .list_deliveries(Some(DeliveryStatus::Delivered), 1, 1000)
+                .unwrap_or_else(|e| panic!("{backend}: {e}"));
+            assert_eq!(delivered.total, 10, "{backend}");
+            assert!(
+                delivered
+                    .items
+                    .iter()
+                    .all(|d| d.delivered_at == Some(db_time(now))),
+                "{backend}: {:?}",
+                delivered
+                    .items
+                    .iter()
+                    .map(|d| d.delivered_at)
+                    .collect::<Vec<_>>()
+            );
+        }
     }
 }
