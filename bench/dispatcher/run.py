@@ -7,7 +7,9 @@ the outbox (as the deletion's statement writes them); then the server starts and
 its first delivery to its last is measured from the rows (`delivered_at`), for each format:
 `standard` (an HMAC per delivery) and `hanko` (a JWT signed per delivery, RS256 by default).
 
-    python3 bench/dispatcher/run.py [N]      (default 20000; API_BIN, default target/release/api)
+    python3 bench/dispatcher/run.py [N]      (default 20000; API_BIN, default target/release/api;
+                                              FORMATS, default "standard hanko";
+                                              ALGORITHM: secrets.algorithm, default RS256)
 
 Compare with DELETE /user's peak in bench/run: deletions commit at most that fast, so the
 dispatcher keeps up when its rate is well above it. Writes bench/out/dispatcher.json."""
@@ -58,6 +60,14 @@ def seed(db, n):
             SELECT id, 'sink', 0, now(), NULL, NULL, false FROM webhook_outbox""", db)
 
 
+def cpu_times():
+    """(busy, total) jiffies of every core since boot, from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return sum(fields) - idle, sum(fields)
+
+
 def measure(work, fmt, n, sink_port):
     db = f"dispatcher_{fmt}_{os.getpid()}"
     psql(f"CREATE DATABASE {db}")
@@ -68,7 +78,8 @@ def measure(work, fmt, n, sink_port):
     config = {
         "server": {"public": {"address": f"127.0.0.1:{public}"}, "admin": {"address": f"127.0.0.1:{admin}"}},
         "database": {"url": f"{PG}/{db}"},
-        "secrets": {"keys": ["dispatcher-bench-secret-0123456789abcdef"]},
+        "secrets": {"keys": ["dispatcher-bench-secret-0123456789abcdef"],
+                    "algorithm": os.environ.get("ALGORITHM", "RS256")},
         "webhooks": {"hooks": [hook]},
         "log": {"level": "error"},
     }
@@ -78,6 +89,7 @@ def measure(work, fmt, n, sink_port):
     try:
         subprocess.run([API, "--config", path, "migrate", "up"], check=True, capture_output=True)
         seed(db, n)
+        cpu_before = cpu_times()
         proc = subprocess.Popen([API, "--config", path, "serve", "--no-migrate"])
         try:
             deadline = time.monotonic() + 600
@@ -88,6 +100,7 @@ def measure(work, fmt, n, sink_port):
                 time.sleep(0.5)
             else:
                 sys.exit(f"{fmt}: {left} deliveries still pending after 600 s")
+            busy, total = (after - before for after, before in zip(cpu_times(), cpu_before))
             dead = int(psql("SELECT count(*) FROM webhook_deliveries WHERE dead", db))
             span = float(psql("SELECT extract(epoch FROM max(delivered_at) - min(delivered_at)) FROM webhook_deliveries", db))
             rss = 0
@@ -99,8 +112,11 @@ def measure(work, fmt, n, sink_port):
             proc.terminate()
             proc.wait()
         rate = (n - 1) / span if span > 0 else float("inf")
-        print(f"{fmt:9} {n} deliveries in {span:.2f} s: {rate:,.0f}/s, dead {dead}, peak RSS {rss:.1f} MiB")
-        return {"format": fmt, "deliveries": n, "seconds": span, "rate": rate, "dead": dead, "peak_rss_mib": rss}
+        cpu = busy / total if total else 0.0
+        print(f"{fmt:9} {n} deliveries in {span:.2f} s: {rate:,.0f}/s, dead {dead}, peak RSS {rss:.1f} MiB, "
+              f"CPU busy {cpu:.0%} (every core, start to drained)")
+        return {"format": fmt, "deliveries": n, "seconds": span, "rate": rate, "dead": dead, "peak_rss_mib": rss,
+                "cpu_busy": cpu}
     finally:
         psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
@@ -110,7 +126,8 @@ def main():
     work = tempfile.mkdtemp(prefix="hanko-dispatcher.")
     sink_port, stop = nginx_sink(work)
     try:
-        results = [measure(work, fmt, n, sink_port) for fmt in ("standard", "hanko")]
+        formats = os.environ.get("FORMATS", "standard hanko").split()
+        results = [measure(work, fmt, n, sink_port) for fmt in formats]
     finally:
         stop()
         shutil.rmtree(work, ignore_errors=True)

@@ -59,19 +59,30 @@ const DELIVERED_POSTGRES: &str = "UPDATE webhook_deliveries d \
 /// [`DELIVERED_POSTGRES`]'s key for [`Prepared`].
 struct Recording;
 
-/// SQLite: one writer at a time, so the single statement is already exclusive.
-const CLAIM_SQLITE: &str =
-    "WITH room AS (SELECT key AS hook, value AS room FROM json_each(?4)), \
-     due AS (SELECT event_id, hook, next_attempt_at FROM webhook_deliveries \
-             WHERE delivered_at IS NULL AND NOT dead AND next_attempt_at <= ?2 \
-               AND hook NOT IN (SELECT hook FROM room WHERE room <= 0) \
-             ORDER BY next_attempt_at LIMIT ?3), \
-     ranked AS (SELECT due.event_id, due.hook, \
-                       row_number() OVER (PARTITION BY due.hook ORDER BY due.next_attempt_at) AS n, \
-                       COALESCE(room.room, ?5) AS room \
-                FROM due LEFT JOIN room ON room.hook = due.hook) \
-     UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = ?1 \
-     WHERE (event_id, hook) IN (SELECT event_id, hook FROM ranked WHERE n <= room) \
+/// SQLite: the destinations with pending deliveries, found by skipping through the
+/// `(hook, next_attempt_at)` index (SQLite has no `LATERAL`: each destination's share is read
+/// by [`DUE_SQLITE`], then the chosen are leased by [`LEASE_SQLITE`]).
+const DESTINATIONS_SQLITE: &str = "WITH RECURSIVE destinations (hook) AS ( \
+         SELECT (SELECT hook FROM webhook_deliveries WHERE delivered_at IS NULL AND NOT dead \
+                 ORDER BY hook LIMIT 1) \
+       UNION ALL \
+         SELECT (SELECT d.hook FROM webhook_deliveries d \
+                 WHERE d.delivered_at IS NULL AND NOT d.dead AND d.hook > destinations.hook \
+                 ORDER BY d.hook LIMIT 1) \
+         FROM destinations WHERE destinations.hook IS NOT NULL) \
+     SELECT hook FROM destinations WHERE hook IS NOT NULL";
+
+/// SQLite: one destination's oldest due deliveries, up to its room.
+const DUE_SQLITE: &str = "SELECT rowid AS position, next_attempt_at FROM webhook_deliveries \
+     WHERE hook = ?1 AND delivered_at IS NULL AND NOT dead AND next_attempt_at <= ?2 \
+     ORDER BY next_attempt_at LIMIT ?3";
+
+/// SQLite: the chosen deliveries (a JSON list of rowids) leased, those still due only: another
+/// process on the same file that leased one meanwhile keeps it.
+const LEASE_SQLITE: &str =
+    "UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = ?1 \
+     WHERE rowid IN (SELECT value FROM json_each(?2)) \
+       AND delivered_at IS NULL AND NOT dead AND next_attempt_at <= ?3 \
      RETURNING *";
 
 /// Pending and dead deliveries per hook (delivered ones are not read).
@@ -96,6 +107,21 @@ struct ClaimedRow {
     delivery: DeliveryRow,
     #[diesel(embed)]
     event: OutboxRow,
+}
+
+#[derive(QueryableByName)]
+struct DestinationRow {
+    #[diesel(sql_type = Text)]
+    hook: String,
+}
+
+/// A due delivery on SQLite ([`DUE_SQLITE`]).
+#[derive(QueryableByName)]
+struct DueRow {
+    #[diesel(sql_type = BigInt)]
+    position: i64,
+    #[diesel(sql_type = DbTimestamp)]
+    next_attempt_at: Timestamp,
 }
 
 #[derive(QueryableByName)]
@@ -189,16 +215,16 @@ impl Outbox for Database {
     ) -> Result<Vec<Delivery>, StoreError> {
         let total = i32::try_from(limits.total).unwrap_or(i32::MAX);
         let per_destination = i32::try_from(limits.per_destination).unwrap_or(i32::MAX);
-        let room = serde_json::Value::Object(
-            limits
-                .room
-                .iter()
-                .map(|(hook, room)| (hook.clone(), serde_json::Value::from(*room)))
-                .collect(),
-        )
-        .to_string();
         self.write(|conn| match conn {
             DbConnection::Pg(pg) => {
+                let room = serde_json::Value::Object(
+                    limits
+                        .room
+                        .iter()
+                        .map(|(hook, room)| (hook.clone(), serde_json::Value::from(*room)))
+                        .collect(),
+                )
+                .to_string();
                 let (lease_until, now) = (db_time(lease_until), db_time(now));
                 let values = [
                     Value::Time(&lease_until),
@@ -215,12 +241,36 @@ impl Outbox for Database {
                     .collect())
             }
             DbConnection::Sqlite(sqlite) => {
-                let claimed: Vec<DeliveryRow> = diesel::sql_query(CLAIM_SQLITE)
+                let destinations: Vec<DestinationRow> =
+                    diesel::sql_query(DESTINATIONS_SQLITE).load(sqlite)?;
+                let mut due: Vec<DueRow> = Vec::new();
+                for destination in destinations {
+                    let room = limits
+                        .room
+                        .iter()
+                        .find(|(hook, _)| *hook == destination.hook)
+                        .map_or(limits.per_destination, |(_, room)| *room);
+                    if room == 0 {
+                        continue;
+                    }
+                    due.extend(
+                        diesel::sql_query(DUE_SQLITE)
+                            .bind::<Text, _>(&destination.hook)
+                            .bind::<DbTimestamp, _>(Timestamp(now))
+                            .bind::<Integer, _>(i32::try_from(room).unwrap_or(i32::MAX))
+                            .load::<DueRow>(sqlite)?,
+                    );
+                }
+                due.sort_by_key(|d| d.next_attempt_at);
+                due.truncate(usize::try_from(total).unwrap_or(0));
+                if due.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let rows: Vec<String> = due.iter().map(|d| d.position.to_string()).collect();
+                let claimed: Vec<DeliveryRow> = diesel::sql_query(LEASE_SQLITE)
                     .bind::<DbTimestamp, _>(Timestamp(lease_until))
+                    .bind::<Text, _>(format!("[{}]", rows.join(",")))
                     .bind::<DbTimestamp, _>(Timestamp(now))
-                    .bind::<Integer, _>(total)
-                    .bind::<Text, _>(&room)
-                    .bind::<Integer, _>(per_destination)
                     .load(sqlite)?;
                 with_events(conn, claimed)
             }
@@ -463,11 +513,16 @@ mod tests {
             events(db, "quiet", 3, start + chrono::Duration::seconds(1));
             let now = Utc::now();
             let lease = now + chrono::Duration::seconds(40);
+            let claim = |at: DateTime<Utc>, limits: ClaimLimits| {
+                db.claim_due(at, &limits, lease)
+                    .unwrap_or_else(|e| panic!("{backend}: {e}"))
+            };
+            let busy = |n: std::ops::Range<i64>| -> Vec<(String, i64)> {
+                n.map(|n| ("busy".to_owned(), n)).collect()
+            };
 
             // "busy" is full: only "quiet" is taken, all of it.
-            let first = db
-                .claim_due(now, &limits(128, 32, &[("busy", 0)]), lease)
-                .unwrap_or_else(|e| panic!("{backend}: {e}"));
+            let first = claim(now, limits(128, 32, &[("busy", 0)]));
             assert_eq!(
                 claimed(&first),
                 vec![
@@ -484,26 +539,12 @@ mod tests {
                     "{backend}"
                 );
             }
-
             // "busy" has room for 5, the rest 2 each, 4 in all: the 4 oldest of "busy".
-            let second = db
-                .claim_due(now, &limits(4, 2, &[("busy", 5)]), lease)
-                .unwrap_or_else(|e| panic!("{backend}: {e}"));
-            assert_eq!(
-                claimed(&second),
-                (0..4).map(|n| ("busy".into(), n)).collect::<Vec<_>>(),
-                "{backend}"
-            );
-
+            let second = claim(now, limits(4, 2, &[("busy", 5)]));
+            assert_eq!(claimed(&second), busy(0..4), "{backend}");
             // A destination with nothing in hand takes `per_destination`; the leased are hidden.
-            let third = db
-                .claim_due(now, &limits(128, 3, &[]), lease)
-                .unwrap_or_else(|e| panic!("{backend}: {e}"));
-            assert_eq!(
-                claimed(&third),
-                (4..7).map(|n| ("busy".into(), n)).collect::<Vec<_>>(),
-                "{backend}"
-            );
+            let third = claim(now, limits(128, 3, &[]));
+            assert_eq!(claimed(&third), busy(4..7), "{backend}");
 
             // Recorded: never claimed again, even after the lease.
             let done: Vec<_> = first
@@ -515,12 +556,9 @@ mod tests {
             db.mark_delivered(&done)
                 .unwrap_or_else(|e| panic!("{backend}: {e}"));
             let after_lease = lease + chrono::Duration::seconds(1);
-            let rest = db
-                .claim_due(after_lease, &limits(128, 100, &[]), after_lease)
-                .unwrap_or_else(|e| panic!("{backend}: {e}"));
             assert_eq!(
-                claimed(&rest),
-                (7..50).map(|n| ("busy".into(), n)).collect::<Vec<_>>(),
+                claimed(&claim(after_lease, limits(128, 100, &[]))),
+                busy(7..50),
                 "{backend}"
             );
             let delivered = db
