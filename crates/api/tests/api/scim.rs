@@ -750,6 +750,27 @@ async fn users_made_elsewhere_and_requests_as_documented(backend: Backend) {
         .expect_status(200)
         .json();
     assert_eq!(found["totalResults"], 1, "{found}");
+    // Any integral number is an integer, however large or negative (a count below zero is
+    // zero, RFC 7644 §3.4.2.4); a fraction is not.
+    for count in [
+        json!(-3138223846213558.0),
+        json!(1e300),
+        json!(18446744073709551615u64),
+    ] {
+        let page: Value = search(json!({"count": count, "startIndex": count}))
+            .await
+            .expect_status(200)
+            .json();
+        assert!(
+            page["Resources"].as_array().is_none_or(Vec::is_empty),
+            "{count}: {page}"
+        );
+    }
+    assert_scim_error(
+        search(json!({"count": 2.5})).await,
+        400,
+        Some("invalidValue"),
+    );
     assert_scim_error(
         search(json!({"count": "5"})).await,
         400,

@@ -262,11 +262,12 @@ pub async fn search_users(
         let text = match (name, value) {
             (_, Value::Null) => continue,
             ("filter", Value::String(s)) => s.clone(),
-            // JSON numbers: `2` and `2.0` are the same integer.
+            // JSON numbers: `2` and `2.0` are the same integer (JSON Schema's `integer` takes
+            // both). One past i64 saturates: a count or an index past every user either way.
             ("startIndex" | "count", Value::Number(n)) => match n.as_i64() {
                 Some(i) => i.to_string(),
-                None => match n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 1e15) {
-                    Some(f) => format!("{f:.0}"),
+                None => match n.as_f64().filter(|f| f.fract() == 0.0) {
+                    Some(f) => (f as i64).to_string(),
                     None => return Err(wrong().into()),
                 },
             },
