@@ -471,6 +471,11 @@ pub trait Outbox: Send + Sync {
     /// Records successful deliveries (event, hook, when), all in one transaction.
     fn mark_delivered(&self, done: &[(EventId, String, DateTime<Utc>)]) -> Result<(), StoreError>;
 
+    /// Hands back claimed deliveries that were never attempted (a dispatcher stopping with them
+    /// queued): due at `now`, their claim's attempt uncounted, in one transaction. Any recorded
+    /// meanwhile is left as it is.
+    fn release(&self, claimed: &[(EventId, String)], now: DateTime<Utc>) -> Result<(), StoreError>;
+
     /// Records a failed attempt: retry at `retry_at`, or mark dead when `None`.
     fn mark_failed(
         &self,

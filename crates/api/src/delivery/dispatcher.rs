@@ -21,7 +21,7 @@ use domain::ssf::{self, DefaultSubjects};
 use jwks::KeyManager;
 use persistence::{Database, Offload};
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,11 +30,16 @@ use tokio::task::JoinSet;
 
 /// Longest wait between retries.
 const MAX_BACKOFF: Duration = Duration::from_secs(600);
-/// Deliveries in flight at once.
-const IN_FLIGHT: usize = 128;
+/// Deliveries in hand at once (in flight or queued), so never more in flight.
+const IN_HAND: usize = 128;
 /// Deliveries in flight at once to one destination (hook or stream): a destination that
 /// answers slowly or not at all holds this many, never the others' share.
 const PER_DESTINATION: usize = 32;
+/// Claimed deliveries a destination may hold besides those in flight, each started as one
+/// of its attempts ends: the next claim runs while these go out, so a destination that
+/// answers at once is never left waiting for the database (bench/dispatcher: with as many
+/// queued as in flight, 15,600/s; with twice as many, 18,700/s; with none, 13,600/s).
+const QUEUED_PER_DESTINATION: usize = 2 * PER_DESTINATION;
 /// Of an answer, what is read (enough for an RFC 8935 error); the rest is never received.
 const ANSWER_BYTES: usize = 4096;
 /// How often to look for due events when nothing wakes us.
@@ -52,6 +57,18 @@ pub fn backoff(initial: Duration, attempts: i32) -> Duration {
         .checked_mul(1u32 << exponent)
         .unwrap_or(MAX_BACKOFF)
         .min(MAX_BACKOFF)
+}
+
+/// How long a claim holds its deliveries: a queued one waits for at most one attempt of each
+/// sender per [`PER_DESTINATION`] ahead of it, then makes its own; each within the timeout.
+/// With a margin; at most a year, whatever the timeout.
+fn lease(timeout: chrono::Duration) -> chrono::Duration {
+    const ATTEMPTS: i32 = (QUEUED_PER_DESTINATION.div_ceil(PER_DESTINATION) + 1) as i32;
+    let year = chrono::Duration::days(365);
+    timeout
+        .checked_mul(ATTEMPTS)
+        .and_then(|t| t.checked_add(&chrono::Duration::seconds(30)))
+        .map_or(year, |lease| lease.min(year))
 }
 
 /// The delivery worker, with only what it needs.
@@ -73,10 +90,10 @@ pub struct Dispatcher {
     wake: Arc<Notify>,
     /// Wakes the long polls of this instance when events reach their streams.
     polls: PollWake,
-    /// Deliveries in flight, per destination.
-    lanes: RefCell<HashMap<String, usize>>,
+    /// Per destination with deliveries in hand: those in flight and those queued.
+    lanes: RefCell<HashMap<String, Lane>>,
     /// Whether the last claim found deliveries due, or passed over a full lane: then more may
-    /// be due, and each delivery that ends starts another round (its room is taken at once).
+    /// be due, and a lane whose queue runs low starts another round.
     backlog: Cell<bool>,
     /// Deliveries made and not yet written down; written together, one transaction for as
     /// many as ended while the last write was under way (a commit each would bound the
@@ -116,37 +133,73 @@ impl Worker for Dispatcher {
                 break;
             }
         }
-        // Each delivery in hand ends within its timeout.
+        // What is queued goes back; each delivery in flight ends within its timeout.
+        this.release_queued().await;
         while in_flight.join_next().await.is_some() {}
     }
 }
 
-/// A delivery in flight, counted in its destination's lane until it ends (or is aborted).
-struct InLane {
+/// One destination's deliveries in hand: each sender sends one at a time, taking the next
+/// from the queue as the last ends, so a lane never has more than [`PER_DESTINATION`] in
+/// flight, nor more than [`QUEUED_PER_DESTINATION`] waiting (all claimed, in due order).
+#[derive(Default)]
+struct Lane {
+    senders: usize,
+    queued: VecDeque<Delivery>,
+}
+
+impl Lane {
+    fn held(&self) -> usize {
+        self.senders + self.queued.len()
+    }
+}
+
+/// One of a lane's senders, counted until it ends (or is aborted).
+struct Sender {
     dispatcher: Rc<Dispatcher>,
     destination: String,
 }
 
-impl InLane {
-    fn enter(dispatcher: &Rc<Dispatcher>, destination: &str) -> Self {
-        *dispatcher
+impl Sender {
+    fn start(dispatcher: &Rc<Dispatcher>, destination: &str) -> Self {
+        dispatcher
             .lanes
             .borrow_mut()
             .entry(destination.to_owned())
-            .or_default() += 1;
+            .or_default()
+            .senders += 1;
         Self {
             dispatcher: dispatcher.clone(),
             destination: destination.to_owned(),
         }
     }
+
+    /// The lane's next delivery, if any is queued. Wakes the loop when the queue has run low
+    /// (half its room free, or empty): a claim then takes a batch, not one delivery each time
+    /// one ends, and runs while the rest of the queue goes out.
+    fn next(&self) -> Option<Delivery> {
+        let mut lanes = self.dispatcher.lanes.borrow_mut();
+        let lane = lanes.get_mut(&self.destination)?;
+        let next = lane.queued.pop_front();
+        if self.dispatcher.backlog.get() && lane.queued.len() <= QUEUED_PER_DESTINATION / 2 {
+            self.dispatcher.wake.notify_one();
+        }
+        next
+    }
+
+    async fn run(self) {
+        while let Some(delivery) = self.next() {
+            self.dispatcher.deliver(delivery).await;
+        }
+    }
 }
 
-impl Drop for InLane {
+impl Drop for Sender {
     fn drop(&mut self) {
         let mut lanes = self.dispatcher.lanes.borrow_mut();
-        if let Some(n) = lanes.get_mut(&self.destination) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
+        if let Some(lane) = lanes.get_mut(&self.destination) {
+            lane.senders = lane.senders.saturating_sub(1);
+            if lane.held() == 0 {
                 lanes.remove(&self.destination);
             }
         }
@@ -253,20 +306,78 @@ impl Dispatcher {
         }
     }
 
-    /// What the next claim may take: the room left in all, and in each busy lane.
+    /// What the next claim may take: the room left in all, and in each busy lane (in flight
+    /// and queued).
     fn limits(&self) -> ClaimLimits {
         let lanes = self.lanes.borrow();
-        let busy: usize = lanes.values().sum();
+        let held: usize = lanes.values().map(Lane::held).sum();
+        let per_destination = PER_DESTINATION + QUEUED_PER_DESTINATION;
         ClaimLimits {
-            total: u32::try_from(IN_FLIGHT.saturating_sub(busy)).unwrap_or(0),
-            per_destination: PER_DESTINATION as u32,
+            total: u32::try_from(IN_HAND.saturating_sub(held)).unwrap_or(0),
+            per_destination: u32::try_from(per_destination).unwrap_or(0),
             room: lanes
                 .iter()
-                .map(|(hook, n)| {
-                    let room = PER_DESTINATION.saturating_sub(*n);
+                .map(|(hook, lane)| {
+                    let room = per_destination.saturating_sub(lane.held());
                     (hook.clone(), u32::try_from(room).unwrap_or(0))
                 })
                 .collect(),
+        }
+    }
+
+    /// Queues claimed deliveries in their lanes and starts the senders there is room for.
+    fn enqueue(self: &Rc<Self>, deliveries: Vec<Delivery>, in_flight: &mut JoinSet<()>) {
+        let mut touched: Vec<String> = Vec::new();
+        let mut starting: Vec<(String, usize)> = Vec::new();
+        {
+            let mut lanes = self.lanes.borrow_mut();
+            for delivery in deliveries {
+                if !touched.contains(&delivery.hook) {
+                    touched.push(delivery.hook.clone());
+                }
+                lanes
+                    .entry(delivery.hook.clone())
+                    .or_default()
+                    .queued
+                    .push_back(delivery);
+            }
+            for destination in touched {
+                if let Some(lane) = lanes.get(&destination) {
+                    let idle = PER_DESTINATION.saturating_sub(lane.senders);
+                    starting.push((destination, idle.min(lane.queued.len())));
+                }
+            }
+        }
+        for (destination, senders) in starting {
+            for _ in 0..senders {
+                in_flight.spawn_local(Sender::start(self, &destination).run());
+            }
+        }
+    }
+
+    /// Hands back the deliveries queued and not started (stopping): due again at once.
+    async fn release_queued(&self) {
+        let queued: Vec<(EventId, String)> = self
+            .lanes
+            .borrow_mut()
+            .values_mut()
+            .flat_map(|lane| lane.queued.drain(..))
+            .map(|d| (d.event.id, d.hook))
+            .collect();
+        if queued.is_empty() {
+            return;
+        }
+        let db = self.db.clone();
+        let n = queued.len();
+        let result = self
+            .offload
+            .run("webhooks: releasing queued deliveries", move || {
+                db.release(&queued, Utc::now())
+            })
+            .await;
+        if let Err(e) = result {
+            // Their lease expires; they are sent then.
+            log::warn!("{n} queued deliveries not released: {}", Report(&e));
         }
     }
 
@@ -279,9 +390,10 @@ impl Dispatcher {
             return false; // a delivery that ends wakes the loop
         }
         let now = Utc::now();
-        // The lease outlasts the slowest possible attempt, so no other instance can start the
-        // same attempt while this one is in flight.
-        let lease = self.config.timeout.chrono() + chrono::Duration::seconds(30);
+        // The lease outlasts the slowest possible wait in a queue (the attempts ahead, each
+        // ending within the timeout) and attempt, so no other instance can start the same
+        // attempt while this one holds it.
+        let lease = lease(self.config.timeout.chrono());
         let db = self.db.clone();
         let asked = limits.total as usize;
         // A destination without room is passed over: it has a backlog the claim cannot see.
@@ -306,14 +418,7 @@ impl Dispatcher {
             started.elapsed()
         );
         self.backlog.set(n > 0 || lanes_full);
-        for delivery in deliveries {
-            let lane = InLane::enter(self, &delivery.hook);
-            let this = self.clone();
-            in_flight.spawn_local(async move {
-                this.deliver(delivery).await;
-                drop(lane);
-            });
-        }
+        self.enqueue(deliveries, in_flight);
         n == asked
     }
 

@@ -564,6 +564,61 @@ async fn a_restart_mid_retry_still_delivers() {
     restarted.stop();
 }
 
+/// A server stopped with deliveries claimed and queued behind the ones in flight finishes
+/// those in flight, starts no other, and hands the queued back: none is left leased (a lease
+/// would hold them from every other server for a minute), and the next server sends each once.
+#[actix_rt::test]
+async fn a_stopping_server_hands_back_the_deliveries_it_queued() {
+    let receiver = Receiver::start();
+    receiver.state.hold_ms.store(1000, Ordering::SeqCst);
+    let db = TestDb::new(Backend::Postgres);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let hook = format!(
+        "webhooks:\n  hooks:\n    - name: slow\n      url: {}\n      events: [\"user.delete\"]\n      format: standard\n      secrets: [\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"]\n  timeout: 2s\n",
+        receiver.url
+    );
+    let config = write_config_with(dir.path(), "q", &db.url, &[SECRET], &hook);
+    let server = start(&config, &dir.path().join("q1.log")).await;
+    // 300 events, as the deletion's statement writes them: more than one lane holds.
+    db.exec(
+        "INSERT INTO webhook_outbox (id, event, payload, created_at) \
+         SELECT gen_random_uuid(), 'user.delete', \
+                jsonb_build_object('id', gen_random_uuid(), 'emails', '[]'::jsonb), now() \
+         FROM generate_series(1, 300); \
+         INSERT INTO webhook_deliveries (event_id, hook, attempts, next_attempt_at, dead) \
+         SELECT id, 'slow', 0, now(), false FROM webhook_outbox",
+    );
+    // Claimed: the first attempts are under way (each held open for a second).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while db.count("webhook_deliveries", "attempts > 0") == 0 {
+        assert!(Instant::now() < deadline, "nothing claimed within 10 s");
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.stop();
+
+    // The attempts in flight ended and were recorded; no other began.
+    let delivered = db.count("webhook_deliveries", "delivered_at IS NOT NULL");
+    let attempted = receiver.attempts().len();
+    assert_eq!(i64::try_from(attempted).unwrap_or(-1), delivered);
+    assert!(
+        (1..=32).contains(&attempted),
+        "{attempted} attempts: at most one destination's share (32) in flight, none after the stop"
+    );
+    assert_eq!(
+        db.count(
+            "webhook_deliveries",
+            "delivered_at IS NULL AND (attempts <> 0 OR next_attempt_at > now())"
+        ),
+        0,
+        "every delivery not made is due again, its attempt uncounted ({delivered} made)"
+    );
+    receiver.state.hold_ms.store(0, Ordering::SeqCst);
+    let restarted = start(&config, &dir.path().join("q2.log")).await;
+    assert_delivered_once(&db, 300, 1).await;
+    assert_eq!(receiver.attempts().len(), 300, "none sent twice");
+    restarted.stop();
+}
+
 #[actix_rt::test]
 async fn two_processes_deliver_200_deletions_once_each_without_overlap() {
     // Three hooks, one per format: each must hear of each deletion once.

@@ -4,7 +4,7 @@
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -47,6 +47,8 @@ pub struct ReceiverState {
     pub fail_first: AtomicUsize,
     /// Fail every attempt while set.
     pub failing: AtomicBool,
+    /// Hold every attempt open this many milliseconds (at least 15).
+    pub hold_ms: AtomicU64,
     /// Answer every attempt with this status and body instead (after recording it).
     pub answer: Mutex<Option<(u16, String)>>,
     attempts: Mutex<Vec<Attempt>>,
@@ -90,7 +92,8 @@ async fn hook(req: HttpRequest, body: web::Bytes, state: web::Data<ReceiverState
         }
     }
     // Hold the attempt open a little, so a concurrent duplicate would overlap.
-    actix_rt::time::sleep(Duration::from_millis(15)).await;
+    let hold = state.hold_ms.load(Ordering::SeqCst).max(15);
+    actix_rt::time::sleep(Duration::from_millis(hold)).await;
     if let Some(n) = state
         .in_flight
         .lock()

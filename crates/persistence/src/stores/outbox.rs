@@ -334,6 +334,25 @@ impl Outbox for Database {
         Ok(())
     }
 
+    fn release(&self, claimed: &[(EventId, String)], now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.transaction(|conn| {
+            for (event, hook) in claimed {
+                diesel::update(
+                    webhook_deliveries::table
+                        .find(delivery(*event, hook))
+                        .filter(webhook_deliveries::delivered_at.is_null())
+                        .filter(webhook_deliveries::dead.eq(false)),
+                )
+                .set((
+                    webhook_deliveries::attempts.eq(webhook_deliveries::attempts - 1),
+                    webhook_deliveries::next_attempt_at.eq(Timestamp(now)),
+                ))
+                .execute(conn)?;
+            }
+            Ok(())
+        })
+    }
+
     fn mark_failed(
         &self,
         event: EventId,
@@ -577,6 +596,44 @@ mod tests {
                     .map(|d| d.delivered_at)
                     .collect::<Vec<_>>()
             );
+        }
+    }
+
+    /// Released deliveries are due at once with their claim's attempt uncounted; one recorded
+    /// meanwhile stays recorded. The same on both backends.
+    #[test]
+    fn released_deliveries_are_due_again_as_before_their_claim() {
+        let dbs = Databases::new();
+        for (backend, db) in [("sqlite", &dbs.sqlite), ("postgres", &dbs.postgres)] {
+            let start = db_time(Utc::now()) - chrono::Duration::seconds(60);
+            events(db, "hook", 3, start);
+            let now = Utc::now();
+            let lease = now + chrono::Duration::seconds(40);
+            let taken = db
+                .claim_due(now, &limits(128, 32, &[]), lease)
+                .unwrap_or_else(|e| panic!("{backend}: {e}"));
+            assert_eq!(taken.len(), 3, "{backend}");
+            db.mark_delivered(&[(taken[0].event.id, taken[0].hook.clone(), now)])
+                .unwrap_or_else(|e| panic!("{backend}: {e}"));
+            let back: Vec<_> = taken.iter().map(|d| (d.event.id, d.hook.clone())).collect();
+            let released_at = now + chrono::Duration::seconds(1);
+            db.release(&back, released_at)
+                .unwrap_or_else(|e| panic!("{backend}: {e}"));
+
+            // Before the lease ends, the two released are claimed again, as first attempts.
+            let again = db
+                .claim_due(released_at, &limits(128, 32, &[]), lease)
+                .unwrap_or_else(|e| panic!("{backend}: {e}"));
+            let mut again: Vec<_> = again.iter().map(|d| (d.event.id, d.attempts)).collect();
+            again.sort();
+            let mut expected: Vec<_> = taken[1..].iter().map(|d| (d.event.id, 1)).collect();
+            expected.sort();
+            assert_eq!(again, expected, "{backend}");
+            let delivered = db
+                .list_deliveries(Some(DeliveryStatus::Delivered), 1, 10)
+                .unwrap_or_else(|e| panic!("{backend}: {e}"));
+            let ids: Vec<_> = delivered.items.iter().map(|d| d.event.id).collect();
+            assert_eq!(ids, vec![taken[0].event.id], "{backend}");
         }
     }
 }
