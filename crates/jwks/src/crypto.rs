@@ -22,6 +22,8 @@ pub enum CryptoError {
     Encrypt,
     #[error("the stored key is not a valid RSA private key")]
     BadKey,
+    #[error("signing failed")]
+    Sign,
 }
 
 /// A freshly generated private key, PKCS#8 DER. Never leaves this process unencrypted.
@@ -52,8 +54,8 @@ pub fn generate_rsa(bits: u32) -> Result<PrivateKey, CryptoError> {
 
 /// The parts of a stored key that signing and verification need.
 pub struct OpenedKey {
-    /// PKCS#1 `RSAPrivateKey` DER, the form jsonwebtoken signs with.
-    pub pkcs1_der: Vec<u8>,
+    /// The private key, parsed once for signing.
+    pub pair: KeyPair,
     /// PKCS#1 `RSAPublicKey` DER, parsed once into the verifier.
     pub public_der: Vec<u8>,
     /// Public modulus, big-endian, no leading zero.
@@ -66,45 +68,12 @@ pub struct OpenedKey {
 pub fn open_rsa(pkcs8: &[u8]) -> Result<OpenedKey, CryptoError> {
     let pair = KeyPair::from_pkcs8(pkcs8).map_err(|_| CryptoError::BadKey)?;
     let public = pair.public_key();
-    let pkcs1_der = pkcs8_inner_key(pkcs8).ok_or(CryptoError::BadKey)?.to_vec();
     Ok(OpenedKey {
-        pkcs1_der,
         public_der: public.as_ref().to_vec(),
         n: public.modulus().big_endian_without_leading_zero().to_vec(),
         e: public.exponent().big_endian_without_leading_zero().to_vec(),
+        pair,
     })
-}
-
-/// PKCS#8 `PrivateKeyInfo ::= SEQUENCE { version, algorithm, privateKey OCTET STRING }`:
-/// returns the contents of `privateKey`, which for RSA is the PKCS#1 `RSAPrivateKey`.
-fn pkcs8_inner_key(der: &[u8]) -> Option<&[u8]> {
-    let (tag, body, _) = der_element(der)?;
-    if tag != 0x30 {
-        return None;
-    }
-    let (version_tag, _, rest) = der_element(body)?;
-    let (algorithm_tag, _, rest) = der_element(rest)?;
-    let (key_tag, key, _) = der_element(rest)?;
-    (version_tag == 0x02 && algorithm_tag == 0x30 && key_tag == 0x04).then_some(key)
-}
-
-/// Splits one DER element off `input`: (tag, contents, rest).
-fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        let len = rest[..n]
-            .iter()
-            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
-        (len, &rest[n..])
-    };
-    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
 }
 
 /// Length of the random per-key salt that HKDF derives the encryption key with.
@@ -276,6 +245,6 @@ mod tests {
         };
         assert_eq!(opened.e, vec![1, 0, 1]);
         assert_eq!(opened.n.len(), 256);
-        assert!(aws_lc_rs::rsa::KeyPair::from_der(&opened.pkcs1_der).is_ok());
+        assert_eq!(opened.pair.public_modulus_len(), 256);
     }
 }

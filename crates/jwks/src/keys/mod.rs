@@ -37,8 +37,9 @@ pub enum KeyError {
     Crypto(#[from] CryptoError),
     #[error("no signing key is active")]
     NoSigningKey,
-    #[error("signing failed")]
-    Sign(#[source] jsonwebtoken::errors::Error),
+    /// The claims (or header) would not serialize as JSON.
+    #[error("the token's claims are not JSON")]
+    Claims(#[source] serde_json::Error),
     /// Keys are stored but `secrets.keys` opens none of them: a wrong or missing secret. Never
     /// answered with a fresh key, which would split the fleet.
     #[error(
@@ -350,12 +351,10 @@ impl KeyManager {
         let mut header = Header::new(key.alg.jws());
         header.typ = Some(typ.to_owned());
         header.kid = Some(key.kid.clone());
-        let token = jsonwebtoken::encode(&header, claims, &key.material.encoding)
-            .map_err(KeyError::Sign)?;
-        Ok(match key.alg {
-            KeyAlgorithm::ES256 => with_low_s(token),
-            _ => token,
-        })
+        // The JWS Compact Serialization (RFC 7515 §7.1), signed with the key parsed at load.
+        let input = format!("{}.{}", b64_json(&header)?, b64_json(claims)?);
+        let signature = key.material.signing.sign(input.as_bytes())?;
+        Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
     }
 
     /// Issues a session token for `session` of `user`, valid until `expires_at`.
@@ -464,14 +463,9 @@ impl KeyManager {
     }
 }
 
-/// An ES256 token with its signature in the low-s form (`crate::low_s`).
-fn with_low_s(token: String) -> String {
-    let Some((input, signature)) = token.rsplit_once('.') else {
-        return token;
-    };
-    let Ok(mut signature) = URL_SAFE_NO_PAD.decode(signature) else {
-        return token;
-    };
-    crate::low_s::to_low_s(&mut signature);
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(&signature))
+/// One part of a JWS: the base64url of the value's JSON.
+fn b64_json<T: Serialize + ?Sized>(value: &T) -> Result<String, KeyError> {
+    serde_json::to_vec(value)
+        .map(|json| URL_SAFE_NO_PAD.encode(json))
+        .map_err(KeyError::Claims)
 }
