@@ -247,10 +247,16 @@ fn migrated_template() -> &'static str {
                     admin.batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}"))
                 });
             if renamed.is_err() {
-                // Another process finished first: use theirs.
-                if let Err(e) =
-                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"))
-                {
+                // Another process finished first: use theirs. Postgres drops no template, so
+                // this copy stops being one first.
+                let dropped = admin
+                    .batch_execute(&format!("ALTER DATABASE {building} IS_TEMPLATE false"))
+                    .and_then(|()| {
+                        admin.batch_execute(&format!(
+                            "DROP DATABASE IF EXISTS {building} WITH (FORCE)"
+                        ))
+                    });
+                if let Err(e) = dropped {
                     eprintln!("leaving the unfinished template {building} behind: {e}");
                 }
             }

@@ -14,6 +14,22 @@ use domain::model::{Delivery, OutboxEvent, RequestContext};
 use domain::ports::{ClaimLimits, DeliveryStatus, HookBacklog, Outbox, Page, StoreError};
 use std::collections::HashMap;
 
+/// The destinations (hooks or streams) with pending deliveries, found by skipping through the
+/// `(hook, next_attempt_at)` index one destination at a time, as a recursive CTE named
+/// `destinations (hook)` (its last row is NULL). The same text on both backends.
+macro_rules! destinations {
+    () => {
+        "destinations (hook) AS ( \
+             SELECT (SELECT hook FROM webhook_deliveries WHERE delivered_at IS NULL AND NOT dead \
+                     ORDER BY hook LIMIT 1) \
+           UNION ALL \
+             SELECT (SELECT d.hook FROM webhook_deliveries d \
+                     WHERE d.delivered_at IS NULL AND NOT d.dead AND d.hook > destinations.hook \
+                     ORDER BY d.hook LIMIT 1) \
+             FROM destinations WHERE destinations.hook IS NOT NULL)"
+    };
+}
+
 /// Postgres: per destination (hook or stream) with pending deliveries, found by skipping
 /// through the `(hook, next_attempt_at)` index, its oldest due deliveries up to its room ($4,
 /// a JSON object of destination → room; $5 for any other), locked with `FOR UPDATE SKIP
@@ -22,14 +38,10 @@ use std::collections::HashMap;
 /// due when re-read under the lock); of those the oldest $3 are leased until $1. A full
 /// destination costs one index probe, whatever its backlog. Each delivery comes back with its
 /// event, and the statement is prepared once per connection ([`Claiming`]).
-const CLAIM_POSTGRES: &str = "WITH RECURSIVE destinations AS ( \
-         (SELECT hook FROM webhook_deliveries WHERE delivered_at IS NULL AND NOT dead \
-          ORDER BY hook LIMIT 1) \
-       UNION ALL \
-         SELECT (SELECT d.hook FROM webhook_deliveries d \
-                 WHERE d.delivered_at IS NULL AND NOT d.dead AND d.hook > destinations.hook \
-                 ORDER BY d.hook LIMIT 1) \
-         FROM destinations WHERE destinations.hook IS NOT NULL), \
+const CLAIM_POSTGRES: &str = concat!(
+    "WITH RECURSIVE ",
+    destinations!(),
+    ", \
      room AS (SELECT key AS hook, value::int AS room FROM jsonb_each_text($4::jsonb)), \
      taken AS (SELECT due.tid FROM destinations \
                LEFT JOIN room ON room.hook = destinations.hook \
@@ -44,7 +56,8 @@ const CLAIM_POSTGRES: &str = "WITH RECURSIVE destinations AS ( \
                  WHERE ctid = ANY (ARRAY(SELECT tid FROM taken)) \
                  RETURNING *) \
      SELECT claimed.*, o.id, o.event, o.payload, o.created_at FROM claimed \
-     CROSS JOIN LATERAL (SELECT * FROM webhook_outbox o WHERE o.id = claimed.event_id) o";
+     CROSS JOIN LATERAL (SELECT * FROM webhook_outbox o WHERE o.id = claimed.event_id) o"
+);
 
 /// [`CLAIM_POSTGRES`]'s key for [`Prepared`].
 struct Claiming;
@@ -62,15 +75,11 @@ struct Recording;
 /// SQLite: the destinations with pending deliveries, found by skipping through the
 /// `(hook, next_attempt_at)` index (SQLite has no `LATERAL`: each destination's share is read
 /// by [`DUE_SQLITE`], then the chosen are leased by [`LEASE_SQLITE`]).
-const DESTINATIONS_SQLITE: &str = "WITH RECURSIVE destinations (hook) AS ( \
-         SELECT (SELECT hook FROM webhook_deliveries WHERE delivered_at IS NULL AND NOT dead \
-                 ORDER BY hook LIMIT 1) \
-       UNION ALL \
-         SELECT (SELECT d.hook FROM webhook_deliveries d \
-                 WHERE d.delivered_at IS NULL AND NOT d.dead AND d.hook > destinations.hook \
-                 ORDER BY d.hook LIMIT 1) \
-         FROM destinations WHERE destinations.hook IS NOT NULL) \
-     SELECT hook FROM destinations WHERE hook IS NOT NULL";
+const DESTINATIONS_SQLITE: &str = concat!(
+    "WITH RECURSIVE ",
+    destinations!(),
+    " SELECT hook FROM destinations WHERE hook IS NOT NULL"
+);
 
 /// SQLite: one destination's oldest due deliveries, up to its room.
 const DUE_SQLITE: &str = "SELECT rowid AS position, next_attempt_at FROM webhook_deliveries \
