@@ -224,6 +224,12 @@ pub async fn list_users(
     listing(&services, &query(&req)?).await
 }
 
+/// Whether an integral `f` is an int64: -2^63 ≤ f < 2^63 (both bounds exact in an f64).
+fn in_int64(f: f64) -> bool {
+    const TWO_POW_63: f64 = 9.223_372_036_854_776e18;
+    (-TWO_POW_63..TWO_POW_63).contains(&f)
+}
+
 /// What a SearchRequest may say.
 const SEARCH_MEMBERS: [&str; 5] = [
     "filter",
@@ -263,10 +269,10 @@ pub async fn search_users(
             (_, Value::Null) => continue,
             ("filter", Value::String(s)) => s.clone(),
             // JSON numbers: `2` and `2.0` are the same integer (JSON Schema's `integer` takes
-            // both). One past i64 saturates: a count or an index past every user either way.
+            // both), within int64 as the OpenAPI document says; beyond it, 400.
             ("startIndex" | "count", Value::Number(n)) => match n.as_i64() {
                 Some(i) => i.to_string(),
-                None => match n.as_f64().filter(|f| f.fract() == 0.0) {
+                None => match n.as_f64().filter(|f| f.fract() == 0.0 && in_int64(*f)) {
                     Some(f) => (f as i64).to_string(),
                     None => return Err(wrong().into()),
                 },
