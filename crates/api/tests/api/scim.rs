@@ -753,7 +753,7 @@ async fn users_made_elsewhere_and_requests_as_documented(backend: Backend) {
     // Any integral number within int64 is an integer, however written (a count below zero
     // is zero, RFC 7644 §3.4.2.4); a fraction is not, nor a number past int64 (the OpenAPI
     // document's bounds).
-    for count in [json!(-3138223846213558.0), json!(-9.223_372_036_854_776e18)] {
+    for count in [json!(-3138223846213558.0), json!(-9.2e18), json!(i64::MIN)] {
         let page: Value = search(json!({"count": count, "startIndex": count}))
             .await
             .expect_status(200)
@@ -767,6 +767,7 @@ async fn users_made_elsewhere_and_requests_as_documented(backend: Backend) {
         json!(2.5),
         json!(9223372036854775808u64),
         json!(9.223_372_036_854_776e18),
+        json!(-9.223_372_036_854_776e18),
         json!(1e300),
     ] {
         assert_scim_error(

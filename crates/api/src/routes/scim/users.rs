@@ -224,10 +224,12 @@ pub async fn list_users(
     listing(&services, &query(&req)?).await
 }
 
-/// Whether an integral `f` is an int64: -2^63 ≤ f < 2^63 (both bounds exact in an f64).
+/// Whether an integral `f`, a JSON number that was no i64 as written, is an int64: strictly
+/// between -2^63 and 2^63. -2^63 is left out: an integer beyond int64 (say -2^63 - 1) rounds to
+/// it as an f64, while -2^63 itself, written as an integer, was already taken as an i64.
 fn in_int64(f: f64) -> bool {
     const TWO_POW_63: f64 = 9.223_372_036_854_776e18;
-    (-TWO_POW_63..TWO_POW_63).contains(&f)
+    f > -TWO_POW_63 && f < TWO_POW_63
 }
 
 /// What a SearchRequest may say.
