@@ -178,6 +178,9 @@ def main():
         committed = {line.split("|")[0]: float(line.split("|")[1]) for line in rows.splitlines() if line}
         lags = sorted((committed[i] - started, arrivals[i] - committed[i]) for i in arrivals if i in committed)
         lag_values = sorted(l for _, l in lags)
+        per_minute = {}
+        for t, l in lags:
+            per_minute.setdefault(int(t // 60), []).append(l)
 
         def pct(values, p):
             return round(values[min(len(values) - 1, int(len(values) * p))], 3) if values else None
@@ -212,6 +215,9 @@ def main():
                         "slope_last_half_mib_per_min": slope},
             "lag_s": {"p50": pct(lag_values, 0.5), "p99": pct(lag_values, 0.99), "max": pct(lag_values, 1.0)},
             "drained_s_after_load": drained_after,
+            "lag_per_minute": [{"minute": m, "events": len(v), "p50": pct(sorted(v), 0.5),
+                                "p99": pct(sorted(v), 0.99), "max": pct(sorted(v), 1.0)}
+                               for m, v in sorted(per_minute.items())],
             "anon_mib": {"start": parts[0][1] if parts else None, "end": parts[-1][1] if parts else None},
             "file_mib": {"start": parts[0][2] if parts else None, "end": parts[-1][2] if parts else None},
             "threads": {"min": min((n for *_, n in parts), default=None),
@@ -222,7 +228,7 @@ def main():
         with open(os.path.join(OUT, "soak.json"), "w") as f:
             json.dump(result, f, indent=1)
         plot(samples, lags, load_stopped - started)
-        print(json.dumps({k: v for k, v in result.items() if k not in ("samples", "parts")}, indent=1))
+        print(json.dumps({k: v for k, v in result.items() if k not in ("samples", "parts", "lag_per_minute")}, indent=1))
         ok = (counts["deletions"] == counts["audit_entries"] == counts["events"] == counts["delivered"]
               == counts["received"] and counts["pending_or_dead"] == 0 and not errors)
         sys.exit(0 if ok else 1)

@@ -4,6 +4,7 @@ use crate::rows::{DeliveryRow, OutboxRow};
 use crate::schema::{webhook_deliveries, webhook_outbox};
 use crate::types::{db_time, DbTimestamp, Id, Timestamp};
 use chrono::{DateTime, Utc};
+use diesel::connection::SimpleConnection;
 use diesel::dsl::{exists, not};
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
@@ -242,8 +243,15 @@ impl Outbox for Database {
                     Value::Text(&room),
                     Value::Int(&per_destination),
                 ];
-                let claimed: Vec<ClaimedRow> =
-                    Prepared::<Claiming>::new(CLAIM_POSTGRES, &values).load(pg)?;
+                // Planned for the rows as they are at each claim. After five runs Postgres
+                // may keep one plan for the statement, costed on the tables as they were then:
+                // made on an empty outbox, it read the whole outbox at every later claim, and
+                // under a 30-minute soak on a Postgres that never analysed the tables the
+                // claims went from 2 to 70 ms (bench/README.md, Soak). Parsed once still.
+                pg.batch_execute("SET plan_cache_mode = force_custom_plan")?;
+                let claimed = Prepared::<Claiming>::new(CLAIM_POSTGRES, &values).load(pg);
+                pg.batch_execute("RESET plan_cache_mode")?;
+                let claimed: Vec<ClaimedRow> = claimed?;
                 Ok(claimed
                     .into_iter()
                     .map(|r| r.delivery.with_event(OutboxEvent::from(r.event)))
@@ -606,6 +614,79 @@ mod tests {
                     .collect::<Vec<_>>()
             );
         }
+    }
+
+    /// Every claim is planned for the rows of its moment, never with a plan kept from an
+    /// earlier one: one made on an empty outbox read the whole outbox at each later claim.
+    #[test]
+    fn every_claim_is_planned_for_the_rows_of_its_moment() {
+        let dbs = Databases::new();
+        // One connection, so every statement below is prepared on it.
+        let config = crate::DatabaseConfig {
+            url: dbs
+                .pg_url
+                .parse::<crate::DatabaseUrl>()
+                .unwrap_or_else(|e| panic!("{e}")),
+            pool_size: std::num::NonZeroU32::MIN,
+            ..crate::DatabaseConfig::default()
+        };
+        let db = Database::connect(&config);
+        let now = Utc::now();
+        let lease = now + chrono::Duration::seconds(40);
+        for _ in 0..12 {
+            db.claim_due(now, &limits(128, 32, &[]), lease)
+                .unwrap_or_else(|e| panic!("claiming from an empty outbox: {e}"));
+        }
+        events(
+            &db,
+            "hook",
+            50,
+            db_time(now) - chrono::Duration::seconds(60),
+        );
+        let taken = db
+            .claim_due(now, &limits(128, 32, &[]), lease)
+            .unwrap_or_else(|e| panic!("claiming: {e}"));
+        assert_eq!(taken.len(), 32);
+
+        #[derive(QueryableByName, Debug)]
+        struct Plans {
+            #[diesel(sql_type = Text)]
+            statement: String,
+            #[diesel(sql_type = BigInt)]
+            generic_plans: i64,
+            #[diesel(sql_type = BigInt)]
+            custom_plans: i64,
+        }
+        let plans: Vec<Plans> = db
+            .with_connection(|conn| match conn {
+                DbConnection::Pg(pg) => diesel::sql_query(
+                    "SELECT left(statement, 60) AS statement, generic_plans, custom_plans \
+                     FROM pg_prepared_statements",
+                )
+                .load(pg),
+                DbConnection::Sqlite(_) => Ok(Vec::new()),
+            })
+            .unwrap_or_else(|e| panic!("no connection: {e}"))
+            .unwrap_or_else(|e| panic!("reading the plans: {e}"));
+        let claims: Vec<&Plans> = plans
+            .iter()
+            .filter(|p| p.statement.contains("destinations (hook)"))
+            .collect();
+        assert_eq!(
+            claims.len(),
+            1,
+            "the claim is one prepared statement: {plans:?}"
+        );
+        assert_eq!(
+            claims[0].generic_plans, 0,
+            "a plan kept from earlier claims: {plans:?}"
+        );
+        assert_eq!(claims[0].custom_plans, 13, "{plans:?}");
+        // The setting is the claim's alone: the events' inserts keep a plan after five runs.
+        assert!(
+            plans.iter().any(|p| p.generic_plans > 0),
+            "the claim's setting outlived it: {plans:?}"
+        );
     }
 
     /// Released deliveries are due at once with their claim's attempt uncounted; one recorded
